@@ -1,0 +1,25 @@
+// One esbuild script, one entry per target. Entries that do not exist yet are skipped.
+import { build } from 'esbuild';
+import { existsSync, mkdirSync, copyFileSync, readdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const watch = process.argv.includes('--watch');
+const node = { platform: 'node', format: 'cjs', target: 'node20', bundle: true, sourcemap: true, external: ['vscode'] };
+const targets = [
+  { ...node, entryPoints: ['src/extension.ts'], outfile: 'dist/extension.js' },
+  { ...node, entryPoints: ['src/worker/main.ts'], outfile: 'dist/worker.js' },
+  { ...node, entryPoints: ['src/cli/main.ts'], outfile: 'dist/cli.js' },
+  { platform: 'browser', format: 'iife', target: 'es2022', bundle: true, sourcemap: true,
+    entryPoints: ['webview/main.ts'], outfile: 'dist/webview.js' },
+].filter((t) => existsSync(join(root, t.entryPoints[0])));
+
+mkdirSync(join(root, 'dist'), { recursive: true });
+await Promise.all(targets.map((t) => build({ ...t, absWorkingDir: root, logLevel: 'warning' })));
+// Prebuilt WASM kernels (and any other binary assets) ship next to the bundles.
+const wasmDir = join(root, 'src/kernels/wasm');
+if (existsSync(wasmDir)) {
+  for (const f of readdirSync(wasmDir).filter((f) => f.endsWith('.wasm'))) copyFileSync(join(wasmDir, f), join(root, 'dist', f));
+}
+if (!watch) console.log(`built ${targets.map((t) => t.outfile).join(', ')}`);

@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# All tests: build, type check, unit tests, then the real-VS-Code end-to-end tests.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+npm run --silent build
+npm run --silent typecheck
+bash scripts/test-unit.sh
+if [ -f scripts/test-e2e.sh ]; then bash scripts/test-e2e.sh; fi
