@@ -22,7 +22,10 @@ export interface SafetensorsFile {
 
 /** A typed array over a copy of the bytes (copying also fixes alignment). */
 export function typedArrayOf(dtype: DType, bytes: Uint8Array): TensorData {
-  const buf = bytes.slice().buffer;
+  // Not bytes.slice(): on a Node Buffer that is a view of the same memory, not a copy.
+  const copy = new Uint8Array(bytes.length);
+  copy.set(bytes);
+  const buf = copy.buffer;
   switch (dtype) {
     case 'float64': return new Float64Array(buf);
     case 'float32': return new Float32Array(buf);
