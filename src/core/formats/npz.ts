@@ -1,0 +1,150 @@
+// NumPy .npy (magic, version, header dict literal, raw data) and .npz (a zip of <name>.npy entries,
+// stored or deflated). Handles both byte orders and fortran_order; writes little-endian C-order v1.0.
+import { unzipSync, zipSync } from 'fflate';
+import { type DType, type Tensor, type TensorData, type TensorMap, numel } from '../tensor';
+import { FormatError, BYTES_PER_ELEMENT, typedArrayOf } from './safetensors';
+
+const MAGIC = [0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59]; // \x93NUMPY
+
+/** numpy type char + size → our dtype; widening conversions for unsigned types we do not have. */
+const DESCR: Record<string, { dtype: DType; convert?: 'u16' | 'u32' | 'u64' }> = {
+  f8: { dtype: 'float64' }, f4: { dtype: 'float32' }, f2: { dtype: 'float16' },
+  i8: { dtype: 'int64' }, i4: { dtype: 'int32' }, i2: { dtype: 'int16' }, i1: { dtype: 'int8' },
+  u1: { dtype: 'uint8' }, b1: { dtype: 'bool' },
+  u2: { dtype: 'int32', convert: 'u16' }, u4: { dtype: 'int64', convert: 'u32' }, u8: { dtype: 'int64', convert: 'u64' },
+};
+const DESCR_OF: Partial<Record<DType, string>> = {
+  float64: '<f8', float32: '<f4', float16: '<f2', int64: '<i8', int32: '<i4', int16: '<i2', int8: '|i1',
+  uint8: '|u1', bool: '|b1',
+};
+
+export function isNpy(bytes: Uint8Array): boolean {
+  return bytes.length >= 6 && MAGIC.every((b, i) => bytes[i] === b);
+}
+
+interface NpyHeader {
+  descr: string;
+  fortranOrder: boolean;
+  shape: number[];
+}
+
+/** Parses the header's Python dict literal, e.g. {'descr': '<f8', 'fortran_order': False, 'shape': (3, 4), } */
+function parseHeader(text: string, source: string): NpyHeader {
+  const descr = /'descr'\s*:\s*'([^']*)'/.exec(text)?.[1];
+  const fortran = /'fortran_order'\s*:\s*(True|False)/.exec(text)?.[1];
+  const shapeText = /'shape'\s*:\s*\(([^)]*)\)/.exec(text)?.[1];
+  if (descr === undefined || fortran === undefined || shapeText === undefined) {
+    if (/'descr'\s*:\s*\[/.test(text)) throw new FormatError(`${source}: structured (record) arrays are not supported`);
+    throw new FormatError(`${source}: malformed .npy header ${JSON.stringify(text.trim())}`);
+  }
+  const shape = shapeText.split(',').map((s) => s.trim()).filter((s) => s.length).map((s) => {
+    const n = Number(s.replace(/L$/, ''));
+    if (!Number.isInteger(n) || n < 0) throw new FormatError(`${source}: bad dimension "${s}" in .npy shape`);
+    return n;
+  });
+  return { descr, fortranOrder: fortran === 'True', shape };
+}
+
+export function parseNpy(bytes: Uint8Array, source = '.npy'): Tensor {
+  if (!isNpy(bytes)) throw new FormatError(`${source}: not a .npy file (magic number missing)`);
+  const major = bytes[6];
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  let headerLen: number;
+  let start: number;
+  if (major === 1) { headerLen = view.getUint16(8, true); start = 10; }
+  else if (major === 2 || major === 3) { headerLen = view.getUint32(8, true); start = 12; }
+  else throw new FormatError(`${source}: unsupported .npy version ${major}`);
+  const header = parseHeader(new TextDecoder(major === 3 ? 'utf-8' : 'latin1').decode(bytes.subarray(start, start + headerLen)), source);
+  const order = header.descr[0];
+  const code = header.descr.slice(1);
+  const kind = DESCR[code];
+  if (!kind || !'<>|='.includes(order)) {
+    throw new FormatError(`${source}: unsupported dtype "${header.descr}" (float16/32/64, int8–64, uint8–64 and bool are supported)`);
+  }
+  const itemSize = Number(code.slice(1));
+  const n = numel(header.shape);
+  const dataStart = start + headerLen;
+  if (dataStart + n * itemSize > bytes.length) throw new FormatError(`${source}: data is shorter than its shape ${JSON.stringify(header.shape)}`);
+  // A real copy (Buffer.slice would be a view): byte swapping happens in place.
+  const raw = new Uint8Array(bytes.subarray(dataStart, dataStart + n * itemSize));
+  if (order === '>' && itemSize > 1) for (let i = 0; i < raw.length; i += itemSize) raw.subarray(i, i + itemSize).reverse();
+  let data: TensorData = kind.convert ? widenUnsigned(raw, kind.convert, source) : typedArrayOf(kind.dtype, raw);
+  if (header.fortranOrder && header.shape.length > 1) data = fortranToC(data, header.shape);
+  return { dtype: kind.dtype, shape: header.shape, data };
+}
+
+function widenUnsigned(raw: Uint8Array, kind: 'u16' | 'u32' | 'u64', source: string): TensorData {
+  const buf = raw.buffer;
+  if (kind === 'u16') return Int32Array.from(new Uint16Array(buf));
+  if (kind === 'u32') return BigInt64Array.from(new Uint32Array(buf), (v) => BigInt(v));
+  const u = new BigUint64Array(buf);
+  if (u.some((v) => v >= 1n << 63n)) throw new FormatError(`${source}: uint64 values beyond int64 range`);
+  return new BigInt64Array(buf);
+}
+
+/** Column-major element order → row-major. */
+function fortranToC(data: TensorData, shape: number[]): TensorData {
+  const n = data.length;
+  const out = new (data.constructor as new (n: number) => TensorData)(n);
+  const cStride = new Array<number>(shape.length);
+  let s = 1;
+  for (let d = shape.length - 1; d >= 0; d--) { cStride[d] = s; s *= shape[d]; }
+  const idx = new Array<number>(shape.length).fill(0);
+  // Walk the source in Fortran order (first index fastest).
+  for (let i = 0; i < n; i++) {
+    let dst = 0;
+    for (let d = 0; d < shape.length; d++) dst += idx[d] * cStride[d];
+    (out as unknown as unknown[])[dst] = (data as unknown as unknown[])[i];
+    for (let d = 0; d < shape.length; d++) {
+      if (++idx[d] < shape[d]) break;
+      idx[d] = 0;
+    }
+  }
+  return out;
+}
+
+export function parseNpz(bytes: Uint8Array, source = '.npz'): TensorMap {
+  let entries: Record<string, Uint8Array>;
+  try {
+    entries = unzipSync(bytes);
+  } catch (e) {
+    throw new FormatError(`${source}: not a readable zip archive (${(e as Error).message})`);
+  }
+  return npzEntries(entries, source);
+}
+
+/** The arrays of an already unzipped .npz. */
+export function npzEntries(entries: Record<string, Uint8Array>, source = '.npz'): TensorMap {
+  const out: TensorMap = new Map();
+  for (const [name, b] of Object.entries(entries)) {
+    if (!name.endsWith('.npy')) continue;
+    out.set(name.slice(0, -4), parseNpy(b, `${source}:${name}`));
+  }
+  if (!out.size) throw new FormatError(`${source}: zip archive without .npy entries (not an .npz file)`);
+  return out;
+}
+
+export function serializeNpy(t: Tensor): Uint8Array {
+  const descr = DESCR_OF[t.dtype];
+  if (!descr) throw new FormatError(`.npy: cannot write dtype ${t.dtype}`);
+  const shape = t.shape.length === 1 ? `(${t.shape[0]},)` : `(${t.shape.join(', ')})`;
+  let header = `{'descr': '${descr}', 'fortran_order': False, 'shape': ${shape}, }`;
+  const total = 10 + header.length + 1;
+  header += ' '.repeat((64 - (total % 64)) % 64) + '\n';
+  const raw = new Uint8Array(t.data.buffer, t.data.byteOffset, numel(t.shape) * BYTES_PER_ELEMENT[t.dtype]);
+  const out = new Uint8Array(10 + header.length + raw.length);
+  out.set(MAGIC);
+  out[6] = 1;
+  out[7] = 0;
+  new DataView(out.buffer).setUint16(8, header.length, true);
+  out.set(new TextEncoder().encode(header), 10);
+  out.set(raw, 10 + header.length);
+  return out;
+}
+
+/** An uncompressed .npz, as numpy.savez writes. */
+export function serializeNpz(tensors: TensorMap): Uint8Array {
+  const files: Record<string, [Uint8Array, { level: 0 }]> = {};
+  for (const [name, t] of tensors) files[`${name}.npy`] = [serializeNpy(t), { level: 0 }];
+  return zipSync(files);
+}

@@ -1,0 +1,245 @@
+// A safe pickle reader: it interprets the opcodes of protocols 0–5 on a value stack, but it never
+// imports or calls anything. A GLOBAL resolves only through the caller's allow-list; any other global
+// is refused with an error that names it.
+import { FormatError } from './safetensors';
+
+/** A Python tuple (lists are plain arrays, dicts are Maps). */
+export class PyTuple {
+  constructor(readonly items: unknown[]) {}
+}
+
+/** A dict-like object with attributes set by BUILD (e.g. a state_dict's `_metadata`). */
+export class PyDict extends Map<unknown, unknown> {
+  attributes: unknown = undefined;
+}
+
+/** An allowed global: a callable (REDUCE / NEWOBJ) or a plain marker value. */
+export interface PyGlobal {
+  readonly qualifiedName: string;
+  readonly call?: (args: unknown[]) => unknown;
+  /** BUILD on a result of this global (default: refuse non-empty state). */
+  readonly build?: (obj: unknown, state: unknown) => unknown;
+}
+
+export class UnsafePickleError extends FormatError {}
+
+export interface PickleOptions {
+  /** Resolves `module.name` to an allowed global, or undefined to refuse it. */
+  readonly resolveGlobal: (module: string, name: string) => PyGlobal | undefined;
+  /** Explains a refused global (e.g. "save model.state_dict() instead"). */
+  readonly refusalAdvice?: (qualifiedName: string) => string | undefined;
+  /** PERSID / BINPERSID: the object a persistent id stands for (torch storages). */
+  readonly persistentLoad?: (pid: unknown) => unknown;
+  readonly source?: string;
+}
+
+export interface PickleResult {
+  readonly value: unknown;
+  /** Offset just past the STOP opcode (legacy .pt files hold several pickles in a row). */
+  readonly end: number;
+}
+
+const MARK = Symbol('mark');
+
+/** Reads one pickle starting at `offset`. */
+export function readPickle(bytes: Uint8Array, options: PickleOptions, offset = 0): PickleResult {
+  const source = options.source ?? 'pickle';
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const text = new TextDecoder();
+  const latin1 = new TextDecoder('latin1');
+  let pos = offset;
+  const stack: unknown[] = [];
+  const memo = new Map<number, unknown>();
+  const fail = (msg: string): never => { throw new FormatError(`${source}: ${msg} (at byte ${pos})`); };
+
+  const need = (n: number): void => { if (pos + n > bytes.length) fail('truncated pickle'); };
+  const u8 = (): number => { need(1); return bytes[pos++]; };
+  const u16 = (): number => { need(2); const v = view.getUint16(pos, true); pos += 2; return v; };
+  const i32 = (): number => { need(4); const v = view.getInt32(pos, true); pos += 4; return v; };
+  const u32 = (): number => { need(4); const v = view.getUint32(pos, true); pos += 4; return v; };
+  const u64 = (): number => {
+    need(8); const v = view.getBigUint64(pos, true); pos += 8;
+    if (v > BigInt(Number.MAX_SAFE_INTEGER)) fail('length too large');
+    return Number(v);
+  };
+  const take = (n: number): Uint8Array => { need(n); const b = bytes.subarray(pos, pos + n); pos += n; return b; };
+  const line = (): string => {
+    const end = bytes.indexOf(0x0a, pos);
+    if (end < 0) fail('unterminated text line');
+    const s = latin1.decode(bytes.subarray(pos, end));
+    pos = end + 1;
+    return s;
+  };
+  const pop = (): unknown => { if (!stack.length) fail('stack underflow'); return stack.pop(); };
+  const top = (): unknown => { if (!stack.length) fail('stack underflow'); return stack[stack.length - 1]; };
+  const popMark = (): unknown[] => {
+    const i = stack.lastIndexOf(MARK);
+    if (i < 0) fail('MARK expected');
+    const items = stack.splice(i);
+    items.shift();
+    return items;
+  };
+  const longFromBytes = (b: Uint8Array): number | bigint => {
+    if (b.length === 0) return 0;
+    let v = 0n;
+    for (let i = b.length - 1; i >= 0; i--) v = (v << 8n) | BigInt(b[i]);
+    if (b[b.length - 1] & 0x80) v -= 1n << BigInt(8 * b.length);
+    return v >= BigInt(Number.MIN_SAFE_INTEGER) && v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v;
+  };
+  const global = (module: string, name: string): PyGlobal => {
+    const g = options.resolveGlobal(module, name);
+    if (g) return g;
+    const q = `${module}.${name}`;
+    const advice = options.refusalAdvice?.(q);
+    throw new UnsafePickleError(`${source}: refusing to load global ${q} (not on the allow-list of a tensor file)${advice ? `; ${advice}` : ''}`);
+  };
+  const callable = (f: unknown, what: string): ((args: unknown[]) => unknown) => {
+    const g = f as PyGlobal;
+    if (!g || typeof g !== 'object' || typeof g.call !== 'function') fail(`${what} on something that is not an allowed callable`);
+    return g.call!;
+  };
+  const setItems = (dict: unknown, items: unknown[]): void => {
+    if (!(dict instanceof Map)) fail('SETITEM(S) on something that is not a dict');
+    for (let i = 0; i + 1 < items.length; i += 2) (dict as Map<unknown, unknown>).set(items[i], items[i + 1]);
+  };
+  const appendItems = (list: unknown, items: unknown[]): void => {
+    if (!Array.isArray(list)) fail('APPEND(S) on something that is not a list');
+    (list as unknown[]).push(...items);
+  };
+  const builders = new WeakMap<object, PyGlobal>();
+  const persistent = (pid: unknown): unknown => {
+    if (!options.persistentLoad) fail('persistent id without a persistent loader');
+    return options.persistentLoad!(pid);
+  };
+
+  for (;;) {
+    const op = u8();
+    switch (op) {
+      case 0x80: u8(); break; // PROTO
+      case 0x95: pos += 8; break; // FRAME (length ignored: we read the whole buffer)
+      case 0x2e: return { value: pop(), end: pos }; // STOP
+      case 0x28: stack.push(MARK); break; // MARK
+      case 0x30: pop(); break; // POP
+      case 0x31: popMark(); break; // POP_MARK
+      case 0x32: stack.push(top()); break; // DUP
+      case 0x4e: stack.push(null); break; // NONE
+      case 0x88: stack.push(true); break; // NEWTRUE
+      case 0x89: stack.push(false); break; // NEWFALSE
+      case 0x4b: stack.push(u8()); break; // BININT1
+      case 0x4d: stack.push(u16()); break; // BININT2
+      case 0x4a: stack.push(i32()); break; // BININT
+      case 0x8a: stack.push(longFromBytes(take(u8()))); break; // LONG1
+      case 0x8b: { const n = i32(); if (n < 0) fail('negative LONG4 length'); stack.push(longFromBytes(take(n))); break; }
+      case 0x49: { // INT (text): also encodes True/False as 01/00
+        const s = line();
+        stack.push(s === '01' ? true : s === '00' ? false : parseTextInt(s, fail));
+        break;
+      }
+      case 0x4c: stack.push(parseTextInt(line().replace(/L$/, ''), fail)); break; // LONG (text)
+      case 0x46: stack.push(Number(line())); break; // FLOAT (text)
+      case 0x47: { need(8); stack.push(view.getFloat64(pos, false)); pos += 8; break; } // BINFLOAT (big-endian)
+      case 0x58: stack.push(text.decode(take(u32()))); break; // BINUNICODE
+      case 0x8c: stack.push(text.decode(take(u8()))); break; // SHORT_BINUNICODE
+      case 0x8d: stack.push(text.decode(take(u64()))); break; // BINUNICODE8
+      case 0x56: stack.push(line()); break; // UNICODE (raw-unicode-escape; ASCII in practice)
+      case 0x53: stack.push(unquote(line())); break; // STRING (text)
+      case 0x54: stack.push(latin1.decode(take(i32()))); break; // BINSTRING
+      case 0x55: stack.push(latin1.decode(take(u8()))); break; // SHORT_BINSTRING
+      case 0x42: stack.push(new Uint8Array(take(u32()))); break; // BINBYTES
+      case 0x43: stack.push(new Uint8Array(take(u8()))); break; // SHORT_BINBYTES
+      case 0x8e: stack.push(new Uint8Array(take(u64()))); break; // BINBYTES8
+      case 0x96: stack.push(new Uint8Array(take(u64()))); break; // BYTEARRAY8
+      case 0x29: stack.push(new PyTuple([])); break; // EMPTY_TUPLE
+      case 0x74: stack.push(new PyTuple(popMark())); break; // TUPLE
+      case 0x85: stack.push(new PyTuple([pop()])); break; // TUPLE1
+      case 0x86: { const b = pop(); const a = pop(); stack.push(new PyTuple([a, b])); break; } // TUPLE2
+      case 0x87: { const c = pop(); const b = pop(); const a = pop(); stack.push(new PyTuple([a, b, c])); break; } // TUPLE3
+      case 0x5d: stack.push([]); break; // EMPTY_LIST
+      case 0x6c: stack.push(popMark()); break; // LIST
+      case 0x7d: stack.push(new PyDict()); break; // EMPTY_DICT
+      case 0x64: { const d = new PyDict(); setItems(d, popMark()); stack.push(d); break; } // DICT
+      case 0x8f: stack.push(new Set()); break; // EMPTY_SET
+      case 0x90: { const items = popMark(); const s = top(); if (!(s instanceof Set)) fail('ADDITEMS on a non-set'); for (const x of items) (s as Set<unknown>).add(x); break; }
+      case 0x91: stack.push(new Set(popMark())); break; // FROZENSET
+      case 0x61: { const v = pop(); appendItems(top(), [v]); break; } // APPEND
+      case 0x65: { const items = popMark(); appendItems(top(), items); break; } // APPENDS
+      case 0x73: { const v = pop(); const k = pop(); setItems(top(), [k, v]); break; } // SETITEM
+      case 0x75: { const items = popMark(); setItems(top(), items); break; } // SETITEMS
+      case 0x70: memo.set(parseTextInt(line(), fail) as number, top()); break; // PUT
+      case 0x71: memo.set(u8(), top()); break; // BINPUT
+      case 0x72: memo.set(u32(), top()); break; // LONG_BINPUT
+      case 0x94: memo.set(memo.size, top()); break; // MEMOIZE
+      case 0x67: stack.push(memoGet(memo, parseTextInt(line(), fail) as number, fail)); break; // GET
+      case 0x68: stack.push(memoGet(memo, u8(), fail)); break; // BINGET
+      case 0x6a: stack.push(memoGet(memo, u32(), fail)); break; // LONG_BINGET
+      case 0x63: { const module = line(); const name = line(); stack.push(global(module, name)); break; } // GLOBAL
+      case 0x93: { // STACK_GLOBAL
+        const name = pop(); const module = pop();
+        if (typeof module !== 'string' || typeof name !== 'string') fail('STACK_GLOBAL needs two strings');
+        stack.push(global(module as string, name as string));
+        break;
+      }
+      case 0x52: { // REDUCE
+        const args = pop(); const f = pop();
+        if (!(args instanceof PyTuple)) fail('REDUCE arguments are not a tuple');
+        const g = f as PyGlobal;
+        const result = callable(f, 'REDUCE')((args as PyTuple).items);
+        if (result && typeof result === 'object' && g.build) builders.set(result, g);
+        stack.push(result);
+        break;
+      }
+      case 0x81: { // NEWOBJ
+        const args = pop(); const cls = pop();
+        if (!(args instanceof PyTuple)) fail('NEWOBJ arguments are not a tuple');
+        stack.push(callable(cls, 'NEWOBJ')((args as PyTuple).items));
+        break;
+      }
+      case 0x92: { // NEWOBJ_EX
+        pop(); const args = pop(); const cls = pop();
+        if (!(args instanceof PyTuple)) fail('NEWOBJ_EX arguments are not a tuple');
+        stack.push(callable(cls, 'NEWOBJ_EX')((args as PyTuple).items));
+        break;
+      }
+      case 0x62: { // BUILD
+        const state = pop(); const obj = top();
+        if (obj instanceof PyDict) { obj.attributes = state; break; }
+        const g = obj && typeof obj === 'object' ? builders.get(obj) : undefined;
+        if (g?.build) { stack[stack.length - 1] = g.build(obj, state); break; }
+        if (isEmptyState(state)) break;
+        fail('BUILD with state on an object that takes none');
+        break;
+      }
+      case 0x51: stack.push(persistent(pop())); break; // BINPERSID
+      case 0x50: stack.push(persistent(line())); break; // PERSID
+      case 0x69: fail('INST opcode (protocol 0 class instance) is not allowed'); break;
+      case 0x6f: fail('OBJ opcode (protocol 0 class instance) is not allowed'); break;
+      case 0x82: case 0x83: case 0x84: fail('EXT opcodes (copyreg extension registry) are not allowed'); break;
+      case 0x97: fail('NEXT_BUFFER (out-of-band buffers) is not supported'); break;
+      case 0x98: break; // READONLY_BUFFER
+      default: fail(`unknown pickle opcode 0x${op.toString(16)}`);
+    }
+  }
+}
+
+function memoGet(memo: Map<number, unknown>, key: number, fail: (m: string) => never): unknown {
+  if (!memo.has(key)) fail(`memo key ${key} was never stored`);
+  return memo.get(key);
+}
+
+function parseTextInt(s: string, fail: (m: string) => never): number | bigint {
+  if (!/^[-+]?\d+$/.test(s.trim())) fail(`bad integer literal "${s}"`);
+  const v = BigInt(s.trim());
+  return v >= BigInt(Number.MIN_SAFE_INTEGER) && v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v;
+}
+
+function unquote(s: string): string {
+  const q = s[0];
+  return (q === '"' || q === "'") && s.endsWith(q) ? s.slice(1, -1) : s;
+}
+
+function isEmptyState(state: unknown): boolean {
+  if (state === null || state === undefined) return true;
+  if (state instanceof Map) return state.size === 0;
+  if (state instanceof PyTuple) return state.items.every(isEmptyState);
+  return false;
+}
