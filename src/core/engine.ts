@@ -72,6 +72,11 @@ export interface LmEngine {
   evaluate(batch: LmBatch, stateful: boolean): number;
   /** Zeroes the carried training and evaluation states. */
   resetState(): void;
+  /** The carried training state (`h`, and `c` for LSTM; [L*D, B, H]), saved so a resumed run continues exactly. */
+  getCarriedState?(): TensorMap;
+  setCarriedState?(state: TensorMap): void;
+  /** Zeroes only the evaluation state, so each validation pass starts from zeros. */
+  resetEvaluationState?(): void;
   getParameters(): TensorMap;
   setParameters(params: TensorMap): void;
   /** Optimizer buffers named `<param>.<buffer>` (e.g. `rnn.weight_ih_l0.exp_avg`) plus `step`. */

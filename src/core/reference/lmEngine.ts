@@ -119,6 +119,19 @@ export function createReferenceLmEngine(cfg: LmConfig, params?: TensorMap, seed 
       train = {};
       evalState = {};
     },
+    getCarriedState(): TensorMap {
+      const m: TensorMap = new Map();
+      if (train.h) m.set('h', { ...train.h, data: train.h.data.slice() });
+      if (train.c) m.set('c', { ...train.c, data: train.c.data.slice() });
+      return m;
+    },
+    setCarriedState(state: TensorMap) {
+      const h = state.get('h'), c = state.get('c');
+      train = { ...(h ? { h: toFloat(h, dtype) } : {}), ...(c ? { c: toFloat(c, dtype) } : {}) };
+    },
+    resetEvaluationState() {
+      evalState = {};
+    },
     getParameters(): TensorMap {
       return new Map([...current].map(([k, t]) => [k, { ...t, data: t.data.slice() }]));
     },

@@ -1,0 +1,164 @@
+// One shareable model file: a safetensors file whose tensors are the PyTorch state_dict of
+//   class CharModel(nn.Module): rnn = nn.LSTM/GRU/RNN(V, H, ...); head = nn.Linear(D*H, V)
+// (`rnn.weight_ih_l0`, ..., `head.weight`, `head.bias`), plus training extras under prefixes that
+// `load_state_dict(..., strict=False)` ignores: `optimizer.<param>.<buffer>` and `train_state.{h,c}` (the
+// carried hidden state of stateful BPTT). Everything else — config, vocabulary, training progress,
+// loss history, engine, versions — is JSON in the header's `__metadata__["gatescope"]`.
+import type { LmConfig, OptimizerConfig } from './engine';
+import { type RnnConfig, parseRnnConfig, parameterSpecs, toTorchConfig } from './config';
+import { type TensorMap, formatShape, shapeEquals } from './tensor';
+import { parseSafetensors, serializeSafetensors, FormatError } from './formats/safetensors';
+import { type Vocabulary, parseVocabulary, vocabularySize } from './data/tokenizer';
+
+export const CHECKPOINT_FORMAT_VERSION = 1;
+export const GATESCOPE_VERSION = '0.1.0';
+const OPTIMIZER_PREFIX = 'optimizer.';
+const STATE_PREFIX = 'train_state.';
+
+/** Hyperparameters of a training run, saved so a resume continues it exactly. */
+export interface TrainSettings {
+  readonly seqLen: number;
+  readonly batchSize: number;
+  /** Total optimizer steps of the run. */
+  readonly steps: number;
+  readonly optimizer: OptimizerConfig;
+  /** Max global gradient L2 norm; 0 disables clipping. */
+  readonly clip: number;
+  /** Step decay: lr * factor^floor(step / every). */
+  readonly lrDecay?: { readonly every: number; readonly factor: number };
+  readonly validationFraction: number;
+  readonly evalEvery: number;
+  /** Validation windows per evaluation; 0 = the whole validation split. */
+  readonly evalBatches: number;
+  /** Independent random windows instead of stateful contiguous streams. */
+  readonly shuffle: boolean;
+  readonly seed: number;
+  readonly sampleEvery: number; // 0 = no samples during training
+  readonly sampleLength: number;
+}
+
+export interface LossPoint {
+  readonly step: number;
+  readonly loss: number;
+}
+
+/** Where a run stands: enough to continue it bit for bit. */
+export interface TrainingState {
+  readonly settings: TrainSettings;
+  readonly step: number; // optimizer steps done
+  /** Next window of the stream layout (stateful) — the data position. */
+  readonly window: number;
+  readonly epoch: number;
+  /** Data RNG (random windows) state. */
+  readonly rngState: readonly number[];
+  readonly lossHistory: readonly LossPoint[];
+  readonly validationHistory: readonly LossPoint[];
+  readonly elapsedSeconds: number;
+  /** Training text summary: files and token count, to notice a different corpus on resume. */
+  readonly data: { readonly sources: readonly string[]; readonly tokens: number };
+}
+
+export interface Checkpoint {
+  readonly config: LmConfig;
+  readonly vocab: Vocabulary;
+  /** `rnn.*` and `head.*` in PyTorch names and shapes. */
+  readonly params: TensorMap;
+  /** engine.getOptimizerState() (names `<param>.<buffer>` and `step`). */
+  readonly optimizer?: TensorMap;
+  /** Carried training state (`h`, `c`), [L*D, B, H]. */
+  readonly carried?: TensorMap;
+  readonly training?: TrainingState;
+  readonly engine: string;
+}
+
+interface Metadata {
+  readonly formatVersion: number;
+  readonly gatescopeVersion: string;
+  readonly config: Record<string, unknown>;
+  readonly vocabSize: number;
+  readonly outputSize: number;
+  readonly vocab: Vocabulary;
+  readonly tokenizer: string;
+  readonly engine: string;
+  readonly training?: TrainingState;
+}
+
+export function serializeCheckpoint(ck: Checkpoint): Uint8Array {
+  const tensors: TensorMap = new Map(ck.params);
+  for (const [name, t] of ck.optimizer ?? []) tensors.set(OPTIMIZER_PREFIX + name, t);
+  for (const [name, t] of ck.carried ?? []) tensors.set(STATE_PREFIX + name, t);
+  const meta: Metadata = {
+    formatVersion: CHECKPOINT_FORMAT_VERSION,
+    gatescopeVersion: GATESCOPE_VERSION,
+    config: toTorchConfig(ck.config.rnn),
+    vocabSize: ck.config.vocabSize,
+    outputSize: ck.config.outputSize,
+    vocab: ck.vocab,
+    tokenizer: ck.vocab.kind === 'char' ? 'char' : ck.vocab.tokenizer,
+    engine: ck.engine,
+    ...(ck.training ? { training: ck.training } : {}),
+  };
+  return serializeSafetensors(tensors, { format: 'pt', gatescope: JSON.stringify(meta) });
+}
+
+export function parseCheckpoint(bytes: Uint8Array, source = 'model'): Checkpoint {
+  const file = parseSafetensors(bytes, source);
+  const raw = file.metadata.gatescope;
+  if (!raw) throw new FormatError(`${source}: not a gatescope model (no "gatescope" metadata in the safetensors header)`);
+  let meta: Metadata;
+  try {
+    meta = JSON.parse(raw) as Metadata;
+  } catch {
+    throw new FormatError(`${source}: gatescope metadata is not valid JSON`);
+  }
+  if (meta.formatVersion !== CHECKPOINT_FORMAT_VERSION) {
+    throw new FormatError(`${source}: model format version ${meta.formatVersion} is not supported (expected ${CHECKPOINT_FORMAT_VERSION})`);
+  }
+  let vocab: Vocabulary;
+  let rnn: RnnConfig;
+  try {
+    vocab = parseVocabulary(meta.vocab);
+    rnn = parseRnnConfig(meta.config);
+  } catch (e) {
+    throw new FormatError(`${source}: ${(e as Error).message}`);
+  }
+  const config: LmConfig = { rnn, vocabSize: meta.vocabSize, outputSize: meta.outputSize };
+  if (vocabularySize(vocab) !== config.vocabSize || rnn.inputSize !== config.vocabSize) {
+    throw new FormatError(`${source}: vocabulary has ${vocabularySize(vocab)} tokens but the model expects ${config.vocabSize}`);
+  }
+  const params: TensorMap = new Map();
+  const optimizer: TensorMap = new Map();
+  const carried: TensorMap = new Map();
+  for (const [name, t] of file.tensors) {
+    if (name.startsWith(OPTIMIZER_PREFIX)) optimizer.set(name.slice(OPTIMIZER_PREFIX.length), t);
+    else if (name.startsWith(STATE_PREFIX)) carried.set(name.slice(STATE_PREFIX.length), t);
+    else params.set(name, t);
+  }
+  checkModelParameters(config, params, source);
+  return {
+    config, vocab, params, engine: meta.engine,
+    ...(optimizer.size ? { optimizer } : {}),
+    ...(carried.size ? { carried } : {}),
+    ...(meta.training ? { training: meta.training } : {}),
+  };
+}
+
+/** The expected `rnn.*` / `head.*` names and shapes of a model. */
+export function modelParameterShapes(cfg: LmConfig): Map<string, readonly number[]> {
+  const shapes = new Map<string, readonly number[]>();
+  for (const s of parameterSpecs(cfg.rnn)) shapes.set(`rnn.${s.name}`, s.shape);
+  const width = cfg.rnn.hiddenSize * (cfg.rnn.bidirectional ? 2 : 1);
+  shapes.set('head.weight', [cfg.outputSize, width]);
+  shapes.set('head.bias', [cfg.outputSize]);
+  return shapes;
+}
+
+function checkModelParameters(cfg: LmConfig, params: TensorMap, source: string): void {
+  for (const [name, shape] of modelParameterShapes(cfg)) {
+    const t = params.get(name);
+    if (!t) throw new FormatError(`${source}: missing tensor ${name} ${formatShape(shape)}`);
+    if (!shapeEquals(t.shape, shape)) {
+      throw new FormatError(`${source}: tensor ${name} has shape ${formatShape(t.shape)}, expected ${formatShape(shape)}`);
+    }
+  }
+}

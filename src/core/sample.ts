@@ -1,0 +1,83 @@
+// Sampling text from a language model: prime, then one token at a time with temperature, top-k or
+// greedy choice, from a seeded generator so the same seed gives the same sample.
+import type { LmConfig } from './engine';
+import type { FloatArray, TensorMap } from './tensor';
+import { createRng, type Rng } from './random';
+import { type Vocabulary, decodeTokens, encodeText } from './data/tokenizer';
+import { type LmState, lmForward, splitLmParameters } from './train/lmForward';
+
+export interface SampleOptions {
+  readonly prime?: string;
+  readonly length: number; // tokens to generate
+  /** Softmax temperature; 0 means greedy (always the most likely token). Default 1. */
+  readonly temperature?: number;
+  /** Keep only the k most likely tokens (0 or undefined: all). */
+  readonly topK?: number;
+  readonly seed?: number;
+}
+
+export interface SampleResult {
+  readonly prime: string;
+  readonly generated: string;
+  readonly ids: Int32Array;
+}
+
+/**
+ * Picks a token from unnormalised scores. Temperature 0 is greedy; top-k keeps the k best (ties by the
+ * lower id, so results do not depend on sort stability).
+ */
+export function chooseToken(logits: ArrayLike<number>, rng: Rng, temperature = 1, topK = 0): number {
+  const V = logits.length;
+  let order = Array.from({ length: V }, (_, i) => i);
+  if (temperature === 0 || (topK > 0 && topK < V)) {
+    order.sort((a, b) => logits[b] - logits[a] || a - b);
+    if (temperature === 0) return order[0];
+    order = order.slice(0, topK);
+  }
+  const t = temperature;
+  let max = -Infinity;
+  for (const i of order) max = Math.max(max, logits[i] / t);
+  const weights = order.map((i) => Math.exp(logits[i] / t - max));
+  const total = weights.reduce((a, b) => a + b, 0);
+  let u = rng.uniform() * total;
+  for (let k = 0; k < order.length; k++) {
+    u -= weights[k];
+    if (u < 0) return order[k];
+  }
+  return order[order.length - 1];
+}
+
+/**
+ * The first input when there is no prime: a newline for char models that know it (text starts after a
+ * line break), else token 0.
+ */
+function startToken(vocab: Vocabulary): number {
+  if (vocab.kind === 'char') {
+    const nl = vocab.chars.indexOf('\n');
+    return nl >= 0 ? nl : 0;
+  }
+  return 0;
+}
+
+export function sampleText(cfg: LmConfig, params: TensorMap, vocab: Vocabulary, options: SampleOptions): SampleResult {
+  const temperature = options.temperature ?? 1;
+  if (!(temperature >= 0) || !Number.isFinite(temperature)) throw new RangeError(`temperature must be >= 0, got ${temperature}`);
+  const weights = splitLmParameters(cfg, params);
+  const rng = createRng(options.seed ?? 0);
+  const prime = options.prime ?? '';
+  const primeIds = prime ? encodeText(vocab, prime) : Int32Array.of(startToken(vocab));
+  const O = cfg.outputSize;
+  // Prime in one pass (T = prime length, N = 1), then carry h/c one token at a time.
+  let r = lmForward(cfg, weights, primeIds, primeIds.length, 1);
+  let state: LmState = r.state;
+  let last: FloatArray = r.logits.subarray((primeIds.length - 1) * O, primeIds.length * O);
+  const out = new Int32Array(options.length);
+  for (let i = 0; i < options.length; i++) {
+    const id = chooseToken(last, rng, temperature, options.topK ?? 0);
+    out[i] = id;
+    r = lmForward(cfg, weights, [id], 1, 1, state);
+    state = r.state;
+    last = r.logits;
+  }
+  return { prime, generated: decodeTokens(vocab, out), ids: out };
+}

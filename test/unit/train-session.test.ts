@@ -1,0 +1,106 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createReferenceLmEngine } from '../../src/core/reference/lmEngine';
+import { buildVocabulary, encodeText } from '../../src/core/data/tokenizer';
+import { TrainSession } from '../../src/core/train/session';
+import { trainSettings, learningRateAt } from '../../src/core/train/settings';
+import { initialWeights, lmConfigFor } from '../../src/core/train/model';
+import { type TrainEvent, TrainingDivergedError } from '../../src/core/train/events';
+import { parseCheckpoint, serializeCheckpoint } from '../../src/core/checkpoint';
+import type { TrainSettings } from '../../src/core/checkpoint';
+import type { TensorMap } from '../../src/core/tensor';
+
+const TEXT = 'the quick brown fox jumps over the lazy dog. '.repeat(12);
+const vocab = buildVocabulary(TEXT, 'char');
+const tokens = encodeText(vocab, TEXT);
+const cfg = lmConfigFor(vocab, { hiddenSize: 6, dtype: 'float64' });
+const settings: TrainSettings = trainSettings({ seqLen: 8, batchSize: 3, steps: 8, evalEvery: 4, optimizer: { kind: 'adam', lr: 0.01 }, seed: 7 });
+
+function session(s: TrainSettings = settings) {
+  const engine = createReferenceLmEngine(cfg, initialWeights(cfg, s.seed));
+  return new TrainSession({ engine, vocab, tokens, settings: s, sources: ['mem'] });
+}
+
+function drain(it: Iterable<TrainEvent>): TrainEvent[] {
+  return [...it];
+}
+
+function assertSameTensors(a: TensorMap, b: TensorMap): void {
+  assert.deepEqual([...a.keys()], [...b.keys()]);
+  for (const [k, t] of a) assert.deepEqual(t.data, b.get(k)!.data, k);
+}
+
+test('training emits step and eval events with losses, norms, rates and gate statistics', () => {
+  const events = drain(session().run());
+  const steps = events.filter((e) => e.kind === 'step');
+  const evals = events.filter((e) => e.kind === 'eval');
+  assert.equal(steps.length, 8);
+  assert.equal(evals.length, 2);
+  for (const e of steps) assert.ok(Number.isFinite(e.loss) && e.gradNorm > 0 && e.tokensPerSecond > 0);
+  const ev = evals[1];
+  assert.ok(ev.kind === 'eval' && ev.validationLoss > 0 && Math.abs(ev.validationBits - ev.validationLoss / Math.LN2) < 1e-12);
+  assert.ok(ev.kind === 'eval' && ev.gateSaturation.map((g) => g.gate).join() === 'i,f,o');
+});
+
+test('same seed and config give identical weights', () => {
+  const a = session(), b = session();
+  drain(a.run());
+  drain(b.run());
+  assertSameTensors(a.checkpoint().params, b.checkpoint().params);
+});
+
+test('train 2N steps == train N, checkpoint to bytes, resume, train N (weights and losses)', () => {
+  const full = session();
+  drain(full.run());
+  const first = session();
+  drain(first.run(() => first.step >= 4));
+  const bytes = serializeCheckpoint(first.checkpoint());
+  const ck = parseCheckpoint(bytes);
+  const engine = createReferenceLmEngine(ck.config, ck.params);
+  const resumed = new TrainSession({ engine, vocab: ck.vocab, tokens, settings: ck.training!.settings, resume: ck });
+  assert.equal(resumed.step, 4);
+  drain(resumed.run());
+  const a = full.checkpoint(), b = resumed.checkpoint();
+  assertSameTensors(a.params, b.params);
+  assertSameTensors(a.optimizer!, b.optimizer!);
+  assert.deepEqual(a.training!.lossHistory, b.training!.lossHistory);
+  assert.deepEqual(a.training!.validationHistory, b.training!.validationHistory);
+});
+
+test('random windows (shuffle) also resume exactly', () => {
+  const s = { ...settings, shuffle: true };
+  const full = session(s);
+  drain(full.run());
+  const first = session(s);
+  drain(first.run(() => first.step >= 3));
+  const ck = parseCheckpoint(serializeCheckpoint(first.checkpoint()));
+  const resumed = new TrainSession({ engine: createReferenceLmEngine(ck.config, ck.params), vocab, tokens, settings: s, resume: ck });
+  drain(resumed.run());
+  assertSameTensors(full.checkpoint().params, resumed.checkpoint().params);
+});
+
+test('step decay schedule', () => {
+  const s = trainSettings({ optimizer: { kind: 'adam', lr: 1 }, lrDecay: { every: 10, factor: 0.5 } });
+  assert.deepEqual([0, 9, 10, 25].map((k) => learningRateAt(s, k)), [1, 1, 0.5, 0.25]);
+});
+
+test('a NaN loss stops training naming the step and rolls back to the last evaluated weights', () => {
+  const real = createReferenceLmEngine(cfg, initialWeights(cfg, settings.seed));
+  let calls = 0;
+  // An engine whose third step blows up (as a too-large learning rate eventually does).
+  const engine = { ...real, trainStep: (b: Parameters<typeof real.trainStep>[0], o: Parameters<typeof real.trainStep>[1]) =>
+    (++calls === 3 ? { loss: NaN, gradNorm: NaN } : real.trainStep(b, o)) };
+  const run = new TrainSession({ engine, vocab, tokens, settings: { ...settings, evalEvery: 2 } });
+  const before: TrainEvent[] = [];
+  assert.throws(() => { for (const e of run.run()) before.push(e); }, (e: unknown) => {
+    assert.ok(e instanceof TrainingDivergedError);
+    assert.match(e.message, /loss became NaN at step 3; the model was rolled back to step 2/);
+    return true;
+  });
+  assert.equal(run.step, 2);
+  assert.equal(run.checkpoint().training!.lossHistory.length, 2);
+});
+
+test('too little text is refused with the numbers', () => {
+  assert.throws(() => new TrainSession({ engine: createReferenceLmEngine(cfg), vocab, tokens: tokens.subarray(0, 20), settings }), /needs at least 25/);
+});
