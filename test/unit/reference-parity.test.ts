@@ -6,6 +6,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseRnnConfig } from '../../src/core/config';
 import { parseSafetensors } from '../../src/core/formats/safetensors';
+import { loadTensorFile } from '../../src/core/formats/index';
 import { type Tensor, type TensorMap } from '../../src/core/tensor';
 import { FIXTURE_ROOT } from '../fixtures';
 import { computeIo } from '../../src/core/reference/io';
@@ -13,20 +14,9 @@ import { relativeError } from '../../src/core/metrics';
 
 const cases = readdirSync(FIXTURE_ROOT).filter((d) => existsSync(join(FIXTURE_ROOT, d, 'io.safetensors')));
 
+/** The fixture's weights from each of its three files, the binary formats through the loaders. */
 function weightFiles(dir: string): Array<[string, () => TensorMap]> {
-  const files: Array<[string, () => TensorMap]> = [
-    ['weights.safetensors', () => parseSafetensors(readFileSync(join(dir, 'weights.safetensors'))).tensors],
-  ];
-  // pt and npz go through the format loaders when they are present.
-  let loadTensorFile: ((b: Uint8Array, n: string) => TensorMap) | undefined;
-  try {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    loadTensorFile = require('../../src/core/formats/index').loadTensorFile;
-  } catch { /* loaders land separately */ }
-  if (loadTensorFile) {
-    for (const f of ['weights.pt', 'weights.npz']) files.push([f, () => loadTensorFile!(readFileSync(join(dir, f)), f)]);
-  }
-  return files;
+  return ['weights.safetensors', 'weights.pt', 'weights.npz'].map((f) => [f, () => loadTensorFile(readFileSync(join(dir, f)), f)]);
 }
 
 test('fixtures are present', () => assert.ok(cases.length >= 8, `found ${cases.length} cases`));

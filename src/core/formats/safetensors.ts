@@ -42,7 +42,7 @@ export function parseSafetensors(bytes: Uint8Array, source = 'safetensors'): Saf
   if (bytes.length < 8) throw new FormatError(`${source}: too short to be a safetensors file`);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const headerLen = Number(view.getBigUint64(0, true));
-  if (headerLen > bytes.length - 8) throw new FormatError(`${source}: header length ${headerLen} exceeds file size`);
+  if (headerLen > bytes.length - 8) throw new FormatError(`${source}: not a safetensors file (header length ${headerLen} exceeds the file size)`);
   let header: Record<string, unknown>;
   try {
     header = JSON.parse(new TextDecoder().decode(bytes.subarray(8, 8 + headerLen)));

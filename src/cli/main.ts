@@ -1,0 +1,49 @@
+// `gatescope <command> [args]`: each command lives in its own module exporting run(args) → exit code.
+import { UsageError } from './errors';
+import { ConfigError } from '../core/config';
+import { FormatError } from '../core/formats/safetensors';
+
+type CommandModule = { run(args: string[]): Promise<number> };
+
+const COMMANDS: Record<string, { summary: string; load: () => Promise<CommandModule> }> = {
+  trace: { summary: 'per-timestep trace (and gradients) of a model, as PyTorch computes it', load: () => import('./trace') },
+  fit: { summary: 'replay a seed experiment (my LSTM vs nn.LSTM) and write per-epoch weights', load: () => import('./fit') },
+};
+
+function usage(): string {
+  const width = Math.max(...Object.keys(COMMANDS).map((c) => c.length));
+  const lines = Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`);
+  return `usage: gatescope <command> [options]\n\ncommands:\n${lines.join('\n')}\n`;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (!name || name === '--help' || name === '-h' || name === 'help') {
+    process.stdout.write(usage());
+    return name ? 0 : 2;
+  }
+  const command = COMMANDS[name];
+  if (!command) {
+    process.stderr.write(`gatescope: unknown command "${name}"\n${usage()}`);
+    return 2;
+  }
+  try {
+    return await (await command.load()).run(rest);
+  } catch (err) {
+    if (err instanceof UsageError || err instanceof ConfigError || err instanceof FormatError) {
+      process.stderr.write(`gatescope ${name}: ${err.message}\n`);
+      return 2;
+    }
+    throw err;
+  }
+}
+
+if (require.main === module || process.argv[1]?.endsWith('gatescope')) {
+  main(process.argv.slice(2)).then(
+    (code) => { process.exitCode = code; },
+    (err: unknown) => {
+      process.stderr.write(`gatescope: internal error: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
+      process.exitCode = 70;
+    },
+  );
+}
