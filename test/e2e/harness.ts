@@ -1,0 +1,330 @@
+// Real VS Code for end-to-end tests: code-server (the VS Code workbench served over HTTP, with a real
+// Node extension host) driven by playwright-core through Debian's chromium.
+// scripts/test-e2e.sh prepares code-server and installs the extension, then passes the paths in
+// GATESCOPE_E2E_* variables. Each scenario opens a fresh workspace copy in its own temp directory.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { chromium, type Browser, type Frame, type Page } from 'playwright-core';
+
+export const REPO = resolve(__dirname, '../..');
+export const SCREENSHOTS = join(REPO, '.cache/e2e/screenshots');
+
+/** Chromium flags that keep it offline, quiet and runnable as root in a container. */
+const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
+  '--disable-component-update', '--no-first-run', '--disable-sync'];
+
+/** A key chord bound (in the scenario's keybindings.json) to a command with arguments; see `bindings`. */
+export interface KeyBinding { key: string; command: string; args?: unknown }
+
+export interface SessionOptions {
+  /** Scenario name: temp dir prefix and screenshot prefix. */
+  name: string;
+  /** Files for the workspace: relative path → source path (copied) or contents (written). */
+  files?: Record<string, { copy: string } | { text: string } | { bytes: Uint8Array }>;
+  /** Extra user settings merged over the test defaults. */
+  settings?: Record<string, unknown>;
+  /** Key chords bound to commands with arguments (the palette cannot pass arguments). */
+  bindings?: KeyBinding[];
+}
+
+function env(name: string): string {
+  const v = process.env[name];
+  if (!v) throw new Error(`${name} is not set: run the e2e tests through scripts/test-e2e.sh`);
+  return v;
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((ok, fail) => {
+    const srv = createServer();
+    srv.once('error', fail);
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address();
+      const port = typeof addr === 'object' && addr ? addr.port : 0;
+      srv.close(() => ok(port));
+    });
+  });
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Polls `probe` until it returns a value other than undefined/false, or fails with `what` and the last error. */
+export async function waitFor<T>(what: string, probe: () => Promise<T | undefined | false> | T | undefined | false,
+  timeoutMs = 60_000, intervalMs = 250): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let lastError: unknown;
+  for (;;) {
+    try {
+      const v = await probe();
+      if (v !== undefined && v !== false) return v as T;
+    } catch (err) { lastError = err; }
+    if (Date.now() > deadline) {
+      const detail = lastError instanceof Error ? ` (last error: ${lastError.message.split('\n')[0]})` : '';
+      throw new Error(`timed out after ${Math.round(timeoutMs / 1000)} s waiting for ${what}${detail}`);
+    }
+    await sleep(intervalMs);
+  }
+}
+
+/** One code-server + chromium session on a fresh workspace. Always `close()` it (use `withSession`). */
+export class Session {
+  readonly root: string;
+  readonly workspace: string;
+  readonly userData: string;
+  private server?: ChildProcess;
+  private serverLog = '';
+  private browser?: Browser;
+  page!: Page;
+  port = 0;
+  private shots = 0;
+
+  constructor(readonly opts: SessionOptions) {
+    this.root = mkdtempSync(join(tmpdir(), `gatescope-e2e-${opts.name}-`));
+    this.workspace = join(this.root, 'workspace');
+    this.userData = join(this.root, 'user-data');
+  }
+
+  get url(): string { return `http://127.0.0.1:${this.port}/?folder=${encodeURIComponent(this.workspace)}`; }
+
+  /** Lines the code-server process printed (for failure messages). */
+  get log(): string { return this.serverLog; }
+
+  async start(): Promise<void> {
+    mkdirSync(this.workspace, { recursive: true });
+    for (const [rel, src] of Object.entries(this.opts.files ?? {})) {
+      const dest = join(this.workspace, rel);
+      mkdirSync(join(dest, '..'), { recursive: true });
+      if ('copy' in src) cpSync(src.copy, dest, { recursive: true });
+      else if ('text' in src) writeFileSync(dest, src.text);
+      else writeFileSync(dest, src.bytes);
+    }
+    this.writeUserConfig();
+    await this.startServer();
+    await this.openBrowser();
+  }
+
+  private writeUserConfig(): void {
+    const user = join(this.userData, 'User');
+    mkdirSync(user, { recursive: true });
+    writeFileSync(join(user, 'settings.json'), JSON.stringify({
+      'workbench.startupEditor': 'none',
+      'workbench.tips.enabled': false,
+      'workbench.enableExperiments': false,
+      'security.workspace.trust.enabled': false,
+      'extensions.autoUpdate': false,
+      'extensions.autoCheckUpdates': false,
+      'extensions.ignoreRecommendations': true,
+      'telemetry.telemetryLevel': 'off',
+      'update.mode': 'none',
+      'editor.hover.delay': 200,
+      'window.confirmBeforeClose': 'never',
+      'files.hotExit': 'off',
+      ...this.opts.settings,
+    }, null, 2));
+    const bindings = (this.opts.bindings ?? []).map((b) => ({ key: b.key, command: b.command, args: b.args }));
+    writeFileSync(join(user, 'keybindings.json'), JSON.stringify(bindings, null, 2));
+  }
+
+  private async startServer(): Promise<void> {
+    this.port = await freePort();
+    const codeServer = env('GATESCOPE_E2E_CODE_SERVER');
+    const args = ['--auth', 'none', '--bind-addr', `127.0.0.1:${this.port}`, '--disable-telemetry',
+      '--disable-update-check', '--disable-workspace-trust', '--disable-getting-started-override',
+      '--user-data-dir', this.userData, '--extensions-dir', env('GATESCOPE_E2E_EXTENSIONS'), this.workspace];
+    const server = spawn(codeServer, args, {
+      // Own process group: close() kills code-server and everything it started (extension host, workers).
+      detached: true,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, XDG_CONFIG_HOME: join(this.root, 'xdg-config'), XDG_DATA_HOME: join(this.root, 'xdg-data'),
+        XDG_CACHE_HOME: join(this.root, 'xdg-cache') },
+    });
+    this.server = server;
+    const onData = (d: Buffer) => { this.serverLog += d.toString(); };
+    server.stdout!.on('data', onData);
+    server.stderr!.on('data', onData);
+    let exited = false;
+    server.once('exit', () => { exited = true; });
+    await waitFor(`code-server to listen on port ${this.port}\n${this.serverLog}`, () => {
+      if (exited) throw new Error(`code-server exited early:\n${this.serverLog}`);
+      return /HTTP server listening on/.test(this.serverLog);
+    }, 60_000);
+  }
+
+  private async openBrowser(): Promise<void> {
+    this.browser = await chromium.launch({ executablePath: process.env.GATESCOPE_E2E_CHROMIUM ?? '/usr/bin/chromium',
+      args: CHROMIUM_ARGS, timeout: 60_000 });
+    const context = await this.browser.newContext({ viewport: { width: 1400, height: 900 } });
+    this.page = await context.newPage();
+    this.page.setDefaultTimeout(30_000);
+    await this.page.goto(this.url, { waitUntil: 'domcontentloaded', timeout: 60_000 });
+    await this.waitForWorkbench();
+  }
+
+  async waitForWorkbench(): Promise<void> {
+    await this.page.locator('.monaco-workbench').waitFor({ state: 'visible', timeout: 90_000 });
+    // The explorer shows the folder once the remote file system answers.
+    await this.page.locator('.explorer-folders-view, .explorer-viewlet').first().waitFor({ timeout: 60_000 }).catch(() => undefined);
+  }
+
+  async screenshot(label: string): Promise<string> {
+    mkdirSync(SCREENSHOTS, { recursive: true });
+    const file = join(SCREENSHOTS, `${this.opts.name}-${String(++this.shots).padStart(2, '0')}-${label}.png`);
+    await this.page.screenshot({ path: file });
+    return file;
+  }
+
+  // --- Workbench actions -----------------------------------------------------------------------------
+
+  /**
+   * Opens the command palette and runs the command whose label contains `title`. Retries while the
+   * workbench is still registering contributions (just after start the palette may not list them yet).
+   */
+  async runCommand(title: string, timeoutMs = 60_000): Promise<void> {
+    const row = this.page.locator('.quick-input-widget .monaco-list-row', { hasText: title }).first();
+    await waitFor(`command "${title}" in the command palette`, async () => {
+      const input = await this.openPalette();
+      await input.fill(`>${title}`);
+      if (await row.waitFor({ state: 'visible', timeout: 5000 }).then(() => true, () => false)) return true;
+      await this.page.keyboard.press('Escape');
+      return false;
+    }, timeoutMs, 1000);
+    await row.click();
+    await this.page.locator('.quick-input-widget').waitFor({ state: 'hidden', timeout: 10_000 }).catch(() => undefined);
+  }
+
+  /** Labels of palette commands matching `filter`, once at least `atLeast` are listed. */
+  async paletteCommands(filter: string, atLeast = 1, timeoutMs = 60_000): Promise<string[]> {
+    const rows = this.page.locator('.quick-input-widget .monaco-list-row .label-name');
+    const labels = await waitFor(`${atLeast}+ commands matching "${filter}" in the palette`, async () => {
+      const input = await this.openPalette();
+      await input.fill(`>${filter}`);
+      await sleep(1000);
+      const found = (await rows.allInnerTexts()).map((l) => l.replace(/\s+/g, ' ').trim());
+      if (found.length >= atLeast) return found;
+      await this.page.keyboard.press('Escape');
+      return undefined;
+    }, timeoutMs, 1000);
+    await this.page.keyboard.press('Escape');
+    return labels;
+  }
+
+  private async openPalette() {
+    const input = this.page.locator('.quick-input-widget input.input');
+    await waitFor('the command palette to open', async () => {
+      if (await input.isVisible()) return true;
+      await this.page.locator('.monaco-workbench').click({ position: { x: 700, y: 5 } }).catch(() => undefined);
+      await this.page.keyboard.press('F1');
+      await sleep(300);
+      return input.isVisible();
+    }, 20_000);
+    return input;
+  }
+
+  /** Opens a workspace file in an editor (Quick Open). */
+  async openFile(relPath: string): Promise<void> {
+    const input = await this.openPalette();
+    await input.fill(relPath);
+    const name = relPath.split('/').pop()!;
+    const row = this.page.locator('.quick-input-widget .monaco-list-row', { hasText: name }).first();
+    await waitFor(`"${relPath}" in Quick Open`, () => row.isVisible(), 30_000);
+    await this.page.keyboard.press('Enter');
+    await this.page.locator(`.tab[aria-label*="${name}"]`).first().waitFor({ timeout: 30_000 });
+  }
+
+  /** Moves the cursor of the active text editor to a 1-based line and column (Go to Line). */
+  async goToPosition(line: number, column: number): Promise<void> {
+    await this.page.locator('.monaco-editor textarea').first().focus();
+    await this.page.keyboard.press('Control+G');
+    const input = this.page.locator('.quick-input-widget input.input');
+    await input.waitFor({ state: 'visible' });
+    await input.fill(`${line}:${column}`);
+    await sleep(200);
+    await this.page.keyboard.press('Enter');
+    await sleep(200);
+  }
+
+  /** Shows the editor hover at the cursor and returns its text. */
+  async hoverAtCursor(expect: RegExp, timeoutMs = 30_000): Promise<string> {
+    const hover = this.page.locator('.monaco-hover:not(.hidden)');
+    return waitFor(`an editor hover matching ${expect}`, async () => {
+      // editor.action.showHover, by its default chord.
+      await this.page.keyboard.press('Control+K');
+      await this.page.keyboard.press('Control+I');
+      await sleep(700);
+      const texts = await hover.allInnerTexts();
+      return texts.find((t) => expect.test(t));
+    }, timeoutMs, 1000);
+  }
+
+  /** Presses a chord (e.g. one bound with `bindings`) with the workbench focused. */
+  async press(chord: string): Promise<void> {
+    await this.page.keyboard.press(chord);
+  }
+
+  /** The frame (webview content) in which `selector` exists. Webviews are nested iframes. */
+  async webviewFrame(selector: string, what: string, timeoutMs = 60_000): Promise<Frame> {
+    return waitFor(`${what} (selector ${selector} in a webview)`, async () => {
+      for (const frame of this.page.frames()) {
+        if (frame === this.page.mainFrame()) continue;
+        if (await frame.locator(selector).count().catch(() => 0)) return frame;
+      }
+      return undefined;
+    }, timeoutMs, 500);
+  }
+
+  /** Text of notifications currently shown (toasts and the notification center). */
+  async notifications(): Promise<string[]> {
+    return this.page.locator('.notification-list-item').allInnerTexts().catch(() => []);
+  }
+
+  /** Reloads the browser window (Developer: Reload Window) and waits for the workbench again. */
+  async reloadWindow(): Promise<void> {
+    await this.page.reload({ waitUntil: 'domcontentloaded' });
+    await this.waitForWorkbench();
+  }
+
+  async close(): Promise<void> {
+    await this.browser?.close().catch(() => undefined);
+    this.browser = undefined;
+    const server = this.server;
+    this.server = undefined;
+    if (server?.pid && server.exitCode === null) {
+      const gone = new Promise((r) => server.once('exit', r));
+      try { process.kill(-server.pid, 'SIGTERM'); } catch { /* already gone */ }
+      await Promise.race([gone, sleep(5000)]);
+      try { process.kill(-server.pid, 'SIGKILL'); } catch { /* already gone */ }
+    }
+    if (!process.env.GATESCOPE_E2E_KEEP) rmSync(this.root, { recursive: true, force: true });
+  }
+}
+
+/** Runs `body` in a fresh session; on failure saves a screenshot and appends the code-server log. */
+export async function withSession(opts: SessionOptions, body: (s: Session) => Promise<void>): Promise<void> {
+  const session = new Session(opts);
+  const cleanup = () => { void session.close(); };
+  process.once('SIGINT', cleanup);
+  process.once('SIGTERM', cleanup);
+  try {
+    await session.start();
+    await body(session);
+  } catch (err) {
+    const shot = await session.screenshot('failure').catch(() => '(no screenshot)');
+    const log = session.log.split('\n').slice(-30).join('\n');
+    if (err instanceof Error) err.message += `\n  screenshot: ${shot}\n  code-server log (tail):\n${log}`;
+    throw err;
+  } finally {
+    process.off('SIGINT', cleanup);
+    process.off('SIGTERM', cleanup);
+    await session.close();
+  }
+}
+
+/** Reads a JSON file once it exists and parses (the extension writes it asynchronously). */
+export async function readJsonWhenReady<T>(path: string, what: string, timeoutMs = 30_000): Promise<T> {
+  return waitFor(what, () => {
+    if (!existsSync(path)) return undefined;
+    try { return JSON.parse(readFileSync(path, 'utf8')) as T; } catch { return undefined; }
+  }, timeoutMs, 250);
+}
