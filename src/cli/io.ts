@@ -1,5 +1,6 @@
 // Reading the user's files and writing results, with one-line errors that name the file.
-import { readFileSync, renameSync, writeFileSync, unlinkSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
+import { writeFileAtomic } from '../node/atomicWrite';
 import { UsageError } from './errors';
 
 /** A file's bytes, or a one-line error naming it. */
@@ -21,14 +22,11 @@ export function readJson(path: string): unknown {
   }
 }
 
-/** Writes atomically (temp file + rename) so an interrupted run never leaves a half-written file. */
+/** Writes atomically, so an interrupted run never leaves a half-written file; errors name the file. */
 export function writeOutput(path: string, bytes: Uint8Array | string): void {
-  const tmp = `${path}.tmp-${process.pid}`;
   try {
-    writeFileSync(tmp, bytes);
-    renameSync(tmp, path);
+    writeFileAtomic(path, typeof bytes === 'string' ? new TextEncoder().encode(bytes) : bytes);
   } catch (err) {
-    try { unlinkSync(tmp); } catch { /* nothing to clean */ }
     throw new UsageError(`${path}: cannot write (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
   }
 }
