@@ -1,0 +1,144 @@
+// FastKernels in plain TypeScript loops over a Float32Array / Float64Array heap: the engine for
+// runtimes without WebAssembly SIMD, and the float64 engine.
+import { type FloatArray, type FloatDType, floatArray } from '../tensor';
+import { type FastKernels, softmaxCrossEntropyOn } from './kernels';
+
+const sigmoid = (x: number): number => 1 / (1 + Math.exp(-x));
+const hardSigmoid = (x: number): number => Math.min(1, Math.max(0, 0.2 * x + 0.5));
+const dSigmoid = (y: number): number => y * (1 - y);
+const dHardSigmoid = (y: number): number => (y > 0 && y < 1 ? 0.2 : 0);
+
+export function createJsKernels(dtype: FloatDType): FastKernels {
+  let h: FloatArray = floatArray(dtype, 1024);
+  let inputs: Int32Array = new Int32Array(0);
+  let targets: Int32Array = new Int32Array(0);
+  const gate = (hard: boolean): ((x: number) => number) => (hard ? hardSigmoid : sigmoid);
+  const dGate = (hard: boolean): ((y: number) => number) => (hard ? dHardSigmoid : dSigmoid);
+  return {
+    name: 'js',
+    dtype,
+    heap: () => h,
+    ensure(elements) {
+      if (elements <= h.length) return;
+      const next = floatArray(dtype, Math.max(elements, Math.ceil(h.length * 1.5)));
+      next.set(h);
+      h = next;
+    },
+    setTokens(i, t) { inputs = i; targets = t; },
+    gemm(M, N, K, a, ars, acs, b, ldb, c, ldc, accumulate) {
+      for (let m = 0; m < M; m++) {
+        const co = c + m * ldc;
+        if (!accumulate) h.fill(0, co, co + N);
+        const ao = a + m * ars;
+        for (let kk = 0; kk < K; kk++) {
+          const av = h[ao + kk * acs];
+          if (av === 0) continue; // one-hot and relu rows are sparse
+          const bo = b + kk * ldb;
+          for (let n = 0; n < N; n++) h[co + n] += av * h[bo + n];
+        }
+      }
+    },
+    transpose(src, rows, cols, dst) {
+      for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) h[dst + c * rows + r] = h[src + r * cols + c];
+    },
+    gatherRows(out, table, width, rows, bias) {
+      for (let r = 0; r < rows; r++) {
+        const o = out + r * width, s = table + inputs[r] * width;
+        for (let j = 0; j < width; j++) h[o + j] = h[s + j] + h[bias + j];
+      }
+    },
+    addRowBias(out, rows, width, bias) {
+      for (let r = 0; r < rows; r++) for (let j = 0; j < width; j++) h[out + r * width + j] += h[bias + j];
+    },
+    scatterAddRows(src, width, rows, dst) {
+      for (let r = 0; r < rows; r++) {
+        const s = src + r * width, d = dst + inputs[r] * width;
+        for (let j = 0; j < width; j++) h[d + j] += h[s + j];
+      }
+    },
+    colSum(src, rows, cols, dst) {
+      h.fill(0, dst, dst + cols);
+      for (let r = 0; r < rows; r++) for (let j = 0; j < cols; j++) h[dst + j] += h[src + r * cols + j];
+    },
+    fill(off, n, value) { h.fill(value, off, off + n); },
+    copy(src, dst, n) { h.copyWithin(dst, src, src + n); },
+    lstmForward(B, H, gates, cPrev, c, tc, hOut, hard) {
+      const act = gate(hard);
+      for (let b = 0; b < B; b++) {
+        const g = gates + b * 4 * H, s = b * H;
+        for (let j = 0; j < H; j++) {
+          const i = act(h[g + j]), f = act(h[g + H + j]), gg = Math.tanh(h[g + 2 * H + j]), o = act(h[g + 3 * H + j]);
+          h[g + j] = i; h[g + H + j] = f; h[g + 2 * H + j] = gg; h[g + 3 * H + j] = o;
+          const cv = f * h[cPrev + s + j] + i * gg;
+          h[c + s + j] = cv;
+          const t = Math.tanh(h[c + s + j]);
+          h[tc + s + j] = t;
+          h[hOut + s + j] = o * t;
+        }
+      }
+    },
+    lstmBackward(B, H, gates, cPrev, tc, dhIn, dhRec, dc, dG, hard) {
+      const d = dGate(hard);
+      for (let b = 0; b < B; b++) {
+        const g = gates + b * 4 * H, dg = dG + b * 4 * H, s = b * H;
+        for (let j = 0; j < H; j++) {
+          const i = h[g + j], f = h[g + H + j], gg = h[g + 2 * H + j], o = h[g + 3 * H + j];
+          const t = h[tc + s + j];
+          const dh = h[dhIn + s + j] + h[dhRec + s + j];
+          const dct = h[dc + s + j] + dh * o * (1 - t * t);
+          h[dg + j] = dct * gg * d(i);
+          h[dg + H + j] = dct * h[cPrev + s + j] * d(f);
+          h[dg + 2 * H + j] = dct * i * (1 - gg * gg);
+          h[dg + 3 * H + j] = dh * t * d(o);
+          h[dc + s + j] = dct * f;
+        }
+      }
+    },
+    gruForward(B, H, gates, hproj, bhn, hPrev, hOut, hn, hard) {
+      const act = gate(hard);
+      for (let b = 0; b < B; b++) {
+        const g = gates + b * 3 * H, p = hproj + b * 3 * H, s = b * H;
+        for (let j = 0; j < H; j++) {
+          const r = act(h[g + j] + h[p + j]);
+          const z = act(h[g + H + j] + h[p + H + j]);
+          const hnv = h[p + 2 * H + j] + h[bhn + j];
+          h[hn + s + j] = hnv;
+          const n = Math.tanh(h[g + 2 * H + j] + r * h[hn + s + j]);
+          h[g + j] = r; h[g + H + j] = z; h[g + 2 * H + j] = n;
+          h[hOut + s + j] = (1 - z) * h[g + 2 * H + j] + z * h[hPrev + s + j];
+        }
+      }
+    },
+    gruBackward(B, H, gates, hn, hPrev, dhIn, dhRec, dGi, dGh, hard) {
+      const d = dGate(hard);
+      for (let b = 0; b < B; b++) {
+        const g = gates + b * 3 * H, gi = dGi + b * 3 * H, gh = dGh + b * 3 * H, s = b * H;
+        for (let j = 0; j < H; j++) {
+          const r = h[g + j], z = h[g + H + j], n = h[g + 2 * H + j];
+          const dh = h[dhIn + s + j] + h[dhRec + s + j];
+          const dnPre = dh * (1 - z) * (1 - n * n);
+          const drPre = dnPre * h[hn + s + j] * d(r);
+          const dzPre = dh * (h[hPrev + s + j] - n) * d(z);
+          h[gi + j] = drPre; h[gi + H + j] = dzPre; h[gi + 2 * H + j] = dnPre;
+          h[gh + j] = drPre; h[gh + H + j] = dzPre; h[gh + 2 * H + j] = dnPre * r;
+          h[dhRec + s + j] = dh * z;
+        }
+      }
+    },
+    rnnForward(B, H, pre, hOut, relu) {
+      for (let i = 0; i < B * H; i++) {
+        const x = h[pre + i];
+        h[hOut + i] = relu ? (x > 0 ? x : 0) : Math.tanh(x);
+      }
+    },
+    rnnBackward(B, H, hOut, dhIn, dhRec, dG, relu) {
+      for (let i = 0; i < B * H; i++) {
+        const y = h[hOut + i];
+        const dh = h[dhIn + i] + h[dhRec + i];
+        h[dG + i] = dh * (relu ? (y > 0 ? 1 : 0) : 1 - y * y);
+      }
+    },
+    softmaxCrossEntropy: (logits, rows, V, gradScale) => softmaxCrossEntropyOn(h, targets, logits, rows, V, gradScale),
+    dispose() { h = floatArray(dtype, 0); },
+  };
+}

@@ -1,0 +1,74 @@
+// The numeric kernels the fast LM driver is written against. Every buffer lives in one flat float heap
+// (a JS typed array, or a WebAssembly memory) and is named by its element offset, so one driver serves
+// the pure-TypeScript kernels and the WASM SIMD kernels alike.
+import type { FloatArray, FloatDType } from '../tensor';
+
+export interface FastKernels {
+  /** Engine name reported by LmEngine.name, e.g. 'js', 'wasm-simd', 'wasm-relaxed'. */
+  readonly name: string;
+  readonly dtype: FloatDType;
+  /** The whole heap. Re-read after ensure(): growing may replace the array. */
+  heap(): FloatArray;
+  /** Grows the heap to at least `elements` floats, keeping its contents. */
+  ensure(elements: number): void;
+  /** Time-major token ids used by gatherRows / scatterAddRows (inputs) and softmaxCrossEntropy (targets). */
+  setTokens(inputs: Int32Array, targets: Int32Array): void;
+  /** C[M,N] (+)= A·B with A[m,k] = heap[a + m*ars + k*acs] and B row-major with leading dimension ldb. */
+  gemm(M: number, N: number, K: number, a: number, ars: number, acs: number, b: number, ldb: number,
+    c: number, ldc: number, accumulate: boolean): void;
+  /** dst[cols, rows] = transpose of src[rows, cols]. */
+  transpose(src: number, rows: number, cols: number, dst: number): void;
+  /** out[r, :] = table[inputs[r], :] + bias for r < rows (one-hot input projection). */
+  gatherRows(out: number, table: number, width: number, rows: number, bias: number): void;
+  /** out[r, :] += bias. */
+  addRowBias(out: number, rows: number, width: number, bias: number): void;
+  /** dst[inputs[r], :] += src[r, :]. */
+  scatterAddRows(src: number, width: number, rows: number, dst: number): void;
+  /** dst[j] = sum over rows of src[r, j]. */
+  colSum(src: number, rows: number, cols: number, dst: number): void;
+  fill(off: number, n: number, value: number): void;
+  copy(src: number, dst: number, n: number): void;
+  /** In place over gates [B,4H] (pre-activations in, i f g o activations out); writes c, tanh(c), h. */
+  lstmForward(B: number, H: number, gates: number, cPrev: number, c: number, tc: number, h: number, hardSigmoid: boolean): void;
+  /** dh = dhIn + dhRec; dc: dc_{t} in, dc_{t-1} out; writes pre-activation gate grads dG [B,4H]. */
+  lstmBackward(B: number, H: number, gates: number, cPrev: number, tc: number, dhIn: number, dhRec: number,
+    dc: number, dG: number, hardSigmoid: boolean): void;
+  /** gates [B,3H]: x-part pre-activations (with r,z hidden biases) in, r z n out; hproj [B,3H] = h·W_hh^T. */
+  gruForward(B: number, H: number, gates: number, hproj: number, bhn: number, hPrev: number, h: number,
+    hn: number, hardSigmoid: boolean): void;
+  /** dh = dhIn + dhRec; writes dGi, dGh [B,3H] and dhRec = z * dh (the direct path to h_{t-1}). */
+  gruBackward(B: number, H: number, gates: number, hn: number, hPrev: number, dhIn: number, dhRec: number,
+    dGi: number, dGh: number, hardSigmoid: boolean): void;
+  /** h = act(pre) for [B,H]. */
+  rnnForward(B: number, H: number, pre: number, h: number, relu: boolean): void;
+  /** dG = (dhIn + dhRec) * act'(h). */
+  rnnBackward(B: number, H: number, h: number, dhIn: number, dhRec: number, dG: number, relu: boolean): void;
+  /**
+   * Sum over rows of -log softmax(logits[r])[targets[r]]; when gradScale != 0 the logits are replaced by
+   * gradScale * (softmax - onehot(target)).
+   */
+  softmaxCrossEntropy(logits: number, rows: number, V: number, gradScale: number): number;
+  dispose(): void;
+}
+
+/** Lets a backend reuse this for ops it does not accelerate. */
+export function softmaxCrossEntropyOn(
+  heap: FloatArray, targets: Int32Array, logits: number, rows: number, V: number, gradScale: number,
+): number {
+  let loss = 0;
+  for (let r = 0; r < rows; r++) {
+    const o = logits + r * V;
+    let max = -Infinity;
+    for (let j = 0; j < V; j++) if (heap[o + j] > max) max = heap[o + j];
+    let sum = 0;
+    for (let j = 0; j < V; j++) sum += Math.exp(heap[o + j] - max);
+    const t = targets[r];
+    loss += Math.log(sum) + max - heap[o + t];
+    if (gradScale !== 0) {
+      const inv = gradScale / sum;
+      for (let j = 0; j < V; j++) heap[o + j] = Math.exp(heap[o + j] - max) * inv;
+      heap[o + t] -= gradScale;
+    }
+  }
+  return loss;
+}

@@ -1,0 +1,404 @@
+// The fast LM engine: one-hot tokens -> unidirectional LSTM/GRU/RNN stack -> Linear head -> softmax
+// cross-entropy, with BPTT and torch.optim's update rules. Layer by layer over the whole window, so
+// input projections and weight gradients become single large GEMMs and only h·W_hh^T stays per step.
+// All numbers live in the kernels' heap (see kernels.ts); this file only plans buffers and sequences calls.
+import { type RnnConfig, gateBlocks, parameterSpecs } from '../config';
+import type { LmBatch, LmConfig, LmEngine, LmStepResult, LmTrainOptions, OptimizerConfig } from '../engine';
+import { initLmParameters } from '../init';
+import { type Optimizer, applyClipping, createOptimizer } from '../optim';
+import { createRng } from '../random';
+import { type FloatTensor, type TensorMap, formatShape, numel, shapeEquals, toFloat } from '../tensor';
+import type { FastKernels } from './kernels';
+
+/** Why a config cannot run on the fast driver, or undefined when it can. */
+export function fastUnsupportedReason(cfg: LmConfig): string | undefined {
+  if (cfg.rnn.bidirectional) return 'bidirectional layers';
+  if (cfg.rnn.module === 'GRU' && cfg.rnn.gruReset === 'before') return 'GRU with reset before the matmul';
+  if (cfg.rnn.inputSize !== cfg.vocabSize) return `rnn.inputSize ${cfg.rnn.inputSize} differs from vocabSize ${cfg.vocabSize}`;
+  return undefined;
+}
+
+interface ParamSlot {
+  readonly name: string;
+  readonly shape: readonly number[];
+  readonly off: number;
+  readonly grad: number;
+}
+
+interface LayerSlots {
+  readonly inSize: number;
+  readonly wih: ParamSlot;
+  readonly whh: ParamSlot;
+  readonly bih?: ParamSlot;
+  readonly bhh?: ParamSlot;
+  readonly wihT: number; // [in, G*H]
+  readonly whhT: number; // [H, G*H]
+  readonly xbias: number; // [G*H]: b_ih + b_hh (GRU: b_hh's n block stays inside r * (.))
+  readonly bhn: number; // [H] GRU's b_hn (zeros without bias)
+}
+
+interface Workspace {
+  readonly B: number;
+  readonly T: number;
+  readonly gates: number[]; // per layer [T*B, G*H] activations; backward overwrites nothing here
+  readonly hs: number[]; // per layer [(T+1)*B, H]: h_{-1} = h0, then h_t
+  readonly cs: number[]; // LSTM per layer [(T+1)*B, H]
+  readonly tc: number[]; // LSTM per layer [T*B, H] tanh(c_t)
+  readonly hn: number[]; // GRU per layer [T*B, H] W_hn h + b_hn
+  readonly hproj: number; // GRU [B, G*H]
+  readonly logits: number; // [T*B, V]
+  readonly dGi: number; // [T*B, G*H]
+  readonly dGh: number; // [T*B, G*H] (GRU; else = dGi)
+  readonly dH: readonly [number, number]; // [T*B, H] ping-pong: grads flowing into a layer's outputs
+  readonly dhRec: number; // [B, H]
+  readonly dc: number; // [B, H]
+  readonly dE: number; // [V, G*H] layer-0 input weight gradient, transposed
+  readonly trainState: number; // [L, B, H] h then [L, B, H] c
+  readonly evalState: number;
+}
+
+export class FastLmEngine implements LmEngine {
+  readonly name: string;
+  readonly dtype: RnnConfig['dtype'];
+  private readonly k: FastKernels;
+  private readonly G: number;
+  private readonly H: number;
+  private readonly L: number;
+  private readonly V: number;
+  private readonly O: number;
+  private readonly params: ParamSlot[] = [];
+  private readonly layers: LayerSlots[] = [];
+  private readonly headW: ParamSlot;
+  private readonly headB: ParamSlot;
+  private readonly headWT: number;
+  private readonly paramEnd: number;
+  private ws: Workspace | undefined;
+  private optimizer: Optimizer | undefined;
+  private optimizerKey = '';
+  private pendingOptimizerState: TensorMap | undefined;
+  private disposed = false;
+
+  constructor(readonly config: LmConfig, kernels: FastKernels, params?: TensorMap) {
+    const why = fastUnsupportedReason(config);
+    if (why) throw new Error(`the ${kernels.name} engine does not support ${why}`);
+    if (kernels.dtype !== config.rnn.dtype) throw new Error(`kernels are ${kernels.dtype}, model is ${config.rnn.dtype}`);
+    this.k = kernels;
+    this.name = kernels.name;
+    this.dtype = config.rnn.dtype;
+    const rnn = config.rnn;
+    this.G = gateBlocks(rnn.module);
+    this.H = rnn.hiddenSize;
+    this.L = rnn.numLayers;
+    this.V = config.vocabSize;
+    this.O = config.outputSize;
+    const GH = this.G * this.H;
+    // Heap layout: [16-float guard][params][grads][derived copies]; workspaces follow paramEnd.
+    let top = 16;
+    const alloc = (n: number): number => { const off = top; top += (n + 3) & ~3; return off; };
+    const specs = [
+      ...parameterSpecs(rnn).map((s) => ({ name: `rnn.${s.name}`, shape: s.shape as readonly number[] })),
+      { name: 'head.weight', shape: [this.O, this.H] }, { name: 'head.bias', shape: [this.O] },
+    ];
+    const offs = specs.map((s) => alloc(numel(s.shape)));
+    const grads = specs.map((s) => alloc(numel(s.shape)));
+    specs.forEach((s, i) => this.params.push({ name: s.name, shape: s.shape, off: offs[i], grad: grads[i] }));
+    const slot = (name: string): ParamSlot | undefined => this.params.find((p) => p.name === name);
+    const zeros = alloc(GH);
+    for (let l = 0; l < this.L; l++) {
+      const inSize = l === 0 ? this.V : this.H;
+      this.layers.push({
+        inSize,
+        wih: slot(`rnn.weight_ih_l${l}`)!, whh: slot(`rnn.weight_hh_l${l}`)!,
+        bih: slot(`rnn.bias_ih_l${l}`), bhh: slot(`rnn.bias_hh_l${l}`),
+        wihT: alloc(inSize * GH), whhT: alloc(this.H * GH), xbias: alloc(GH),
+        bhn: rnn.bias ? slot(`rnn.bias_hh_l${l}`)!.off + 2 * this.H : zeros,
+      });
+    }
+    this.headW = slot('head.weight')!;
+    this.headB = slot('head.bias')!;
+    this.headWT = alloc(this.H * this.O);
+    this.paramEnd = top;
+    this.k.ensure(top);
+    this.k.fill(0, top, 0);
+    // Without parameters: the same PyTorch-style initialisation (seed 0) as the reference engine.
+    this.setParameters(params ?? initLmParameters(config, createRng(0)));
+  }
+
+  // ---- parameters --------------------------------------------------------------------------------
+
+  getParameters(): TensorMap {
+    const heap = this.k.heap();
+    return new Map(this.params.map((p) => [p.name, {
+      dtype: this.dtype, shape: [...p.shape], data: heap.slice(p.off, p.off + numel(p.shape)),
+    } as FloatTensor]));
+  }
+
+  setParameters(params: TensorMap): void {
+    for (const p of this.params) {
+      const t = params.get(p.name);
+      if (!t) throw new Error(`parameters lack ${p.name}`);
+      if (!shapeEquals(t.shape, p.shape)) {
+        throw new Error(`${p.name} has shape ${formatShape(t.shape)}, expected ${formatShape(p.shape)}`);
+      }
+      this.k.heap().set(toFloat(t, this.dtype).data, p.off);
+    }
+    this.refreshDerived();
+  }
+
+  /** Transposed weight copies and folded biases, recomputed whenever the parameters change. */
+  private refreshDerived(): void {
+    const { k, H, G } = this;
+    const GH = G * H;
+    for (const ly of this.layers) {
+      k.transpose(ly.wih.off, GH, ly.inSize, ly.wihT);
+      k.transpose(ly.whh.off, GH, H, ly.whhT);
+      k.fill(ly.xbias, GH, 0);
+      if (ly.bih && ly.bhh) {
+        const heap = k.heap();
+        const hiddenPart = this.config.rnn.module === 'GRU' ? 2 * H : GH;
+        for (let j = 0; j < GH; j++) heap[ly.xbias + j] = heap[ly.bih.off + j] + (j < hiddenPart ? heap[ly.bhh.off + j] : 0);
+      }
+    }
+    k.transpose(this.headW.off, this.O, H, this.headWT);
+  }
+
+  private views(which: 'param' | 'grad'): Map<string, FloatTensor> {
+    const heap = this.k.heap();
+    return new Map(this.params.map((p) => {
+      const off = which === 'param' ? p.off : p.grad;
+      return [p.name, { dtype: this.dtype, shape: p.shape, data: heap.subarray(off, off + numel(p.shape)) }];
+    }));
+  }
+
+  getOptimizerState(): TensorMap {
+    return this.optimizer ? this.optimizer.state() : new Map(this.pendingOptimizerState ?? []);
+  }
+
+  setOptimizerState(state: TensorMap): void {
+    if (this.optimizer) this.optimizer.loadState(state);
+    else this.pendingOptimizerState = state;
+  }
+
+  private optimizerFor(cfg: OptimizerConfig): Optimizer {
+    const key = JSON.stringify({ ...cfg, lr: 0 });
+    if (!this.optimizer || key !== this.optimizerKey) {
+      const previous = this.optimizer?.state() ?? this.pendingOptimizerState;
+      this.optimizer = createOptimizer(cfg);
+      this.optimizerKey = key;
+      if (previous && previous.size) this.optimizer.loadState(previous);
+      this.pendingOptimizerState = undefined;
+    }
+    this.optimizer.lr = cfg.lr;
+    return this.optimizer;
+  }
+
+  // ---- workspace -----------------------------------------------------------------------------------
+
+  private workspace(B: number, T: number): Workspace {
+    if (this.ws && this.ws.B === B && this.ws.T === T) return this.ws;
+    const { H, L, V, G } = this;
+    const GH = G * H;
+    const module = this.config.rnn.module;
+    let top = this.paramEnd;
+    const alloc = (n: number): number => { const off = top; top += (n + 3) & ~3; return off; };
+    const per = (n: number, when = true): number[] => (when ? Array.from({ length: L }, () => alloc(n)) : []);
+    const gates = per(T * B * GH);
+    const hs = per((T + 1) * B * H);
+    const cs = per((T + 1) * B * H, module === 'LSTM');
+    const tc = per(T * B * H, module === 'LSTM');
+    const hn = per(T * B * H, module === 'GRU');
+    const hproj = alloc(B * GH);
+    const logits = alloc(T * B * Math.max(V, this.O));
+    const dGi = alloc(T * B * GH);
+    const dGh = module === 'GRU' ? alloc(T * B * GH) : dGi;
+    const dH: [number, number] = [alloc(T * B * H), alloc(T * B * H)];
+    const dhRec = alloc(B * H);
+    const dc = alloc(B * H);
+    const dE = alloc(V * GH);
+    const trainState = alloc(2 * L * B * H);
+    const evalState = alloc(2 * L * B * H);
+    this.k.ensure(top);
+    this.k.fill(trainState, 4 * L * B * H, 0); // a new batch size starts from zero states
+    this.ws = { B, T, gates, hs, cs, tc, hn, hproj, logits, dGi, dGh, dH, dhRec, dc, dE, trainState, evalState };
+    return this.ws;
+  }
+
+  resetState(): void {
+    if (this.ws) this.k.fill(this.ws.trainState, 4 * this.L * this.ws.B * this.H, 0);
+  }
+
+  // ---- forward / backward ------------------------------------------------------------------------
+
+  private checkBatch(batch: LmBatch): void {
+    const n = batch.batchSize * batch.seqLen;
+    if (batch.batchSize < 1 || batch.seqLen < 1) throw new Error('batch must have at least one sequence and one step');
+    if (batch.inputs.length !== n || batch.targets.length !== n) {
+      throw new Error(`batch inputs/targets must hold ${n} ids (batchSize ${batch.batchSize} x seqLen ${batch.seqLen})`);
+    }
+    for (let i = 0; i < n; i++) {
+      const x = batch.inputs[i], y = batch.targets[i];
+      if (!(x >= 0 && x < this.V)) throw new Error(`input id ${x} at ${i} outside vocabulary of ${this.V}`);
+      if (!(y >= 0 && y < this.O)) throw new Error(`target id ${y} at ${i} outside ${this.O} outputs`);
+    }
+  }
+
+  /** Loads [B,T] row-major tokens as time-major and runs every layer and the head; returns the summed CE. */
+  private forward(batch: LmBatch, state: number, gradScale: number): number {
+    const { k, H, L, G } = this;
+    const B = batch.batchSize, T = batch.seqLen;
+    const ws = this.workspace(B, T);
+    const GH = G * H;
+    const TB = T * B;
+    const inputs = new Int32Array(TB), targets = new Int32Array(TB);
+    for (let b = 0; b < B; b++) {
+      for (let t = 0; t < T; t++) {
+        inputs[t * B + b] = batch.inputs[b * T + t];
+        targets[t * B + b] = batch.targets[b * T + t];
+      }
+    }
+    k.setTokens(inputs, targets);
+    const rnn = this.config.rnn;
+    const hard = rnn.recurrentActivation === 'hard_sigmoid';
+    const relu = rnn.nonlinearity === 'relu';
+    for (let l = 0; l < L; l++) {
+      const ly = this.layers[l];
+      const gates = ws.gates[l], hs = ws.hs[l];
+      k.copy(state + l * B * H, hs, B * H);
+      if (rnn.module === 'LSTM') k.copy(state + (L + l) * B * H, ws.cs[l], B * H);
+      if (l === 0) {
+        k.gatherRows(gates, ly.wihT, GH, TB, ly.xbias);
+      } else {
+        k.gemm(TB, GH, H, ws.hs[l - 1] + B * H, H, 1, ly.wihT, GH, gates, GH, false);
+        k.addRowBias(gates, TB, GH, ly.xbias);
+      }
+      for (let t = 0; t < T; t++) {
+        const g = gates + t * B * GH, hPrev = hs + t * B * H, h = hPrev + B * H;
+        switch (rnn.module) {
+          case 'LSTM': {
+            k.gemm(B, GH, H, hPrev, H, 1, ly.whhT, GH, g, GH, true);
+            const cPrev = ws.cs[l] + t * B * H;
+            k.lstmForward(B, H, g, cPrev, cPrev + B * H, ws.tc[l] + t * B * H, h, hard);
+            break;
+          }
+          case 'GRU':
+            k.gemm(B, GH, H, hPrev, H, 1, ly.whhT, GH, ws.hproj, GH, false);
+            k.gruForward(B, H, g, ws.hproj, ly.bhn, hPrev, h, ws.hn[l] + t * B * H, hard);
+            break;
+          case 'RNN':
+            k.gemm(B, GH, H, hPrev, H, 1, ly.whhT, GH, g, GH, true);
+            k.rnnForward(B, H, g, h, relu);
+            break;
+        }
+      }
+    }
+    const top = ws.hs[L - 1] + B * H;
+    k.gemm(TB, this.O, H, top, H, 1, this.headWT, this.O, ws.logits, this.O, false);
+    k.addRowBias(ws.logits, TB, this.O, this.headB.off);
+    return k.softmaxCrossEntropy(ws.logits, TB, this.O, gradScale);
+  }
+
+  /** Keeps the last h (and c) of every layer as the next window's initial state. */
+  private carryState(state: number): void {
+    const { k, H, L } = this;
+    const ws = this.ws!;
+    const { B, T } = ws;
+    for (let l = 0; l < L; l++) {
+      k.copy(ws.hs[l] + T * B * H, state + l * B * H, B * H);
+      if (this.config.rnn.module === 'LSTM') k.copy(ws.cs[l] + T * B * H, state + (L + l) * B * H, B * H);
+    }
+  }
+
+  private backward(): void {
+    const { k, H, L, G, V, O } = this;
+    const ws = this.ws!;
+    const { B, T } = ws;
+    const GH = G * H, TB = T * B;
+    const rnn = this.config.rnn;
+    const hard = rnn.recurrentActivation === 'hard_sigmoid';
+    const relu = rnn.nonlinearity === 'relu';
+    const top = ws.hs[L - 1] + B * H;
+    let dH = ws.dH[0];
+    k.gemm(TB, H, O, ws.logits, O, 1, this.headW.off, H, dH, H, false);
+    k.gemm(O, H, TB, ws.logits, 1, O, top, H, this.headW.grad, H, false);
+    k.colSum(ws.logits, TB, O, this.headB.grad);
+    for (let l = L - 1; l >= 0; l--) {
+      const ly = this.layers[l];
+      const gates = ws.gates[l], hs = ws.hs[l];
+      k.fill(ws.dhRec, B * H, 0);
+      k.fill(ws.dc, B * H, 0);
+      for (let t = T - 1; t >= 0; t--) {
+        const g = gates + t * B * GH, hPrev = hs + t * B * H, dhIn = dH + t * B * H;
+        const dGi = ws.dGi + t * B * GH, dGh = ws.dGh + t * B * GH;
+        switch (rnn.module) {
+          case 'LSTM':
+            k.lstmBackward(B, H, g, ws.cs[l] + t * B * H, ws.tc[l] + t * B * H, dhIn, ws.dhRec, ws.dc, dGi, hard);
+            k.gemm(B, H, GH, dGi, GH, 1, ly.whh.off, H, ws.dhRec, H, false);
+            break;
+          case 'GRU':
+            k.gruBackward(B, H, g, ws.hn[l] + t * B * H, hPrev, dhIn, ws.dhRec, dGi, dGh, hard);
+            k.gemm(B, H, GH, dGh, GH, 1, ly.whh.off, H, ws.dhRec, H, true);
+            break;
+          case 'RNN':
+            k.rnnBackward(B, H, hPrev + B * H, dhIn, ws.dhRec, dGi, relu);
+            k.gemm(B, H, GH, dGi, GH, 1, ly.whh.off, H, ws.dhRec, H, false);
+            break;
+        }
+      }
+      k.gemm(GH, H, TB, ws.dGh, 1, GH, hs, H, ly.whh.grad, H, false);
+      if (ly.bih && ly.bhh) {
+        k.colSum(ws.dGi, TB, GH, ly.bih.grad);
+        k.colSum(ws.dGh, TB, GH, ly.bhh.grad);
+      }
+      if (l === 0) {
+        k.fill(ws.dE, V * GH, 0);
+        k.scatterAddRows(ws.dGi, GH, TB, ws.dE);
+        k.transpose(ws.dE, V, GH, ly.wih.grad);
+      } else {
+        const below = ws.hs[l - 1] + B * H;
+        k.gemm(GH, H, TB, ws.dGi, 1, GH, below, H, ly.wih.grad, H, false);
+        const dBelow = dH === ws.dH[0] ? ws.dH[1] : ws.dH[0];
+        k.gemm(TB, H, GH, ws.dGi, GH, 1, ly.wih.off, H, dBelow, H, false);
+        dH = dBelow;
+      }
+    }
+  }
+
+  // ---- LmEngine ------------------------------------------------------------------------------------
+
+  trainStep(batch: LmBatch, options: LmTrainOptions): LmStepResult {
+    this.assertAlive();
+    this.checkBatch(batch);
+    const ws = this.workspace(batch.batchSize, batch.seqLen);
+    if (!options.stateful) this.k.fill(ws.trainState, 2 * this.L * ws.B * this.H, 0);
+    const n = batch.batchSize * batch.seqLen;
+    const loss = this.forward(batch, ws.trainState, 1 / n) / n;
+    this.backward();
+    if (options.stateful) this.carryState(ws.trainState);
+    const grads = this.views('grad');
+    const gradNorm = applyClipping(grads, options.clip);
+    this.optimizerFor(options.optimizer).step(this.views('param'), grads);
+    this.refreshDerived();
+    return { loss, gradNorm };
+  }
+
+  evaluate(batch: LmBatch, stateful: boolean): number {
+    this.assertAlive();
+    this.checkBatch(batch);
+    const ws = this.workspace(batch.batchSize, batch.seqLen);
+    if (!stateful) this.k.fill(ws.evalState, 2 * this.L * ws.B * this.H, 0);
+    const n = batch.batchSize * batch.seqLen;
+    const loss = this.forward(batch, ws.evalState, 0) / n;
+    if (stateful) this.carryState(ws.evalState);
+    return loss;
+  }
+
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    this.k.dispose();
+  }
+
+  private assertAlive(): void {
+    if (this.disposed) throw new Error(`${this.name} engine was disposed`);
+  }
+}

@@ -1,0 +1,93 @@
+// FastKernels on the WebAssembly SIMD128 kernels (src/kernels/c/kernels.c). The float heap is a
+// Float32Array view of the module's memory starting at __heap_base; driver offsets are elements into it.
+import type { FastKernels } from '../../core/fast/kernels';
+import { softmaxCrossEntropyOn } from '../../core/fast/kernels';
+import { type KernelVariant, kernelBytes } from './kernelFiles';
+import { type WasmGlobal, type WasmModule, wasmApi } from './wasmApi';
+
+interface KernelExports {
+  readonly __heap_base: WasmGlobal;
+  gemm(M: number, N: number, K: number, a: number, ars: number, acs: number, b: number, ldb: number, c: number, ldc: number, acc: number): void;
+  transpose(src: number, rows: number, cols: number, dst: number): void;
+  gather_rows(out: number, table: number, width: number, rows: number, bias: number, tokens: number): void;
+  add_row_bias(out: number, rows: number, width: number, bias: number): void;
+  scatter_add_rows(src: number, width: number, rows: number, dst: number, tokens: number): void;
+  col_sum(src: number, rows: number, cols: number, dst: number): void;
+  lstm_forward(B: number, H: number, gates: number, cPrev: number, c: number, tc: number, h: number, hard: number): void;
+  lstm_backward(B: number, H: number, gates: number, cPrev: number, tc: number, dhIn: number, dhRec: number, dc: number, dG: number, hard: number): void;
+  gru_forward(B: number, H: number, gates: number, hproj: number, bhn: number, hPrev: number, h: number, hn: number, hard: number): void;
+  gru_backward(B: number, H: number, gates: number, hn: number, hPrev: number, dhIn: number, dhRec: number, dGi: number, dGh: number, hard: number): void;
+  rnn_forward(B: number, H: number, pre: number, h: number, relu: number): void;
+  rnn_backward(B: number, H: number, h: number, dhIn: number, dhRec: number, dG: number, relu: number): void;
+}
+
+const PAGE = 65536;
+const modules = new Map<KernelVariant, WasmModule | null>();
+
+/** The compiled module for a variant, or null when this runtime cannot validate it. */
+export function kernelModule(variant: KernelVariant): WasmModule | null {
+  if (!modules.has(variant)) {
+    const bytes = kernelBytes(variant);
+    const api = wasmApi();
+    modules.set(variant, bytes && api && api.validate(bytes) ? new api.Module(bytes) : null);
+  }
+  return modules.get(variant)!;
+}
+
+export function createWasmKernels(variant: KernelVariant): FastKernels {
+  const module = kernelModule(variant);
+  if (!module) throw new Error(`WebAssembly kernels (${variant}) cannot be loaded in this runtime`);
+  const api = wasmApi()!;
+  const memory = new api.Memory({ initial: 32 });
+  const x = new api.Instance(module, { env: { memory } }).exports as unknown as KernelExports;
+  const base = ((x.__heap_base.value as number) + 63) & ~63;
+  let floats = 0; // heap elements reserved
+  let tokenBase = 0; // byte address of inputs then targets (after the float heap)
+  let targets: Int32Array = new Int32Array(0);
+  let view = new Float32Array(memory.buffer, base, 0);
+  const heap = (): Float32Array => {
+    if (view.buffer !== memory.buffer || view.length !== floats) view = new Float32Array(memory.buffer, base, floats);
+    return view;
+  };
+  const reserve = (bytes: number): void => {
+    if (bytes > memory.buffer.byteLength) memory.grow(Math.ceil((bytes - memory.buffer.byteLength) / PAGE));
+  };
+  const p = (off: number): number => base + off * 4;
+  return {
+    name: variant === 'relaxed' ? 'wasm-relaxed' : 'wasm-simd',
+    dtype: 'float32',
+    heap,
+    ensure(elements) {
+      if (elements <= floats) return;
+      reserve(base + elements * 4);
+      floats = elements;
+    },
+    setTokens(inputs, tgts) {
+      tokenBase = base + floats * 4;
+      reserve(tokenBase + inputs.length * 4);
+      new Int32Array(memory.buffer, tokenBase, inputs.length).set(inputs);
+      targets = tgts;
+    },
+    gemm(M, N, K, a, ars, acs, b, ldb, c, ldc, accumulate) {
+      x.gemm(M, N, K, p(a), ars, acs, p(b), ldb, p(c), ldc, accumulate ? 1 : 0);
+    },
+    transpose: (src, rows, cols, dst) => x.transpose(p(src), rows, cols, p(dst)),
+    gatherRows: (out, table, width, rows, bias) => x.gather_rows(p(out), p(table), width, rows, p(bias), tokenBase),
+    addRowBias: (out, rows, width, bias) => x.add_row_bias(p(out), rows, width, p(bias)),
+    scatterAddRows: (src, width, rows, dst) => x.scatter_add_rows(p(src), width, rows, p(dst), tokenBase),
+    colSum: (src, rows, cols, dst) => x.col_sum(p(src), rows, cols, p(dst)),
+    fill(off, n, value) { heap().fill(value, off, off + n); },
+    copy(src, dst, n) { heap().copyWithin(dst, src, src + n); },
+    lstmForward: (B, H, gates, cPrev, c, tc, h, hard) => x.lstm_forward(B, H, p(gates), p(cPrev), p(c), p(tc), p(h), hard ? 1 : 0),
+    lstmBackward: (B, H, gates, cPrev, tc, dhIn, dhRec, dc, dG, hard) =>
+      x.lstm_backward(B, H, p(gates), p(cPrev), p(tc), p(dhIn), p(dhRec), p(dc), p(dG), hard ? 1 : 0),
+    gruForward: (B, H, gates, hproj, bhn, hPrev, h, hn, hard) =>
+      x.gru_forward(B, H, p(gates), p(hproj), p(bhn), p(hPrev), p(h), p(hn), hard ? 1 : 0),
+    gruBackward: (B, H, gates, hn, hPrev, dhIn, dhRec, dGi, dGh, hard) =>
+      x.gru_backward(B, H, p(gates), p(hn), p(hPrev), p(dhIn), p(dhRec), p(dGi), p(dGh), hard ? 1 : 0),
+    rnnForward: (B, H, pre, h, relu) => x.rnn_forward(B, H, p(pre), p(h), relu ? 1 : 0),
+    rnnBackward: (B, H, h, dhIn, dhRec, dG, relu) => x.rnn_backward(B, H, p(h), p(dhIn), p(dhRec), p(dG), relu ? 1 : 0),
+    softmaxCrossEntropy: (logits, rows, V, gradScale) => softmaxCrossEntropyOn(heap(), targets, logits, rows, V, gradScale),
+    dispose() { floats = 0; },
+  };
+}

@@ -1,0 +1,108 @@
+// The fast engines (js in float32/float64, wasm in float32) against the readable reference engine:
+// loss and gradient norm of the first step, then 20-step training trajectories and final parameters.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { type RnnModule, rnnConfig } from '../../src/core/config';
+import type { LmBatch, LmConfig, LmEngine, LmTrainOptions } from '../../src/core/engine';
+import { initLmParameters } from '../../src/core/init';
+import { createRng } from '../../src/core/random';
+import { createReferenceLmEngine } from '../../src/core/reference/lmEngine';
+import type { FloatDType, TensorMap } from '../../src/core/tensor';
+import { createJsLmEngine } from '../../src/engines/js';
+import { createWasmLmEngine, wasmAvailability } from '../../src/engines/wasm';
+
+const V = 11;
+
+function lmConfig(module: RnnModule, layers: number, H: number, dtype: FloatDType, extra: object = {}): LmConfig {
+  return { rnn: rnnConfig({ module, inputSize: V, hiddenSize: H, numLayers: layers, dtype, ...extra }), vocabSize: V, outputSize: V };
+}
+
+function batches(count: number, B: number, T: number, seed: number): LmBatch[] {
+  const rng = createRng(seed);
+  return Array.from({ length: count }, () => {
+    const ids = Int32Array.from({ length: B * (T + 1) }, () => rng.int(V));
+    const inputs = new Int32Array(B * T), targets = new Int32Array(B * T);
+    for (let b = 0; b < B; b++) for (let t = 0; t < T; t++) {
+      inputs[b * T + t] = ids[b * (T + 1) + t];
+      targets[b * T + t] = ids[b * (T + 1) + t + 1];
+    }
+    return { batchSize: B, seqLen: T, inputs, targets };
+  });
+}
+
+const relErr = (a: number, b: number): number => Math.abs(a - b) / Math.max(Math.abs(b), 1e-30);
+
+function maxParamDiff(a: TensorMap, b: TensorMap): number {
+  let worst = 0;
+  for (const [name, t] of b) {
+    const u = a.get(name)!;
+    for (let i = 0; i < t.data.length; i++) worst = Math.max(worst, Math.abs(Number(u.data[i]) - Number(t.data[i])));
+  }
+  return worst;
+}
+
+interface Case { module: RnnModule; layers: number; H: number; extra?: object }
+const CASES: Case[] = [
+  { module: 'LSTM', layers: 1, H: 8 }, { module: 'LSTM', layers: 2, H: 6 },
+  { module: 'GRU', layers: 1, H: 8 }, { module: 'GRU', layers: 2, H: 5 },
+  { module: 'RNN', layers: 1, H: 8 }, { module: 'RNN', layers: 2, H: 7, extra: { nonlinearity: 'relu' } },
+  { module: 'LSTM', layers: 1, H: 6, extra: { bias: false } },
+];
+const OPTIONS: LmTrainOptions[] = [
+  { optimizer: { kind: 'adam', lr: 0.01 }, clip: { maxNorm: 1 }, stateful: true },
+  { optimizer: { kind: 'sgd', lr: 0.5, momentum: 0.9 }, clip: { value: 0.05 }, stateful: false },
+];
+
+type Factory = (cfg: LmConfig, params: TensorMap) => LmEngine;
+const engines: { name: string; dtype: FloatDType; make: Factory; lossTol: number; trajTol: number }[] = [
+  { name: 'js f64', dtype: 'float64', make: createJsLmEngine, lossTol: 1e-12, trajTol: 1e-10 },
+  { name: 'js f32', dtype: 'float32', make: createJsLmEngine, lossTol: 1e-5, trajTol: 1e-4 },
+];
+const wasm = wasmAvailability();
+if (wasm.available) {
+  engines.push({ name: 'wasm simd', dtype: 'float32', make: (c, p) => createWasmLmEngine(c, p, 'simd'), lossTol: 1e-5, trajTol: 1e-4 });
+  if (wasm.variant === 'relaxed') {
+    engines.push({ name: 'wasm relaxed', dtype: 'float32', make: (c, p) => createWasmLmEngine(c, p, 'relaxed'), lossTol: 1e-5, trajTol: 1e-4 });
+  }
+}
+
+for (const e of engines) {
+  test(`${e.name} engine agrees with the reference engine`, () => {
+    for (const c of CASES) for (const [oi, opts] of OPTIONS.entries()) {
+      const cfg = lmConfig(c.module, c.layers, c.H, e.dtype, c.extra);
+      const label = `${c.module} L${c.layers} H${c.H} ${JSON.stringify(c.extra ?? {})} ${opts.optimizer.kind}`;
+      const params = initLmParameters(cfg, createRng(7 + oi));
+      const ref = createReferenceLmEngine(cfg, params);
+      const fast = e.make(cfg, params);
+      const data = batches(20, 3, 5, 11 + oi);
+      // Forward only first: evaluation loss from the same parameters.
+      const evalRef = ref.evaluate(data[0], false), evalFast = fast.evaluate(data[0], false);
+      assert.ok(relErr(evalFast, evalRef) <= e.lossTol, `${label}: eval loss ${evalFast} vs ${evalRef}`);
+      for (const [step, batch] of data.entries()) {
+        const r = ref.trainStep(batch, opts), f = fast.trainStep(batch, opts);
+        const tol = step === 0 ? e.lossTol : e.trajTol;
+        assert.ok(relErr(f.loss, r.loss) <= tol, `${label} step ${step}: loss ${f.loss} vs ${r.loss}`);
+        assert.ok(relErr(f.gradNorm, r.gradNorm) <= Math.max(tol, e.lossTol * 10), `${label} step ${step}: grad norm ${f.gradNorm} vs ${r.gradNorm}`);
+      }
+      const diff = maxParamDiff(fast.getParameters(), ref.getParameters());
+      assert.ok(diff <= e.trajTol, `${label}: parameters differ by ${diff} after 20 steps`);
+      // Stateful evaluation continues from the carried state in both.
+      assert.ok(relErr(fast.evaluate(data[1], true), ref.evaluate(data[1], true)) <= e.trajTol, `${label}: stateful eval`);
+      fast.dispose();
+    }
+  });
+}
+
+test('optimizer state round-trips through getOptimizerState / setOptimizerState', () => {
+  const cfg = lmConfig('LSTM', 1, 8, 'float64');
+  const params = initLmParameters(cfg, createRng(3));
+  const data = batches(4, 2, 4, 5);
+  const opts: LmTrainOptions = { optimizer: { kind: 'adam', lr: 0.01 }, stateful: false };
+  const a = createJsLmEngine(cfg, params);
+  a.trainStep(data[0], opts);
+  a.trainStep(data[1], opts);
+  const b = createJsLmEngine(cfg, a.getParameters());
+  b.setOptimizerState(a.getOptimizerState());
+  for (const batch of data.slice(2)) assert.equal(b.trainStep(batch, opts).loss, a.trainStep(batch, opts).loss);
+  assert.equal(maxParamDiff(a.getParameters(), b.getParameters()), 0);
+});
