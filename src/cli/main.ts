@@ -8,6 +8,8 @@ type CommandModule = { run(args: string[]): Promise<number> };
 const COMMANDS: Record<string, { summary: string; load: () => Promise<CommandModule> }> = {
   trace: { summary: 'per-timestep trace (and gradients) of a model, as PyTorch computes it', load: () => import('./trace') },
   fit: { summary: 'replay a seed experiment (my LSTM vs nn.LSTM) and write per-epoch weights', load: () => import('./fit') },
+  train: { summary: 'train a char (or word) LSTM/GRU/RNN language model on text files', load: () => import('./train') },
+  sample: { summary: 'generate text from a trained model', load: () => import('./sample') },
 };
 
 function usage(): string {

@@ -1,0 +1,191 @@
+// gatescope train --text FILE... --out MODEL.safetensors: trains a char (or word) language model with a
+// progress line on stderr; Ctrl-C stops after the current step and saves, --resume continues exactly.
+import type { OptimizerKind } from '../core/engine';
+import type { TrainSettings } from '../core/checkpoint';
+import type { RnnModule } from '../core/config';
+import { TrainingDivergedError } from '../core/train/events';
+import { DataTooSmallError } from '../core/train/session';
+import { FormatError } from '../core/formats/safetensors';
+import { EngineUnavailableError, type EngineChoice } from '../engines/index';
+import { type TrainRequest, type TrainRunEvent, TrainInputError, trainToFile } from '../node/trainRun';
+import { TextSourceError } from '../node/textSources';
+import { ModelFileError } from '../node/modelFile';
+import { parseCli } from './args';
+import { UsageError } from './errors';
+
+const HELP = `usage: gatescope train --text FILE... --out MODEL.safetensors [options]
+  --text FILE        training text; repeat or use a glob ("docs/**/*.md"); binary files are skipped
+  --out FILE         model file (safetensors, loadable in PyTorch); saved at every evaluation and on Ctrl-C
+  --resume           continue the run saved in --out (--steps / --epochs / --minutes then count from there)
+  --model M          lstm (default), gru or rnn        --hidden N   hidden size (128)
+  --layers N         stacked layers (1)                 --seq N      BPTT window (64)
+  --batch N          parallel streams (32)              --steps N    optimizer steps (1000)
+  --epochs N         passes over the text instead of --steps
+  --minutes M        stop and save after M minutes of training
+  --lr X             learning rate (Adam 0.002)         --optimizer  adam|sgd|rmsprop|adagrad
+  --clip X           max gradient norm (5; 0 = off)     --seed N     (1)
+  --lr-decay F@N     multiply the rate by F every N steps, e.g. 0.5@2000
+  --eval-every N     validation + checkpoint interval in steps (100)
+  --shuffle          independent random windows instead of stateful streams
+  --words            word-level tokens (torchtext basic_english) instead of characters; --min-freq N
+  --engine E         auto (default), wasm, js, reference, tfjs
+`;
+
+const MODULES: Record<string, RnnModule> = { lstm: 'LSTM', gru: 'GRU', rnn: 'RNN' };
+const OPTIMIZERS: readonly OptimizerKind[] = ['adam', 'sgd', 'rmsprop', 'adagrad'];
+const ENGINES: readonly EngineChoice[] = ['auto', 'wasm', 'js', 'reference', 'tfjs'];
+
+function positiveInt(v: string | undefined, flag: string): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1) throw new UsageError(`${flag} must be a positive integer, got "${v}"`);
+  return n;
+}
+
+function nonNegative(v: string | undefined, flag: string): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isFinite(n) || n < 0) throw new UsageError(`${flag} must be a number >= 0, got "${v}"`);
+  return n;
+}
+
+export function parseTrainArgs(args: string[]): TrainRequest | 'help' {
+  const { values } = parseCli(args, {
+    text: { type: 'string', multiple: true }, out: { type: 'string' }, resume: { type: 'boolean' },
+    model: { type: 'string' }, hidden: { type: 'string' }, layers: { type: 'string' }, seq: { type: 'string' },
+    batch: { type: 'string' }, steps: { type: 'string' }, epochs: { type: 'string' }, minutes: { type: 'string' },
+    lr: { type: 'string' }, optimizer: { type: 'string' }, clip: { type: 'string' }, seed: { type: 'string' },
+    'lr-decay': { type: 'string' }, 'eval-every': { type: 'string' }, shuffle: { type: 'boolean' },
+    words: { type: 'boolean' }, 'min-freq': { type: 'string' }, engine: { type: 'string' }, help: { type: 'boolean', short: 'h' },
+  });
+  if (values.help) return 'help';
+  if (!values.text?.length) throw new UsageError('missing --text FILE');
+  if (!values.out) throw new UsageError('missing --out MODEL.safetensors');
+  if (values.steps !== undefined && values.epochs !== undefined) throw new UsageError('give --steps or --epochs, not both');
+  const module = values.model === undefined ? undefined : MODULES[values.model.toLowerCase()];
+  if (values.model !== undefined && !module) throw new UsageError(`--model must be lstm, gru or rnn, got "${values.model}"`);
+  const optimizer = (values.optimizer ?? 'adam') as OptimizerKind;
+  if (!OPTIMIZERS.includes(optimizer)) throw new UsageError(`--optimizer must be one of ${OPTIMIZERS.join(', ')}, got "${values.optimizer}"`);
+  const engine = (values.engine ?? 'auto') as EngineChoice;
+  if (!ENGINES.includes(engine)) throw new UsageError(`--engine must be one of ${ENGINES.join(', ')}, got "${values.engine}"`);
+  let lrDecay: TrainSettings['lrDecay'];
+  if (values['lr-decay'] !== undefined) {
+    const m = /^([0-9.eE+-]+)@(\d+)$/.exec(values['lr-decay']);
+    if (!m || !(Number(m[1]) > 0) || !(Number(m[2]) > 0)) throw new UsageError(`--lr-decay must look like 0.5@2000, got "${values['lr-decay']}"`);
+    lrDecay = { factor: Number(m[1]), every: Number(m[2]) };
+  }
+  const lr = nonNegative(values.lr, '--lr');
+  const defaultLr = optimizer === 'adam' ? 2e-3 : optimizer === 'sgd' ? 0.1 : optimizer === 'rmsprop' ? 2e-3 : 0.01;
+  const epochs = nonNegative(values.epochs, '--epochs');
+  const minutes = nonNegative(values.minutes, '--minutes');
+  const seed = values.seed === undefined ? undefined : Number(values.seed);
+  if (seed !== undefined && !Number.isInteger(seed)) throw new UsageError(`--seed must be an integer, got "${values.seed}"`);
+  const settings: Partial<TrainSettings> = Object.fromEntries(Object.entries({
+    seqLen: positiveInt(values.seq, '--seq'), batchSize: positiveInt(values.batch, '--batch'),
+    steps: positiveInt(values.steps, '--steps'), clip: nonNegative(values.clip, '--clip'), seed,
+    evalEvery: positiveInt(values['eval-every'], '--eval-every'), shuffle: values.shuffle, lrDecay,
+    optimizer: { kind: optimizer, lr: lr ?? defaultLr },
+  }).filter(([, v]) => v !== undefined));
+  return {
+    textPaths: values.text, out: values.out, resume: !!values.resume, level: values.words ? 'word' : 'char',
+    minFreq: positiveInt(values['min-freq'], '--min-freq'), engine, settings,
+    model: Object.fromEntries(Object.entries({
+      module, hiddenSize: positiveInt(values.hidden, '--hidden'), numLayers: positiveInt(values.layers, '--layers'),
+    }).filter(([, v]) => v !== undefined)),
+    ...(epochs !== undefined ? { epochs } : {}),
+    ...(minutes !== undefined ? { maxSeconds: minutes * 60 } : {}),
+  };
+}
+
+function formatDuration(seconds: number): string {
+  if (!Number.isFinite(seconds)) return '?';
+  const s = Math.round(seconds);
+  return s >= 3600 ? `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`
+    : s >= 60 ? `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s` : `${s}s`;
+}
+
+/** Renders run events as the progress line (rewritten in place on a terminal) and log lines. */
+export class ProgressPrinter {
+  private lastVal = '';
+  private lastLine = 0;
+  constructor(private readonly write: (s: string) => void, private readonly tty: boolean, private readonly maxSeconds?: number) {}
+
+  event(e: TrainRunEvent): void {
+    switch (e.kind) {
+      case 'start': {
+        for (const s of e.skipped) this.line(`skipped ${s.path}: ${s.reason}`);
+        const files = e.sources.length === 1 ? e.sources[0].path : `${e.sources.length} files`;
+        this.line(`${e.resumed ? 'resuming' : 'training'} on ${files}: ${e.tokens} tokens, vocabulary ${e.vocabSize}, ` +
+          `${e.parameters} parameters, engine ${e.engine}, steps ${e.startStep}→${e.totalSteps}`);
+        return;
+      }
+      case 'step': {
+        const remaining = (e.totalSteps - e.step) * (e.elapsedSeconds / Math.max(1, e.step));
+        const eta = this.maxSeconds !== undefined ? Math.min(remaining, this.maxSeconds - e.elapsedSeconds) : remaining;
+        const text = `step ${e.step}/${e.totalSteps}  loss ${e.loss.toFixed(3)}${this.lastVal}  ` +
+          `${Math.round(e.tokensPerSecond)} chars/s  ETA ${formatDuration(Math.max(0, eta))}`;
+        const now = Date.now();
+        if (this.tty) { if (now - this.lastLine > 200 || e.step === e.totalSteps) { this.write(`\r${text}\x1b[K`); this.lastLine = now; } }
+        else if (now - this.lastLine > 5000) { this.write(`${text}\n`); this.lastLine = now; }
+        return;
+      }
+      case 'eval':
+        this.lastVal = `  val ${e.validationLoss.toFixed(3)} (${e.validationBits.toFixed(2)} bits)`;
+        this.line(`step ${e.step}: train ${e.trainLoss.toFixed(4)}  val ${e.validationLoss.toFixed(4)} nats ` +
+          `(${e.validationBits.toFixed(3)} bits)  saturated gates ${e.gateSaturation.map((g) => `${g.gate}${g.layer}:${(g.low * 100).toFixed(0)}/${(g.high * 100).toFixed(0)}%`).join(' ')}`);
+        return;
+      case 'sample':
+        this.line(`sample at step ${e.step}:\n${e.text}`);
+        return;
+      case 'saved':
+        return;
+      case 'done':
+        this.line(`${e.reason === 'cancelled' ? 'stopped' : e.reason === 'time' ? 'time is up' : 'done'} at step ${e.step}; saved ${e.path}`);
+        return;
+    }
+  }
+
+  private line(s: string): void {
+    this.write(`${this.tty ? '\r\x1b[K' : ''}${s}\n`);
+  }
+}
+
+/** Where a command writes; tests pass their own. */
+export interface CommandOutput {
+  readonly out: (s: string) => void;
+  readonly err: (s: string) => void;
+  readonly tty: boolean;
+}
+
+const processOutput: CommandOutput = {
+  out: (s) => process.stdout.write(s), err: (s) => process.stderr.write(s), tty: !!process.stderr.isTTY,
+};
+
+export async function run(args: string[], io: CommandOutput = processOutput): Promise<number> {
+  const req = parseTrainArgs(args);
+  if (req === 'help') {
+    io.out(HELP);
+    return 0;
+  }
+  const printer = new ProgressPrinter(io.err, io.tty, req.maxSeconds);
+  let interrupted = false;
+  const onSigint = (): void => {
+    if (interrupted) process.exit(130); // a second Ctrl-C: give up on saving
+    interrupted = true;
+    io.err('\nstopping after this step and saving (Ctrl-C again to abandon)\n');
+  };
+  process.on('SIGINT', onSigint);
+  try {
+    for await (const e of trainToFile(req, () => interrupted)) printer.event(e);
+  } catch (e) {
+    if (e instanceof TrainingDivergedError) throw new UsageError(`${e.message}; saved the last good state in ${req.out}`);
+    if (e instanceof TrainInputError || e instanceof TextSourceError || e instanceof ModelFileError || e instanceof DataTooSmallError
+        || e instanceof EngineUnavailableError || e instanceof FormatError) {
+      throw new UsageError(e.message);
+    }
+    throw e;
+  } finally {
+    process.off('SIGINT', onSigint);
+  }
+  return interrupted ? 130 : 0;
+}

@@ -1,0 +1,79 @@
+// The README's PyTorch snippet, run for real: the model file loads with load_state_dict(strict=False)
+// and PyTorch computes the same next-token scores as gatescope. Runs where /usr/bin/python3 has torch.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { buildVocabulary, encodeText } from '../../src/core/data/tokenizer';
+import { initialWeights, lmConfigFor } from '../../src/core/train/model';
+import { serializeCheckpoint } from '../../src/core/checkpoint';
+import { lmForward, splitLmParameters } from '../../src/core/train/lmForward';
+import { createReferenceLmEngine } from '../../src/core/reference/lmEngine';
+
+const PYTHON = '/usr/bin/python3';
+const hasTorch = spawnSync(PYTHON, ['-c', 'import torch'], { encoding: 'utf8' }).status === 0;
+
+// The dependency-free loader from the README, installed as `safetensors.torch` only where the real
+// package is missing, so the README's two lines run unchanged either way.
+const SHIM = `import json, torch
+_DT = {"F32": torch.float32, "F64": torch.float64, "I64": torch.int64, "I32": torch.int32}
+def load_file(path):
+    b = open(path, "rb").read(); n = int.from_bytes(b[:8], "little"); h = json.loads(b[8:8 + n]); h.pop("__metadata__", None)
+    return {k: torch.frombuffer(bytearray(b[8 + n + v["data_offsets"][0]:8 + n + v["data_offsets"][1]]), dtype=_DT[v["dtype"]]).reshape(v["shape"]) for k, v in h.items()}
+`;
+
+test('the model file loads in PyTorch with the README snippet and gives the same logits', { skip: !hasTorch && 'torch is not importable' }, () => {
+  const dir = mkdtempSync(join(tmpdir(), 'gatescope-torch-'));
+  const text = 'ROMEO:\nBut soft, what light through yonder window breaks?\n';
+  const vocab = buildVocabulary(text, 'char');
+  const cfg = lmConfigFor(vocab, { hiddenSize: 16, numLayers: 2 });
+  const engine = createReferenceLmEngine(cfg, initialWeights(cfg, 3));
+  const path = join(dir, 'model.safetensors');
+  writeFileSync(path, serializeCheckpoint({
+    config: cfg, vocab, params: engine.getParameters(), optimizer: engine.getOptimizerState(), engine: engine.name,
+    carried: new Map([['h', { dtype: 'float32', shape: [2, 1, 16], data: new Float32Array(32) }]]),
+  }));
+  const ids = encodeText(vocab, 'ROMEO: But');
+  const ours = lmForward(cfg, splitLmParameters(cfg, engine.getParameters()), ids, ids.length, 1).logits;
+  const hasPackage = spawnSync(PYTHON, ['-c', 'import safetensors.torch'], { encoding: 'utf8' }).status === 0;
+  if (!hasPackage) {
+    mkdirSync(join(dir, 'safetensors'));
+    writeFileSync(join(dir, 'safetensors/__init__.py'), '');
+    writeFileSync(join(dir, 'safetensors/torch.py'), SHIM);
+  }
+  const script = `
+import json, sys, torch, torch.nn as nn
+${README_MODEL}
+model = CharModel(vocab_size=${cfg.vocabSize}, hidden_size=16, num_layers=2)
+from safetensors.torch import load_file
+missing, unexpected = model.load_state_dict(load_file(sys.argv[1]), strict=False)
+assert not missing, missing
+assert all(k.startswith(("optimizer.", "train_state.")) for k in unexpected), unexpected
+with torch.no_grad():
+    logits, _ = model(torch.tensor(${JSON.stringify(Array.from(ids))}).unsqueeze(1))
+print(json.dumps(logits.flatten().tolist()))
+`;
+  const r = spawnSync(PYTHON, ['-c', script, path], { encoding: 'utf8', env: { ...process.env, PYTHONPATH: dir } });
+  assert.equal(r.status, 0, r.stderr);
+  const theirs = JSON.parse(r.stdout) as number[];
+  assert.equal(theirs.length, ours.length);
+  let maxErr = 0;
+  for (let i = 0; i < ours.length; i++) maxErr = Math.max(maxErr, Math.abs(theirs[i] - ours[i]));
+  assert.ok(maxErr < 1e-5, `max |torch - gatescope| = ${maxErr}`);
+});
+
+// Kept identical to the class in README.md ("Training from the command line").
+const README_MODEL = `
+class CharModel(nn.Module):
+    def __init__(self, vocab_size, hidden_size, num_layers=1, rnn=nn.LSTM):
+        super().__init__()
+        self.rnn = rnn(vocab_size, hidden_size, num_layers)
+        self.head = nn.Linear(hidden_size, vocab_size)
+
+    def forward(self, ids, state=None):  # ids: [T, N] token ids
+        x = nn.functional.one_hot(ids, self.head.out_features).float()
+        out, state = self.rnn(x, state)
+        return self.head(out), state
+`;
