@@ -1,0 +1,100 @@
+// gatescope's VS Code entry point: builds the services, registers commands, views, providers and
+// panel serializers, all owned by the extension context's subscriptions (nothing outlives deactivate).
+import * as vscode from 'vscode';
+import type { Gatescope } from './extension/context';
+import { compare } from './extension/commands/compare';
+import { exportTestState } from './extension/commands/exportTestState';
+import { openModel, sampleTextCommand, useModel } from './extension/commands/modelCommands';
+import { colourByUnit, traceActiveDocument } from './extension/commands/traceCommands';
+import { trainCharLstm } from './extension/commands/trainCharLstm';
+import { DisposableStore } from './extension/lifecycle';
+import { PanelManager } from './extension/panels/panelManager';
+import { GateHoverProvider } from './extension/providers/gateHoverProvider';
+import { UnitDecorations } from './extension/providers/unitDecorations';
+import { createBackend } from './extension/services/createBackend';
+import { readCheckpointData } from './extension/services/modelFiles';
+import { ModelStore } from './extension/services/modelStore';
+import { TraceService } from './extension/services/traceService';
+import { TrainingService } from './extension/services/trainingService';
+import { readSettings } from './extension/settings';
+import { TrainingStatusBar } from './extension/statusBar';
+import { ModelsTreeProvider } from './extension/tree/modelsTree';
+
+let services: Gatescope | undefined;
+
+export function activate(context: vscode.ExtensionContext): Gatescope {
+  const store = new DisposableStore();
+  context.subscriptions.push(store);
+  const output = store.add(vscode.window.createOutputChannel('gatescope', { log: true }));
+  const backend = store.add(createBackend(vscode.Uri.joinPath(context.extensionUri, 'dist').fsPath, (m) => output.info(m)));
+  const models = store.add(new ModelStore());
+  const training = store.add(new TrainingService(backend, models, {
+    loadCheckpoint: readCheckpointData,
+    temperatures: () => readSettings().sampleTemperatures,
+    sampleLength: () => readSettings().sampleLength,
+  }));
+  const traces = store.add(new TraceService());
+  const decorations = store.add(new UnitDecorations());
+  const panels = store.add(new PanelManager(context.extensionUri, training, traces, {
+    selectUnit: (doc, selector, unit) => void decorations.show(doc, selector, unit),
+    reveal: (doc, position) => void revealInEditor(doc.key, doc.encoding.offsets[position] ?? 0),
+  }));
+  const hover = store.add(new GateHoverProvider(traces));
+  const g: Gatescope = { extension: context, output, backend, models, training, traces, panels, hover, decorations };
+  services = g;
+
+  store.add(vscode.languages.registerHoverProvider({ scheme: '*' }, hover));
+  store.add(new TrainingStatusBar(training));
+  const tree = store.add(new ModelsTreeProvider(models, training));
+  store.add(vscode.window.createTreeView('gatescope.models', { treeDataProvider: tree, showCollapseAll: false }));
+  store.add(vscode.workspace.onDidCloseTextDocument((d) => traces.remove(d.uri.toString())));
+  store.add(models.onDidChange(() => {
+    // A trace belongs to a model that may have gone away.
+    for (const d of traces.all) if (!models.get(d.modelId)) traces.remove(d.key);
+  }));
+
+  const command = (id: string, run: (...args: unknown[]) => unknown): void => {
+    store.add(vscode.commands.registerCommand(id, async (...args: unknown[]) => {
+      try {
+        return await run(...args);
+      } catch (err) {
+        const message = err instanceof Error ? err.message : String(err);
+        output.error(`${id}: ${message}`);
+        void vscode.window.showErrorMessage(`gatescope: ${message}`);
+        return undefined;
+      }
+    }));
+  };
+  command('gatescope.trainCharLstm', (a) => trainCharLstm(g, a));
+  command('gatescope.openModel', (a) => openModel(g, a));
+  command('gatescope.traceActiveDocument', (a) => traceActiveDocument(g, a));
+  command('gatescope.compare', (a) => compare(g, a));
+  command('gatescope.sampleText', (a) => sampleTextCommand(g, a));
+  command('gatescope.exportTestState', (path, options) => exportTestState(g, path, options));
+  command('gatescope.showDashboard', () => { g.panels.showDashboard().reveal(); });
+  command('gatescope.showTrace', () => { g.panels.showTrace(); });
+  command('gatescope.cancelTraining', () => training.cancel());
+  command('gatescope.useModel', (a) => useModel(g, a));
+  command('gatescope.colourByUnit', (a) => colourByUnit(g, a));
+  command('gatescope.clearUnitColouring', () => decorations.clear());
+  output.info(`gatescope activated (${backend.description})`);
+  return g;
+}
+
+async function revealInEditor(uri: string, offset: number): Promise<void> {
+  const doc = await vscode.workspace.openTextDocument(vscode.Uri.parse(uri));
+  const editor = await vscode.window.showTextDocument(doc, { preserveFocus: false, preview: false, viewColumn: vscode.ViewColumn.One });
+  const pos = doc.positionAt(offset);
+  editor.selection = new vscode.Selection(pos, doc.positionAt(offset + 1));
+  editor.revealRange(new vscode.Range(pos, pos), vscode.TextEditorRevealType.InCenterIfOutsideViewport);
+}
+
+export function deactivate(): void {
+  // Everything is owned by context.subscriptions (disposed by VS Code); drop the module reference.
+  services = undefined;
+}
+
+/** For tests that run inside VS Code: the live services. */
+export function currentServices(): Gatescope | undefined {
+  return services;
+}

@@ -1,0 +1,38 @@
+// "gatescope.exportTestState" (hidden from the palette): writes buildTestState's JSON to the path given
+// as the first argument. Optionally hovers first ({ hover: { uri, offset } }) so tests can assert on
+// a real hover without moving a mouse.
+import * as vscode from 'vscode';
+import type { Gatescope } from '../context';
+import { buildTestState } from '../logic/testState';
+
+export async function exportTestState(g: Gatescope, path?: unknown, options?: unknown): Promise<Record<string, unknown>> {
+  if (typeof path !== 'string' || !path) throw new Error('gatescope.exportTestState needs an output path as its first argument');
+  const o = options && typeof options === 'object' ? options as { hover?: { uri: string; offset: number } } : {};
+  if (o.hover) {
+    const doc = await vscode.workspace.openTextDocument(vscode.Uri.parse(o.hover.uri));
+    await g.hover.hoverAt(doc, o.hover.offset);
+  }
+  const m = g.models.current;
+  const rnn = m?.data?.config.rnn ?? m?.imported?.config;
+  const run = g.training.latest;
+  const colouring = g.decorations.current;
+  const state = buildTestState({
+    backend: g.backend.description,
+    ...(m ? { currentModel: { id: m.id, label: m.label, ...(m.path ? { path: m.path } : {}), ...(rnn ? { module: rnn.module, hiddenSize: rnn.hiddenSize, numLayers: rnn.numLayers } : {}), ...(m.data ? { vocabSize: m.data.config.vocabSize } : {}) } } : {}),
+    models: g.models.models.map((x) => ({ id: x.id, label: x.label, ...(x.path ? { path: x.path } : {}) })),
+    ...(run ? {
+      run: {
+        runId: run.runId, label: run.label, status: run.status, ...(run.engine ? { engine: run.engine } : {}),
+        ...(run.checkpointPath ? { checkpointPath: run.checkpointPath } : {}), ...(run.error ? { error: run.error } : {}),
+        steps: run.train.steps(), losses: run.train.values(), validationSteps: run.validation.steps(), validationLosses: run.validation.values(),
+        samples: run.samples,
+      },
+    } : {}),
+    ...(g.hover.lastHover ? { lastHover: g.hover.lastHover } : {}),
+    panels: g.panels.openPanels(),
+    traces: g.traces.all.map((d) => ({ uri: d.key, traceId: d.traceId, length: d.length, modelId: d.modelId })),
+    ...(colouring ? { unitColouring: { uri: colouring.uri, unit: colouring.unit, layer: colouring.selector.layer, tensor: colouring.selector.tensor } } : {}),
+  });
+  await vscode.workspace.fs.writeFile(vscode.Uri.file(path), new TextEncoder().encode(JSON.stringify(state, null, 2)));
+  return state;
+}

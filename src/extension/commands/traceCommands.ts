@@ -1,0 +1,71 @@
+// "Trace active document": encode the document with the current model's vocabulary, prepare it in the
+// worker (states checkpointed every K tokens), open the trace view. Plus unit colouring commands.
+import * as vscode from 'vscode';
+import type { Gatescope } from '../context';
+import { encodeDocument } from '../logic/encodeDocument';
+import { TracedDocument } from '../services/traceService';
+import { readSettings } from '../settings';
+import { requireLanguageModel } from './modelCommands';
+
+let traceCounter = 0;
+
+export async function traceActiveDocument(g: Gatescope, arg?: unknown): Promise<string | undefined> {
+  const document = arg instanceof vscode.Uri ? await vscode.workspace.openTextDocument(arg) : vscode.window.activeTextEditor?.document;
+  if (!document) {
+    void vscode.window.showWarningMessage('gatescope: open a text document to trace.');
+    return undefined;
+  }
+  const model = await requireLanguageModel(g, 'trace a document');
+  if (!model?.data) return undefined;
+  const vocab = model.data.vocab;
+  if (vocab.kind !== 'char') {
+    void vscode.window.showErrorMessage('gatescope: tracing needs a character-level model (this one is word-level).');
+    return undefined;
+  }
+  const s = readSettings();
+  const text = document.getText();
+  const enc = encodeDocument(vocab, text, s.maxTraceLength);
+  if (enc.ids.length === 0) {
+    void vscode.window.showWarningMessage('gatescope: the document is empty.');
+    return undefined;
+  }
+  const traceId = `trace-${++traceCounter}`;
+  const label = document.uri.scheme === 'untitled' ? document.uri.path : vscode.workspace.asRelativePath(document.uri);
+  const doc = await vscode.window.withProgress(
+    { location: vscode.ProgressLocation.Notification, title: `gatescope: tracing ${label} (${enc.ids.length.toLocaleString('en-US')} tokens)` },
+    async () => {
+      const remote = await g.backend.prepareTrace(model.data!, enc.ids, s.traceCheckpointInterval);
+      return new TracedDocument(document.uri.toString(), traceId, label, document.version, text, enc, model.id, model.data!, remote,
+        { blockSize: 256, cacheBlocks: 256, checkpointEvery: s.traceCheckpointInterval });
+    });
+  g.traces.set(doc);
+  const notes: string[] = [];
+  if (enc.unknown) notes.push(`${enc.unknown} character(s) not in the model's vocabulary were traced as a fallback character`);
+  if (doc.length < enc.ids.length) notes.push(`only the first ${doc.length} tokens were traced (bidirectional models are traced in one piece)`);
+  if (enc.offsets[enc.ids.length] < text.length) notes.push(`traced the first ${enc.ids.length.toLocaleString('en-US')} tokens (gatescope.maxTraceLength)`);
+  g.output.info(`traced ${label} with ${model.label}: ${doc.length} timesteps${notes.length ? `; ${notes.join('; ')}` : ''}`);
+  if (notes.length) void vscode.window.showInformationMessage(`gatescope: ${notes.join('; ')}.`);
+  g.panels.showTrace().show(doc);
+  return traceId;
+}
+
+export async function colourByUnit(g: Gatescope, args?: unknown): Promise<void> {
+  const editor = vscode.window.activeTextEditor;
+  const doc = editor && g.traces.get(editor.document.uri.toString());
+  if (!doc) {
+    void vscode.window.showWarningMessage('gatescope: trace this document first ("gatescope: Trace active document").');
+    return;
+  }
+  const o = args && typeof args === 'object' ? args as { unit?: number; layer?: number; tensor?: string } : {};
+  let unit = o.unit;
+  if (unit === undefined) {
+    const v = await vscode.window.showInputBox({
+      title: `Colour text by unit (0..${doc.layout.hiddenSize - 1})`,
+      validateInput: (x) => (/^\d+$/.test(x) && Number(x) < doc.layout.hiddenSize ? undefined : `a unit id from 0 to ${doc.layout.hiddenSize - 1}`),
+    });
+    if (v === undefined) return;
+    unit = Number(v);
+  }
+  const selector = { layer: o.layer ?? doc.layout.numLayers - 1, direction: 0 as const, tensor: o.tensor ?? (doc.layout.tensors.includes('c') ? 'c' : 'h') };
+  await g.decorations.show(doc, selector, unit);
+}

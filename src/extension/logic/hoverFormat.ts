@@ -1,0 +1,90 @@
+// The hover over a traced character: gate means, the top units by magnitude with unicode bars, and the
+// model's top next-token predictions. Pure: takes the numbers, returns Markdown.
+import { bar, level, signed } from './bars';
+import type { Prediction } from './predictions';
+import { visibleChar } from './tokens';
+
+export interface HoverSnapshot {
+  readonly module: 'LSTM' | 'GRU' | 'RNN';
+  readonly layer: number;
+  readonly numLayers: number;
+  readonly direction: 0 | 1;
+  readonly position: number; // token index
+  readonly length: number; // tokens in the trace
+  readonly char: string;
+  /** Per-unit values at this timestep: 'h', 'c', 'gate_i', ... each of length hiddenSize. */
+  readonly tensors: ReadonlyMap<string, ArrayLike<number>>;
+  readonly predictions: readonly Prediction[];
+  readonly topUnits: number;
+}
+
+/** Display order: gates first (as the cell computes them), then c and h. */
+export function hoverColumns(tensors: ReadonlyMap<string, ArrayLike<number>>): string[] {
+  const gates = [...tensors.keys()].filter((k) => k.startsWith('gate_'));
+  return [...gates, ...['c', 'h'].filter((k) => tensors.has(k))];
+}
+
+function columnTitle(name: string): string {
+  return name.startsWith('gate_') ? name.slice(5) : name;
+}
+
+/** Units sorted by |h| (the unit's output), largest first; ties by index. */
+export function topUnitsByMagnitude(h: ArrayLike<number>, count: number): number[] {
+  return Array.from({ length: h.length }, (_, i) => i)
+    .sort((a, b) => Math.abs(h[b]) - Math.abs(h[a]) || a - b)
+    .slice(0, Math.max(0, count));
+}
+
+function mean(v: ArrayLike<number>): number {
+  let s = 0;
+  for (let i = 0; i < v.length; i++) s += v[i];
+  return v.length ? s / v.length : 0;
+}
+
+function maxAbs(v: ArrayLike<number>): number {
+  let m = 0;
+  for (let i = 0; i < v.length; i++) m = Math.max(m, Math.abs(v[i]));
+  return m;
+}
+
+/** Markdown code span that survives any character, backticks included. */
+function code(text: string): string {
+  const fence = text.includes('`') ? '``' : '`';
+  return `${fence} ${text} ${fence}`;
+}
+
+export function formatHover(s: HoverSnapshot): string {
+  const h = s.tensors.get('h');
+  if (!h) throw new Error('hover snapshot has no hidden state h');
+  const columns = hoverColumns(s.tensors);
+  const dir = s.direction === 1 ? ' (reverse)' : '';
+  const lines: string[] = [];
+  lines.push(`**gatescope** ${s.module} · layer ${s.layer + 1}/${s.numLayers}${dir} · t = ${s.position} of ${s.length} · ${code(visibleChar(s.char))}`);
+  lines.push('');
+  const gateMeans = columns.filter((c) => c.startsWith('gate_')).map((c) => {
+    const m = mean(s.tensors.get(c)!);
+    // Sigmoid gates live in [0, 1]; tanh candidates in [-1, 1].
+    const unit = c === 'gate_g' || c === 'gate_n' ? (m + 1) / 2 : m;
+    return `${columnTitle(c)} ${level(unit)} ${m.toFixed(2)}`;
+  });
+  if (gateMeans.length) lines.push(`mean gates: ${gateMeans.join(' · ')}`, '');
+  const units = topUnitsByMagnitude(h, s.topUnits);
+  const scales = new Map(columns.map((c) => [c, Math.max(1e-12, c === 'c' ? maxAbs(s.tensors.get(c)!) : 1)]));
+  lines.push(`| unit | ${columns.map(columnTitle).join(' | ')} |`);
+  lines.push(`|---:|${columns.map(() => ':---').join('|')}|`);
+  for (const u of units) {
+    const cells = columns.map((c) => {
+      const v = s.tensors.get(c)![u];
+      return `${signed(v)} ${bar(v, scales.get(c)!, 5)}`;
+    });
+    lines.push(`| ${u} | ${cells.join(' | ')} |`);
+  }
+  if (s.predictions.length) {
+    lines.push('', 'next token:');
+    lines.push('');
+    for (const p of s.predictions) {
+      lines.push(`- ${code(visibleChar(p.token))} ${(p.probability * 100).toFixed(1)}% ${bar(p.probability, 1, 10)}`);
+    }
+  }
+  return lines.join('\n');
+}

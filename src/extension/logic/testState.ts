@@ -1,0 +1,41 @@
+// The JSON snapshot "gatescope.exportTestState" writes for end-to-end tests: real numbers from the
+// running extension (current model, last training losses, last hover, open panels). Pure builder.
+
+export interface TestStateInput {
+  readonly currentModel?: { id: string; label: string; path?: string; module?: string; hiddenSize?: number; numLayers?: number; vocabSize?: number };
+  readonly models: readonly { id: string; label: string; path?: string }[];
+  readonly run?: {
+    runId: string; label: string; status: string; engine?: string; checkpointPath?: string; error?: string;
+    steps: ArrayLike<number>; losses: ArrayLike<number>; validationSteps: ArrayLike<number>; validationLosses: ArrayLike<number>;
+    samples: readonly { step: number; temperature: number; text: string }[];
+  };
+  readonly lastHover?: { uri: string; position: number; markdown: string; millis: number };
+  readonly panels: readonly { view: string; title: string; visible: boolean; ready: boolean }[];
+  readonly traces: readonly { uri: string; traceId: string; length: number; modelId: string }[];
+  readonly unitColouring?: { uri: string; unit: number; layer: number; tensor: string };
+  readonly backend: string;
+}
+
+export function buildTestState(s: TestStateInput): Record<string, unknown> {
+  const r = s.run;
+  const losses = r ? Array.from(r.losses) : [];
+  return {
+    version: 1,
+    backend: s.backend,
+    currentModel: s.currentModel ?? null,
+    currentModelPath: s.currentModel?.path ?? null,
+    models: s.models,
+    training: r ? {
+      runId: r.runId, label: r.label, status: r.status, engine: r.engine ?? null, checkpointPath: r.checkpointPath ?? null, error: r.error ?? null,
+      steps: Array.from(r.steps), losses, firstLoss: losses[0] ?? null, lastLoss: losses.at(-1) ?? null,
+      validationSteps: Array.from(r.validationSteps), validationLosses: Array.from(r.validationLosses),
+      samples: r.samples,
+    } : null,
+    lastHover: s.lastHover ?? null,
+    lastHoverText: s.lastHover?.markdown ?? null,
+    panels: s.panels,
+    openPanels: s.panels.map((p) => p.view),
+    traces: s.traces,
+    unitColouring: s.unitColouring ?? null,
+  };
+}

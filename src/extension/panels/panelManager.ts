@@ -1,0 +1,84 @@
+// One panel per view kind: created on demand, revealed when it exists, restored after a window reload
+// by a WebviewPanelSerializer (the webview's own getState keeps its view settings).
+import * as vscode from 'vscode';
+import type { ViewKind } from '../../protocol/webview';
+import { Disposable, MutableDisposable } from '../lifecycle';
+import type { TraceService } from '../services/traceService';
+import type { TrainingService } from '../services/trainingService';
+import { DashboardPanel } from './dashboardPanel';
+import { DiffPanel } from './diffPanel';
+import { createPanel, type PanelHost, VIEW_TYPES } from './panelHost';
+import { type TraceEditorBridge, TracePanel } from './tracePanel';
+
+export class PanelManager extends Disposable {
+  private readonly dashboard = this.register(new MutableDisposable<DashboardPanel>());
+  private readonly trace = this.register(new MutableDisposable<TracePanel>());
+  private readonly diff = this.register(new MutableDisposable<DiffPanel>());
+
+  constructor(
+    private readonly extensionUri: vscode.Uri,
+    private readonly training: TrainingService,
+    private readonly traces: TraceService,
+    private readonly bridge: TraceEditorBridge,
+  ) {
+    super();
+    for (const view of ['dashboard', 'trace', 'diff'] as const) {
+      this.register(vscode.window.registerWebviewPanelSerializer(VIEW_TYPES[view], {
+        deserializeWebviewPanel: async (panel) => { this.adopt(view, panel); },
+      }));
+    }
+  }
+
+  /** Kinds of the panels open now, with their titles (for the test-state snapshot). */
+  openPanels(): { view: ViewKind; title: string; visible: boolean; ready: boolean }[] {
+    const all: (PanelHost | undefined)[] = [this.dashboard.value, this.trace.value, this.diff.value];
+    return all.filter((p): p is PanelHost => !!p).map((p) => ({ view: p.view, title: p.panel.title, visible: p.panel.visible, ready: p.isReady }));
+  }
+
+  showDashboard(): DashboardPanel {
+    return this.dashboard.value ?? this.adopt('dashboard', createPanel('dashboard', this.extensionUri)) as DashboardPanel;
+  }
+
+  showTrace(): TracePanel {
+    const p = this.trace.value ?? this.adopt('trace', createPanel('trace', this.extensionUri)) as TracePanel;
+    p.reveal();
+    return p;
+  }
+
+  get tracePanel(): TracePanel | undefined {
+    return this.trace.value;
+  }
+
+  get diffPanel(): DiffPanel | undefined {
+    return this.diff.value;
+  }
+
+  showDiff(): DiffPanel {
+    const p = this.diff.value ?? this.adopt('diff', createPanel('diff', this.extensionUri)) as DiffPanel;
+    p.reveal();
+    return p;
+  }
+
+  private adopt(view: ViewKind, panel: vscode.WebviewPanel): PanelHost {
+    switch (view) {
+      case 'dashboard': {
+        const p = new DashboardPanel(panel, this.extensionUri, this.training);
+        this.dashboard.value = p;
+        p.onDidDispose(() => this.dashboard.clearIfSame(p));
+        return p;
+      }
+      case 'trace': {
+        const p = new TracePanel(panel, this.extensionUri, this.traces, this.bridge);
+        this.trace.value = p;
+        p.onDidDispose(() => this.trace.clearIfSame(p));
+        return p;
+      }
+      case 'diff': {
+        const p = new DiffPanel(panel, this.extensionUri);
+        this.diff.value = p;
+        p.onDidDispose(() => this.diff.clearIfSame(p));
+        return p;
+      }
+    }
+  }
+}

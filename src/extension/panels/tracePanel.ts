@@ -1,0 +1,85 @@
+// The trace panel: heatmaps of one traced document. The webview pulls timestep windows; this host side
+// answers from the document's block cache (the worker recomputes missing blocks from a checkpoint).
+import type * as vscode from 'vscode';
+import { exactBuffer, type FromWebviewMessage, type TensorSelector } from '../../protocol/webview';
+import type { TracedDocument, TraceService } from '../services/traceService';
+import { PanelHost } from './panelHost';
+
+/** Where a unit selection or a reveal request goes (the editor side). */
+export interface TraceEditorBridge {
+  selectUnit(doc: TracedDocument, selector: TensorSelector, unit: number | null): void;
+  reveal(doc: TracedDocument, position: number): void;
+}
+
+const MAX_WINDOW = 4096;
+const MAX_SPAN_SCAN = 200_000;
+
+export class TracePanel extends PanelHost {
+  private traceId: string | undefined;
+
+  constructor(panel: vscode.WebviewPanel, extensionUri: vscode.Uri, private readonly traces: TraceService, private readonly bridge: TraceEditorBridge) {
+    super('trace', panel, extensionUri);
+    this.register(traces.onDidChange((doc) => {
+      if (doc) this.show(doc);
+      else if (this.traceId && !traces.byTraceId(this.traceId)) this.traceId = undefined;
+    }));
+  }
+
+  get current(): TracedDocument | undefined {
+    return this.traceId ? this.traces.byTraceId(this.traceId) : undefined;
+  }
+
+  show(doc: TracedDocument): void {
+    this.traceId = doc.traceId;
+    this.panel.title = `gatescope: Trace ${doc.label}`;
+    this.post({ type: 'traceLayout', layout: doc.layout });
+  }
+
+  revealPosition(position: number): void {
+    this.post({ type: 'reveal', position });
+  }
+
+  protected onReady(): void {
+    const doc = this.current ?? this.traces.all.at(-1);
+    if (doc) this.show(doc);
+  }
+
+  protected async onMessage(m: Exclude<FromWebviewMessage, { type: 'ready' }>): Promise<void> {
+    switch (m.type) {
+      case 'requestWindow': {
+        const doc = this.doc(m.traceId);
+        const end = Math.min(m.end, m.start + MAX_WINDOW, doc.length);
+        const data = await doc.window(m.selector, m.start, end);
+        const tokens: string[] = [];
+        for (let t = m.start; t < end; t++) tokens.push(doc.tokenText(t));
+        this.reply({ type: 'window', id: m.id, traceId: m.traceId, selector: m.selector, start: m.start, end, tokens, data: exactBuffer(data) });
+        break;
+      }
+      case 'findSpans': {
+        const doc = this.doc(m.traceId);
+        const r = await doc.findSpans(m.selector, m.start, Math.min(m.end, doc.length), m.threshold, MAX_SPAN_SCAN);
+        this.reply({ type: 'spans', id: m.id, units: r.units, matches: r.matches, scanned: r.scanned });
+        break;
+      }
+      case 'selectUnit':
+        this.bridge.selectUnit(this.doc(m.traceId), m.selector, m.unit);
+        break;
+      case 'revealInEditor':
+        this.bridge.reveal(this.doc(m.traceId), m.position);
+        break;
+      case 'cancelRun':
+      case 'webviewError':
+        break;
+      default: {
+        const never: never = m;
+        void never;
+      }
+    }
+  }
+
+  private doc(traceId: string): TracedDocument {
+    const doc = this.traces.byTraceId(traceId);
+    if (!doc) throw new Error('this trace is gone (the document was traced again or closed); run "gatescope: Trace active document"');
+    return doc;
+  }
+}

@@ -1,0 +1,64 @@
+// Hover over any character of a traced document: that timestep's gates, top units and the model's
+// next-token predictions. Blocks come from the host cache; a miss asks the worker for one block
+// (recomputed forward from the nearest checkpoint), which stays well under the 50 ms budget.
+import * as vscode from 'vscode';
+import { Emitter, Disposable } from '../lifecycle';
+import { formatHover } from '../logic/hoverFormat';
+import type { TraceService } from '../services/traceService';
+import { readSettings } from '../settings';
+
+export interface HoverRecord {
+  readonly uri: string;
+  readonly position: number;
+  readonly markdown: string;
+  readonly millis: number;
+}
+
+export class GateHoverProvider extends Disposable implements vscode.HoverProvider {
+  private last: HoverRecord | undefined;
+  private readonly onDidHoverEmitter = this.register(new Emitter<HoverRecord>());
+  readonly onDidHover = this.onDidHoverEmitter.event;
+
+  constructor(private readonly traces: TraceService) {
+    super();
+  }
+
+  get lastHover(): HoverRecord | undefined {
+    return this.last;
+  }
+
+  async provideHover(document: vscode.TextDocument, position: vscode.Position, token: vscode.CancellationToken): Promise<vscode.Hover | undefined> {
+    const settings = readSettings();
+    if (!settings.hoverEnabled) return undefined;
+    const doc = this.traces.get(document.uri.toString());
+    if (!doc) return undefined;
+    const t0 = performance.now();
+    const t = doc.tokenAt(document.offsetAt(position));
+    if (t < 0) return undefined;
+    const layer = settings.hoverLayer < 0 ? doc.layout.numLayers - 1 : settings.hoverLayer;
+    const snapshot = await doc.hoverSnapshot(t, layer, settings.hoverTopUnits, 5);
+    if (token.isCancellationRequested) return undefined;
+    let markdown = formatHover(snapshot);
+    if (document.version !== doc.version) markdown += '\n\n_The document changed since it was traced; run “gatescope: Trace active document” again._';
+    const record: HoverRecord = { uri: document.uri.toString(), position: t, markdown, millis: performance.now() - t0 };
+    this.last = record;
+    this.onDidHoverEmitter.fire(record);
+    const md = new vscode.MarkdownString(markdown);
+    md.supportHtml = false;
+    md.isTrusted = false;
+    const start = document.positionAt(doc.encoding.offsets[t]);
+    const end = document.positionAt(doc.encoding.offsets[t + 1]);
+    return new vscode.Hover(md, new vscode.Range(start, end));
+  }
+
+  /** The hover for a document position without the editor UI (used by the test-state export). */
+  async hoverAt(document: vscode.TextDocument, offset: number): Promise<HoverRecord | undefined> {
+    const source = new vscode.CancellationTokenSource();
+    try {
+      await this.provideHover(document, document.positionAt(offset), source.token);
+      return this.last;
+    } finally {
+      source.dispose();
+    }
+  }
+}

@@ -1,0 +1,54 @@
+// What the extension needs from the compute side (training, sampling, windowed tracing), as one
+// interface. The real implementation talks to the worker thread (workerBackend.ts); keeping the
+// extension behind this seam lets the host logic be tested without a worker or VS Code.
+import type { LmConfig } from '../../core/engine';
+import type { TensorMap } from '../../core/tensor';
+import type { Vocabulary } from '../../core/data/tokenizer';
+import type { TrainSettings } from '../../core/checkpoint';
+import type { TrainRequest, TrainRunEvent } from '../../node/trainRun';
+import type { IDisposable } from '../lifecycle';
+
+/** A model the extension can trace and sample: config, PyTorch-named parameters and its vocabulary. */
+export interface ModelData {
+  readonly config: LmConfig;
+  readonly params: TensorMap;
+  readonly vocab: Vocabulary;
+}
+
+/** What to train: the shared run description (text, output checkpoint path, model shape, settings). */
+export type TrainSpec = TrainRequest & { readonly out: string; readonly settings: Partial<TrainSettings> };
+
+export interface TrainOutcome {
+  readonly status: 'done' | 'cancelled';
+  /** The checkpoint written by the run. */
+  readonly path: string;
+  readonly steps: number;
+  readonly engine: string;
+}
+
+/** A running training job. dispose() cancels it; `done` then resolves with status 'cancelled'. */
+export interface TrainJob extends IDisposable {
+  readonly done: Promise<TrainOutcome>;
+}
+
+/** A document prepared for windowed tracing (states checkpointed every K tokens in the worker). */
+export interface RemoteTrace extends IDisposable {
+  readonly length: number;
+  /** trace_l{k}[_reverse]_{h|c|gate_*} tensors [end - start, 1, H] for timesteps start..end. */
+  window(start: number, end: number): Promise<TensorMap>;
+}
+
+export interface SampleRequest {
+  readonly prime: string;
+  readonly length: number;
+  readonly temperature: number;
+  readonly seed: number;
+}
+
+export interface Backend extends IDisposable {
+  /** Human-readable description, e.g. "worker thread, engine wasm-relaxed". */
+  readonly description: string;
+  train(spec: TrainSpec, onEvent: (event: TrainRunEvent) => void): TrainJob;
+  sample(model: ModelData, request: SampleRequest): Promise<string>;
+  prepareTrace(model: ModelData, ids: Int32Array, checkpointEvery: number): Promise<RemoteTrace>;
+}

@@ -1,0 +1,72 @@
+// The models the extension knows (trained here or opened from files) and which one is current: the one
+// "Trace active document" and "Sample text" use.
+import { Disposable, Emitter } from '../lifecycle';
+import type { ImportedModel } from '../../core/layouts/model';
+import type { ModelData } from './backend';
+
+export interface ModelEntry {
+  readonly id: string;
+  readonly label: string;
+  /** Where it lives on disk (checkpoint or imported file), when it does. */
+  readonly path?: string;
+  readonly origin: 'trained' | 'opened';
+  /** A language model with its vocabulary: can be traced and sampled. */
+  readonly data?: ModelData;
+  /** A model imported from another framework (canonical PyTorch layout), for comparisons. */
+  readonly imported?: ImportedModel;
+  readonly engine?: string;
+  readonly runId?: string;
+  /** Last training loss (nats/token), when known. */
+  readonly loss?: number;
+}
+
+export function describeModel(entry: Pick<ModelEntry, 'data' | 'imported'>): string {
+  const r = entry.data?.config.rnn ?? entry.imported?.config;
+  if (!r) return 'empty model';
+  const dir = r.bidirectional ? ' bi' : '';
+  const tail = entry.data ? `vocab ${entry.data.config.vocabSize}` : `input ${r.inputSize}, ${entry.imported!.source.format}`;
+  return `${r.module} ${r.numLayers}×${r.hiddenSize}${dir}, ${tail}`;
+}
+
+export class ModelStore extends Disposable {
+  private readonly entries: ModelEntry[] = [];
+  private currentId: string | undefined;
+  private readonly onDidChangeEmitter = this.register(new Emitter<void>());
+  readonly onDidChange = this.onDidChangeEmitter.event;
+
+  get models(): readonly ModelEntry[] {
+    return this.entries;
+  }
+
+  get current(): ModelEntry | undefined {
+    return this.entries.find((m) => m.id === this.currentId);
+  }
+
+  get(id: string): ModelEntry | undefined {
+    return this.entries.find((m) => m.id === id);
+  }
+
+  /** Adds (or replaces an entry with the same id) and makes it current. */
+  add(entry: ModelEntry, makeCurrent = true): ModelEntry {
+    const i = this.entries.findIndex((m) => m.id === entry.id);
+    if (i >= 0) this.entries[i] = entry;
+    else this.entries.push(entry);
+    if (makeCurrent) this.currentId = entry.id;
+    this.onDidChangeEmitter.fire();
+    return entry;
+  }
+
+  setCurrent(id: string): void {
+    if (!this.get(id)) throw new Error(`no model with id ${id}`);
+    this.currentId = id;
+    this.onDidChangeEmitter.fire();
+  }
+
+  remove(id: string): void {
+    const i = this.entries.findIndex((m) => m.id === id);
+    if (i < 0) return;
+    this.entries.splice(i, 1);
+    if (this.currentId === id) this.currentId = this.entries.at(-1)?.id;
+    this.onDidChangeEmitter.fire();
+  }
+}

@@ -1,0 +1,202 @@
+// Traced documents: a document's tokens prepared in the worker (states checkpointed every K tokens),
+// with a host-side cache of timestep blocks so hovers and the trace view's scrolling rarely wait.
+import { directions, GATES, suffix } from '../../core/config';
+import type { TensorMap } from '../../core/tensor';
+import type { SpanMatch, TensorSelector, TraceLayout } from '../../protocol/webview';
+import { Disposable, Emitter } from '../lifecycle';
+import type { DocumentEncoding } from '../logic/encodeDocument';
+import type { HoverSnapshot } from '../logic/hoverFormat';
+import { headLogits, topK } from '../logic/predictions';
+import { SpanScanner, unitsOnOverSpan } from '../logic/spans';
+import { tokenAtOffset } from '../logic/tokens';
+import { blocksCovering, WindowCache } from '../logic/windowCache';
+import type { ModelData, RemoteTrace } from './backend';
+
+export interface TraceOptions {
+  readonly blockSize: number;
+  readonly cacheBlocks: number;
+  readonly checkpointEvery: number;
+}
+
+export class TracedDocument extends Disposable {
+  readonly cache: WindowCache<TensorMap>;
+  readonly layout: TraceLayout;
+
+  constructor(
+    readonly key: string,
+    readonly traceId: string,
+    readonly label: string,
+    readonly version: number,
+    readonly text: string,
+    readonly encoding: DocumentEncoding,
+    readonly modelId: string,
+    readonly model: ModelData,
+    readonly remote: RemoteTrace,
+    options: TraceOptions,
+  ) {
+    super();
+    this.register(remote);
+    this.cache = new WindowCache(options.blockSize, options.cacheBlocks, (r) => remote.window(r.start, r.end));
+    this.register({ dispose: () => this.cache.clear() });
+    const rnn = model.config.rnn;
+    this.layout = {
+      traceId,
+      documentLabel: label,
+      module: rnn.module,
+      length: remote.length,
+      hiddenSize: rnn.hiddenSize,
+      numLayers: rnn.numLayers,
+      directions: directions(rnn) as 1 | 2,
+      tensors: ['h', ...(rnn.module === 'LSTM' ? ['c'] : []), ...GATES[rnn.module].map((g) => `gate_${g}`)],
+    };
+  }
+
+  get length(): number {
+    return this.layout.length;
+  }
+
+  tokenText(t: number): string {
+    return this.text.slice(this.encoding.offsets[t], this.encoding.offsets[t + 1]);
+  }
+
+  tokenAt(offset: number): number {
+    const t = tokenAtOffset(this.encoding.offsets, offset);
+    return t < this.length ? t : -1;
+  }
+
+  /** Float32 [end - start, H] of one tensor, assembled from cached blocks. */
+  async window(selector: TensorSelector, start: number, end: number): Promise<Float32Array> {
+    const H = this.layout.hiddenSize;
+    const name = traceTensorName(selector);
+    const lo = Math.max(0, start);
+    const hi = Math.min(end, this.length);
+    const out = new Float32Array(Math.max(0, hi - lo) * H);
+    const blocks = blocksCovering(lo, hi, this.cache.blockSize, this.length);
+    const maps = await Promise.all(blocks.map((b) => this.cache.get(b)));
+    blocks.forEach((b, k) => {
+      const t = maps[k].get(name);
+      if (!t) throw new Error(`trace has no tensor ${name}`);
+      const from = Math.max(lo, b.start);
+      const to = Math.min(hi, b.end);
+      const src = t.data as ArrayLike<number> & { subarray(a: number, b: number): ArrayLike<number> };
+      out.set(src.subarray((from - b.start) * H, (to - b.start) * H), (from - lo) * H);
+    });
+    return out;
+  }
+
+  /** All tensors of every layer at timestep t (loads the block if needed). */
+  async stepValues(t: number): Promise<TensorMap> {
+    const [b] = blocksCovering(t, t + 1, this.cache.blockSize, this.length);
+    if (!b) throw new Error(`timestep ${t} is outside the trace (length ${this.length})`);
+    const map = await this.cache.get(b);
+    const H = this.layout.hiddenSize;
+    const row = t - b.start;
+    const out: TensorMap = new Map();
+    for (const [name, tensor] of map) {
+      const data = tensor.data as Float32Array | Float64Array;
+      out.set(name, { dtype: tensor.dtype, shape: [H], data: data.subarray(row * H, (row + 1) * H) });
+    }
+    return out;
+  }
+
+  /** What the hover shows at timestep t for one layer (direction 0), with top-k next tokens. */
+  async hoverSnapshot(t: number, layer: number, topUnits: number, topPredictions: number): Promise<HoverSnapshot> {
+    const values = await this.stepValues(t);
+    const rnn = this.model.config.rnn;
+    const L = Math.min(Math.max(0, layer), rnn.numLayers - 1);
+    const tensors = new Map<string, ArrayLike<number>>();
+    for (const kind of this.layout.tensors) {
+      const v = values.get(traceTensorName({ layer: L, direction: 0, tensor: kind }));
+      if (v) tensors.set(kind, v.data as ArrayLike<number>);
+    }
+    return {
+      module: rnn.module, layer: L, numLayers: rnn.numLayers, direction: 0, position: t, length: this.length,
+      char: this.tokenText(t), tensors, topUnits, predictions: this.predictions(values, topPredictions),
+    };
+  }
+
+  private predictions(values: TensorMap, k: number): HoverSnapshot['predictions'] {
+    const { config, params, vocab } = this.model;
+    const w = params.get('head.weight');
+    const b = params.get('head.bias');
+    if (!w || k <= 0) return [];
+    const rnn = config.rnn;
+    const H = rnn.hiddenSize;
+    const top = rnn.numLayers - 1;
+    const input = new Float64Array(H * directions(rnn));
+    for (let d = 0; d < directions(rnn); d++) {
+      const h = values.get(traceTensorName({ layer: top, direction: d as 0 | 1, tensor: 'h' }));
+      if (!h) return [];
+      input.set(h.data as ArrayLike<number>, d * H);
+    }
+    const logits = headLogits({ weight: w.data as ArrayLike<number>, ...(b ? { bias: b.data as ArrayLike<number> } : {}), outputs: config.outputSize, inputs: input.length }, input);
+    const name = (id: number): string => (vocab.kind === 'char' ? vocab.chars[id] : vocab.words[id]) ?? '?';
+    return topK(logits, k, name);
+  }
+
+  /**
+   * LSTMVis: units above `threshold` over all of [start, end), then the spans of the first `maxScan`
+   * timesteps where those units are all on together.
+   */
+  async findSpans(selector: TensorSelector, start: number, end: number, threshold: number, maxScan: number): Promise<{ units: number[]; matches: SpanMatch[]; scanned: number }> {
+    const H = this.layout.hiddenSize;
+    const span = await this.window(selector, start, end);
+    const units = unitsOnOverSpan(span, H, 0, end - start, threshold);
+    const scanner = new SpanScanner(units, H, threshold, Math.max(1, Math.floor((end - start) / 2)));
+    const limit = Math.min(this.length, maxScan);
+    const step = this.cache.blockSize;
+    for (let t = 0; t < limit && units.length && !scanner.full; t += step) {
+      scanner.feed(t, await this.window(selector, t, Math.min(limit, t + step)));
+    }
+    const matches = units.length ? scanner.finish() : [];
+    const text = (a: number, b: number): string => this.text.slice(this.encoding.offsets[a], this.encoding.offsets[Math.min(b, a + 80)]);
+    return { units, matches: matches.map((m) => ({ ...m, text: text(m.start, m.end) })), scanned: limit };
+  }
+}
+
+export function traceTensorName(s: TensorSelector): string {
+  return `trace${suffix(s.layer, s.direction === 1)}_${s.tensor}`;
+}
+
+/** The traced documents, one per editor document (re-tracing a document replaces its trace). */
+export class TraceService extends Disposable {
+  private readonly docs = new Map<string, TracedDocument>();
+  private readonly onDidChangeEmitter = this.register(new Emitter<TracedDocument | undefined>());
+  readonly onDidChange = this.onDidChangeEmitter.event;
+
+  constructor() {
+    super();
+    this.register({ dispose: () => { for (const d of this.docs.values()) d.dispose(); this.docs.clear(); } });
+  }
+
+  get all(): readonly TracedDocument[] {
+    return [...this.docs.values()];
+  }
+
+  get(key: string): TracedDocument | undefined {
+    return this.docs.get(key);
+  }
+
+  byTraceId(traceId: string): TracedDocument | undefined {
+    return [...this.docs.values()].find((d) => d.traceId === traceId);
+  }
+
+  set(doc: TracedDocument): void {
+    this.docs.get(doc.key)?.dispose();
+    this.docs.set(doc.key, doc);
+    this.onDidChangeEmitter.fire(doc);
+  }
+
+  remove(key: string): void {
+    const d = this.docs.get(key);
+    if (!d) return;
+    d.dispose();
+    this.docs.delete(key);
+    this.onDidChangeEmitter.fire(undefined);
+  }
+
+  /** The model changed or went away: its traces are stale. */
+  removeModel(modelId: string): void {
+    for (const d of [...this.docs.values()]) if (d.modelId === modelId) this.remove(d.key);
+  }
+}

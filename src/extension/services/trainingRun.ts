@@ -1,0 +1,145 @@
+// One training run as the extension sees it: the job in the worker, its live histories (what the
+// dashboard replays after a reload) and its status. Disposing a run cancels its job.
+import type { StepEvent } from '../../core/train/events';
+import type { TrainRunEvent } from '../../node/trainRun';
+import type { RunStatus, RunSummary, SampleAtTemperature, SaturationPoint } from '../../protocol/webview';
+import { Disposable, Emitter } from '../lifecycle';
+import { SeriesBuilder } from '../logic/series';
+import type { Backend, TrainJob, TrainOutcome, TrainSpec } from './backend';
+
+const MAX_SAMPLES = 12;
+
+export class TrainingRun extends Disposable {
+  readonly train = new SeriesBuilder();
+  readonly validation = new SeriesBuilder();
+  readonly gradNorm = new SeriesBuilder();
+  readonly saturation: SaturationPoint[] = [];
+  samples: SampleAtTemperature[] = [];
+  lastStep: StepEvent | undefined;
+  private statusValue: RunStatus = 'training';
+  private errorText: string | undefined;
+  engine: string | undefined;
+  startStep = 0;
+  tokens = 0;
+  checkpointPath: string | undefined;
+  private readonly job: TrainJob;
+  /** Settles when the job ends: the outcome, or undefined when it failed. */
+  readonly finished: Promise<TrainOutcome | undefined>;
+  /** Settles after the service handled the end (checkpoint read, model registered, samples taken). */
+  settled: Promise<void>;
+
+  private readonly onDidEventEmitter = this.register(new Emitter<TrainRunEvent>());
+  readonly onDidEvent = this.onDidEventEmitter.event;
+  private readonly onDidChangeStatusEmitter = this.register(new Emitter<RunSummary>());
+  readonly onDidChangeStatus = this.onDidChangeStatusEmitter.event;
+
+  constructor(
+    readonly runId: string,
+    readonly label: string,
+    readonly spec: TrainSpec,
+    backend: Backend,
+  ) {
+    super();
+    this.job = backend.train(spec, (e) => this.accept(e));
+    this.register(this.job);
+    this.settled = Promise.resolve();
+    this.finished = this.job.done.then(
+      (outcome) => {
+        this.engine = outcome.engine;
+        this.checkpointPath = outcome.path;
+        this.setStatus(outcome.status);
+        return outcome;
+      },
+      (err: unknown) => {
+        this.errorText = err instanceof Error ? err.message : String(err);
+        this.setStatus('failed');
+        return undefined;
+      },
+    );
+  }
+
+  get status(): RunStatus {
+    return this.statusValue;
+  }
+
+  get error(): string | undefined {
+    return this.errorText;
+  }
+
+  summary(): RunSummary {
+    return {
+      runId: this.runId,
+      label: this.label,
+      status: this.statusValue,
+      totalSteps: this.lastStep?.totalSteps ?? this.spec.settings.steps ?? 0,
+      ...(this.engine ? { engine: this.engine } : {}),
+      ...(this.checkpointPath ? { checkpointPath: this.checkpointPath } : {}),
+      ...(this.errorText ? { error: this.errorText } : {}),
+    };
+  }
+
+  /** Stops the job (the trainer keeps the weights of the last finished step). */
+  cancel(): void {
+    this.job.dispose();
+  }
+
+  addSamples(samples: readonly SampleAtTemperature[]): void {
+    this.samples = [...this.samples, ...samples].slice(-MAX_SAMPLES);
+  }
+
+  /** The run ended but its result is unusable (e.g. the checkpoint cannot be read). */
+  fail(message: string): void {
+    this.errorText = message;
+    this.statusValue = 'failed';
+    this.onDidChangeStatusEmitter.fire(this.summary());
+  }
+
+  /** Announce a change that is not a status change (e.g. the checkpoint got written). */
+  touch(): void {
+    this.onDidChangeStatusEmitter.fire(this.summary());
+  }
+
+  private accept(e: TrainRunEvent): void {
+    if (this.isDisposed) return;
+    switch (e.kind) {
+      case 'start':
+        this.engine = e.engine;
+        this.startStep = e.startStep;
+        this.tokens = e.tokens;
+        break;
+      case 'saved':
+        this.checkpointPath = e.path;
+        break;
+      case 'done':
+        break;
+      case 'step':
+        this.lastStep = e;
+        this.train.push(e.step, e.loss);
+        this.gradNorm.push(e.step, e.gradNorm);
+        break;
+      case 'eval':
+        this.validation.push(e.step, e.validationLoss);
+        this.saturation.push({ step: e.step, entries: e.gateSaturation });
+        break;
+      case 'sample':
+        this.addSamples([{ step: e.step, temperature: 0.8, text: e.text }]);
+        break;
+      default: {
+        const never: never = e;
+        void never;
+      }
+    }
+    this.onDidEventEmitter.fire(e);
+  }
+
+  private setStatus(status: RunStatus): void {
+    if (this.statusValue !== 'training') return;
+    this.statusValue = status;
+    this.onDidChangeStatusEmitter.fire(this.summary());
+  }
+
+  override dispose(): void {
+    if (this.statusValue === 'training') this.job.dispose();
+    super.dispose();
+  }
+}

@@ -1,0 +1,109 @@
+// Starts and tracks training runs: one current run at a time (starting another cancels it), a short
+// history of finished runs for the tree view, and what happens when a run ends (checkpoint written,
+// model registered, samples at a few temperatures).
+import type { RunSummary } from '../../protocol/webview';
+import { Disposable, Emitter, MutableDisposable } from '../lifecycle';
+import type { Backend, ModelData, TrainOutcome, TrainSpec } from './backend';
+import type { ModelStore } from './modelStore';
+import { describeModel } from './modelStore';
+import { TrainingRun } from './trainingRun';
+
+const MAX_RUNS = 20;
+
+export interface TrainingServiceOptions {
+  /** Reads a checkpoint the run wrote. */
+  readonly loadCheckpoint: (path: string) => Promise<ModelData>;
+  readonly temperatures: () => readonly number[];
+  readonly sampleLength: () => number;
+}
+
+export class TrainingService extends Disposable {
+  private readonly currentRun = this.register(new MutableDisposable<TrainingRun>());
+  private readonly history: TrainingRun[] = [];
+  private counter = 0;
+
+  private readonly onDidStartRunEmitter = this.register(new Emitter<TrainingRun>());
+  /** A new run began (the dashboard resets and follows it). */
+  readonly onDidStartRun = this.onDidStartRunEmitter.event;
+  private readonly onDidChangeRunsEmitter = this.register(new Emitter<RunSummary>());
+  /** A run changed status, got its checkpoint or its samples. */
+  readonly onDidChangeRuns = this.onDidChangeRunsEmitter.event;
+
+  constructor(
+    private readonly backend: Backend,
+    private readonly models: ModelStore,
+    private readonly options: TrainingServiceOptions,
+  ) {
+    super();
+  }
+
+  get current(): TrainingRun | undefined {
+    return this.currentRun.value;
+  }
+
+  /** The current run, or the most recent one. */
+  get latest(): TrainingRun | undefined {
+    return this.currentRun.value ?? this.history.at(-1);
+  }
+
+  get runs(): readonly TrainingRun[] {
+    return this.history;
+  }
+
+  get isTraining(): boolean {
+    return this.currentRun.value?.status === 'training';
+  }
+
+  start(spec: TrainSpec, label: string): TrainingRun {
+    const runId = `run-${Date.now().toString(36)}-${++this.counter}`;
+    const run = new TrainingRun(runId, label, spec, this.backend);
+    this.currentRun.value = run; // cancels and disposes the previous run
+    this.history.push(run);
+    if (this.history.length > MAX_RUNS) this.history.shift();
+    run.onDidChangeStatus((s) => this.onDidChangeRunsEmitter.fire(s));
+    this.onDidStartRunEmitter.fire(run);
+    this.onDidChangeRunsEmitter.fire(run.summary());
+    run.settled = run.finished.then((outcome) => this.finish(run, outcome));
+    return run;
+  }
+
+  cancel(runId?: string): void {
+    const run = this.currentRun.value;
+    if (run && (runId === undefined || run.runId === runId)) run.cancel();
+  }
+
+  private async finish(run: TrainingRun, outcome: TrainOutcome | undefined): Promise<void> {
+    if (!outcome || this.isDisposed) return;
+    let model: ModelData;
+    try {
+      model = await this.options.loadCheckpoint(outcome.path);
+    } catch (err) {
+      run.fail(`could not read the checkpoint ${outcome.path}: ${err instanceof Error ? err.message : String(err)}`);
+      return;
+    }
+    this.models.add({
+      id: outcome.path,
+      label: `${run.label}${outcome.status === 'cancelled' ? ' (cancelled)' : ''}`,
+      path: outcome.path,
+      origin: 'trained',
+      data: model,
+      engine: outcome.engine,
+      runId: run.runId,
+      ...(run.train.last() !== undefined ? { loss: run.train.last()! } : {}),
+    });
+    run.touch();
+    await this.sampleTemperatures(run, model, outcome.steps);
+  }
+
+  private async sampleTemperatures(run: TrainingRun, model: ModelData, step: number): Promise<void> {
+    const temps = this.options.temperatures();
+    try {
+      const texts = await Promise.all(temps.map((temperature, k) =>
+        this.backend.sample(model, { prime: '', length: this.options.sampleLength(), temperature, seed: 1000 + k })));
+      run.addSamples(temps.map((temperature, k) => ({ step, temperature, text: texts[k] })));
+      run.touch();
+    } catch (err) {
+      console.error(`gatescope: sampling ${describeModel({ data: model })} failed`, err);
+    }
+  }
+}

@@ -1,0 +1,88 @@
+// The "Models and runs" tree in the gatescope activity-bar container: runs (status, loss, actions)
+// and models (current one marked; trace / sample / make current).
+import * as vscode from 'vscode';
+import { Disposable, Emitter } from '../lifecycle';
+import type { ModelEntry, ModelStore } from '../services/modelStore';
+import { describeModel } from '../services/modelStore';
+import type { TrainingRun } from '../services/trainingRun';
+import type { TrainingService } from '../services/trainingService';
+
+type Node =
+  | { readonly kind: 'group'; readonly group: 'runs' | 'models' }
+  | { readonly kind: 'run'; readonly run: TrainingRun }
+  | { readonly kind: 'model'; readonly model: ModelEntry };
+
+export class ModelsTreeProvider extends Disposable implements vscode.TreeDataProvider<Node> {
+  private readonly onDidChangeTreeDataEmitter = this.register(new Emitter<Node | undefined>());
+  readonly onDidChangeTreeData = this.onDidChangeTreeDataEmitter.event;
+  private lastRefresh = 0;
+
+  constructor(private readonly models: ModelStore, private readonly training: TrainingService) {
+    super();
+    this.register(models.onDidChange(() => this.refresh(true)));
+    this.register(training.onDidChangeRuns(() => this.refresh(true)));
+    this.register(training.onDidStartRun((run) => {
+      // Live loss in the run's description, at most twice a second.
+      run.onDidEvent((e) => { if (e.kind === 'step') this.refresh(false); });
+    }));
+  }
+
+  private refresh(force: boolean): void {
+    const now = Date.now();
+    if (!force && now - this.lastRefresh < 500) return;
+    this.lastRefresh = now;
+    this.onDidChangeTreeDataEmitter.fire(undefined);
+  }
+
+  getChildren(node?: Node): Node[] {
+    if (!node) return [{ kind: 'group', group: 'runs' }, { kind: 'group', group: 'models' }];
+    if (node.kind !== 'group') return [];
+    return node.group === 'runs'
+      ? [...this.training.runs].reverse().map((run) => ({ kind: 'run' as const, run }))
+      : this.models.models.map((model) => ({ kind: 'model' as const, model }));
+  }
+
+  getTreeItem(node: Node): vscode.TreeItem {
+    switch (node.kind) {
+      case 'group': {
+        const count = node.group === 'runs' ? this.training.runs.length : this.models.models.length;
+        const item = new vscode.TreeItem(node.group === 'runs' ? 'Training runs' : 'Models', vscode.TreeItemCollapsibleState.Expanded);
+        item.description = String(count);
+        item.contextValue = `gatescope.group.${node.group}`;
+        return item;
+      }
+      case 'run': {
+        const r = node.run;
+        const item = new vscode.TreeItem(r.label, vscode.TreeItemCollapsibleState.None);
+        const loss = r.train.last();
+        const step = r.lastStep ? `${r.lastStep.step}/${r.lastStep.totalSteps}` : '';
+        item.description = [r.status, step, loss !== undefined ? `loss ${loss.toFixed(3)}` : ''].filter(Boolean).join(' · ');
+        item.tooltip = new vscode.MarkdownString([`**${r.label}**`, `status: ${r.status}`, r.engine ? `engine: ${r.engine}` : '', r.checkpointPath ? `checkpoint: \`${r.checkpointPath}\`` : '', r.error ? `error: ${r.error}` : ''].filter(Boolean).join('\n\n'));
+        item.iconPath = new vscode.ThemeIcon(r.status === 'training' ? 'sync~spin' : r.status === 'done' ? 'check' : r.status === 'cancelled' ? 'circle-slash' : 'error');
+        item.contextValue = `gatescope.run.${r.status}`;
+        item.command = { command: 'gatescope.showDashboard', title: 'Show training dashboard' };
+        item.id = `run:${r.runId}`;
+        return item;
+      }
+      case 'model': {
+        const m = node.model;
+        const current = this.models.current?.id === m.id;
+        const item = new vscode.TreeItem(m.label, vscode.TreeItemCollapsibleState.None);
+        item.description = `${current ? '● ' : ''}${describeModel(m)}${m.loss !== undefined ? ` · loss ${m.loss.toFixed(3)}` : ''}`;
+        item.tooltip = new vscode.MarkdownString([`**${m.label}**${current ? ' (current)' : ''}`, describeModel(m), m.path ? `\`${m.path}\`` : '', m.engine ? `engine: ${m.engine}` : ''].filter(Boolean).join('\n\n'));
+        item.iconPath = new vscode.ThemeIcon(current ? 'pass-filled' : 'circuit-board');
+        item.contextValue = 'gatescope.model';
+        item.command = { command: 'gatescope.useModel', title: 'Use this model', arguments: [m.id] };
+        item.id = `model:${m.id}`;
+        return item;
+      }
+    }
+  }
+}
+
+/** Tree nodes arrive as command arguments from the context menu; this finds the model id in one. */
+export function modelIdOf(arg: unknown): string | undefined {
+  if (typeof arg === 'string') return arg;
+  if (typeof arg === 'object' && arg !== null && 'model' in arg) return (arg as { model: ModelEntry }).model.id;
+  return undefined;
+}

@@ -1,0 +1,255 @@
+// The one typed protocol between the extension host and gatescope's webviews (dashboard, trace, diff).
+// Every message has a literal `type`; requests carry an `id` that the matching response echoes.
+// Tensors travel as ArrayBuffers (exact slices), never as JSON number arrays.
+// Pure module: no vscode, no DOM. Both sides import it; the guards check what arrives.
+import type { GateSaturation } from '../core/train/gateStats';
+import type { StepEvent, TrainEvent } from '../core/train/events';
+
+export type { GateSaturation, StepEvent, TrainEvent };
+
+export type ViewKind = 'dashboard' | 'trace' | 'diff';
+export const VIEW_KINDS: readonly ViewKind[] = ['dashboard', 'trace', 'diff'];
+
+// ---------------------------------------------------------------- shared payloads
+
+/** Gate saturation (fractions of i/f/o/r/z below 0.1 / above 0.9 per layer) at one evaluation. */
+export interface SaturationPoint {
+  readonly step: number;
+  readonly entries: readonly GateSaturation[];
+}
+
+export interface SampleAtTemperature {
+  readonly step: number;
+  readonly temperature: number;
+  readonly text: string;
+}
+
+export type RunStatus = 'training' | 'done' | 'cancelled' | 'failed';
+
+export interface RunSummary {
+  readonly runId: string;
+  readonly label: string; // e.g. "LSTM 1×128 on notes.md"
+  readonly status: RunStatus;
+  readonly totalSteps: number;
+  readonly engine?: string;
+  readonly checkpointPath?: string;
+  readonly error?: string;
+}
+
+/** A complete series as two parallel Float64 buffers (steps, values). */
+export interface SeriesBuffers {
+  readonly steps: ArrayBuffer;
+  readonly values: ArrayBuffer;
+}
+
+export interface TraceLayout {
+  readonly traceId: string;
+  readonly documentLabel: string;
+  readonly module: 'LSTM' | 'GRU' | 'RNN';
+  readonly length: number; // timesteps (tokens)
+  readonly hiddenSize: number;
+  readonly numLayers: number;
+  readonly directions: 1 | 2;
+  /** Per layer/direction tensor kinds: 'h', 'c', 'gate_i', ... */
+  readonly tensors: readonly string[];
+}
+
+export interface TensorSelector {
+  readonly layer: number;
+  readonly direction: 0 | 1;
+  readonly tensor: string; // 'h' | 'c' | 'gate_i' ...
+}
+
+export interface SpanMatch {
+  readonly start: number;
+  readonly end: number; // exclusive
+  readonly text: string;
+}
+
+export interface DiffRow {
+  readonly name: string; // tensor, or tensor/gate ("weight_ih_l0 [f]")
+  readonly shape: readonly number[];
+  readonly maxAbs: number;
+  readonly relError: number;
+  readonly ok: boolean;
+}
+
+export interface DiffViewModel {
+  readonly title: string;
+  readonly leftLabel: string;
+  readonly rightLabel: string;
+  readonly tolerance: number;
+  /** The detected layout mistake in words, or a statement that the two agree. */
+  readonly verdict: string;
+  readonly ok: boolean;
+  readonly rows: readonly DiffRow[];
+  /** Elementwise difference (right - left) of the worst tensor, as Float32 row-major [rows, cols]. */
+  readonly heatmap?: { readonly name: string; readonly rows: number; readonly cols: number; readonly data: ArrayBuffer };
+  /** Per-epoch trajectory: relative error (or loss) of each side per epoch. */
+  readonly trajectory?: { readonly label: string; readonly epochs: readonly number[]; readonly series: readonly { name: string; values: readonly number[] }[] };
+}
+
+// ---------------------------------------------------------------- host -> webview
+
+export interface InitMessage { readonly type: 'init'; readonly view: ViewKind; readonly theme: 'light' | 'dark' | 'high-contrast' }
+export interface DashboardResetMessage { readonly type: 'dashboardReset'; readonly run: RunSummary }
+/** Everything the dashboard shows for a run; sent after "ready" and when a view comes back. */
+export interface DashboardHistoryMessage {
+  readonly type: 'dashboardHistory';
+  readonly run: RunSummary;
+  readonly train: SeriesBuffers;
+  readonly validation: SeriesBuffers;
+  readonly gradNorm: SeriesBuffers;
+  readonly lastStep?: StepEvent;
+  readonly saturation: readonly SaturationPoint[];
+  readonly samples: readonly SampleAtTemperature[];
+}
+/** One live training event (step, eval or sample), as the trainer reports it. */
+export interface TrainEventMessage { readonly type: 'trainEvent'; readonly runId: string; readonly event: TrainEvent }
+export interface SamplesMessage { readonly type: 'samples'; readonly runId: string; readonly samples: readonly SampleAtTemperature[] }
+export interface RunStatusMessage { readonly type: 'runStatus'; readonly run: RunSummary }
+export interface TraceLayoutMessage { readonly type: 'traceLayout'; readonly layout: TraceLayout }
+export interface WindowResponse {
+  readonly type: 'window';
+  readonly id: number;
+  readonly traceId: string;
+  readonly selector: TensorSelector;
+  readonly start: number;
+  readonly end: number;
+  /** The characters under timesteps start..end, one string per token. */
+  readonly tokens: readonly string[];
+  /** Float32 row-major [end - start, hiddenSize]. */
+  readonly data: ArrayBuffer;
+}
+export interface FindSpansResponse {
+  readonly type: 'spans';
+  readonly id: number;
+  readonly units: readonly number[];
+  readonly matches: readonly SpanMatch[];
+  readonly scanned: number;
+}
+export interface ErrorResponse { readonly type: 'error'; readonly id?: number; readonly message: string }
+export interface DiffReportMessage { readonly type: 'diffReport'; readonly report: DiffViewModel }
+export interface RevealMessage { readonly type: 'reveal'; readonly position: number }
+
+export type ToWebviewMessage =
+  | InitMessage
+  | DashboardResetMessage
+  | DashboardHistoryMessage
+  | TrainEventMessage
+  | SamplesMessage
+  | RunStatusMessage
+  | TraceLayoutMessage
+  | WindowResponse
+  | FindSpansResponse
+  | ErrorResponse
+  | DiffReportMessage
+  | RevealMessage;
+
+// ---------------------------------------------------------------- webview -> host
+
+export interface ReadyMessage { readonly type: 'ready'; readonly view: ViewKind }
+export interface WindowRequest {
+  readonly type: 'requestWindow';
+  readonly id: number;
+  readonly traceId: string;
+  readonly selector: TensorSelector;
+  readonly start: number;
+  readonly end: number;
+}
+export interface SelectUnitMessage { readonly type: 'selectUnit'; readonly traceId: string; readonly selector: TensorSelector; readonly unit: number | null }
+export interface FindSpansRequest {
+  readonly type: 'findSpans';
+  readonly id: number;
+  readonly traceId: string;
+  readonly selector: TensorSelector;
+  readonly start: number;
+  readonly end: number;
+  readonly threshold: number;
+}
+export interface RevealInEditorMessage { readonly type: 'revealInEditor'; readonly traceId: string; readonly position: number }
+export interface CancelRunMessage { readonly type: 'cancelRun'; readonly runId: string }
+export interface WebviewErrorMessage { readonly type: 'webviewError'; readonly message: string }
+
+export type FromWebviewMessage =
+  | ReadyMessage
+  | WindowRequest
+  | SelectUnitMessage
+  | FindSpansRequest
+  | RevealInEditorMessage
+  | CancelRunMessage
+  | WebviewErrorMessage;
+
+// ---------------------------------------------------------------- guards
+
+const TO_WEBVIEW_TYPES: ReadonlySet<string> = new Set<ToWebviewMessage['type']>([
+  'init', 'dashboardReset', 'dashboardHistory', 'trainEvent', 'samples', 'runStatus', 'traceLayout', 'window', 'spans',
+  'error', 'diffReport', 'reveal',
+]);
+
+function record(x: unknown): x is Record<string, unknown> {
+  return typeof x === 'object' && x !== null;
+}
+
+const isInt = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v);
+const isStr = (v: unknown): v is string => typeof v === 'string';
+
+export function isTensorSelector(x: unknown): x is TensorSelector {
+  return record(x) && isInt(x.layer) && x.layer >= 0 && (x.direction === 0 || x.direction === 1) && isStr(x.tensor);
+}
+
+function isRange(x: Record<string, unknown>): boolean {
+  return isInt(x.start) && isInt(x.end) && x.start >= 0 && x.end >= x.start;
+}
+
+/** Validates a message from a webview (which is untrusted content): a full shape check per type. */
+export function isFromWebviewMessage(x: unknown): x is FromWebviewMessage {
+  if (!record(x) || !isStr(x.type)) return false;
+  const type = x.type as FromWebviewMessage['type'];
+  switch (type) {
+    case 'ready':
+      return VIEW_KINDS.includes(x.view as ViewKind);
+    case 'requestWindow':
+      return isInt(x.id) && isStr(x.traceId) && isTensorSelector(x.selector) && isRange(x);
+    case 'selectUnit':
+      return isStr(x.traceId) && isTensorSelector(x.selector) && (x.unit === null || (isInt(x.unit) && x.unit >= 0));
+    case 'findSpans':
+      return isInt(x.id) && isStr(x.traceId) && isTensorSelector(x.selector) && isRange(x) && typeof x.threshold === 'number' && Number.isFinite(x.threshold);
+    case 'revealInEditor':
+      return isStr(x.traceId) && isInt(x.position) && x.position >= 0;
+    case 'cancelRun':
+      return isStr(x.runId);
+    case 'webviewError':
+      return isStr(x.message);
+    default: {
+      const never: never = type;
+      void never;
+      return false;
+    }
+  }
+}
+
+/** Cheap check on the webview side: the host is trusted, so the type tag is enough. */
+export function isToWebviewMessage(x: unknown): x is ToWebviewMessage {
+  return record(x) && isStr(x.type) && TO_WEBVIEW_TYPES.has(x.type);
+}
+
+/** Exhaustiveness helper for switches over message unions. */
+export function assertNever(x: never, what = 'message'): never {
+  throw new Error(`unexpected ${what}: ${JSON.stringify(x)}`);
+}
+
+// ---------------------------------------------------------------- ArrayBuffer helpers
+
+/** Exactly the bytes of a typed-array view (views may share a larger pooled buffer). */
+export function exactBuffer(view: ArrayBufferView): ArrayBuffer {
+  const { buffer, byteOffset, byteLength } = view;
+  if (buffer instanceof ArrayBuffer && byteOffset === 0 && byteLength === buffer.byteLength) return buffer;
+  const copy = new ArrayBuffer(byteLength);
+  new Uint8Array(copy).set(new Uint8Array(buffer, byteOffset, byteLength));
+  return copy;
+}
+
+export function float64Buffer(values: ArrayLike<number>): ArrayBuffer {
+  return exactBuffer(Float64Array.from(values as ArrayLike<number>));
+}

@@ -1,0 +1,128 @@
+// Host services on plain node (no VS Code): training run lifecycle, windowed tracing against a full
+// forward pass, hover snapshots, LSTMVis span search. The in-host backend does the computing.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { buildCharVocab } from '../../src/core/data/charVocab';
+import { lmConfigFor, initialWeights } from '../../src/core/train/model';
+import { lmForward, splitLmParameters } from '../../src/core/train/lmForward';
+import { readModelFile } from '../../src/node/modelFile';
+import { encodeDocument } from '../../src/extension/logic/encodeDocument';
+import { formatHover } from '../../src/extension/logic/hoverFormat';
+import { InHostBackend } from '../../src/extension/services/inHostBackend';
+import { ModelStore } from '../../src/extension/services/modelStore';
+import { TracedDocument, TraceService } from '../../src/extension/services/traceService';
+import { TrainingService } from '../../src/extension/services/trainingService';
+import type { ModelData } from '../../src/extension/services/backend';
+
+const TEXT = 'the quick brown fox jumps over the lazy dog.\n'.repeat(20);
+
+function tinyModel(module: 'LSTM' | 'GRU', numLayers = 1): ModelData {
+  const vocab = buildCharVocab(TEXT);
+  const config = lmConfigFor(vocab, { module, hiddenSize: 6, numLayers, dtype: 'float64' });
+  return { config, params: initialWeights(config, 3), vocab };
+}
+
+async function traced(model: ModelData, text: string, K: number, block: number): Promise<TracedDocument> {
+  const backend = new InHostBackend();
+  const enc = encodeDocument(model.vocab as { kind: 'char'; chars: string[] }, text);
+  const remote = await backend.prepareTrace(model, enc.ids, K);
+  return new TracedDocument('mem:doc', 'trace-1', 'doc', 1, text, enc, 'm', model, remote,
+    { blockSize: block, cacheBlocks: 4, checkpointEvery: K });
+}
+
+test('windowed trace equals one full forward pass (checkpoints every K, odd block sizes)', async () => {
+  for (const module of ['LSTM', 'GRU'] as const) {
+    const model = tinyModel(module, 2);
+    const text = TEXT.slice(0, 300);
+    const doc = await traced(model, text, 16, 37);
+    const ids = encodeDocument(model.vocab as { kind: 'char'; chars: string[] }, text).ids;
+    const full = lmForward(model.config, splitLmParameters(model.config, model.params), ids, ids.length, 1, undefined, { trace: true }).trace!;
+    for (const tensor of doc.layout.tensors) {
+      for (const layer of [0, 1]) {
+        const w = await doc.window({ layer, direction: 0, tensor }, 50, 250);
+        const ref = full.get(`trace_l${layer}_${tensor}`)!.data as Float64Array;
+        let err = 0;
+        for (let i = 0; i < w.length; i++) err = Math.max(err, Math.abs(w[i] - ref[50 * 6 + i]));
+        assert.ok(err < 1e-6, `${module} ${tensor} l${layer}: max error ${err}`); // float32 transport
+      }
+    }
+    assert.ok(doc.cache.size <= 4);
+    doc.dispose();
+  }
+});
+
+test('hover snapshots answer fast and name the top predictions', async () => {
+  const model = tinyModel('LSTM');
+  const big = TEXT.repeat(50); // 45k chars
+  const doc = await traced(model, big, 256, 256);
+  const t = doc.tokenAt(30_001);
+  const t0 = performance.now();
+  const snap = await doc.hoverSnapshot(t, 0, 4, 5);
+  const ms = performance.now() - t0;
+  assert.ok(ms < 50, `cold hover took ${ms.toFixed(1)} ms`);
+  assert.equal(snap.position, 30_001);
+  assert.equal(snap.predictions.length, 5);
+  const total = snap.predictions.reduce((s, p) => s + p.probability, 0);
+  assert.ok(total > 0 && total <= 1);
+  assert.deepEqual([...snap.tensors.keys()], ['h', 'c', 'gate_i', 'gate_f', 'gate_g', 'gate_o']);
+  assert.match(formatHover(snap), /t = 30001 of 45000/);
+  doc.dispose();
+});
+
+test('findSpans finds the selected span itself among the matches', async () => {
+  const model = tinyModel('LSTM');
+  const doc = await traced(model, TEXT, 32, 64);
+  const sel = { layer: 0, direction: 0 as const, tensor: 'gate_f' };
+  const r = await doc.findSpans(sel, 10, 14, 0.0, 10_000); // threshold 0 on a sigmoid gate: every unit is on
+  assert.deepEqual(r.units, [0, 1, 2, 3, 4, 5]);
+  assert.deepEqual(r.matches.map((m) => [m.start, m.end]), [[0, doc.length]]);
+  const service = new TraceService();
+  service.set(doc);
+  assert.equal(service.byTraceId('trace-1'), doc);
+  service.removeModel('m');
+  assert.equal(service.all.length, 0);
+  service.dispose();
+});
+
+test('a training run reports steps, writes its checkpoint, registers the model and samples it', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'gatescope-ext-'));
+  try {
+    const backend = new InHostBackend();
+    const models = new ModelStore();
+    const training = new TrainingService(backend, models, {
+      loadCheckpoint: async (p) => readModelFile(p),
+      temperatures: () => [0.5, 1],
+      sampleLength: () => 20,
+    });
+    const out = join(dir, 'm.safetensors');
+    const changes: string[] = [];
+    training.onDidChangeRuns((s) => changes.push(s.status));
+    const run = training.start({ text: TEXT, out, engine: 'reference', model: { module: 'GRU', hiddenSize: 8, numLayers: 1 },
+      settings: { steps: 6, seqLen: 8, batchSize: 2, evalEvery: 3, sampleEvery: 0 } }, 'GRU test');
+    assert.ok(training.isTraining);
+    const outcome = await run.finished;
+    assert.equal(outcome?.status, 'done');
+    await run.settled; // checkpoint read, model registered, samples taken
+    assert.equal(run.train.length, 6);
+    assert.equal(run.validation.length, 2);
+    assert.ok(run.saturation.length === 2 && run.saturation[0].entries.length > 0);
+    assert.equal(models.current?.path, out);
+    assert.equal(models.current?.data?.config.rnn.module, 'GRU');
+    assert.deepEqual(run.samples.map((s) => s.temperature), [0.5, 1]);
+    assert.ok(changes.includes('done'));
+    // A second run cancels nothing (the first is finished) but replaces it as current; cancel stops it.
+    const run2 = training.start({ text: TEXT, out: join(dir, 'm2.safetensors'), engine: 'reference', model: { module: 'LSTM', hiddenSize: 4, numLayers: 1 },
+      settings: { steps: 10_000, seqLen: 8, batchSize: 2, evalEvery: 1000, sampleEvery: 0 } }, 'LSTM long');
+    setTimeout(() => training.cancel(), 30);
+    const o2 = await run2.finished;
+    assert.equal(o2?.status, 'cancelled');
+    assert.ok(run2.train.length < 10_000);
+    training.dispose();
+    models.dispose();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
