@@ -5,13 +5,14 @@ import type { DiffViewModel, ToWebviewMessage } from '../src/protocol/webview';
 import { colour } from './colormap';
 import { h, setText } from './dom';
 import { byId, cssVar, type HostChannel } from './vscodeApi';
+import { type DiffViewState, parseViewState } from '../src/extension/logic/viewState';
 
 Chart.register(...registerables);
 
 export class DiffView {
   private chart: Chart | undefined;
 
-  constructor(_host: HostChannel, root: HTMLElement) {
+  constructor(private readonly host: HostChannel, root: HTMLElement) {
     root.append(
       h('header', { class: 'toolbar' }, h('span', { id: 'diff-title', class: 'title', text: 'No comparison yet — run “gatescope: Compare implementations / weights…”.' })),
       h('p', { id: 'diff-verdict', class: 'verdict', role: 'status', 'aria-live': 'polite' }),
@@ -21,6 +22,8 @@ export class DiffView {
       h('section', { 'aria-label': 'Difference heatmap' }, h('h3', { id: 'diff-heatmap-title', text: 'Elementwise difference' }), h('canvas', { id: 'diff-heatmap', role: 'img', 'aria-label': 'Heatmap of the elementwise difference of the worst tensor' })),
       h('section', { 'aria-label': 'Per-epoch trajectory', id: 'diff-trajectory', hidden: true }, h('h3', { id: 'diff-trajectory-title' }), h('div', { class: 'chart-box small' }, h('canvas', { id: 'diff-trajectory-chart' }))),
     );
+    const saved = parseViewState('diff', host.getState()) as DiffViewState;
+    if (saved.report) this.render(saved.report);
   }
 
   handle(m: ToWebviewMessage): void {
@@ -28,6 +31,8 @@ export class DiffView {
   }
 
   private render(r: DiffViewModel): void {
+    const { heatmap: _bytes, ...persistable } = r;
+    this.host.setState({ view: 'diff', report: persistable } satisfies DiffViewState);
     setText(byId('diff-title'), `${r.title}: ${r.leftLabel} vs ${r.rightLabel} (tolerance ${r.tolerance.toExponential(0)})`);
     const verdict = byId('diff-verdict');
     setText(verdict, r.verdict);

@@ -1,5 +1,5 @@
-// "gatescope: Train char LSTM": text from the active editor, its selection or chosen workspace files;
-// model, size and steps from quick picks (defaults from settings); progress notification with cancel;
+// "gatescope: Train char LSTM": text from the active editor's selection, the active editor or chosen
+// workspace files; model, size and steps from three prompts (defaults from settings); progress notification with cancel;
 // the checkpoint lands in the workspace's checkpoint folder. Tests and scripts may pass an options
 // object instead of answering the pickers.
 import * as vscode from 'vscode';
@@ -30,29 +30,24 @@ interface TextChoice {
   readonly label: string;
 }
 
+/**
+ * The text, without asking when the answer is obvious: a non-empty selection, else the active editor,
+ * else (or from the explorer / a files argument) chosen workspace files.
+ */
 async function chooseText(args: unknown): Promise<TextChoice | undefined> {
   if (args instanceof vscode.Uri) return { files: [args.fsPath], label: basename(args.fsPath) };
+  if (Array.isArray(args) && args.every((a) => a instanceof vscode.Uri) && args.length) {
+    const uris = args as vscode.Uri[];
+    return { files: uris.map((u) => u.fsPath), label: uris.length === 1 ? basename(uris[0].fsPath) : `${uris.length} files` };
+  }
   const editor = vscode.window.activeTextEditor;
-  type Item = vscode.QuickPickItem & { pick: () => Promise<TextChoice | undefined> };
-  const items: Item[] = [];
   if (editor && !editor.selection.isEmpty) {
-    const text = editor.document.getText(editor.selection);
-    items.push({ label: '$(selection) Selection', description: `${text.length.toLocaleString('en-US')} characters`, pick: async () => ({ text, label: `selection of ${basename(editor.document.fileName)}` }) });
+    return { text: editor.document.getText(editor.selection), label: `selection of ${basename(editor.document.fileName)}` };
   }
-  if (editor) {
-    const doc = editor.document;
-    items.push({ label: '$(file) Active editor', description: basename(doc.fileName), pick: async () => ({ text: doc.getText(), label: basename(doc.fileName) }) });
-  }
-  items.push({
-    label: '$(files) Workspace files…', description: 'choose one or more text files',
-    pick: async () => {
-      const uris = await vscode.window.showOpenDialog({ canSelectMany: true, openLabel: 'Train on these', defaultUri: vscode.workspace.workspaceFolders?.[0]?.uri });
-      if (!uris?.length) return undefined;
-      return { files: uris.map((u) => u.fsPath), label: uris.length === 1 ? basename(uris[0].fsPath) : `${uris.length} files` };
-    },
-  });
-  const chosen = items.length === 1 ? items[0] : await vscode.window.showQuickPick(items, { title: 'Train char model: text', placeHolder: 'What should the model learn from?' });
-  return chosen?.pick();
+  if (editor && editor.document.getText().length > 0) return { text: editor.document.getText(), label: basename(editor.document.fileName) };
+  const uris = await vscode.window.showOpenDialog({ canSelectMany: true, openLabel: 'Train on these', title: 'Train char model: text files', defaultUri: vscode.workspace.workspaceFolders?.[0]?.uri });
+  if (!uris?.length) return undefined;
+  return { files: uris.map((u) => u.fsPath), label: uris.length === 1 ? basename(uris[0].fsPath) : `${uris.length} files` };
 }
 
 async function chooseModel(defaultModule: 'LSTM' | 'GRU' | 'RNN'): Promise<'LSTM' | 'GRU' | 'RNN' | undefined> {

@@ -1,6 +1,6 @@
 // What each webview remembers across hide/reload (vscode.getState/setState) and what the panel
 // serializer gets back after a window reload. Parsing never throws: bad or old state becomes defaults.
-import { isTensorSelector, type TensorSelector, type ViewKind } from '../../protocol/webview';
+import { isTensorSelector, type DiffViewModel, type TensorSelector, type ViewKind } from '../../protocol/webview';
 
 export type UnitSort = 'index' | 'mean' | 'variance' | 'max';
 export const UNIT_SORTS: readonly UnitSort[] = ['index', 'mean', 'variance', 'max'];
@@ -24,6 +24,8 @@ export interface TraceViewState {
 
 export interface DiffViewState {
   readonly view: 'diff';
+  /** The last report without its heatmap bytes (state is JSON), shown again after a reload. */
+  readonly report?: Omit<DiffViewModel, 'heatmap'>;
 }
 
 export type ViewState = DashboardViewState | TraceViewState | DiffViewState;
@@ -57,8 +59,11 @@ export function parseViewState(view: ViewKind, raw: unknown): ViewState {
         filter: typeof o.filter === 'string' ? o.filter : '',
         threshold: num(o.threshold, -1e6, 1e6, d.threshold),
       };
-    case 'diff':
-      return d;
+    case 'diff': {
+      const r = o.report as Record<string, unknown> | undefined;
+      const valid = typeof r === 'object' && r !== null && typeof r.verdict === 'string' && typeof r.title === 'string' && Array.isArray(r.rows);
+      return valid ? { view: 'diff', report: r as unknown as Omit<DiffViewModel, 'heatmap'> } : d;
+    }
   }
 }
 
