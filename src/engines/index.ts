@@ -2,7 +2,9 @@
 // that can run the config here: WASM SIMD kernels (float32) > pure-TS fast engine > reference.
 // tfjs is used by 'auto' only when the user has @tensorflow/tfjs-node installed (never a dependency).
 import type { LmConfig, LmEngine } from '../core/engine';
-import { fastUnsupportedReason } from '../core/fast/lmDriver';
+import { type FastLmEngine, fastUnsupportedReason } from '../core/fast/lmDriver';
+import { type LmTraceOptions, traceTokens } from '../core/fast/trace';
+import type { FloatArray } from '../core/tensor';
 import { createReferenceLmEngine } from '../core/reference/lmEngine';
 import type { TensorMap } from '../core/tensor';
 import { createJsLmEngine } from './js';
@@ -96,5 +98,26 @@ export function createLmEngine(cfg: LmConfig, options: CreateEngineOptions = {})
       const never: never = choice;
       throw new EngineUnavailableError(`unknown engine "${String(never)}"`);
     }
+  }
+}
+
+export type { LmTraceChunk, LmTraceOptions } from '../core/fast/trace';
+
+/**
+ * Fast forward-with-trace for the trace service: runs `tokens` (vocabulary ids) through the model and hands
+ * every chunk's per-step h, c and gates to options.onChunk. Returns the final state [L, streams, H].
+ * Uses the WASM kernels for float32 when available, else the js engine (float64 too). Bidirectional and
+ * reset-before GRU configs are not covered: use the reference lmForward for them.
+ */
+export function traceLm(cfg: LmConfig, params: TensorMap, tokens: ArrayLike<number>,
+  options: LmTraceOptions & { readonly engine?: 'auto' | 'wasm' | 'js' }): { h: FloatArray; c?: FloatArray } {
+  const why = fastUnsupportedReason(cfg);
+  if (why) throw new EngineUnavailableError(`fast tracing does not support ${why}; use the reference lmForward`);
+  const useWasm = options.engine === 'wasm' || ((options.engine ?? 'auto') === 'auto' && cfg.rnn.dtype === 'float32' && wasmAvailability().available);
+  const engine: FastLmEngine = useWasm ? createWasmLmEngine(cfg, params) : createJsLmEngine(cfg, params);
+  try {
+    return traceTokens(engine, tokens, options);
+  } finally {
+    engine.dispose();
   }
 }

@@ -7,7 +7,7 @@ import type { LmBatch, LmConfig, LmEngine, LmStepResult, LmTrainOptions, Optimiz
 import { initLmParameters } from '../init';
 import { type Optimizer, applyClipping, createOptimizer } from '../optim';
 import { createRng } from '../random';
-import { type FloatTensor, type TensorMap, formatShape, numel, shapeEquals, toFloat } from '../tensor';
+import { type FloatArray, type FloatTensor, type TensorMap, formatShape, numel, shapeEquals, toFloat } from '../tensor';
 import type { FastKernels } from './kernels';
 
 /** Why a config cannot run on the fast driver, or undefined when it can. */
@@ -55,6 +55,19 @@ interface Workspace {
   readonly dE: number; // [V, G*H] layer-0 input weight gradient, transposed
   readonly trainState: number; // [L, B, H] h then [L, B, H] c
   readonly evalState: number;
+  readonly traceState: number;
+}
+
+/** Views into the engine's heap for one traced window: valid until the engine runs again. */
+export interface FastTraceLayer {
+  readonly h: FloatArray; // [T, B, H] time-major
+  readonly c?: FloatArray; // LSTM [T, B, H]
+  readonly gates: FloatArray; // [T, B, G*H] activated gates, PyTorch gate order (empty for RNN)
+}
+
+export interface FastTraceWindow {
+  readonly layers: readonly FastTraceLayer[];
+  readonly logits: FloatArray; // [T, B, outputSize]
 }
 
 export class FastLmEngine implements LmEngine {
@@ -217,9 +230,10 @@ export class FastLmEngine implements LmEngine {
     const dE = alloc(V * GH);
     const trainState = alloc(2 * L * B * H);
     const evalState = alloc(2 * L * B * H);
+    const traceState = alloc(2 * L * B * H);
     this.k.ensure(top);
-    this.k.fill(trainState, 4 * L * B * H, 0); // a new batch size starts from zero states
-    this.ws = { B, T, gates, hs, cs, tc, hn, hproj, logits, dGi, dGh, dH, dhRec, dc, dE, trainState, evalState };
+    this.k.fill(trainState, 6 * L * B * H, 0); // a new batch shape starts from zero states
+    this.ws = { B, T, gates, hs, cs, tc, hn, hproj, logits, dGi, dGh, dH, dhRec, dc, dE, trainState, evalState, traceState };
     return this.ws;
   }
 
@@ -242,18 +256,21 @@ export class FastLmEngine implements LmEngine {
     }
   }
 
-  /** Loads [B,T] row-major tokens as time-major and runs every layer and the head; returns the summed CE. */
-  private forward(batch: LmBatch, state: number, gradScale: number): number {
+  /**
+   * Loads [B,T] row-major tokens as time-major and runs every layer and the head; returns the summed CE
+   * (0 without targets).
+   */
+  private forward(rowInputs: ArrayLike<number>, rowTargets: ArrayLike<number> | undefined, B: number, T: number,
+    state: number, gradScale: number): number {
     const { k, H, L, G } = this;
-    const B = batch.batchSize, T = batch.seqLen;
     const ws = this.workspace(B, T);
     const GH = G * H;
     const TB = T * B;
     const inputs = new Int32Array(TB), targets = new Int32Array(TB);
     for (let b = 0; b < B; b++) {
       for (let t = 0; t < T; t++) {
-        inputs[t * B + b] = batch.inputs[b * T + t];
-        targets[t * B + b] = batch.targets[b * T + t];
+        inputs[t * B + b] = rowInputs[b * T + t];
+        if (rowTargets) targets[t * B + b] = rowTargets[b * T + t];
       }
     }
     k.setTokens(inputs, targets);
@@ -294,7 +311,7 @@ export class FastLmEngine implements LmEngine {
     const top = ws.hs[L - 1] + B * H;
     k.gemm(TB, this.O, H, top, H, 1, this.headWT, this.O, ws.logits, this.O, false);
     k.addRowBias(ws.logits, TB, this.O, this.headB.off);
-    return k.softmaxCrossEntropy(ws.logits, TB, this.O, gradScale);
+    return rowTargets ? k.softmaxCrossEntropy(ws.logits, TB, this.O, gradScale) : 0;
   }
 
   /** Keeps the last h (and c) of every layer as the next window's initial state. */
@@ -371,7 +388,7 @@ export class FastLmEngine implements LmEngine {
     const ws = this.workspace(batch.batchSize, batch.seqLen);
     if (!options.stateful) this.k.fill(ws.trainState, 2 * this.L * ws.B * this.H, 0);
     const n = batch.batchSize * batch.seqLen;
-    const loss = this.forward(batch, ws.trainState, 1 / n) / n;
+    const loss = this.forward(batch.inputs, batch.targets, batch.batchSize, batch.seqLen, ws.trainState, 1 / n) / n;
     this.backward();
     if (options.stateful) this.carryState(ws.trainState);
     const grads = this.views('grad');
@@ -387,9 +404,58 @@ export class FastLmEngine implements LmEngine {
     const ws = this.workspace(batch.batchSize, batch.seqLen);
     if (!stateful) this.k.fill(ws.evalState, 2 * this.L * ws.B * this.H, 0);
     const n = batch.batchSize * batch.seqLen;
-    const loss = this.forward(batch, ws.evalState, 0) / n;
+    const loss = this.forward(batch.inputs, batch.targets, batch.batchSize, batch.seqLen, ws.evalState, 0) / n;
     if (stateful) this.carryState(ws.evalState);
     return loss;
+  }
+
+  // ---- tracing -------------------------------------------------------------------------------------
+
+  /**
+   * Forward only over row-major [B, T] tokens, keeping every step's h, c and gates. `start`: zeros, the
+   * state left by the previous traceWindow ('carry'), or explicit [L, B, H] h (and c for LSTM).
+   */
+  traceWindow(inputs: ArrayLike<number>, B: number, T: number,
+    start: 'zero' | 'carry' | { readonly h: ArrayLike<number>; readonly c?: ArrayLike<number> }): FastTraceWindow {
+    this.assertAlive();
+    const { k, H, L } = this;
+    for (let i = 0; i < B * T; i++) {
+      if (!(inputs[i] >= 0 && inputs[i] < this.V)) throw new Error(`token id ${inputs[i]} at ${i} outside vocabulary of ${this.V}`);
+    }
+    const reshaped = !this.ws || this.ws.B !== B || this.ws.T !== T;
+    const ws = this.workspace(B, T);
+    if (start === 'zero' || (start === 'carry' && reshaped)) {
+      k.fill(ws.traceState, 2 * L * B * H, 0);
+    } else if (start !== 'carry') {
+      if (start.h.length !== L * B * H) throw new Error(`initial h must hold ${L}x${B}x${H} values`);
+      k.heap().set(start.h, ws.traceState);
+      if (this.config.rnn.module === 'LSTM') {
+        if (!start.c || start.c.length !== L * B * H) throw new Error(`initial c must hold ${L}x${B}x${H} values`);
+        k.heap().set(start.c, ws.traceState + L * B * H);
+      }
+    }
+    this.forward(inputs, undefined, B, T, ws.traceState, 0);
+    this.carryState(ws.traceState);
+    const heap = k.heap();
+    const lstm = this.config.rnn.module === 'LSTM';
+    const GH = this.G * H;
+    const layers = Array.from({ length: L }, (_, l): FastTraceLayer => ({
+      h: heap.subarray(ws.hs[l] + B * H, ws.hs[l] + (T + 1) * B * H),
+      ...(lstm ? { c: heap.subarray(ws.cs[l] + B * H, ws.cs[l] + (T + 1) * B * H) } : {}),
+      // An Elman RNN has no gates (its buffer holds pre-activations): empty, like the reference trace.
+      gates: this.config.rnn.module === 'RNN' ? heap.subarray(0, 0) : heap.subarray(ws.gates[l], ws.gates[l] + T * B * GH),
+    }));
+    return { layers, logits: heap.subarray(ws.logits, ws.logits + T * B * this.O) };
+  }
+
+  /** The state after the last traceWindow: h then c, each [L, B, H] (copies). */
+  traceState(): { h: FloatArray; c?: FloatArray } {
+    const ws = this.ws;
+    if (!ws) throw new Error('no trace has run yet');
+    const n = this.L * ws.B * this.H;
+    const heap = this.k.heap();
+    const h = heap.slice(ws.traceState, ws.traceState + n);
+    return this.config.rnn.module === 'LSTM' ? { h, c: heap.slice(ws.traceState + n, ws.traceState + 2 * n) } : { h };
   }
 
   dispose(): void {

@@ -34,6 +34,11 @@ export function kernelModule(variant: KernelVariant): WasmModule | null {
   return modules.get(variant)!;
 }
 
+/** Drops a cached validation result (after runtime flags changed). */
+export function forgetKernelModule(variant: KernelVariant): void {
+  modules.delete(variant);
+}
+
 export function createWasmKernels(variant: KernelVariant): FastKernels {
   const module = kernelModule(variant);
   if (!module) throw new Error(`WebAssembly kernels (${variant}) cannot be loaded in this runtime`);

@@ -23,59 +23,83 @@ typedef v128_t vf;
 #define MUL wasm_f32x4_mul
 
 // ---- GEMM: C[M,N] (+)= A[M,K] B[K,N], A[m,k] = a[m*ars + k*acs], B row-major ----------------------
+// GotoBLAS-style: blocks of A and B are packed into contiguous MR-row / NR-column panels (so strided
+// operands such as dG^T stream sequentially), then an MR x NR register tile runs over each pair of panels.
 
+#define MR 4
+#define NR 8
 #define KC 256
-#define MC 64
+#define MC 128
+#define NC 512
 
-static inline void tile4x8(int K, const float *a, int ars, int acs, const float *b, int ldb, float *c, int ldc, int acc) {
-  vf c00, c01, c10, c11, c20, c21, c30, c31;
-  if (acc) {
-    c00 = LOAD(c); c01 = LOAD(c + 4); c10 = LOAD(c + ldc); c11 = LOAD(c + ldc + 4);
-    c20 = LOAD(c + 2 * ldc); c21 = LOAD(c + 2 * ldc + 4); c30 = LOAD(c + 3 * ldc); c31 = LOAD(c + 3 * ldc + 4);
-  } else {
-    c00 = c01 = c10 = c11 = c20 = c21 = c30 = c31 = SPLAT(0.f);
+static float packA[MC * KC] __attribute__((aligned(16)));
+static float packB[KC * NC] __attribute__((aligned(16)));
+
+static void pack_a(int mc, int kc, const float *a, int ars, int acs) {
+  float *dst = packA;
+  for (int m0 = 0; m0 < mc; m0 += MR) {
+    const int rows = mc - m0 < MR ? mc - m0 : MR;
+    for (int k = 0; k < kc; k++) {
+      int r = 0;
+      for (; r < rows; r++) dst[r] = a[(m0 + r) * ars + k * acs];
+      for (; r < MR; r++) dst[r] = 0.f;
+      dst += MR;
+    }
   }
-  const float *a0 = a, *a1 = a + ars, *a2 = a + 2 * ars, *a3 = a + 3 * ars;
-  for (int k = 0; k < K; k++) {
-    const vf b0 = LOAD(b), b1 = LOAD(b + 4);
-    const int o = k * acs;
-    vf x = SPLAT(a0[o]);
+}
+
+static void pack_b(int kc, int nc, const float *b, int ldb) {
+  float *dst = packB;
+  for (int n0 = 0; n0 < nc; n0 += NR) {
+    const int cols = nc - n0 < NR ? nc - n0 : NR;
+    const float *src = b + n0;
+    if (cols == NR) {
+      for (int k = 0; k < kc; k++, dst += NR, src += ldb) {
+        STORE(dst, LOAD(src));
+        STORE(dst + 4, LOAD(src + 4));
+      }
+    } else {
+      for (int k = 0; k < kc; k++, dst += NR, src += ldb) {
+        int c = 0;
+        for (; c < cols; c++) dst[c] = src[c];
+        for (; c < NR; c++) dst[c] = 0.f;
+      }
+    }
+  }
+}
+
+/** One MR x NR tile over packed panels; rows/cols < MR/NR at the edges go through a scratch tile. */
+static inline void micro(int kc, const float *ap, const float *bp, float *c, int ldc, int rows, int cols, int acc) {
+  vf c00 = SPLAT(0.f), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00, c31 = c00;
+  for (int k = 0; k < kc; k++) {
+    const vf b0 = LOAD(bp), b1 = LOAD(bp + 4);
+    vf x = SPLAT(ap[0]);
     c00 = MADD(x, b0, c00); c01 = MADD(x, b1, c01);
-    x = SPLAT(a1[o]);
+    x = SPLAT(ap[1]);
     c10 = MADD(x, b0, c10); c11 = MADD(x, b1, c11);
-    x = SPLAT(a2[o]);
+    x = SPLAT(ap[2]);
     c20 = MADD(x, b0, c20); c21 = MADD(x, b1, c21);
-    x = SPLAT(a3[o]);
+    x = SPLAT(ap[3]);
     c30 = MADD(x, b0, c30); c31 = MADD(x, b1, c31);
-    b += ldb;
+    ap += MR;
+    bp += NR;
   }
-  STORE(c, c00); STORE(c + 4, c01); STORE(c + ldc, c10); STORE(c + ldc + 4, c11);
-  STORE(c + 2 * ldc, c20); STORE(c + 2 * ldc + 4, c21); STORE(c + 3 * ldc, c30); STORE(c + 3 * ldc + 4, c31);
-}
-
-static inline void tile1x8(int K, const float *a, int acs, const float *b, int ldb, float *c, int acc) {
-  vf c0 = acc ? LOAD(c) : SPLAT(0.f), c1 = acc ? LOAD(c + 4) : SPLAT(0.f);
-  for (int k = 0; k < K; k++) {
-    const vf x = SPLAT(a[k * acs]);
-    c0 = MADD(x, LOAD(b), c0); c1 = MADD(x, LOAD(b + 4), c1);
-    b += ldb;
+  if (rows == MR && cols == NR) {
+    if (acc) {
+      c00 = ADD(c00, LOAD(c)); c01 = ADD(c01, LOAD(c + 4));
+      c10 = ADD(c10, LOAD(c + ldc)); c11 = ADD(c11, LOAD(c + ldc + 4));
+      c20 = ADD(c20, LOAD(c + 2 * ldc)); c21 = ADD(c21, LOAD(c + 2 * ldc + 4));
+      c30 = ADD(c30, LOAD(c + 3 * ldc)); c31 = ADD(c31, LOAD(c + 3 * ldc + 4));
+    }
+    STORE(c, c00); STORE(c + 4, c01); STORE(c + ldc, c10); STORE(c + ldc + 4, c11);
+    STORE(c + 2 * ldc, c20); STORE(c + 2 * ldc + 4, c21); STORE(c + 3 * ldc, c30); STORE(c + 3 * ldc + 4, c31);
+    return;
   }
-  STORE(c, c0); STORE(c + 4, c1);
-}
-
-static inline void tile1x4(int K, const float *a, int acs, const float *b, int ldb, float *c, int acc) {
-  vf c0 = acc ? LOAD(c) : SPLAT(0.f);
-  for (int k = 0; k < K; k++) {
-    c0 = MADD(SPLAT(a[k * acs]), LOAD(b), c0);
-    b += ldb;
-  }
-  STORE(c, c0);
-}
-
-static inline void tile1x1(int K, const float *a, int acs, const float *b, int ldb, float *c, int acc) {
-  float s = acc ? *c : 0.f;
-  for (int k = 0; k < K; k++) s += a[k * acs] * b[k * ldb];
-  *c = s;
+  float t[MR * NR] __attribute__((aligned(16)));
+  STORE(t, c00); STORE(t + 4, c01); STORE(t + 8, c10); STORE(t + 12, c11);
+  STORE(t + 16, c20); STORE(t + 20, c21); STORE(t + 24, c30); STORE(t + 28, c31);
+  for (int r = 0; r < rows; r++)
+    for (int j = 0; j < cols; j++) c[r * ldc + j] = acc ? c[r * ldc + j] + t[r * NR + j] : t[r * NR + j];
 }
 
 EXPORT(gemm)(int M, int N, int K, const float *a, int ars, int acs, const float *b, int ldb, float *c, int ldc, int accumulate) {
@@ -83,23 +107,23 @@ EXPORT(gemm)(int M, int N, int K, const float *a, int ars, int acs, const float 
     if (!accumulate) for (int m = 0; m < M; m++) for (int n = 0; n < N; n++) c[m * ldc + n] = 0.f;
     return;
   }
-  const int N8 = N & ~7, N4 = N & ~3;
-  for (int k0 = 0; k0 < K; k0 += KC) {
-    const int kc = K - k0 < KC ? K - k0 : KC;
-    const int acc = accumulate || k0 > 0;
-    const float *ak = a + k0 * acs, *bk = b + k0 * ldb;
-    for (int m0 = 0; m0 < M; m0 += MC) {
-      const int mEnd = M - m0 < MC ? M : m0 + MC;
-      const int m4End = m0 + ((mEnd - m0) & ~3);
-      for (int n = 0; n < N8; n += 8) {
-        int m = m0;
-        for (; m < m4End; m += 4) tile4x8(kc, ak + m * ars, ars, acs, bk + n, ldb, c + m * ldc + n, ldc, acc);
-        for (; m < mEnd; m++) tile1x8(kc, ak + m * ars, acs, bk + n, ldb, c + m * ldc + n, acc);
-      }
-      for (int m = m0; m < mEnd; m++) {
-        int n = N8;
-        for (; n < N4; n += 4) tile1x4(kc, ak + m * ars, acs, bk + n, ldb, c + m * ldc + n, acc);
-        for (; n < N; n++) tile1x1(kc, ak + m * ars, acs, bk + n, ldb, c + m * ldc + n, acc);
+  for (int jc = 0; jc < N; jc += NC) {
+    const int nc = N - jc < NC ? N - jc : NC;
+    for (int pc = 0; pc < K; pc += KC) {
+      const int kc = K - pc < KC ? K - pc : KC;
+      const int acc = accumulate || pc > 0;
+      pack_b(kc, nc, b + pc * ldb + jc, ldb);
+      for (int ic = 0; ic < M; ic += MC) {
+        const int mc = M - ic < MC ? M - ic : MC;
+        pack_a(mc, kc, a + ic * ars + pc * acs, ars, acs);
+        for (int jr = 0; jr < nc; jr += NR) {
+          const int cols = nc - jr < NR ? nc - jr : NR;
+          const float *bp = packB + jr * kc;
+          for (int ir = 0; ir < mc; ir += MR) {
+            const int rows = mc - ir < MR ? mc - ir : MR;
+            micro(kc, packA + ir * kc, bp, c + (ic + ir) * ldc + jc + jr, ldc, rows, cols, acc);
+          }
+        }
       }
     }
   }
