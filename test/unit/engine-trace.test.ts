@@ -32,14 +32,14 @@ function check(module: RnnModule, layers: number, H: number, dtype: FloatDType, 
       seen += chunk.steps;
       for (let l = 0; l < layers; l++) {
         const layer = chunk.layers[l];
-        const rh = ref.trace!.get(`trace_l${l}_h`)!.data;
-        const rc = ref.trace!.get(`trace_l${l}_c`)?.data;
+        const rh = ref.trace!.get(`trace_l${l}_h`)!.data as ArrayLike<number>;
+        const rc = ref.trace!.get(`trace_l${l}_c`)?.data as ArrayLike<number> | undefined;
         for (let t = 0; t < chunk.steps; t++) for (let s = 0; s < streams; s++) for (let j = 0; j < H; j++) {
           const at = ((chunk.start + t) * streams + s) * H + j, mine = (t * streams + s) * H + j;
           near(layer.h[mine], rh[at]);
           if (rc) near(layer.c![mine], rc[at]);
           GATES[module].forEach((g, gi) => {
-            near(layer.gates[(t * streams + s) * G * H + gi * H + j], ref.trace!.get(`trace_l${l}_gate_${g}`)!.data[at]);
+            near(layer.gates[(t * streams + s) * G * H + gi * H + j], (ref.trace!.get(`trace_l${l}_gate_${g}`)!.data as ArrayLike<number>)[at]);
           });
         }
       }
