@@ -38,7 +38,7 @@ export function readSettings(): GatescopeSettings {
     learningRate: positive(c.get<number>('learningRate', 0.002), 0.002),
     checkpointFolder: c.get<string>('checkpointFolder', '.gatescope') || '.gatescope',
     maxTraceLength: Math.round(positive(c.get<number>('maxTraceLength', 1_000_000), 1_000_000)),
-    traceCheckpointInterval: Math.round(positive(c.get<number>('traceCheckpointInterval', 256), 256)),
+    traceCheckpointInterval: Math.round(positive(c.get<number>('traceCheckpointInterval', 64), 64)),
     sampleTemperatures: temps.length ? temps : [0.5, 0.8, 1.0],
     sampleLength: Math.round(positive(c.get<number>('sampleLength', 200), 200)),
     hoverEnabled: c.get<boolean>('hover.enabled', true),

@@ -5,11 +5,22 @@ import * as vscode from 'vscode';
 import type { Gatescope } from '../context';
 import { buildTestState } from '../logic/testState';
 
-export async function exportTestState(g: Gatescope, path?: unknown, options?: unknown): Promise<Record<string, unknown>> {
-  if (typeof path !== 'string' || !path) throw new Error('gatescope.exportTestState needs an output path as its first argument');
-  const o = options && typeof options === 'object' ? options as { hover?: { uri: string; offset: number } } : {};
+interface ExportOptions {
+  readonly path?: string;
+  /** Hover this document offset first; `file` is a workspace-relative path or absolute path, `uri` a URI. */
+  readonly hover?: { readonly uri?: string; readonly file?: string; readonly offset: number };
+}
+
+/** Accepts (path, options) from executeCommand, or one object {path, hover} from a keybinding's args. */
+export async function exportTestState(g: Gatescope, first?: unknown, second?: unknown): Promise<Record<string, unknown>> {
+  const o: ExportOptions = typeof first === 'object' && first !== null ? first as ExportOptions : { path: first as string, ...(typeof second === 'object' && second !== null ? second as ExportOptions : {}) };
+  const path = o.path;
+  if (typeof path !== 'string' || !path) throw new Error('gatescope.exportTestState needs an output path (first argument, or {path} in an object)');
   if (o.hover) {
-    const doc = await vscode.workspace.openTextDocument(vscode.Uri.parse(o.hover.uri));
+    const ws = vscode.workspace.workspaceFolders?.[0]?.uri;
+    const uri = o.hover.uri ? vscode.Uri.parse(o.hover.uri)
+      : o.hover.file && ws && !o.hover.file.startsWith('/') ? vscode.Uri.joinPath(ws, o.hover.file) : vscode.Uri.file(o.hover.file ?? '');
+    const doc = await vscode.workspace.openTextDocument(uri);
     await g.hover.hoverAt(doc, o.hover.offset);
   }
   const m = g.models.current;

@@ -3,11 +3,24 @@
 import * as vscode from 'vscode';
 import type { Gatescope } from '../context';
 import { encodeDocument } from '../logic/encodeDocument';
-import { TracedDocument } from '../services/traceService';
+import { CancelledError } from '../services/backend';
+import { type TraceOptions, TracedDocument } from '../services/traceService';
+import type { ModelData } from '../services/backend';
+import { directions, GATES } from '../../core/config';
 import { readSettings } from '../settings';
 import { requireLanguageModel } from './modelCommands';
 
 let traceCounter = 0;
+
+/** Host cache of trace blocks: one block per checkpoint interval (a miss recomputes exactly one). */
+const CACHE_BYTES = 96 * 1024 * 1024;
+
+function cacheOptions(model: ModelData, K: number): TraceOptions {
+  const r = model.config.rnn;
+  const tensors = 1 + (r.module === 'LSTM' ? 1 : 0) + GATES[r.module].length;
+  const bytesPerBlock = K * r.hiddenSize * tensors * r.numLayers * directions(r) * (r.dtype === 'float64' ? 8 : 4);
+  return { blockSize: K, checkpointEvery: K, cacheBlocks: Math.max(8, Math.floor(CACHE_BYTES / bytesPerBlock)) };
+}
 
 export async function traceActiveDocument(g: Gatescope, arg?: unknown): Promise<string | undefined> {
   const document = arg instanceof vscode.Uri ? await vscode.workspace.openTextDocument(arg) : vscode.window.activeTextEditor?.document;
@@ -31,13 +44,30 @@ export async function traceActiveDocument(g: Gatescope, arg?: unknown): Promise<
   }
   const traceId = `trace-${++traceCounter}`;
   const label = document.uri.scheme === 'untitled' ? document.uri.path : vscode.workspace.asRelativePath(document.uri);
-  const doc = await vscode.window.withProgress(
-    { location: vscode.ProgressLocation.Notification, title: `gatescope: tracing ${label} (${enc.ids.length.toLocaleString('en-US')} tokens)` },
-    async () => {
-      const remote = await g.backend.prepareTrace(model.data!, enc.ids, s.traceCheckpointInterval);
+  const doc = await Promise.resolve(vscode.window.withProgress(
+    { location: vscode.ProgressLocation.Notification, title: `gatescope: tracing ${label} (${enc.ids.length.toLocaleString('en-US')} tokens)`, cancellable: true },
+    async (progress, token) => {
+      let reported = 0;
+      const remote = await g.backend.prepareTrace(model.data!, enc.ids, s.traceCheckpointInterval, {
+        isCancelled: () => token.isCancellationRequested,
+        onProgress: (done, total) => {
+          const pct = (100 * done) / total;
+          if (pct - reported >= 1) {
+            progress.report({ increment: pct - reported, message: `${done.toLocaleString('en-US')} tokens` });
+            reported = pct;
+          }
+        },
+      });
       return new TracedDocument(document.uri.toString(), traceId, label, document.version, text, enc, model.id, model.data!, remote,
-        { blockSize: 256, cacheBlocks: 256, checkpointEvery: s.traceCheckpointInterval });
-    });
+        cacheOptions(model.data!, s.traceCheckpointInterval));
+    })).catch((err: unknown) => {
+    if (err instanceof CancelledError) return undefined;
+    throw err;
+  });
+  if (!doc) {
+    g.output.info(`tracing ${label} cancelled`);
+    return undefined;
+  }
   g.traces.set(doc);
   const notes: string[] = [];
   if (enc.unknown) notes.push(`${enc.unknown} character(s) not in the model's vocabulary were traced as a fallback character`);

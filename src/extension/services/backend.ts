@@ -45,10 +45,23 @@ export interface SampleRequest {
   readonly seed: number;
 }
 
+export interface PrepareOptions {
+  /** Called now and then with tokens processed so far. */
+  readonly onProgress?: (done: number, total: number) => void;
+  /** Polled between chunks; when true, preparation stops with a CancelledError. */
+  readonly isCancelled?: () => boolean;
+}
+
+export class CancelledError extends Error {
+  constructor() {
+    super('cancelled');
+  }
+}
+
 export interface Backend extends IDisposable {
   /** Human-readable description, e.g. "worker thread, engine wasm-relaxed". */
   readonly description: string;
   train(spec: TrainSpec, onEvent: (event: TrainRunEvent) => void): TrainJob;
   sample(model: ModelData, request: SampleRequest): Promise<string>;
-  prepareTrace(model: ModelData, ids: Int32Array, checkpointEvery: number): Promise<RemoteTrace>;
+  prepareTrace(model: ModelData, ids: Int32Array, checkpointEvery: number, options?: PrepareOptions): Promise<RemoteTrace>;
 }

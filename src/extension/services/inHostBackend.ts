@@ -7,7 +7,7 @@ import { sampleText } from '../../core/sample';
 import type { TensorMap } from '../../core/tensor';
 import { type LmState, type LmWeights, lmForward, splitLmParameters } from '../../core/train/lmForward';
 import { trainToFile } from '../../node/trainRun';
-import type { Backend, ModelData, RemoteTrace, SampleRequest, TrainJob, TrainOutcome, TrainSpec } from './backend';
+import { type Backend, CancelledError, type ModelData, type PrepareOptions, type RemoteTrace, type SampleRequest, type TrainJob, type TrainOutcome, type TrainSpec } from './backend';
 import type { TrainRunEvent } from '../../node/trainRun';
 
 const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
@@ -41,7 +41,7 @@ export class InHostBackend implements Backend {
     return sampleText(model.config, model.params, model.vocab, { prime: r.prime, length: r.length, temperature: r.temperature, seed: r.seed }).generated;
   }
 
-  async prepareTrace(model: ModelData, ids: Int32Array, checkpointEvery: number): Promise<RemoteTrace> {
+  async prepareTrace(model: ModelData, ids: Int32Array, checkpointEvery: number, options: PrepareOptions = {}): Promise<RemoteTrace> {
     const cfg = model.config;
     const weights = splitLmParameters(cfg, model.params);
     if (directions(cfg.rnn) === 2) {
@@ -55,7 +55,9 @@ export class InHostBackend implements Backend {
     for (let a = 0; a + K < ids.length; a += K) {
       state = lmForward(cfg, weights, ids.subarray(a, a + K), K, 1, state).state;
       checkpoints.push(state);
-      if ((a / K) % 16 === 15) await yieldToEventLoop();
+      options.onProgress?.(a + K, ids.length);
+      await yieldToEventLoop();
+      if (options.isCancelled?.() || this.disposed) throw new CancelledError();
     }
     return new CheckpointedTrace(cfg, weights, ids, K, checkpoints);
   }
@@ -91,6 +93,7 @@ class CheckpointedTrace implements RemoteTrace {
 
   async window(start: number, end: number): Promise<TensorMap> {
     if (!(start >= 0 && end <= this.ids.length && end > start)) throw new Error(`window ${start}..${end} is outside 0..${this.ids.length}`);
+    await yieldToEventLoop(); // one block per event-loop turn: several requested together do not add up
     const c = Math.floor(start / this.K);
     const a = c * this.K;
     const { trace } = lmForward(this.cfg, this.weights, this.ids.subarray(a, end), end - a, 1, this.checkpoints[c], { trace: true });
