@@ -10,6 +10,7 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<CommandMod
   fit: { summary: 'replay a seed experiment (my LSTM vs nn.LSTM) and write per-epoch weights', load: () => import('./fit') },
   train: { summary: 'train a char (or word) LSTM/GRU/RNN language model on text files', load: () => import('./train') },
   sample: { summary: 'generate text from a trained model', load: () => import('./sample') },
+  bench: { summary: 'training throughput per engine vs PyTorch on a char-LM workload, and a 1M-char trace', load: () => import('./bench') },
 };
 
 function usage(): string {

@@ -1,0 +1,183 @@
+// `gatescope bench [--json]`: training throughput of every available engine on a char-LM workload
+// (vocab 65 one-hot, batch 32, seq 64, Adam, cross-entropy, float32), PyTorch timed on the identical
+// workload in the same run when /usr/bin/python3 has torch, and a long forward-with-trace.
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
+import { join } from 'node:path';
+import { rnnConfig, type RnnModule } from '../core/config';
+import type { LmBatch, LmConfig, LmTrainOptions } from '../core/engine';
+import { createRng } from '../core/random';
+import { type EngineChoice, availableEngines, createLmEngine, traceLm } from '../engines';
+import { parseCli } from './args';
+import { UsageError } from './errors';
+
+const VOCAB = 65, BATCH = 32, SEQ = 64, LR = 2e-3;
+const CONFIGS: readonly BenchConfig[] = [
+  { module: 'LSTM', hidden: 128, layers: 1 }, { module: 'LSTM', hidden: 256, layers: 1 },
+  { module: 'LSTM', hidden: 512, layers: 1 }, { module: 'LSTM', hidden: 256, layers: 2 },
+];
+const PYTHON = '/usr/bin/python3';
+const OPENBLAS = '/usr/lib/x86_64-linux-gnu/openblas-openmp';
+
+interface BenchConfig { readonly module: RnnModule; readonly hidden: number; readonly layers: number }
+interface Timing { readonly msPerStep: number; readonly charsPerSec: number; readonly samples: number[] }
+interface Row { readonly config: BenchConfig; readonly engine: string; readonly timing: Timing }
+
+const label = (c: BenchConfig): string => `${c.module} H=${c.hidden} L=${c.layers}`;
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+const timing = (samples: number[]): Timing => {
+  const ms = median(samples);
+  return { msPerStep: ms, charsPerSec: (BATCH * SEQ) / (ms / 1000), samples };
+};
+
+function lmConfig(c: BenchConfig): LmConfig {
+  return { rnn: rnnConfig({ module: c.module, inputSize: VOCAB, hiddenSize: c.hidden, numLayers: c.layers }), vocabSize: VOCAB, outputSize: VOCAB };
+}
+
+function randomBatch(rng: ReturnType<typeof createRng>): LmBatch {
+  const ids = Int32Array.from({ length: BATCH * (SEQ + 1) }, () => rng.int(VOCAB));
+  const inputs = new Int32Array(BATCH * SEQ), targets = new Int32Array(BATCH * SEQ);
+  for (let b = 0; b < BATCH; b++) for (let t = 0; t < SEQ; t++) {
+    inputs[b * SEQ + t] = ids[b * (SEQ + 1) + t];
+    targets[b * SEQ + t] = ids[b * (SEQ + 1) + t + 1];
+  }
+  return { batchSize: BATCH, seqLen: SEQ, inputs, targets };
+}
+
+/** Median ms/step after warm-up; slow engines stop early after `budgetMs` (at least one sample). */
+function timeEngine(engine: EngineChoice, c: BenchConfig, steps: number, warmup: number, budgetMs: number): { name: string; timing: Timing } {
+  const e = createLmEngine(lmConfig(c), { engine });
+  const rng = createRng(1);
+  const options: LmTrainOptions = { optimizer: { kind: 'adam', lr: LR }, stateful: true };
+  try {
+    for (let i = 0; i < warmup; i++) e.trainStep(randomBatch(rng), options);
+    const samples: number[] = [];
+    const begin = performance.now();
+    while (samples.length < steps && (samples.length === 0 || performance.now() - begin < budgetMs)) {
+      const batch = randomBatch(rng);
+      const t0 = performance.now();
+      e.trainStep(batch, options);
+      samples.push(performance.now() - t0);
+    }
+    return { name: e.name, timing: timing(samples) };
+  } finally {
+    e.dispose();
+  }
+}
+
+function torchScript(): string | undefined {
+  return [join(__dirname, '../scripts/bench_torch.py'), join(__dirname, '../../scripts/bench_torch.py')].find((p) => existsSync(p));
+}
+
+function torchEnv(): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env, OMP_NUM_THREADS: '2' };
+  if (existsSync(OPENBLAS)) env.LD_LIBRARY_PATH = [OPENBLAS, process.env.LD_LIBRARY_PATH].filter(Boolean).join(':');
+  return env;
+}
+
+function torchAvailable(): boolean {
+  return existsSync(PYTHON) && torchScript() !== undefined
+    && spawnSync(PYTHON, ['-c', 'import torch'], { env: torchEnv(), stdio: 'ignore' }).status === 0;
+}
+
+function timeTorch(c: BenchConfig, steps: number, warmup: number): Timing {
+  const r = spawnSync(PYTHON, [torchScript()!, '--configs', JSON.stringify([c]), '--vocab', `${VOCAB}`, '--batch', `${BATCH}`,
+    '--seq', `${SEQ}`, '--lr', `${LR}`, '--steps', `${steps}`, '--warmup', `${warmup}`, '--threads', '2'],
+  { env: torchEnv(), encoding: 'utf8', maxBuffer: 1 << 20 });
+  if (r.status !== 0) throw new Error(`bench_torch.py failed: ${(r.stderr || '').trim().split('\n').pop()}`);
+  const out = JSON.parse(r.stdout) as { results: { samples: number[] }[] };
+  return timing(out.results[0].samples);
+}
+
+function timeTrace(chars: number, streams: number): { chars: number; streams: number; seconds: number; engine: string } {
+  const c: BenchConfig = { module: 'LSTM', hidden: 256, layers: 1 };
+  const cfg = lmConfig(c);
+  const e = createLmEngine(cfg, { engine: 'auto' });
+  const params = e.getParameters();
+  const engine = e.name;
+  e.dispose();
+  const rng = createRng(3);
+  const tokens = Int32Array.from({ length: chars }, () => rng.int(VOCAB));
+  // What a trace viewer keeps: h, c and the gates as float32, one chunk at a time.
+  let checksum = 0;
+  const t0 = performance.now();
+  traceLm(cfg, params, tokens, {
+    streams, chunkSteps: 256,
+    onChunk(chunk) {
+      const l = chunk.layers[0];
+      checksum += l.h[l.h.length - 1] + (l.c ? l.c[0] : 0) + l.gates[0];
+    },
+  });
+  const seconds = (performance.now() - t0) / 1000;
+  if (!Number.isFinite(checksum)) throw new Error('trace produced non-finite values');
+  return { chars, streams, seconds, engine };
+}
+
+export async function run(args: string[]): Promise<number> {
+  const { values } = parseCli(args, {
+    json: { type: 'boolean' }, engines: { type: 'string' }, steps: { type: 'string' }, warmup: { type: 'string' },
+    'no-torch': { type: 'boolean' }, 'trace-chars': { type: 'string' }, 'trace-streams': { type: 'string' },
+    'no-trace': { type: 'boolean' }, quick: { type: 'boolean' },
+  });
+  const int = (v: string | undefined, flag: string, dflt: number, min: number): number => {
+    if (v === undefined) return dflt;
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < min) throw new UsageError(`${flag} must be an integer >= ${min}, got "${v}"`);
+    return n;
+  };
+  const steps = int(values.steps, '--steps', 7, 1);
+  const warmup = int(values.warmup, '--warmup', 2, 0);
+  const traceChars = int(values['trace-chars'], '--trace-chars', 1_000_000, 1);
+  const traceStreams = int(values['trace-streams'], '--trace-streams', 64, 1);
+  if (traceChars % traceStreams !== 0) throw new UsageError(`--trace-chars ${traceChars} must be a multiple of --trace-streams ${traceStreams}`);
+  const available = availableEngines();
+  const engines = (values.engines ?? available.filter((e) => e !== 'reference').join(',')).split(',').map((s) => s.trim()) as EngineChoice[];
+  for (const e of engines) {
+    if (!available.includes(e)) throw new UsageError(`engine "${e}" is not available here (available: ${available.join(', ')})`);
+  }
+  const configs = values.quick ? CONFIGS.slice(0, 1) : CONFIGS;
+  const withTorch = !values['no-torch'] && torchAvailable();
+  const log = (line: string): void => { if (!values.json) process.stdout.write(`${line}\n`); };
+
+  log(`gatescope bench: char-LM vocab ${VOCAB} one-hot, batch ${BATCH}, seq ${SEQ}, Adam, cross-entropy, float32`);
+  log(`machine: ${cpus().length} CPUs (${cpus()[0]?.model ?? 'unknown'}), load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+  log(withTorch ? `PyTorch: ${PYTHON} scripts/bench_torch.py, 2 threads${existsSync(OPENBLAS) ? ', OpenBLAS (openmp)' : ''}` : 'PyTorch: not timed (no torch for /usr/bin/python3, or --no-torch)');
+  log('');
+  log(`${'config'.padEnd(18)}${'engine'.padEnd(14)}${'ms/step'.padStart(10)}${'chars/s'.padStart(10)}${'torch ms'.padStart(10)}${'ratio'.padStart(8)}`);
+  const rows: Row[] = [];
+  const torch: { config: BenchConfig; timing: Timing }[] = [];
+  for (const c of configs) {
+    const tt = withTorch ? timeTorch(c, steps, warmup) : undefined;
+    if (tt) torch.push({ config: c, timing: tt });
+    for (const engine of engines) {
+      const r = timeEngine(engine, c, steps, warmup, 15_000);
+      rows.push({ config: c, engine: r.name, timing: r.timing });
+      const ratio = tt ? tt.msPerStep / r.timing.msPerStep : undefined;
+      log(`${label(c).padEnd(18)}${r.name.padEnd(14)}${r.timing.msPerStep.toFixed(1).padStart(10)}${Math.round(r.timing.charsPerSec).toString().padStart(10)}`
+        + `${tt ? tt.msPerStep.toFixed(1).padStart(10) : '-'.padStart(10)}${ratio ? ratio.toFixed(2).padStart(8) : '-'.padStart(8)}`);
+    }
+    if (tt) log(`${label(c).padEnd(18)}${'pytorch'.padEnd(14)}${tt.msPerStep.toFixed(1).padStart(10)}${Math.round(tt.charsPerSec).toString().padStart(10)}`);
+  }
+  log('ratio = gatescope throughput / PyTorch throughput on the same workload, measured in this run (> 1: faster)');
+  const trace = values['no-trace'] ? undefined : timeTrace(traceChars, traceStreams);
+  if (trace) {
+    log('');
+    log(`trace: ${trace.chars} chars, LSTM H=256, forward with h/c/gates, ${trace.streams} parallel streams, ${trace.engine}: ${trace.seconds.toFixed(2)} s`);
+  }
+  if (values.json) {
+    process.stdout.write(`${JSON.stringify({
+      workload: { vocab: VOCAB, batch: BATCH, seq: SEQ, optimizer: 'adam', lr: LR, dtype: 'float32' },
+      machine: { cpus: cpus().length, model: cpus()[0]?.model, loadavg: loadavg() },
+      results: rows.map((r) => ({ ...r.config, engine: r.engine, ...r.timing,
+        torchMsPerStep: torch.find((t) => t.config === r.config)?.timing.msPerStep,
+        ratio: (() => { const t = torch.find((x) => x.config === r.config); return t ? t.timing.msPerStep / r.timing.msPerStep : undefined; })() })),
+      torch: torch.map((t) => ({ ...t.config, ...t.timing })),
+      trace,
+    }, null, 2)}\n`);
+  }
+  return 0;
+}
