@@ -3,6 +3,7 @@
 #   kernels-simd.wasm     SIMD128, separate multiply and add
 #   kernels-relaxed.wasm  SIMD128 + relaxed-SIMD FMA (clang 14's pre-standard f32x4.fma opcode 0xfd 0xaf 0x01
 #                         rewritten to the final f32x4.relaxed_madd 0xfd 0x85 0x02, same length)
+#   kernels-*-mt.wasm     the same on a shared memory (atomics), for the two-thread engine
 # Deterministic: no names, paths or producer info end up in the binaries (--strip-all), so the same
 # compiler gives the same bytes. Usage: scripts/build-kernels.sh [output-dir]
 set -euo pipefail
@@ -14,13 +15,13 @@ flags=(--target=wasm32 -msimd128 -mbulk-memory -O3 -nostdlib -fno-ident
   -Wl,--no-entry -Wl,--import-memory -Wl,--export=__heap_base -Wl,--strip-all)
 tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
-clang "${flags[@]}" -o "$out/kernels-simd.wasm" "$src"
-clang "${flags[@]}" -mrelaxed-simd -DRELAXED -o "$tmp/relaxed-prestandard.wasm" "$src"
-expected=""
-if command -v llvm-objdump >/dev/null; then
-  expected="$(llvm-objdump -d "$tmp/relaxed-prestandard.wasm" | grep -c 'f32x4\.fma' || true)"
-fi
-node - "$tmp/relaxed-prestandard.wasm" "$out/kernels-relaxed.wasm" "$expected" <<'JS'
+mt=(-matomics -Wl,--shared-memory -Wl,--max-memory=2147483648)
+relax() { # pre-standard.wasm final.wasm
+  local expected=""
+  if command -v llvm-objdump >/dev/null; then
+    expected="$(llvm-objdump -d "$1" | grep -c 'f32x4\.fma' || true)"
+  fi
+  node - "$1" "$2" "$expected" <<'JS'
 const fs = require('node:fs');
 const [from, to, expected] = process.argv.slice(2);
 const bytes = fs.readFileSync(from);
@@ -38,4 +39,12 @@ if (expected !== '' && Number(expected) !== count) {
 if (count === 0) { console.error('relaxed rewrite: no f32x4.fma found'); process.exit(1); }
 fs.writeFileSync(to, bytes);
 JS
-echo "built $out/kernels-simd.wasm $out/kernels-relaxed.wasm"
+}
+clang "${flags[@]}" -o "$out/kernels-simd.wasm" "$src"
+clang "${flags[@]}" "${mt[@]}" -o "$out/kernels-simd-mt.wasm" "$src"
+clang "${flags[@]}" -mrelaxed-simd -DRELAXED -o "$tmp/relaxed.wasm" "$src"
+relax "$tmp/relaxed.wasm" "$out/kernels-relaxed.wasm"
+clang "${flags[@]}" "${mt[@]}" -mrelaxed-simd -DRELAXED -o "$tmp/relaxed-mt.wasm" "$src"
+relax "$tmp/relaxed-mt.wasm" "$out/kernels-relaxed-mt.wasm"
+chmod 644 "$out"/kernels-*.wasm
+echo "built $out/kernels-{simd,relaxed}{,-mt}.wasm"

@@ -60,9 +60,12 @@ const engines: { name: string; dtype: FloatDType; make: Factory; lossTol: number
 ];
 const wasm = wasmAvailability();
 if (wasm.available) {
-  engines.push({ name: 'wasm simd', dtype: 'float32', make: (c, p) => createWasmLmEngine(c, p, 'simd'), lossTol: 1e-5, trajTol: 1e-4 });
+  engines.push({ name: 'wasm simd', dtype: 'float32', make: (c, p) => createWasmLmEngine(c, p, { variant: 'simd', threads: 1 }), lossTol: 1e-5, trajTol: 1e-4 });
   if (wasm.variant === 'relaxed') {
-    engines.push({ name: 'wasm relaxed', dtype: 'float32', make: (c, p) => createWasmLmEngine(c, p, 'relaxed'), lossTol: 1e-5, trajTol: 1e-4 });
+    engines.push({ name: 'wasm relaxed', dtype: 'float32', make: (c, p) => createWasmLmEngine(c, p, { variant: 'relaxed', threads: 1 }), lossTol: 1e-5, trajTol: 1e-4 });
+  }
+  if (wasm.threads === 2) {
+    engines.push({ name: 'wasm 2 threads', dtype: 'float32', make: (c, p) => createWasmLmEngine(c, p, { threads: 2 }), lossTol: 1e-5, trajTol: 1e-4 });
   }
 }
 

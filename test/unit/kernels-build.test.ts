@@ -25,7 +25,7 @@ test('rebuilding the kernels from C gives the committed bytes', (t) => {
   const out = mkdtempSync(join(tmpdir(), 'gatescope-kernels-'));
   try {
     execFileSync('bash', [join(root, 'scripts/build-kernels.sh'), out], { stdio: 'pipe' });
-    for (const name of ['kernels-simd.wasm', 'kernels-relaxed.wasm']) {
+    for (const name of ['kernels-simd.wasm', 'kernels-relaxed.wasm', 'kernels-simd-mt.wasm', 'kernels-relaxed-mt.wasm']) {
       assert.ok(readFileSync(join(out, name)).equals(committed(name)), `${name} differs from a fresh build`);
     }
   } finally {
@@ -33,15 +33,18 @@ test('rebuilding the kernels from C gives the committed bytes', (t) => {
   }
 });
 
-test('the SIMD128 kernels validate; the relaxed build differs only by the FMA opcode', () => {
-  const simd = committed('kernels-simd.wasm');
-  const relaxed = committed('kernels-relaxed.wasm');
+test('the SIMD128 kernels validate; the relaxed builds use only the final FMA opcode', () => {
   const wasm = (globalThis as unknown as { WebAssembly: { validate(b: Uint8Array): boolean } }).WebAssembly;
-  assert.ok(wasm.validate(simd));
+  assert.ok(wasm.validate(committed('kernels-simd.wasm')));
+  assert.ok(wasm.validate(committed('kernels-simd-mt.wasm')));
+  for (const name of ['kernels-relaxed.wasm', 'kernels-relaxed-mt.wasm']) checkRelaxed(committed(name));
+});
+
+function checkRelaxed(relaxed: Buffer): void {
   let fma = 0;
   for (let i = 0; i + 2 < relaxed.length; i++) if (relaxed[i] === 0xfd && relaxed[i + 1] === 0x85 && relaxed[i + 2] === 0x02) fma++;
   assert.ok(fma > 0, 'no f32x4.relaxed_madd in the relaxed build');
   for (let i = 0; i + 2 < relaxed.length; i++) {
     assert.ok(!(relaxed[i] === 0xfd && relaxed[i + 1] === 0xaf && relaxed[i + 2] === 0x01), `pre-standard fma left at byte ${i}`);
   }
-});
+}

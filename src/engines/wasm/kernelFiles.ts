@@ -3,7 +3,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
-export type KernelVariant = 'simd' | 'relaxed';
+export type KernelVariant = 'simd' | 'relaxed' | 'simd-mt' | 'relaxed-mt';
 
 const cache = new Map<KernelVariant, Uint8Array | null>();
 

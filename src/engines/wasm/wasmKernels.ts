@@ -2,12 +2,14 @@
 // Float32Array view of the module's memory starting at __heap_base; driver offsets are elements into it.
 import type { FastKernels } from '../../core/fast/kernels';
 import { softmaxCrossEntropyOn } from '../../core/fast/kernels';
+import { HelperThread } from './helperThread';
 import { type KernelVariant, kernelBytes } from './kernelFiles';
 import { type WasmGlobal, type WasmModule, wasmApi } from './wasmApi';
 
 interface KernelExports {
   readonly __heap_base: WasmGlobal;
-  gemm(M: number, N: number, K: number, a: number, ars: number, acs: number, b: number, ldb: number, c: number, ldc: number, acc: number): void;
+  gemm(M: number, N: number, K: number, a: number, ars: number, acs: number, b: number, ldb: number, c: number, ldc: number, acc: number, scratch: number): void;
+  gemm_scratch_floats(): number;
   transpose(src: number, rows: number, cols: number, dst: number): void;
   gather_rows(out: number, table: number, width: number, rows: number, bias: number, tokens: number): void;
   add_row_bias(out: number, rows: number, width: number, bias: number): void;
@@ -39,13 +41,26 @@ export function forgetKernelModule(variant: KernelVariant): void {
   modules.delete(variant);
 }
 
-export function createWasmKernels(variant: KernelVariant): FastKernels {
+/** Below this many multiply-adds a GEMM stays on one thread (the hand-off costs microseconds). */
+const PARALLEL_FMAS = 1 << 17;
+
+/**
+ * `threads` 2 needs a shared-memory variant ('simd-mt' / 'relaxed-mt'): GEMMs are split by output
+ * columns between this thread and a helper worker thread.
+ */
+export function createWasmKernels(variant: KernelVariant, threads: 1 | 2 = 1): FastKernels {
   const module = kernelModule(variant);
   if (!module) throw new Error(`WebAssembly kernels (${variant}) cannot be loaded in this runtime`);
+  const shared = variant.endsWith('-mt');
+  if (threads === 2 && !shared) throw new Error(`kernel variant ${variant} has no shared memory for two threads`);
   const api = wasmApi()!;
-  const memory = new api.Memory({ initial: 32 });
+  const memory = new api.Memory(shared ? { initial: 32, maximum: 32768, shared: true } : { initial: 32 });
   const x = new api.Instance(module, { env: { memory } }).exports as unknown as KernelExports;
-  const base = ((x.__heap_base.value as number) + 63) & ~63;
+  const scratchBytes = x.gemm_scratch_floats() * 4;
+  const scratch0 = ((x.__heap_base.value as number) + 63) & ~63;
+  const scratch1 = scratch0 + ((scratchBytes + 63) & ~63);
+  const base = threads === 2 ? scratch1 + ((scratchBytes + 63) & ~63) : scratch1;
+  const helper = threads === 2 ? new HelperThread(module, memory, ['gemm']) : undefined;
   let floats = 0; // heap elements reserved
   let tokenBase = 0; // byte address of inputs then targets (after the float heap)
   let targets: Int32Array = new Int32Array(0);
@@ -55,11 +70,12 @@ export function createWasmKernels(variant: KernelVariant): FastKernels {
     return view;
   };
   const reserve = (bytes: number): void => {
+    helper?.join();
     if (bytes > memory.buffer.byteLength) memory.grow(Math.ceil((bytes - memory.buffer.byteLength) / PAGE));
   };
   const p = (off: number): number => base + off * 4;
   return {
-    name: variant === 'relaxed' ? 'wasm-relaxed' : 'wasm-simd',
+    name: `wasm-${variant.startsWith('relaxed') ? 'relaxed' : 'simd'}${threads === 2 ? '-2t' : ''}`,
     dtype: 'float32',
     heap,
     ensure(elements) {
@@ -74,7 +90,16 @@ export function createWasmKernels(variant: KernelVariant): FastKernels {
       targets = tgts;
     },
     gemm(M, N, K, a, ars, acs, b, ldb, c, ldc, accumulate) {
-      x.gemm(M, N, K, p(a), ars, acs, p(b), ldb, p(c), ldc, accumulate ? 1 : 0);
+      const acc = accumulate ? 1 : 0;
+      if (!helper || N < 16 || M * N * K < PARALLEL_FMAS) {
+        x.gemm(M, N, K, p(a), ars, acs, p(b), ldb, p(c), ldc, acc, scratch0);
+        return;
+      }
+      // Columns [0, n0) here, [n0, N) on the helper; n0 on a register-tile boundary.
+      const n0 = Math.max(8, Math.min(N - 8, Math.round(N / 16) * 8));
+      helper.post('gemm', [M, N - n0, K, p(a), ars, acs, p(b + n0), ldb, p(c + n0), ldc, acc, scratch1]);
+      x.gemm(M, n0, K, p(a), ars, acs, p(b), ldb, p(c), ldc, acc, scratch0);
+      helper.join();
     },
     transpose: (src, rows, cols, dst) => x.transpose(p(src), rows, cols, p(dst)),
     gatherRows: (out, table, width, rows, bias) => x.gather_rows(p(out), p(table), width, rows, p(bias), tokenBase),
@@ -93,6 +118,6 @@ export function createWasmKernels(variant: KernelVariant): FastKernels {
     rnnForward: (B, H, pre, h, relu) => x.rnn_forward(B, H, p(pre), p(h), relu ? 1 : 0),
     rnnBackward: (B, H, h, dhIn, dhRec, dG, relu) => x.rnn_backward(B, H, p(h), p(dhIn), p(dhRec), p(dG), relu ? 1 : 0),
     softmaxCrossEntropy: (logits, rows, V, gradScale) => softmaxCrossEntropyOn(heap(), targets, logits, rows, V, gradScale),
-    dispose() { floats = 0; },
+    dispose() { floats = 0; helper?.dispose(); },
   };
 }

@@ -32,11 +32,11 @@ typedef v128_t vf;
 #define MC 128
 #define NC 512
 
-static float packA[MC * KC] __attribute__((aligned(16)));
-static float packB[KC * NC] __attribute__((aligned(16)));
+// Per-thread scratch (no static buffers and no stack use, so threads can share one memory):
+// packed A block, packed B block, one spill tile.
+#define SCRATCH_FLOATS (MC * KC + KC * NC + MR * NR)
 
-static void pack_a(int mc, int kc, const float *a, int ars, int acs) {
-  float *dst = packA;
+static void pack_a(float *dst, int mc, int kc, const float *a, int ars, int acs) {
   for (int m0 = 0; m0 < mc; m0 += MR) {
     const int rows = mc - m0 < MR ? mc - m0 : MR;
     for (int k = 0; k < kc; k++) {
@@ -48,8 +48,7 @@ static void pack_a(int mc, int kc, const float *a, int ars, int acs) {
   }
 }
 
-static void pack_b(int kc, int nc, const float *b, int ldb) {
-  float *dst = packB;
+static void pack_b(float *dst, int kc, int nc, const float *b, int ldb) {
   for (int n0 = 0; n0 < nc; n0 += NR) {
     const int cols = nc - n0 < NR ? nc - n0 : NR;
     const float *src = b + n0;
@@ -69,7 +68,7 @@ static void pack_b(int kc, int nc, const float *b, int ldb) {
 }
 
 /** One MR x NR tile over packed panels; rows/cols < MR/NR at the edges go through a scratch tile. */
-static inline void micro(int kc, const float *ap, const float *bp, float *c, int ldc, int rows, int cols, int acc) {
+static inline void micro(int kc, const float *ap, const float *bp, float *c, int ldc, int rows, int cols, int acc, float *t) {
   vf c00 = SPLAT(0.f), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00, c31 = c00;
   for (int k = 0; k < kc; k++) {
     const vf b0 = LOAD(bp), b1 = LOAD(bp + 4);
@@ -95,14 +94,18 @@ static inline void micro(int kc, const float *ap, const float *bp, float *c, int
     STORE(c + 2 * ldc, c20); STORE(c + 2 * ldc + 4, c21); STORE(c + 3 * ldc, c30); STORE(c + 3 * ldc + 4, c31);
     return;
   }
-  float t[MR * NR] __attribute__((aligned(16)));
   STORE(t, c00); STORE(t + 4, c01); STORE(t + 8, c10); STORE(t + 12, c11);
   STORE(t + 16, c20); STORE(t + 20, c21); STORE(t + 24, c30); STORE(t + 28, c31);
   for (int r = 0; r < rows; r++)
     for (int j = 0; j < cols; j++) c[r * ldc + j] = acc ? c[r * ldc + j] + t[r * NR + j] : t[r * NR + j];
 }
 
-EXPORT(gemm)(int M, int N, int K, const float *a, int ars, int acs, const float *b, int ldb, float *c, int ldc, int accumulate) {
+__attribute__((export_name("gemm_scratch_floats"))) int gemm_scratch_floats(void) { return SCRATCH_FLOATS; }
+
+/** `scratch`: SCRATCH_FLOATS floats, 16-byte aligned, private to the calling thread. */
+EXPORT(gemm)(int M, int N, int K, const float *a, int ars, int acs, const float *b, int ldb, float *c, int ldc, int accumulate,
+             float *scratch) {
+  float *packA = scratch, *packB = scratch + MC * KC, *tile = packB + KC * NC;
   if (K == 0) {
     if (!accumulate) for (int m = 0; m < M; m++) for (int n = 0; n < N; n++) c[m * ldc + n] = 0.f;
     return;
@@ -112,16 +115,16 @@ EXPORT(gemm)(int M, int N, int K, const float *a, int ars, int acs, const float 
     for (int pc = 0; pc < K; pc += KC) {
       const int kc = K - pc < KC ? K - pc : KC;
       const int acc = accumulate || pc > 0;
-      pack_b(kc, nc, b + pc * ldb + jc, ldb);
+      pack_b(packB, kc, nc, b + pc * ldb + jc, ldb);
       for (int ic = 0; ic < M; ic += MC) {
         const int mc = M - ic < MC ? M - ic : MC;
-        pack_a(mc, kc, a + ic * ars + pc * acs, ars, acs);
+        pack_a(packA, mc, kc, a + ic * ars + pc * acs, ars, acs);
         for (int jr = 0; jr < nc; jr += NR) {
           const int cols = nc - jr < NR ? nc - jr : NR;
           const float *bp = packB + jr * kc;
           for (int ir = 0; ir < mc; ir += MR) {
             const int rows = mc - ir < MR ? mc - ir : MR;
-            micro(kc, packA + ir * kc, bp, c + (ic + ir) * ldc + jc + jr, ldc, rows, cols, acc);
+            micro(kc, packA + ir * kc, bp, c + (ic + ir) * ldc + jc + jr, ldc, rows, cols, acc, tile);
           }
         }
       }

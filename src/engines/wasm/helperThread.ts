@@ -1,0 +1,83 @@
+// A second kernel thread for the synchronous engine API: a worker_thread instantiates the same kernel
+// module on the same shared memory and runs one export call at a time from a SharedArrayBuffer mailbox.
+// The caller posts the worker's half of a kernel, runs its own half, then joins (spin briefly, then
+// Atomics.wait), so the engine stays synchronous and usable inside the training worker.
+import { Worker } from 'node:worker_threads';
+import type { WasmMemory, WasmModule } from './wasmApi';
+
+const SEQ = 0, FN = 1, ARGS = 2, MAX_ARGS = 14, DONE = 16, ERROR = 17;
+
+// Plain JS evaluated in the worker: no bundling or file lookup needed.
+const WORKER_SOURCE = `
+const { workerData } = require('node:worker_threads');
+const { module, memory, mailbox, names } = workerData;
+const exportsOf = new WebAssembly.Instance(module, { env: { memory } }).exports;
+const fns = names.map((n) => exportsOf[n]);
+const box = new Int32Array(mailbox);
+let seen = 0;
+for (;;) {
+  let spins = 0;
+  while (Atomics.load(box, ${SEQ}) === seen) {
+    if (++spins > 4000) { Atomics.wait(box, ${SEQ}, seen, 200); spins = 0; }
+  }
+  seen = Atomics.load(box, ${SEQ});
+  const fn = box[${FN}];
+  if (fn < 0) break;
+  try {
+    fns[fn](...box.subarray(${ARGS}, ${ARGS + MAX_ARGS}));
+  } catch (err) {
+    Atomics.store(box, ${ERROR}, 1);
+  }
+  Atomics.store(box, ${DONE}, seen);
+  Atomics.notify(box, ${DONE});
+}
+`;
+
+export class HelperThread {
+  private readonly worker: Worker;
+  private readonly box: Int32Array;
+  private readonly index: Map<string, number>;
+  private seq = 0;
+  private pending = false;
+
+  constructor(module: WasmModule, memory: WasmMemory, names: readonly string[]) {
+    this.box = new Int32Array(new SharedArrayBuffer(32 * 4));
+    this.index = new Map(names.map((n, i) => [n, i]));
+    this.worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { module, memory, mailbox: this.box.buffer, names } });
+    this.worker.unref(); // an idle kernel thread never keeps the process alive
+  }
+
+  /** Starts `name(...args)` on the helper thread. */
+  post(name: string, args: readonly number[]): void {
+    if (this.pending) this.join();
+    const fn = this.index.get(name);
+    if (fn === undefined || args.length > MAX_ARGS) throw new Error(`helper thread cannot run ${name}`);
+    this.box.fill(0, ARGS, ARGS + MAX_ARGS);
+    for (let i = 0; i < args.length; i++) this.box[ARGS + i] = args[i];
+    this.box[FN] = fn;
+    Atomics.store(this.box, SEQ, ++this.seq);
+    Atomics.notify(this.box, SEQ);
+    this.pending = true;
+  }
+
+  /** Waits for the posted call. */
+  join(): void {
+    if (!this.pending) return;
+    let spins = 0;
+    for (;;) {
+      const done = Atomics.load(this.box, DONE);
+      if (done === this.seq) break;
+      if (++spins > 2000) Atomics.wait(this.box, DONE, done, 50);
+    }
+    this.pending = false;
+    if (Atomics.exchange(this.box, ERROR, 0)) throw new Error('a kernel call failed on the helper thread');
+  }
+
+  dispose(): void {
+    if (this.pending) this.join();
+    this.box[FN] = -1;
+    Atomics.store(this.box, SEQ, ++this.seq);
+    Atomics.notify(this.box, SEQ);
+    void this.worker.terminate();
+  }
+}

@@ -1,0 +1,47 @@
+// The WASM kernels' blocked GEMM (one and two threads) against a plain triple loop, over shapes that hit
+// every edge: partial register tiles, several K/M/N blocks, strided (transposed) A, accumulation.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { FastKernels } from '../../src/core/fast/kernels';
+import { createRng } from '../../src/core/random';
+import { wasmAvailability } from '../../src/engines/wasm';
+import { createWasmKernels } from '../../src/engines/wasm/wasmKernels';
+
+const SHAPES: [number, number, number][] = [[1, 1, 1], [3, 5, 7], [4, 8, 256], [37, 65, 300], [130, 520, 17], [32, 1024, 64], [70, 24, 600]];
+
+function checkGemm(k: FastKernels): void {
+  const rng = createRng(4);
+  for (const [M, N, K] of SHAPES) for (const transposedA of [false, true]) for (const accumulate of [false, true]) {
+    const a = 16, b = a + M * K, c = b + K * N;
+    k.ensure(c + M * N);
+    const h = k.heap();
+    for (let i = a; i < c + M * N; i++) h[i] = rng.uniform() - 0.5;
+    const before = h.slice(c, c + M * N);
+    const [ars, acs] = transposedA ? [1, M] : [K, 1];
+    k.gemm(M, N, K, a, ars, acs, b, N, c, N, accumulate);
+    const out = k.heap();
+    let worst = 0;
+    for (let m = 0; m < M; m++) for (let n = 0; n < N; n++) {
+      let s = accumulate ? before[m * N + n] : 0;
+      for (let kk = 0; kk < K; kk++) s += out[a + m * ars + kk * acs] * out[b + kk * N + n];
+      worst = Math.max(worst, Math.abs(out[c + m * N + n] - s) / (1 + Math.abs(s)));
+    }
+    assert.ok(worst < 1e-5, `${k.name} gemm ${M}x${N}x${K} transposedA=${transposedA} accumulate=${accumulate}: error ${worst}`);
+  }
+}
+
+const w = wasmAvailability();
+
+test('wasm gemm matches a triple loop (one thread)', (t) => {
+  if (!w.available) return t.skip(`no wasm: ${w.reason}`);
+  const k = createWasmKernels(w.variant!);
+  checkGemm(k);
+  k.dispose();
+});
+
+test('wasm gemm matches a triple loop (two threads on shared memory)', (t) => {
+  if (!w.available || w.threads !== 2) return t.skip('no shared-memory threads here');
+  const k = createWasmKernels(`${w.variant!}-mt`, 2);
+  checkGemm(k);
+  k.dispose();
+});
