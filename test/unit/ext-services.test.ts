@@ -19,9 +19,9 @@ import type { ModelData } from '../../src/extension/services/backend';
 
 const TEXT = 'the quick brown fox jumps over the lazy dog.\n'.repeat(20);
 
-function tinyModel(module: 'LSTM' | 'GRU', numLayers = 1): ModelData {
+function tinyModel(module: 'LSTM' | 'GRU' | 'RNN', numLayers = 1, dtype: 'float32' | 'float64' = 'float64'): ModelData {
   const vocab = buildCharVocab(TEXT);
-  const config = lmConfigFor(vocab, { module, hiddenSize: 6, numLayers, dtype: 'float64' });
+  const config = lmConfigFor(vocab, { module, hiddenSize: 6, numLayers, dtype });
   return { config, params: initialWeights(config, 3), vocab };
 }
 
@@ -33,25 +33,41 @@ async function traced(model: ModelData, text: string, K: number, block: number):
     { blockSize: block, cacheBlocks: 4, checkpointEvery: K });
 }
 
-test('windowed trace equals one full forward pass (checkpoints every K, odd block sizes)', async () => {
-  for (const module of ['LSTM', 'GRU'] as const) {
-    const model = tinyModel(module, 2);
-    const text = TEXT.slice(0, 300);
-    const doc = await traced(model, text, 16, 37);
-    const ids = encodeDocument(model.vocab as { kind: 'char'; chars: string[] }, text).ids;
+test('windowed trace equals one full reference forward pass (fast engines, checkpoints every K)', async () => {
+  const backend = new InHostBackend();
+  for (const [module, dtype, layers] of [['LSTM', 'float64', 2], ['GRU', 'float64', 2], ['RNN', 'float64', 1], ['LSTM', 'float32', 2], ['GRU', 'float32', 1]] as const) {
+    const model = tinyModel(module, layers, dtype);
+    const ids = encodeDocument(model.vocab as { kind: 'char'; chars: string[] }, TEXT.slice(0, 300)).ids;
     const full = lmForward(model.config, splitLmParameters(model.config, model.params), ids, ids.length, 1, undefined, { trace: true }).trace!;
-    for (const tensor of doc.layout.tensors) {
-      for (const layer of [0, 1]) {
-        const w = await doc.window({ layer, direction: 0, tensor }, 50, 250);
-        const ref = full.get(`trace_l${layer}_${tensor}`)!.data as Float64Array;
-        let err = 0;
-        for (let i = 0; i < w.length; i++) err = Math.max(err, Math.abs(w[i] - ref[50 * 6 + i]));
-        assert.ok(err < 1e-6, `${module} ${tensor} l${layer}: max error ${err}`); // float32 transport
-      }
+    const remote = await backend.prepareTrace(model, ids, 16);
+    const got = await remote.window(50, 250); // spans blocks, starts and ends mid-block
+    assert.deepEqual([...got.keys()].sort(), [...full.keys()].sort());
+    for (const [name, t] of full) {
+      const ref = t.data as Float64Array;
+      const w = got.get(name)!.data as Float64Array;
+      assert.equal(w.length, 200 * 6);
+      let err = 0;
+      for (let i = 0; i < w.length; i++) err = Math.max(err, Math.abs(w[i] - ref[50 * 6 + i]));
+      assert.ok(err < (dtype === 'float64' ? 1e-12 : 1e-5), `${module} ${dtype} ${name}: max error ${err}`);
     }
-    assert.ok(doc.cache.size <= 4);
-    doc.dispose();
+    remote.dispose();
   }
+});
+
+test('a traced document assembles windows from cached blocks', async () => {
+  const model = tinyModel('LSTM', 2);
+  const text = TEXT.slice(0, 300);
+  const doc = await traced(model, text, 16, 16);
+  const ids = encodeDocument(model.vocab as { kind: 'char'; chars: string[] }, text).ids;
+  const full = lmForward(model.config, splitLmParameters(model.config, model.params), ids, ids.length, 1, undefined, { trace: true }).trace!;
+  const w = await doc.window({ layer: 1, direction: 0, tensor: 'gate_f' }, 7, 77);
+  const ref = full.get('trace_l1_gate_f')!.data as Float64Array;
+  let err = 0;
+  for (let i = 0; i < w.length; i++) err = Math.max(err, Math.abs(w[i] - ref[7 * 6 + i]));
+  assert.ok(err < 1e-6, `max error ${err}`); // Float32 transport to the webview
+  assert.equal(doc.cache.size, 4); // blocks 0..4 of 16 steps, LRU of 4
+  assert.equal(doc.tokenText(3), TEXT[3]);
+  doc.dispose();
 });
 
 test('hover snapshots answer fast and name the top predictions', async () => {

@@ -9,6 +9,7 @@ import { type LmState, type LmWeights, lmForward, splitLmParameters } from '../.
 import { trainToFile } from '../../node/trainRun';
 import { type Backend, CancelledError, type ModelData, type PrepareOptions, type RemoteTrace, type SampleRequest, type TrainJob, type TrainOutcome, type TrainSpec } from './backend';
 import type { TrainRunEvent } from '../../node/trainRun';
+import { fastTraceSupported, prepareFastTrace } from './fastTrace';
 
 const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
@@ -43,6 +44,7 @@ export class InHostBackend implements Backend {
 
   async prepareTrace(model: ModelData, ids: Int32Array, checkpointEvery: number, options: PrepareOptions = {}): Promise<RemoteTrace> {
     const cfg = model.config;
+    if (fastTraceSupported(cfg)) return prepareFastTrace(model, ids, checkpointEvery, options);
     const weights = splitLmParameters(cfg, model.params);
     if (directions(cfg.rnn) === 2) {
       const n = Math.min(ids.length, MAX_BIDIRECTIONAL_TOKENS);
