@@ -109,3 +109,23 @@ test('optimizer state round-trips through getOptimizerState / setOptimizerState'
   for (const batch of data.slice(2)) assert.equal(b.trainStep(batch, opts).loss, a.trainStep(batch, opts).loss);
   assert.equal(maxParamDiff(a.getParameters(), b.getParameters()), 0);
 });
+
+test('two-thread wasm engine agrees with the reference on shapes that split across threads', (t) => {
+  if (!wasm.available || wasm.threads !== 2) return t.skip('no shared-memory threads here');
+  const opts: LmTrainOptions = { optimizer: { kind: 'adam', lr: 0.003 }, clip: { maxNorm: 5 }, stateful: true };
+  for (const module of ['LSTM', 'GRU', 'RNN'] as const) {
+    // H = 130: register-tile and SIMD tails; B * H large enough for the cell kernels to split by rows.
+    const cfg = lmConfig(module, 2, 130, 'float32');
+    const params = initLmParameters(cfg, createRng(21));
+    const ref = createReferenceLmEngine(cfg, params);
+    const fast = createWasmLmEngine(cfg, params, { threads: 2 });
+    assert.equal(fast.name.endsWith('-2t'), true);
+    for (const [step, batch] of batches(3, 20, 4, 2).entries()) {
+      const r = ref.trainStep(batch, opts), f = fast.trainStep(batch, opts);
+      assert.ok(relErr(f.loss, r.loss) <= 1e-4, `${module} step ${step}: loss ${f.loss} vs ${r.loss}`);
+      assert.ok(relErr(f.gradNorm, r.gradNorm) <= 1e-4, `${module} step ${step}: grad norm ${f.gradNorm} vs ${r.gradNorm}`);
+    }
+    assert.ok(maxParamDiff(fast.getParameters(), ref.getParameters()) <= 1e-4, `${module}: parameters`);
+    fast.dispose();
+  }
+});

@@ -60,7 +60,8 @@ export function createWasmKernels(variant: KernelVariant, threads: 1 | 2 = 1): F
   const scratch0 = ((x.__heap_base.value as number) + 63) & ~63;
   const scratch1 = scratch0 + ((scratchBytes + 63) & ~63);
   const base = threads === 2 ? scratch1 + ((scratchBytes + 63) & ~63) : scratch1;
-  const helper = threads === 2 ? new HelperThread(module, memory, ['gemm']) : undefined;
+  const rowKernels = ['lstm_forward', 'lstm_backward', 'gru_forward', 'gru_backward', 'rnn_forward', 'rnn_backward'] as const;
+  const helper = threads === 2 ? new HelperThread(module, memory, ['gemm', ...rowKernels]) : undefined;
   let floats = 0; // heap elements reserved
   let tokenBase = 0; // byte address of inputs then targets (after the float heap)
   let targets: Int32Array = new Int32Array(0);
@@ -74,6 +75,19 @@ export function createWasmKernels(variant: KernelVariant, threads: 1 | 2 = 1): F
     if (bytes > memory.buffer.byteLength) memory.grow(Math.ceil((bytes - memory.buffer.byteLength) / PAGE));
   };
   const p = (off: number): number => base + off * 4;
+  /** A cell kernel over B batch rows; each buffer is [offset, floats per row]. Two threads take half each. */
+  const byRows = (name: (typeof rowKernels)[number], B: number, H: number, buffers: readonly (readonly [number, number])[], flag: boolean): void => {
+    const fn = x[name] as (...args: number[]) => void;
+    const args = (first: number, rows: number): number[] => [rows, H, ...buffers.map(([off, stride]) => p(off + first * stride)), flag ? 1 : 0];
+    if (!helper || B < 2 || B * H < 2048) {
+      fn(...args(0, B));
+      return;
+    }
+    const half = B >> 1;
+    helper.post(name, args(half, B - half));
+    fn(...args(0, half));
+    helper.join();
+  };
   return {
     name: `wasm-${variant.startsWith('relaxed') ? 'relaxed' : 'simd'}${threads === 2 ? '-2t' : ''}`,
     dtype: 'float32',
@@ -108,15 +122,16 @@ export function createWasmKernels(variant: KernelVariant, threads: 1 | 2 = 1): F
     colSum: (src, rows, cols, dst) => x.col_sum(p(src), rows, cols, p(dst)),
     fill(off, n, value) { heap().fill(value, off, off + n); },
     copy(src, dst, n) { heap().copyWithin(dst, src, src + n); },
-    lstmForward: (B, H, gates, cPrev, c, tc, h, hard) => x.lstm_forward(B, H, p(gates), p(cPrev), p(c), p(tc), p(h), hard ? 1 : 0),
+    lstmForward: (B, H, gates, cPrev, c, tc, h, hard) =>
+      byRows('lstm_forward', B, H, [[gates, 4 * H], [cPrev, H], [c, H], [tc, H], [h, H]], hard),
     lstmBackward: (B, H, gates, cPrev, tc, dhIn, dhRec, dc, dG, hard) =>
-      x.lstm_backward(B, H, p(gates), p(cPrev), p(tc), p(dhIn), p(dhRec), p(dc), p(dG), hard ? 1 : 0),
+      byRows('lstm_backward', B, H, [[gates, 4 * H], [cPrev, H], [tc, H], [dhIn, H], [dhRec, H], [dc, H], [dG, 4 * H]], hard),
     gruForward: (B, H, gates, hproj, bhn, hPrev, h, hn, hard) =>
-      x.gru_forward(B, H, p(gates), p(hproj), p(bhn), p(hPrev), p(h), p(hn), hard ? 1 : 0),
+      byRows('gru_forward', B, H, [[gates, 3 * H], [hproj, 3 * H], [bhn, 0], [hPrev, H], [h, H], [hn, H]], hard),
     gruBackward: (B, H, gates, hn, hPrev, dhIn, dhRec, dGi, dGh, hard) =>
-      x.gru_backward(B, H, p(gates), p(hn), p(hPrev), p(dhIn), p(dhRec), p(dGi), p(dGh), hard ? 1 : 0),
-    rnnForward: (B, H, pre, h, relu) => x.rnn_forward(B, H, p(pre), p(h), relu ? 1 : 0),
-    rnnBackward: (B, H, h, dhIn, dhRec, dG, relu) => x.rnn_backward(B, H, p(h), p(dhIn), p(dhRec), p(dG), relu ? 1 : 0),
+      byRows('gru_backward', B, H, [[gates, 3 * H], [hn, H], [hPrev, H], [dhIn, H], [dhRec, H], [dGi, 3 * H], [dGh, 3 * H]], hard),
+    rnnForward: (B, H, pre, h, relu) => byRows('rnn_forward', B, H, [[pre, H], [h, H]], relu),
+    rnnBackward: (B, H, h, dhIn, dhRec, dG, relu) => byRows('rnn_backward', B, H, [[h, H], [dhIn, H], [dhRec, H], [dG, H]], relu),
     softmaxCrossEntropy: (logits, rows, V, gradScale) => softmaxCrossEntropyOn(heap(), targets, logits, rows, V, gradScale),
     dispose() { floats = 0; helper?.dispose(); },
   };
