@@ -26,13 +26,30 @@ export function createJsKernels(dtype: FloatDType): FastKernels {
     },
     setTokens(i, t) { inputs = i; targets = t; },
     gemm(M, N, K, a, ars, acs, b, ldb, c, ldc, accumulate) {
-      for (let m = 0; m < M; m++) {
+      // Four rows of C at a time: each row of B is read once per four multiply-adds.
+      let m = 0;
+      for (; m + 4 <= M; m += 4) {
+        const c0 = c + m * ldc, c1 = c0 + ldc, c2 = c1 + ldc, c3 = c2 + ldc;
+        if (!accumulate) { h.fill(0, c0, c0 + N); h.fill(0, c1, c1 + N); h.fill(0, c2, c2 + N); h.fill(0, c3, c3 + N); }
+        const a0 = a + m * ars, a1 = a0 + ars, a2 = a1 + ars, a3 = a2 + ars;
+        for (let kk = 0; kk < K; kk++) {
+          const o = kk * acs;
+          const x0 = h[a0 + o], x1 = h[a1 + o], x2 = h[a2 + o], x3 = h[a3 + o];
+          if (x0 === 0 && x1 === 0 && x2 === 0 && x3 === 0) continue; // one-hot and relu rows are sparse
+          const bo = b + kk * ldb;
+          for (let n = 0; n < N; n++) {
+            const bv = h[bo + n];
+            h[c0 + n] += x0 * bv; h[c1 + n] += x1 * bv; h[c2 + n] += x2 * bv; h[c3 + n] += x3 * bv;
+          }
+        }
+      }
+      for (; m < M; m++) {
         const co = c + m * ldc;
         if (!accumulate) h.fill(0, co, co + N);
         const ao = a + m * ars;
         for (let kk = 0; kk < K; kk++) {
           const av = h[ao + kk * acs];
-          if (av === 0) continue; // one-hot and relu rows are sparse
+          if (av === 0) continue;
           const bo = b + kk * ldb;
           for (let n = 0; n < N; n++) h[co + n] += av * h[bo + n];
         }
