@@ -11,6 +11,7 @@ const targets = [
   { ...node, entryPoints: ['src/extension.ts'], outfile: 'dist/extension.js' },
   { ...node, entryPoints: ['src/worker/main.ts'], outfile: 'dist/worker.js' },
   { ...node, entryPoints: ['src/cli/main.ts'], outfile: 'dist/cli.js' },
+  { ...node, entryPoints: ['src/extension/services/backendThread.ts'], outfile: 'dist/backend-thread.js' },
   { platform: 'browser', format: 'iife', target: 'es2022', bundle: true, sourcemap: true,
     entryPoints: ['webview/main.ts'], outfile: 'dist/webview.js' },
 ].filter((t) => existsSync(join(root, t.entryPoints[0])));

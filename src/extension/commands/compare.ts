@@ -2,12 +2,10 @@
 // engines on the current model (same start, same batches: per-step trajectories of the difference).
 import * as vscode from 'vscode';
 import { basename } from 'node:path';
-import type { LmBatch } from '../../core/engine';
-import { createRng } from '../../core/random';
 import type { TensorMap } from '../../core/tensor';
-import { availableEngines, createLmEngine, type EngineChoice } from '../../engines/index';
+import { availableEngines } from '../../engines/index';
 import type { Gatescope } from '../context';
-import { diffModels, relativeError } from '../logic/tensorDiff';
+import { diffModels } from '../logic/tensorDiff';
 import { lmParamsOf, loadModelEntry } from '../services/modelFiles';
 import type { ModelEntry } from '../services/modelStore';
 import type { DiffViewModel } from '../../protocol/webview';
@@ -19,8 +17,6 @@ export interface CompareOptions {
   readonly steps?: number;
   readonly tolerance?: number;
 }
-
-const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 export async function compare(g: Gatescope, args?: unknown): Promise<DiffViewModel | undefined> {
   const o: CompareOptions = args && typeof args === 'object' ? args as CompareOptions : {};
@@ -87,52 +83,22 @@ async function compareEngines(g: Gatescope, o: CompareOptions): Promise<DiffView
     if (picks.length !== 2) throw new Error(`pick exactly two engines (got ${picks.length})`);
     engines = [picks[0].label, picks[1].label];
   }
-  for (const e of engines) if (!available.includes(e)) throw new Error(`engine "${e}" is not available here (available: ${available.join(', ')})`);
-  const { config, params } = model.data;
+  const { config } = model.data;
   const steps = o.steps ?? 10;
-  const left = createLmEngine(config, { engine: engines[0] as EngineChoice, params });
-  const right = createLmEngine(config, { engine: engines[1] as EngineChoice, params });
-  try {
-    const rng = createRng(7);
-    const B = 4;
-    const T = 16;
-    const options = { optimizer: { kind: 'adam' as const, lr: 2e-3 }, stateful: false };
-    const lossL: number[] = [];
-    const lossR: number[] = [];
-    const paramErr: number[] = [];
-    for (let s = 0; s < steps; s++) {
-      const ids = Int32Array.from({ length: B * (T + 1) }, () => rng.int(config.vocabSize));
-      const batch: LmBatch = {
-        batchSize: B, seqLen: T,
-        inputs: Int32Array.from({ length: B * T }, (_, i) => ids[Math.floor(i / T) * (T + 1) + (i % T)]),
-        targets: Int32Array.from({ length: B * T }, (_, i) => ids[Math.floor(i / T) * (T + 1) + (i % T) + 1]),
-      };
-      lossL.push(left.trainStep(batch, options).loss);
-      await yieldToEventLoop();
-      lossR.push(right.trainStep(batch, options).loss);
-      await yieldToEventLoop();
-      const pl = left.getParameters();
-      const pr = right.getParameters();
-      let worst = 0;
-      for (const [k, t] of pl) worst = Math.max(worst, relativeError(t.data as ArrayLike<number>, pr.get(k)!.data as ArrayLike<number>).rel);
-      paramErr.push(worst);
-    }
-    const tol = config.rnn.dtype === 'float64' ? 1e-12 : 1e-4;
-    return diffModels({
-      title: `Engines after ${steps} Adam steps`, leftLabel: left.name, rightLabel: right.name, module: config.rnn.module,
-      left: stripRnn(left.getParameters()), right: stripRnn(right.getParameters()), tolerance: tol,
-      trajectory: {
-        label: 'Per step: worst parameter relative error and the two losses',
-        epochs: Array.from({ length: steps }, (_, i) => i + 1),
-        series: [
-          { name: 'max relative error (params)', values: paramErr.map((v) => Math.max(v, 1e-18)) },
-          { name: `loss ${left.name}`, values: lossL },
-          { name: `loss ${right.name}`, values: lossR },
-        ],
-      },
-    });
-  } finally {
-    left.dispose();
-    right.dispose();
-  }
+  const r = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `gatescope: ${engines[0]} vs ${engines[1]}, ${steps} steps` },
+    () => g.backend.compareEngines(model.data!, engines!, steps));
+  const tol = config.rnn.dtype === 'float64' ? 1e-12 : 1e-4;
+  return diffModels({
+    title: `Engines after ${steps} Adam steps`, leftLabel: r.leftName, rightLabel: r.rightName, module: config.rnn.module,
+    left: stripRnn(r.left), right: stripRnn(r.right), tolerance: tol,
+    trajectory: {
+      label: 'Per step: worst parameter relative error and the two losses',
+      epochs: Array.from({ length: steps }, (_, i) => i + 1),
+      series: [
+        { name: 'max relative error (params)', values: r.paramError.map((v) => Math.max(v, 1e-18)) },
+        { name: `loss ${r.leftName}`, values: r.leftLosses },
+        { name: `loss ${r.rightName}`, values: r.rightLosses },
+      ],
+    },
+  });
 }

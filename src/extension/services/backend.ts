@@ -7,6 +7,7 @@ import type { Vocabulary } from '../../core/data/tokenizer';
 import type { TrainSettings } from '../../core/checkpoint';
 import type { TrainRequest, TrainRunEvent } from '../../node/trainRun';
 import type { IDisposable } from '../lifecycle';
+import type { EngineComparison } from './engineCompare';
 
 /** A model the extension can trace and sample: config, PyTorch-named parameters and its vocabulary. */
 export interface ModelData {
@@ -64,4 +65,6 @@ export interface Backend extends IDisposable {
   train(spec: TrainSpec, onEvent: (event: TrainRunEvent) => void): TrainJob;
   sample(model: ModelData, request: SampleRequest): Promise<string>;
   prepareTrace(model: ModelData, ids: Int32Array, checkpointEvery: number, options?: PrepareOptions): Promise<RemoteTrace>;
+  /** Trains two engines side by side from the model's weights (see engineCompare.ts). */
+  compareEngines(model: ModelData, engines: readonly [string, string], steps: number): Promise<EngineComparison>;
 }

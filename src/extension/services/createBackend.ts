@@ -1,9 +1,16 @@
-// Picks the compute backend: the worker thread (so training and tracing never block the extension
-// host) when its bundle is present, else the in-host fallback.
+// Picks the compute backend: a worker thread (training and tracing never block the extension host)
+// when its bundle is present, else computing on the host in small slices.
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Backend } from './backend';
 import { InHostBackend } from './inHostBackend';
+import { ThreadBackend } from './threadBackend';
 
-export function createBackend(_distDir: string, log: (message: string) => void): Backend {
-  log('compute backend: extension host (worker client not available in this build)');
+export const BACKEND_THREAD_BUNDLE = 'backend-thread.js';
+
+export function createBackend(distDir: string, log: (message: string) => void): Backend {
+  const script = join(distDir, BACKEND_THREAD_BUNDLE);
+  if (existsSync(script)) return new ThreadBackend(script, log);
+  log(`compute backend: extension host (${script} is missing)`);
   return new InHostBackend();
 }

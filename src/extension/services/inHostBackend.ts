@@ -10,6 +10,7 @@ import { trainToFile } from '../../node/trainRun';
 import { type Backend, CancelledError, type ModelData, type PrepareOptions, type RemoteTrace, type SampleRequest, type TrainJob, type TrainOutcome, type TrainSpec } from './backend';
 import type { TrainRunEvent } from '../../node/trainRun';
 import { fastTraceSupported, prepareFastTrace } from './fastTrace';
+import { compareEngines, type EngineComparison } from './engineCompare';
 
 const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
@@ -62,6 +63,10 @@ export class InHostBackend implements Backend {
       if (options.isCancelled?.() || this.disposed) throw new CancelledError();
     }
     return new CheckpointedTrace(cfg, weights, ids, K, checkpoints);
+  }
+
+  compareEngines(model: ModelData, engines: readonly [string, string], steps: number): Promise<EngineComparison> {
+    return compareEngines(model, engines, steps);
   }
 
   dispose(): void {
