@@ -48,6 +48,16 @@ export function activate(context: vscode.ExtensionContext): Gatescope {
   const tree = store.add(new ModelsTreeProvider(models, training));
   store.add(vscode.window.createTreeView('gatescope.models', { treeDataProvider: tree, showCollapseAll: false }));
   store.add(vscode.workspace.onDidCloseTextDocument((d) => traces.remove(d.uri.toString())));
+  // The trace view follows the cursor in its document (the text under the heatmap stays aligned).
+  let lastFollow = 0;
+  store.add(vscode.window.onDidChangeTextEditorSelection((e) => {
+    const doc = traces.get(e.textEditor.document.uri.toString());
+    const panel = panels.tracePanel;
+    if (!doc || !panel || panel.current !== doc || Date.now() - lastFollow < 100) return;
+    lastFollow = Date.now();
+    const t = doc.tokenAt(e.textEditor.document.offsetAt(e.selections[0].active));
+    if (t >= 0) panel.revealPosition(t);
+  }));
   store.add(models.onDidChange(() => {
     // A trace belongs to a model that may have gone away.
     for (const d of traces.all) if (!models.get(d.modelId)) traces.remove(d.key);

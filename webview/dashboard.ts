@@ -126,11 +126,6 @@ export class DashboardView {
         this.queueRedraw();
         break;
       }
-      case 'samples':
-        if (this.run?.runId !== m.runId) return;
-        this.samples = [...this.samples, ...m.samples].slice(-12);
-        this.renderSamples();
-        break;
       case 'runStatus':
         if (this.run && this.run.runId !== m.run.runId) return;
         this.run = m.run;

@@ -106,7 +106,6 @@ export interface DashboardHistoryMessage {
 }
 /** One live training event (step, eval or sample), as the trainer reports it. */
 export interface TrainEventMessage { readonly type: 'trainEvent'; readonly runId: string; readonly event: TrainEvent }
-export interface SamplesMessage { readonly type: 'samples'; readonly runId: string; readonly samples: readonly SampleAtTemperature[] }
 export interface RunStatusMessage { readonly type: 'runStatus'; readonly run: RunSummary }
 export interface TraceLayoutMessage { readonly type: 'traceLayout'; readonly layout: TraceLayout }
 export interface WindowResponse {
@@ -137,7 +136,6 @@ export type ToWebviewMessage =
   | DashboardResetMessage
   | DashboardHistoryMessage
   | TrainEventMessage
-  | SamplesMessage
   | RunStatusMessage
   | TraceLayoutMessage
   | WindowResponse
@@ -183,7 +181,7 @@ export type FromWebviewMessage =
 // ---------------------------------------------------------------- guards
 
 const TO_WEBVIEW_TYPES: ReadonlySet<string> = new Set<ToWebviewMessage['type']>([
-  'init', 'dashboardReset', 'dashboardHistory', 'trainEvent', 'samples', 'runStatus', 'traceLayout', 'window', 'spans',
+  'init', 'dashboardReset', 'dashboardHistory', 'trainEvent', 'runStatus', 'traceLayout', 'window', 'spans',
   'error', 'diffReport', 'reveal',
 ]);
 

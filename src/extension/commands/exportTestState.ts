@@ -2,11 +2,18 @@
 // as the first argument. Optionally hovers first ({ hover: { uri, offset } }) so tests can assert on
 // a real hover without moving a mouse.
 import * as vscode from 'vscode';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import type { Gatescope } from '../context';
 import { buildTestState } from '../logic/testState';
 
+/** Extension-host event-loop delay since activation (or the last reset): proof that nothing blocks it. */
+const loopDelay = monitorEventLoopDelay({ resolution: 10 });
+loopDelay.enable();
+
 interface ExportOptions {
   readonly path?: string;
+  /** Start a fresh event-loop delay measurement after this export. */
+  readonly resetEventLoop?: boolean;
   /** Hover this document offset first; `file` is a workspace-relative path or absolute path, `uri` a URI. */
   readonly hover?: { readonly uri?: string; readonly file?: string; readonly offset: number };
 }
@@ -44,6 +51,9 @@ export async function exportTestState(g: Gatescope, first?: unknown, second?: un
     traces: g.traces.all.map((d) => ({ uri: d.key, traceId: d.traceId, length: d.length, modelId: d.modelId })),
     ...(colouring ? { unitColouring: { uri: colouring.uri, unit: colouring.unit, layer: colouring.selector.layer, tensor: colouring.selector.tensor } } : {}),
   });
+  const ms = (ns: number): number => Math.round(ns / 1e4) / 100;
+  state.eventLoop = { maxDelayMs: ms(loopDelay.max), p99DelayMs: ms(loopDelay.percentile(99)), meanDelayMs: ms(loopDelay.mean) };
+  if (o.resetEventLoop) loopDelay.reset();
   await vscode.workspace.fs.writeFile(vscode.Uri.file(path), new TextEncoder().encode(JSON.stringify(state, null, 2)));
   return state;
 }

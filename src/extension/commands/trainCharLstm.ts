@@ -109,7 +109,7 @@ export async function trainCharLstm(g: Gatescope, args?: unknown): Promise<strin
   };
   const run = g.training.start(spec, label);
   g.output.info(`training ${label} → ${out.fsPath} (${g.backend.description})`);
-  g.panels.showDashboard();
+  g.panels.showDashboard().reveal();
   const finished = followWithProgress(g, run);
   if (opts.wait) {
     await finished;
