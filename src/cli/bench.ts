@@ -6,7 +6,7 @@ import { existsSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { rnnConfig, type RnnModule } from '../core/config';
-import type { LmBatch, LmConfig, LmTrainOptions } from '../core/engine';
+import type { LmBatch, LmConfig, LmEngine, LmTrainOptions } from '../core/engine';
 import { createRng } from '../core/random';
 import { type EngineChoice, availableEngines, createLmEngine, traceLm } from '../engines';
 import { parseCli } from './args';
@@ -48,24 +48,34 @@ function randomBatch(rng: ReturnType<typeof createRng>): LmBatch {
   return { batchSize: BATCH, seqLen: SEQ, inputs, targets };
 }
 
-/** Median ms/step after warm-up; slow engines stop early after `budgetMs` (at least one sample). */
-function timeEngine(engine: EngineChoice, c: BenchConfig, steps: number, warmup: number, budgetMs: number): { name: string; timing: Timing } {
+/** An engine under test, created once per config and kept warm across rounds. */
+interface Contender {
+  readonly engine: LmEngine;
+  readonly rng: ReturnType<typeof createRng>;
+  readonly samples: number[];
+}
+
+const TRAIN_OPTIONS: LmTrainOptions = { optimizer: { kind: 'adam', lr: LR }, stateful: true };
+
+function contender(engine: EngineChoice, c: BenchConfig, warmup: number): Contender {
   const e = createLmEngine(lmConfig(c), { engine });
   const rng = createRng(1);
-  const options: LmTrainOptions = { optimizer: { kind: 'adam', lr: LR }, stateful: true };
-  try {
-    for (let i = 0; i < warmup; i++) e.trainStep(randomBatch(rng), options);
-    const samples: number[] = [];
-    const begin = performance.now();
-    while (samples.length < steps && (samples.length === 0 || performance.now() - begin < budgetMs)) {
-      const batch = randomBatch(rng);
-      const t0 = performance.now();
-      e.trainStep(batch, options);
-      samples.push(performance.now() - t0);
-    }
-    return { name: e.name, timing: timing(samples) };
-  } finally {
-    e.dispose();
+  for (let i = 0; i < warmup; i++) {
+    const t0 = performance.now();
+    e.trainStep(randomBatch(rng), TRAIN_OPTIONS);
+    if (performance.now() - t0 > 2000) break; // a slow engine is warm after one step
+  }
+  return { engine: e, rng, samples: [] };
+}
+
+/** Adds up to `steps` timed steps; a slow engine stops after `budgetMs` (at least one step). */
+function timeSteps(x: Contender, steps: number, budgetMs: number): void {
+  const begin = performance.now();
+  for (let i = 0; i < steps && (i === 0 || performance.now() - begin < budgetMs); i++) {
+    const batch = randomBatch(x.rng);
+    const t0 = performance.now();
+    x.engine.trainStep(batch, TRAIN_OPTIONS);
+    x.samples.push(performance.now() - t0);
   }
 }
 
@@ -121,7 +131,7 @@ export async function run(args: string[]): Promise<number> {
   const { values } = parseCli(args, {
     json: { type: 'boolean' }, engines: { type: 'string' }, steps: { type: 'string' }, warmup: { type: 'string' },
     'no-torch': { type: 'boolean' }, 'trace-chars': { type: 'string' }, 'trace-streams': { type: 'string' },
-    'no-trace': { type: 'boolean' }, quick: { type: 'boolean' },
+    'no-trace': { type: 'boolean' }, quick: { type: 'boolean' }, rounds: { type: 'string' },
   });
   const int = (v: string | undefined, flag: string, dflt: number, min: number): number => {
     if (v === undefined) return dflt;
@@ -129,8 +139,11 @@ export async function run(args: string[]): Promise<number> {
     if (!Number.isInteger(n) || n < min) throw new UsageError(`${flag} must be an integer >= ${min}, got "${v}"`);
     return n;
   };
-  const steps = int(values.steps, '--steps', 7, 1);
-  const warmup = int(values.warmup, '--warmup', 2, 0);
+  const steps = int(values.steps, '--steps', 3, 1);
+  const warmup = int(values.warmup, '--warmup', 1, 0);
+  // PyTorch and each engine take turns, `rounds` times: on a shared machine the load drifts, and
+  // alternating keeps the two sides of each ratio under the same conditions.
+  const rounds = int(values.rounds, '--rounds', 3, 1);
   const traceChars = int(values['trace-chars'], '--trace-chars', 1_000_000, 1);
   const traceStreams = int(values['trace-streams'], '--trace-streams', 64, 1);
   if (traceChars % traceStreams !== 0) throw new UsageError(`--trace-chars ${traceChars} must be a multiple of --trace-streams ${traceStreams}`);
@@ -144,23 +157,31 @@ export async function run(args: string[]): Promise<number> {
   const log = (line: string): void => { if (!values.json) process.stdout.write(`${line}\n`); };
 
   log(`gatescope bench: char-LM vocab ${VOCAB} one-hot, batch ${BATCH}, seq ${SEQ}, Adam, cross-entropy, float32`);
+  log(`${rounds} rounds x ${steps} timed steps after ${warmup} warm-up, PyTorch and engines alternating; medians`);
   log(`machine: ${cpus().length} CPUs (${cpus()[0]?.model ?? 'unknown'}), load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
   log(withTorch ? `PyTorch: ${PYTHON} scripts/bench_torch.py, 2 threads${existsSync(OPENBLAS) ? ', OpenBLAS (openmp)' : ''}` : 'PyTorch: not timed (no torch for /usr/bin/python3, or --no-torch)');
   log('');
-  log(`${'config'.padEnd(18)}${'engine'.padEnd(14)}${'ms/step'.padStart(10)}${'chars/s'.padStart(10)}${'torch ms'.padStart(10)}${'ratio'.padStart(8)}`);
+  log(`${'config'.padEnd(18)}${'engine'.padEnd(16)}${'ms/step'.padStart(10)}${'chars/s'.padStart(10)}${'torch ms'.padStart(10)}${'ratio'.padStart(8)}`);
   const rows: Row[] = [];
   const torch: { config: BenchConfig; timing: Timing }[] = [];
   for (const c of configs) {
-    const tt = withTorch ? timeTorch(c, steps, warmup) : undefined;
+    const torchSamples: number[] = [];
+    const contenders = engines.map((e) => contender(e, c, warmup));
+    for (let round = 0; round < rounds; round++) {
+      if (withTorch) torchSamples.push(...timeTorch(c, steps, warmup).samples);
+      for (const x of contenders) timeSteps(x, steps, 15_000 / rounds);
+    }
+    for (const x of contenders) x.engine.dispose();
+    const tt = withTorch ? timing(torchSamples) : undefined;
     if (tt) torch.push({ config: c, timing: tt });
-    for (const engine of engines) {
-      const r = timeEngine(engine, c, steps, warmup, 15_000);
+    for (const x of contenders) {
+      const r = { name: x.engine.name, timing: timing(x.samples) };
       rows.push({ config: c, engine: r.name, timing: r.timing });
       const ratio = tt ? tt.msPerStep / r.timing.msPerStep : undefined;
-      log(`${label(c).padEnd(18)}${r.name.padEnd(14)}${r.timing.msPerStep.toFixed(1).padStart(10)}${Math.round(r.timing.charsPerSec).toString().padStart(10)}`
+      log(`${label(c).padEnd(18)}${r.name.padEnd(16)}${r.timing.msPerStep.toFixed(1).padStart(10)}${Math.round(r.timing.charsPerSec).toString().padStart(10)}`
         + `${tt ? tt.msPerStep.toFixed(1).padStart(10) : '-'.padStart(10)}${ratio ? ratio.toFixed(2).padStart(8) : '-'.padStart(8)}`);
     }
-    if (tt) log(`${label(c).padEnd(18)}${'pytorch'.padEnd(14)}${tt.msPerStep.toFixed(1).padStart(10)}${Math.round(tt.charsPerSec).toString().padStart(10)}`);
+    if (tt) log(`${label(c).padEnd(18)}${'pytorch'.padEnd(16)}${tt.msPerStep.toFixed(1).padStart(10)}${Math.round(tt.charsPerSec).toString().padStart(10)}`);
   }
   log('ratio = gatescope throughput / PyTorch throughput on the same workload, measured in this run (> 1: faster)');
   const trace = values['no-trace'] ? undefined : timeTrace(traceChars, traceStreams);
