@@ -57,3 +57,22 @@ test('biases split differently and transposed matrices are recognised', () => {
   assert.match(diffModels({ ...base, left: m, right: tr }).verdict, /weight_hh_l0 is transposed/);
   assert.deepEqual(relativeError([1, 2], [1, 2.5]), { maxAbs: 0.5, rel: 0.2 });
 });
+
+test('per-epoch trajectories: rows for the last epoch, one error series per tensor', async () => {
+  const { diffTrajectories, splitEpochs, inferModule } = await import('../../src/extension/logic/tensorDiff');
+  const { parseSafetensors } = await import('../../src/core/formats/safetensors');
+  const { readFileSync } = await import('node:fs');
+  const { fixturePath } = await import('../fixtures');
+  const traj = splitEpochs(parseSafetensors(new Uint8Array(readFileSync(fixturePath('seed000_sgd/trajectory.safetensors')))).tensors)!;
+  assert.deepEqual([...traj.keys()], [1, 2, 3, 4].slice(0, traj.size));
+  assert.equal(inferModule(traj.get(1)!), 'LSTM');
+  const same = diffTrajectories({ title: 't', leftLabel: 'a', rightLabel: 'b', left: traj, right: traj, tolerance: 1e-12 });
+  assert.ok(same.ok);
+  assert.equal(same.trajectory!.series.length, traj.get(1)!.size);
+  const shifted = new Map([...traj].map(([e, m]) => [e, new Map([...m].map(([k, t]) => [k, k.endsWith('fc.bias') ? { ...t, data: (t.data as Float64Array).map((v) => v + e * 1e-3) } : t]))]));
+  const r = diffTrajectories({ title: 't', leftLabel: 'a', rightLabel: 'b', left: traj, right: shifted, tolerance: 1e-12 });
+  assert.ok(!r.ok);
+  const bias = r.trajectory!.series.find((s) => s.name === 'fc.bias')!;
+  assert.ok(bias.values.every((v, i) => i === 0 || v > bias.values[i - 1]), 'error grows with the epoch');
+  assert.equal(splitEpochs(new Map([['weight', traj.get(1)!.values().next().value!]])), null);
+});

@@ -5,7 +5,9 @@ import { basename } from 'node:path';
 import type { TensorMap } from '../../core/tensor';
 import { availableEngines } from '../../engines/index';
 import type { Gatescope } from '../context';
-import { diffModels } from '../logic/tensorDiff';
+import { diffModels, diffTrajectories, splitEpochs } from '../logic/tensorDiff';
+import { parseSafetensors } from '../../core/formats/safetensors';
+import { readFile } from 'node:fs/promises';
 import { lmParamsOf, loadModelEntry } from '../services/modelFiles';
 import type { ModelEntry } from '../services/modelStore';
 import type { DiffViewModel } from '../../protocol/webview';
@@ -52,6 +54,10 @@ async function compareFiles(o: CompareOptions): Promise<DiffViewModel | undefine
     if (uris.length !== 2) throw new Error(`pick exactly two files (got ${uris.length})`);
     [left, right] = uris.map((u) => u.fsPath);
   }
+  const [ta, tb] = await Promise.all([readTrajectory(left), readTrajectory(right)]);
+  if (ta && tb) {
+    return diffTrajectories({ title: 'Weight trajectories', leftLabel: basename(left), rightLabel: basename(right), left: ta, right: tb, tolerance: o.tolerance ?? 1e-12 });
+  }
   const [a, b] = await Promise.all([loadModelEntry(left), loadModelEntry(right)]);
   const module = moduleOf(a);
   if (moduleOf(b) !== module) throw new Error(`${basename(left)} is ${module} but ${basename(right)} is ${moduleOf(b)}`);
@@ -59,6 +65,16 @@ async function compareFiles(o: CompareOptions): Promise<DiffViewModel | undefine
     title: 'Weights', leftLabel: basename(left), rightLabel: basename(right), module,
     left: stripRnn(lmParamsOf(a)), right: stripRnn(lmParamsOf(b)), tolerance: o.tolerance ?? 1e-6,
   });
+}
+
+/** Per-epoch weights (`epochN.<name>` tensors in a safetensors file, as `gatescope fit` writes), or null. */
+async function readTrajectory(path: string): Promise<Map<number, TensorMap> | null> {
+  if (!path.endsWith('.safetensors')) return null;
+  try {
+    return splitEpochs(parseSafetensors(new Uint8Array(await readFile(path)), path).tensors);
+  } catch {
+    return null; // not a trajectory: compared as a model below (with that loader's error message)
+  }
 }
 
 function moduleOf(e: ModelEntry): 'LSTM' | 'GRU' | 'RNN' {

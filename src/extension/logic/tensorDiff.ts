@@ -144,3 +144,54 @@ function detectBiasSplit(left: TensorMap, right: TensorMap, tol: number, rightLa
   }
   return out;
 }
+
+// ------------------------------------------------------------------ per-epoch trajectories
+
+/** `epoch3.lstm.weight_ih_l0` -> epoch 3, name `lstm.weight_ih_l0`; null when any name lacks the prefix. */
+export function splitEpochs(tensors: TensorMap): Map<number, TensorMap> | null {
+  const out = new Map<number, TensorMap>();
+  for (const [name, t] of tensors) {
+    const m = /^epoch(\d+)\.(.+)$/.exec(name);
+    if (!m) return null;
+    const e = Number(m[1]);
+    if (!out.has(e)) out.set(e, new Map());
+    out.get(e)!.set(m[2], t);
+  }
+  return out.size ? new Map([...out.entries()].sort((a, b) => a[0] - b[0])) : null;
+}
+
+/** LSTM / GRU / RNN from a weight_hh tensor's [G*H, H] shape. */
+export function inferModule(tensors: TensorMap): RnnModule {
+  for (const [name, t] of tensors) {
+    if (/weight_hh_l\d+$/.test(name) && t.shape.length === 2) {
+      const G = t.shape[0] / t.shape[1];
+      if (G === 4) return 'LSTM';
+      if (G === 3) return 'GRU';
+      if (G === 1) return 'RNN';
+    }
+  }
+  throw new Error('cannot tell LSTM, GRU or RNN: no weight_hh_l* tensor of shape [G*H, H]');
+}
+
+/**
+ * Two per-epoch weight trajectories (e.g. `gatescope fit` output vs PyTorch's): the table and heatmap
+ * for the last common epoch, and each tensor's relative error per epoch for the chart.
+ */
+export function diffTrajectories(input: Omit<DiffInput, 'left' | 'right' | 'module' | 'trajectory'> & { left: Map<number, TensorMap>; right: Map<number, TensorMap> }): DiffViewModel {
+  const epochs = [...input.left.keys()].filter((e) => input.right.has(e));
+  if (!epochs.length) throw new Error(`${input.leftLabel} and ${input.rightLabel} share no epoch`);
+  const last = epochs[epochs.length - 1];
+  const left = input.left.get(last)!;
+  const right = input.right.get(last)!;
+  const names = [...left.keys()].filter((n) => right.has(n));
+  const series = names.map((name) => ({
+    name,
+    values: epochs.map((e) => {
+      const a = input.left.get(e)!.get(name);
+      const b = input.right.get(e)!.get(name);
+      return a && b ? Math.max(relativeError(values(a), values(b)).rel, 1e-18) : NaN;
+    }),
+  }));
+  const report = diffModels({ ...input, title: `${input.title}, epoch ${last}`, module: inferModule(left), left, right });
+  return { ...report, trajectory: { label: `Relative error per epoch (${epochs.length} epochs)`, epochs, series } };
+}
