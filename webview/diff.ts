@@ -31,7 +31,7 @@ export class DiffView {
   }
 
   private render(r: DiffViewModel): void {
-    const { heatmap: _bytes, ...persistable } = r;
+    const { heatmap: _bytes, trajectory: _series, ...persistable } = r; // state is JSON: no ArrayBuffers
     this.host.setState({ view: 'diff', report: persistable } satisfies DiffViewState);
     setText(byId('diff-title'), `${r.title}: ${r.leftLabel} vs ${r.rightLabel} (tolerance ${r.tolerance.toExponential(0)})`);
     const verdict = byId('diff-verdict');
@@ -83,13 +83,13 @@ export class DiffView {
     if (!tr) return;
     setText(byId('diff-trajectory-title'), tr.label);
     const fg = cssVar('--vscode-foreground', '#ccc');
-    const colours = ['#4e79a7', '#f28e2b', '#e15759', '#59a14f'];
+    const colours = ['#4e79a7', '#f28e2b', '#e15759', '#59a14f', '#b07aa1', '#76b7b2'];
     this.chart?.destroy();
     this.chart = new Chart(byId<HTMLCanvasElement>('diff-trajectory-chart'), {
       type: 'line',
       data: {
-        labels: tr.epochs.map(String),
-        datasets: tr.series.map((s, i) => ({ label: s.name, data: [...s.values], borderColor: colours[i % 4], backgroundColor: colours[i % 4] })),
+        labels: Array.from(new Float64Array(tr.epochs), String),
+        datasets: tr.series.map((s, i) => ({ label: s.name, data: Array.from(new Float64Array(s.values)), borderColor: colours[i % 6], backgroundColor: colours[i % 6] })),
       },
       options: { animation: false, responsive: true, maintainAspectRatio: false, scales: { x: { title: { display: true, text: 'epoch', color: fg }, ticks: { color: fg } }, y: { type: 'logarithmic', ticks: { color: fg } } }, plugins: { legend: { labels: { color: fg } } } },
     });

@@ -85,8 +85,8 @@ export interface DiffViewModel {
   readonly rows: readonly DiffRow[];
   /** Elementwise difference (right - left) of the worst tensor, as Float32 row-major [rows, cols]. */
   readonly heatmap?: { readonly name: string; readonly rows: number; readonly cols: number; readonly data: ArrayBuffer };
-  /** Per-epoch trajectory: relative error (or loss) of each side per epoch. */
-  readonly trajectory?: { readonly label: string; readonly epochs: readonly number[]; readonly series: readonly { name: string; values: readonly number[] }[] };
+  /** Per-epoch (or per-step) series, e.g. each tensor's relative error: Float64 buffers, one per series. */
+  readonly trajectory?: { readonly label: string; readonly epochs: ArrayBuffer; readonly series: readonly { readonly name: string; readonly values: ArrayBuffer }[] };
 }
 
 // ---------------------------------------------------------------- host -> webview

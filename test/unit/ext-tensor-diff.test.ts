@@ -69,10 +69,11 @@ test('per-epoch trajectories: rows for the last epoch, one error series per tens
   const same = diffTrajectories({ title: 't', leftLabel: 'a', rightLabel: 'b', left: traj, right: traj, tolerance: 1e-12 });
   assert.ok(same.ok);
   assert.equal(same.trajectory!.series.length, traj.get(1)!.size);
+  assert.deepEqual([...new Float64Array(same.trajectory!.epochs)], [...traj.keys()]);
   const shifted = new Map([...traj].map(([e, m]) => [e, new Map([...m].map(([k, t]) => [k, k.endsWith('fc.bias') ? { ...t, data: (t.data as Float64Array).map((v) => v + e * 1e-3) } : t]))]));
   const r = diffTrajectories({ title: 't', leftLabel: 'a', rightLabel: 'b', left: traj, right: shifted, tolerance: 1e-12 });
   assert.ok(!r.ok);
-  const bias = r.trajectory!.series.find((s) => s.name === 'fc.bias')!;
-  assert.ok(bias.values.every((v, i) => i === 0 || v > bias.values[i - 1]), 'error grows with the epoch');
+  const bias = new Float64Array(r.trajectory!.series.find((s) => s.name === 'fc.bias')!.values);
+  assert.ok(bias.every((v, i) => i === 0 || v > bias[i - 1]), 'error grows with the epoch');
   assert.equal(splitEpochs(new Map([['weight', traj.get(1)!.values().next().value!]])), null);
 });

@@ -4,7 +4,7 @@
 import { GATES, type RnnModule } from '../../core/config';
 import type { Tensor, TensorMap } from '../../core/tensor';
 import type { DiffRow, DiffViewModel } from '../../protocol/webview';
-import { exactBuffer } from '../../protocol/webview';
+import { exactBuffer, float64Buffer } from '../../protocol/webview';
 
 const values = (t: Tensor): ArrayLike<number> => t.data as ArrayLike<number>;
 
@@ -49,7 +49,18 @@ export interface DiffInput {
   readonly left: TensorMap;
   readonly right: TensorMap;
   readonly tolerance: number;
-  readonly trajectory?: DiffViewModel['trajectory'];
+  readonly trajectory?: Trajectory;
+}
+
+/** A trajectory as plain arrays (what callers build); converted to Float64 buffers for the webview. */
+export interface Trajectory {
+  readonly label: string;
+  readonly epochs: readonly number[];
+  readonly series: readonly { readonly name: string; readonly values: readonly number[] }[];
+}
+
+export function trajectoryBuffers(t: Trajectory): NonNullable<DiffViewModel['trajectory']> {
+  return { label: t.label, epochs: float64Buffer(t.epochs), series: t.series.map((s) => ({ name: s.name, values: float64Buffer(s.values) })) };
 }
 
 export function diffModels(input: DiffInput): DiffViewModel {
@@ -93,7 +104,7 @@ export function diffModels(input: DiffInput): DiffViewModel {
   return {
     title: input.title, leftLabel: input.leftLabel, rightLabel: input.rightLabel, tolerance, verdict, ok, rows,
     ...(worst ? { heatmap: heatmapOf(worst.name, worst.a, worst.b) } : {}),
-    ...(input.trajectory ? { trajectory: input.trajectory } : {}),
+    ...(input.trajectory ? { trajectory: trajectoryBuffers(input.trajectory) } : {}),
   };
 }
 
@@ -192,6 +203,8 @@ export function diffTrajectories(input: Omit<DiffInput, 'left' | 'right' | 'modu
       return a && b ? Math.max(relativeError(values(a), values(b)).rel, 1e-18) : NaN;
     }),
   }));
-  const report = diffModels({ ...input, title: `${input.title}, epoch ${last}`, module: inferModule(left), left, right });
-  return { ...report, trajectory: { label: `Relative error per epoch (${epochs.length} epochs)`, epochs, series } };
+  return diffModels({
+    ...input, title: `${input.title}, epoch ${last}`, module: inferModule(left), left, right,
+    trajectory: { label: `Relative error per epoch (${epochs.length} epochs)`, epochs, series },
+  });
 }

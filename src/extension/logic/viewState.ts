@@ -24,8 +24,8 @@ export interface TraceViewState {
 
 export interface DiffViewState {
   readonly view: 'diff';
-  /** The last report without its heatmap bytes (state is JSON), shown again after a reload. */
-  readonly report?: Omit<DiffViewModel, 'heatmap'>;
+  /** The last report without its buffers (state is JSON), shown again after a reload. */
+  readonly report?: Omit<DiffViewModel, 'heatmap' | 'trajectory'>;
 }
 
 export type ViewState = DashboardViewState | TraceViewState | DiffViewState;
@@ -62,7 +62,7 @@ export function parseViewState(view: ViewKind, raw: unknown): ViewState {
     case 'diff': {
       const r = o.report as Record<string, unknown> | undefined;
       const valid = typeof r === 'object' && r !== null && typeof r.verdict === 'string' && typeof r.title === 'string' && Array.isArray(r.rows);
-      return valid ? { view: 'diff', report: r as unknown as Omit<DiffViewModel, 'heatmap'> } : d;
+      return valid ? { view: 'diff', report: r as unknown as Omit<DiffViewModel, 'heatmap' | 'trajectory'> } : d;
     }
   }
 }

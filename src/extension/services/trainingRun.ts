@@ -19,8 +19,6 @@ export class TrainingRun extends Disposable {
   private statusValue: RunStatus = 'training';
   private errorText: string | undefined;
   engine: string | undefined;
-  startStep = 0;
-  tokens = 0;
   checkpointPath: string | undefined;
   private readonly job: TrainJob;
   /** Settles when the job ends: the outcome, or undefined when it failed. */
@@ -104,8 +102,6 @@ export class TrainingRun extends Disposable {
     switch (e.kind) {
       case 'start':
         this.engine = e.engine;
-        this.startStep = e.startStep;
-        this.tokens = e.tokens;
         break;
       case 'saved':
         this.checkpointPath = e.path;
