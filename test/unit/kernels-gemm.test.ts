@@ -7,6 +7,8 @@ import { createRng } from '../../src/core/random';
 import { wasmAvailability } from '../../src/engines/wasm';
 import { createWasmKernels } from '../../src/engines/wasm/wasmKernels';
 
+import { createJsKernels } from '../../src/core/fast/jsKernels';
+
 const SHAPES: [number, number, number][] = [[1, 1, 1], [3, 5, 7], [4, 8, 256], [37, 65, 300], [130, 520, 17], [32, 1024, 64], [70, 24, 600]];
 
 function checkGemm(k: FastKernels): void {
@@ -19,6 +21,20 @@ function checkGemm(k: FastKernels): void {
     const before = h.slice(c, c + M * N);
     const [ars, acs] = transposedA ? [1, M] : [K, 1];
     k.gemm(M, N, K, a, ars, acs, b, N, c, N, accumulate);
+    check(k, M, N, K, a, ars, acs, b, c, accumulate, before, 'gemm');
+    // The same product with B pre-packed (how weights are used).
+    const packed = c + M * N;
+    k.ensure(packed + k.packedSize(K, N));
+    k.heap().set(before, c);
+    k.packB(K, N, b, N, packed);
+    k.gemmPacked(M, N, K, a, ars, acs, packed, c, N, accumulate);
+    check(k, M, N, K, a, ars, acs, b, c, accumulate, before, 'gemmPacked');
+  }
+}
+
+function check(k: FastKernels, M: number, N: number, K: number, a: number, ars: number, acs: number, b: number, c: number,
+  accumulate: boolean, before: ArrayLike<number>, what: string): void {
+  {
     const out = k.heap();
     let worst = 0;
     for (let m = 0; m < M; m++) for (let n = 0; n < N; n++) {
@@ -26,7 +42,7 @@ function checkGemm(k: FastKernels): void {
       for (let kk = 0; kk < K; kk++) s += out[a + m * ars + kk * acs] * out[b + kk * N + n];
       worst = Math.max(worst, Math.abs(out[c + m * N + n] - s) / (1 + Math.abs(s)));
     }
-    assert.ok(worst < 1e-5, `${k.name} gemm ${M}x${N}x${K} transposedA=${transposedA} accumulate=${accumulate}: error ${worst}`);
+    assert.ok(worst < 1e-5, `${k.name} ${what} ${M}x${N}x${K} ars=${ars} accumulate=${accumulate}: error ${worst}`);
   }
 }
 
@@ -44,4 +60,8 @@ test('wasm gemm matches a triple loop (two threads on shared memory)', (t) => {
   const k = createWasmKernels(`${w.variant!}-mt`, 2);
   checkGemm(k);
   k.dispose();
+});
+
+test('js gemm and gemmPacked match a triple loop', () => {
+  checkGemm(createJsKernels('float64'));
 });

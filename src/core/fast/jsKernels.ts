@@ -14,7 +14,7 @@ export function createJsKernels(dtype: FloatDType): FastKernels {
   let targets: Int32Array = new Int32Array(0);
   const gate = (hard: boolean): ((x: number) => number) => (hard ? hardSigmoid : sigmoid);
   const dGate = (hard: boolean): ((y: number) => number) => (hard ? dHardSigmoid : dSigmoid);
-  return {
+  const kernels: FastKernels = {
     name: 'js',
     dtype,
     heap: () => h,
@@ -54,6 +54,13 @@ export function createJsKernels(dtype: FloatDType): FastKernels {
           for (let n = 0; n < N; n++) h[co + n] += av * h[bo + n];
         }
       }
+    },
+    packedSize: (K, N) => K * N,
+    packB(K, N, b, ldb, dst) {
+      for (let k = 0; k < K; k++) h.copyWithin(dst + k * N, b + k * ldb, b + k * ldb + N);
+    },
+    gemmPacked(M, N, K, a, ars, acs, packed, c, ldc, accumulate) {
+      kernels.gemm(M, N, K, a, ars, acs, packed, N, c, ldc, accumulate);
     },
     transpose(src, rows, cols, dst) {
       for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) h[dst + c * rows + r] = h[src + r * cols + c];
@@ -158,4 +165,5 @@ export function createJsKernels(dtype: FloatDType): FastKernels {
     softmaxCrossEntropy: (logits, rows, V, gradScale) => softmaxCrossEntropyOn(h, targets, logits, rows, V, gradScale),
     dispose() { h = floatArray(dtype, 0); },
   };
+  return kernels;
 }

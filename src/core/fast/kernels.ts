@@ -16,6 +16,13 @@ export interface FastKernels {
   /** C[M,N] (+)= A·B with A[m,k] = heap[a + m*ars + k*acs] and B row-major with leading dimension ldb. */
   gemm(M: number, N: number, K: number, a: number, ars: number, acs: number, b: number, ldb: number,
     c: number, ldc: number, accumulate: boolean): void;
+  /** Floats that a weight B [K, N] takes in the backend's pre-packed GEMM layout. */
+  packedSize(K: number, N: number): number;
+  /** Packs B [K, N] (row-major, leading dimension ldb) into dst for gemmPacked. */
+  packB(K: number, N: number, b: number, ldb: number, dst: number): void;
+  /** gemm with B pre-packed by packB (weights: packed once per update instead of at every timestep). */
+  gemmPacked(M: number, N: number, K: number, a: number, ars: number, acs: number, packed: number,
+    c: number, ldc: number, accumulate: boolean): void;
   /** dst[cols, rows] = transpose of src[rows, cols]. */
   transpose(src: number, rows: number, cols: number, dst: number): void;
   /** out[r, :] = table[inputs[r], :] + bias for r < rows (one-hot input projection). */

@@ -35,6 +35,11 @@ interface LayerSlots {
   readonly whhT: number; // [H, G*H]
   readonly xbias: number; // [G*H]: b_ih + b_hh (GRU: b_hh's n block stays inside r * (.))
   readonly bhn: number; // [H] GRU's b_hn (zeros without bias)
+  // Weights pre-packed for the kernels' GEMM (B operands), refreshed with the parameters:
+  readonly whhTP: number; // h_{t-1} W_hh^T (forward)
+  readonly whhP: number; // dG W_hh (backward to h_{t-1})
+  readonly wihTP: number; // layers > 0: x W_ih^T
+  readonly wihP: number; // layers > 0: dG W_ih (backward to the layer below)
 }
 
 interface Workspace {
@@ -84,6 +89,8 @@ export class FastLmEngine implements LmEngine {
   private readonly headW: ParamSlot;
   private readonly headB: ParamSlot;
   private readonly headWT: number;
+  private readonly headWTP: number;
+  private readonly headWP: number;
   private readonly paramEnd: number;
   private ws: Workspace | undefined;
   private optimizer: Optimizer | undefined;
@@ -125,11 +132,15 @@ export class FastLmEngine implements LmEngine {
         bih: slot(`rnn.bias_ih_l${l}`), bhh: slot(`rnn.bias_hh_l${l}`),
         wihT: alloc(inSize * GH), whhT: alloc(this.H * GH), xbias: alloc(GH),
         bhn: rnn.bias ? slot(`rnn.bias_hh_l${l}`)!.off + 2 * this.H : zeros,
+        whhTP: alloc(kernels.packedSize(this.H, GH)), whhP: alloc(kernels.packedSize(GH, this.H)),
+        wihTP: l > 0 ? alloc(kernels.packedSize(this.H, GH)) : -1, wihP: l > 0 ? alloc(kernels.packedSize(GH, this.H)) : -1,
       });
     }
     this.headW = slot('head.weight')!;
     this.headB = slot('head.bias')!;
     this.headWT = alloc(this.H * this.O);
+    this.headWTP = alloc(kernels.packedSize(this.H, this.O));
+    this.headWP = alloc(kernels.packedSize(this.O, this.H));
     this.paramEnd = top;
     this.k.ensure(top);
     this.k.fill(0, top, 0);
@@ -165,6 +176,12 @@ export class FastLmEngine implements LmEngine {
     for (const ly of this.layers) {
       k.transpose(ly.wih.off, GH, ly.inSize, ly.wihT);
       k.transpose(ly.whh.off, GH, H, ly.whhT);
+      k.packB(H, GH, ly.whhT, GH, ly.whhTP);
+      k.packB(GH, H, ly.whh.off, H, ly.whhP);
+      if (ly.wihTP >= 0) {
+        k.packB(H, GH, ly.wihT, GH, ly.wihTP);
+        k.packB(GH, H, ly.wih.off, H, ly.wihP);
+      }
       k.fill(ly.xbias, GH, 0);
       if (ly.bih && ly.bhh) {
         const heap = k.heap();
@@ -173,6 +190,8 @@ export class FastLmEngine implements LmEngine {
       }
     }
     k.transpose(this.headW.off, this.O, H, this.headWT);
+    k.packB(H, this.O, this.headWT, this.O, this.headWTP);
+    k.packB(this.O, H, this.headW.off, H, this.headWP);
   }
 
   private views(which: 'param' | 'grad'): Map<string, FloatTensor> {
@@ -285,31 +304,31 @@ export class FastLmEngine implements LmEngine {
       if (l === 0) {
         k.gatherRows(gates, ly.wihT, GH, TB, ly.xbias);
       } else {
-        k.gemm(TB, GH, H, ws.hs[l - 1] + B * H, H, 1, ly.wihT, GH, gates, GH, false);
+        k.gemmPacked(TB, GH, H, ws.hs[l - 1] + B * H, H, 1, ly.wihTP, gates, GH, false);
         k.addRowBias(gates, TB, GH, ly.xbias);
       }
       for (let t = 0; t < T; t++) {
         const g = gates + t * B * GH, hPrev = hs + t * B * H, h = hPrev + B * H;
         switch (rnn.module) {
           case 'LSTM': {
-            k.gemm(B, GH, H, hPrev, H, 1, ly.whhT, GH, g, GH, true);
+            k.gemmPacked(B, GH, H, hPrev, H, 1, ly.whhTP, g, GH, true);
             const cPrev = ws.cs[l] + t * B * H;
             k.lstmForward(B, H, g, cPrev, cPrev + B * H, ws.tc[l] + t * B * H, h, hard);
             break;
           }
           case 'GRU':
-            k.gemm(B, GH, H, hPrev, H, 1, ly.whhT, GH, ws.hproj, GH, false);
+            k.gemmPacked(B, GH, H, hPrev, H, 1, ly.whhTP, ws.hproj, GH, false);
             k.gruForward(B, H, g, ws.hproj, ly.bhn, hPrev, h, ws.hn[l] + t * B * H, hard);
             break;
           case 'RNN':
-            k.gemm(B, GH, H, hPrev, H, 1, ly.whhT, GH, g, GH, true);
+            k.gemmPacked(B, GH, H, hPrev, H, 1, ly.whhTP, g, GH, true);
             k.rnnForward(B, H, g, h, relu);
             break;
         }
       }
     }
     const top = ws.hs[L - 1] + B * H;
-    k.gemm(TB, this.O, H, top, H, 1, this.headWT, this.O, ws.logits, this.O, false);
+    k.gemmPacked(TB, this.O, H, top, H, 1, this.headWTP, ws.logits, this.O, false);
     k.addRowBias(ws.logits, TB, this.O, this.headB.off);
     return rowTargets ? k.softmaxCrossEntropy(ws.logits, TB, this.O, gradScale) : 0;
   }
@@ -335,7 +354,7 @@ export class FastLmEngine implements LmEngine {
     const relu = rnn.nonlinearity === 'relu';
     const top = ws.hs[L - 1] + B * H;
     let dH = ws.dH[0];
-    k.gemm(TB, H, O, ws.logits, O, 1, this.headW.off, H, dH, H, false);
+    k.gemmPacked(TB, H, O, ws.logits, O, 1, this.headWP, dH, H, false);
     k.gemm(O, H, TB, ws.logits, 1, O, top, H, this.headW.grad, H, false);
     k.colSum(ws.logits, TB, O, this.headB.grad);
     for (let l = L - 1; l >= 0; l--) {
@@ -349,15 +368,15 @@ export class FastLmEngine implements LmEngine {
         switch (rnn.module) {
           case 'LSTM':
             k.lstmBackward(B, H, g, ws.cs[l] + t * B * H, ws.tc[l] + t * B * H, dhIn, ws.dhRec, ws.dc, dGi, hard);
-            k.gemm(B, H, GH, dGi, GH, 1, ly.whh.off, H, ws.dhRec, H, false);
+            k.gemmPacked(B, H, GH, dGi, GH, 1, ly.whhP, ws.dhRec, H, false);
             break;
           case 'GRU':
             k.gruBackward(B, H, g, ws.hn[l] + t * B * H, hPrev, dhIn, ws.dhRec, dGi, dGh, hard);
-            k.gemm(B, H, GH, dGh, GH, 1, ly.whh.off, H, ws.dhRec, H, true);
+            k.gemmPacked(B, H, GH, dGh, GH, 1, ly.whhP, ws.dhRec, H, true);
             break;
           case 'RNN':
             k.rnnBackward(B, H, hPrev + B * H, dhIn, ws.dhRec, dGi, relu);
-            k.gemm(B, H, GH, dGi, GH, 1, ly.whh.off, H, ws.dhRec, H, false);
+            k.gemmPacked(B, H, GH, dGi, GH, 1, ly.whhP, ws.dhRec, H, false);
             break;
         }
       }
@@ -374,7 +393,7 @@ export class FastLmEngine implements LmEngine {
         const below = ws.hs[l - 1] + B * H;
         k.gemm(GH, H, TB, ws.dGi, 1, GH, below, H, ly.wih.grad, H, false);
         const dBelow = dH === ws.dH[0] ? ws.dH[1] : ws.dH[0];
-        k.gemm(TB, H, GH, ws.dGi, GH, 1, ly.wih.off, H, dBelow, H, false);
+        k.gemmPacked(TB, H, GH, ws.dGi, GH, 1, ly.wihP, dBelow, H, false);
         dH = dBelow;
       }
     }

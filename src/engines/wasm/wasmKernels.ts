@@ -10,6 +10,10 @@ interface KernelExports {
   readonly __heap_base: WasmGlobal;
   gemm(M: number, N: number, K: number, a: number, ars: number, acs: number, b: number, ldb: number, c: number, ldc: number, acc: number, scratch: number): void;
   gemm_scratch_floats(): number;
+  packed_b_floats(K: number, N: number): number;
+  pack_b_full(K: number, N: number, b: number, ldb: number, dst: number): void;
+  gemm_prepacked(M: number, N: number, K: number, a: number, ars: number, acs: number, packed: number, c: number, ldc: number,
+    acc: number, scratch: number): void;
   transpose(src: number, rows: number, cols: number, dst: number): void;
   gather_rows(out: number, table: number, width: number, rows: number, bias: number, tokens: number): void;
   add_row_bias(out: number, rows: number, width: number, bias: number): void;
@@ -61,7 +65,7 @@ export function createWasmKernels(variant: KernelVariant, threads: 1 | 2 = 1): F
   const scratch1 = scratch0 + ((scratchBytes + 63) & ~63);
   const base = threads === 2 ? scratch1 + ((scratchBytes + 63) & ~63) : scratch1;
   const rowKernels = ['lstm_forward', 'lstm_backward', 'gru_forward', 'gru_backward', 'rnn_forward', 'rnn_backward'] as const;
-  const helper = threads === 2 ? new HelperThread(module, memory, ['gemm', ...rowKernels]) : undefined;
+  const helper = threads === 2 ? new HelperThread(module, memory, ['gemm', 'gemm_prepacked', ...rowKernels]) : undefined;
   let floats = 0; // heap elements reserved
   let tokenBase = 0; // byte address of inputs then targets (after the float heap)
   let targets: Int32Array = new Int32Array(0);
@@ -75,6 +79,8 @@ export function createWasmKernels(variant: KernelVariant, threads: 1 | 2 = 1): F
     if (bytes > memory.buffer.byteLength) memory.grow(Math.ceil((bytes - memory.buffer.byteLength) / PAGE));
   };
   const p = (off: number): number => base + off * 4;
+  /** Column split of a two-thread GEMM: [0, n0) here, [n0, N) on the helper; n0 on a register-tile boundary. */
+  const splitAt = (N: number): number => (helper && N >= 16 ? Math.max(8, Math.min(N - 8, Math.round(N / 16) * 8)) : N);
   /** A cell kernel over B batch rows; each buffer is [offset, floats per row]. Two threads take half each. */
   const byRows = (name: (typeof rowKernels)[number], B: number, H: number, buffers: readonly (readonly [number, number])[], flag: boolean): void => {
     const fn = x[name] as (...args: number[]) => void;
@@ -109,11 +115,35 @@ export function createWasmKernels(variant: KernelVariant, threads: 1 | 2 = 1): F
         x.gemm(M, N, K, p(a), ars, acs, p(b), ldb, p(c), ldc, acc, scratch0);
         return;
       }
-      // Columns [0, n0) here, [n0, N) on the helper; n0 on a register-tile boundary.
-      const n0 = Math.max(8, Math.min(N - 8, Math.round(N / 16) * 8));
+      const n0 = splitAt(N);
       helper.post('gemm', [M, N - n0, K, p(a), ars, acs, p(b + n0), ldb, p(c + n0), ldc, acc, scratch1]);
       x.gemm(M, n0, K, p(a), ars, acs, p(b), ldb, p(c), ldc, acc, scratch0);
       helper.join();
+    },
+    // Packed weights are stored as two independently packed column parts when a helper thread exists.
+    packedSize: (K, N) => {
+      const n0 = splitAt(N);
+      return x.packed_b_floats(K, n0) + (n0 < N ? x.packed_b_floats(K, N - n0) : 0);
+    },
+    packB(K, N, b, ldb, dst) {
+      const n0 = splitAt(N);
+      x.pack_b_full(K, n0, p(b), ldb, p(dst));
+      if (n0 < N) x.pack_b_full(K, N - n0, p(b + n0), ldb, p(dst + x.packed_b_floats(K, n0)));
+    },
+    gemmPacked(M, N, K, a, ars, acs, packed, c, ldc, accumulate) {
+      const acc = accumulate ? 1 : 0;
+      const n0 = splitAt(N);
+      const second = packed + x.packed_b_floats(K, n0);
+      if (n0 === N) {
+        x.gemm_prepacked(M, N, K, p(a), ars, acs, p(packed), p(c), ldc, acc, scratch0);
+      } else if (M * N * K < PARALLEL_FMAS) {
+        x.gemm_prepacked(M, n0, K, p(a), ars, acs, p(packed), p(c), ldc, acc, scratch0);
+        x.gemm_prepacked(M, N - n0, K, p(a), ars, acs, p(second), p(c + n0), ldc, acc, scratch0);
+      } else {
+        helper!.post('gemm_prepacked', [M, N - n0, K, p(a), ars, acs, p(second), p(c + n0), ldc, acc, scratch1]);
+        x.gemm_prepacked(M, n0, K, p(a), ars, acs, p(packed), p(c), ldc, acc, scratch0);
+        helper!.join();
+      }
     },
     transpose: (src, rows, cols, dst) => x.transpose(p(src), rows, cols, p(dst)),
     gatherRows: (out, table, width, rows, bias) => x.gather_rows(p(out), p(table), width, rows, p(bias), tokenBase),

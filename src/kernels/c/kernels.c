@@ -102,9 +102,30 @@ static inline void micro(int kc, const float *ap, const float *bp, float *c, int
 
 __attribute__((export_name("gemm_scratch_floats"))) int gemm_scratch_floats(void) { return SCRATCH_FLOATS; }
 
-/** `scratch`: SCRATCH_FLOATS floats, 16-byte aligned, private to the calling thread. */
-EXPORT(gemm)(int M, int N, int K, const float *a, int ars, int acs, const float *b, int ldb, float *c, int ldc, int accumulate,
-             float *scratch) {
+static inline int round_nr(int n) { return (n + NR - 1) / NR * NR; }
+
+/** Floats that B [K, N] takes packed for gemm_prepacked: every column block rounded up to whole panels. */
+__attribute__((export_name("packed_b_floats"))) int packed_b_floats(int K, int N) {
+  int total = 0;
+  for (int jc = 0; jc < N; jc += NC) total += K * round_nr(N - jc < NC ? N - jc : NC);
+  return total;
+}
+
+/** Packs all of B once (weights: packed after each optimizer step instead of at every timestep). */
+EXPORT(pack_b_full)(int K, int N, const float *b, int ldb, float *dst) {
+  for (int jc = 0; jc < N; jc += NC) {
+    const int nc = N - jc < NC ? N - jc : NC;
+    for (int pc = 0; pc < K; pc += KC) {
+      const int kc = K - pc < KC ? K - pc : KC;
+      pack_b(dst, kc, nc, b + pc * ldb + jc, ldb);
+      dst += kc * round_nr(nc);
+    }
+  }
+}
+
+/** prepacked: B as pack_b_full wrote it, or 0 to pack B blocks into scratch as they are needed. */
+static void gemm_impl(int M, int N, int K, const float *a, int ars, int acs, const float *b, int ldb, float *c, int ldc,
+                      int accumulate, float *scratch, const float *prepacked) {
   float *packA = scratch, *packB = scratch + MC * KC, *tile = packB + KC * NC;
   if (K == 0) {
     if (!accumulate) for (int m = 0; m < M; m++) for (int n = 0; n < N; n++) c[m * ldc + n] = 0.f;
@@ -115,13 +136,19 @@ EXPORT(gemm)(int M, int N, int K, const float *a, int ars, int acs, const float 
     for (int pc = 0; pc < K; pc += KC) {
       const int kc = K - pc < KC ? K - pc : KC;
       const int acc = accumulate || pc > 0;
-      pack_b(packB, kc, nc, b + pc * ldb + jc, ldb);
+      const float *bblock = packB;
+      if (prepacked) {
+        bblock = prepacked;
+        prepacked += kc * round_nr(nc);
+      } else {
+        pack_b(packB, kc, nc, b + pc * ldb + jc, ldb);
+      }
       for (int ic = 0; ic < M; ic += MC) {
         const int mc = M - ic < MC ? M - ic : MC;
         pack_a(packA, mc, kc, a + ic * ars + pc * acs, ars, acs);
         for (int jr = 0; jr < nc; jr += NR) {
           const int cols = nc - jr < NR ? nc - jr : NR;
-          const float *bp = packB + jr * kc;
+          const float *bp = bblock + jr * kc;
           for (int ir = 0; ir < mc; ir += MR) {
             const int rows = mc - ir < MR ? mc - ir : MR;
             micro(kc, packA + ir * kc, bp, c + (ic + ir) * ldc + jc + jr, ldc, rows, cols, acc, tile);
@@ -130,6 +157,18 @@ EXPORT(gemm)(int M, int N, int K, const float *a, int ars, int acs, const float 
       }
     }
   }
+}
+
+/** `scratch`: SCRATCH_FLOATS floats, 16-byte aligned, private to the calling thread. */
+EXPORT(gemm)(int M, int N, int K, const float *a, int ars, int acs, const float *b, int ldb, float *c, int ldc, int accumulate,
+             float *scratch) {
+  gemm_impl(M, N, K, a, ars, acs, b, ldb, c, ldc, accumulate, scratch, 0);
+}
+
+/** gemm with B [K, N] pre-packed by pack_b_full. */
+EXPORT(gemm_prepacked)(int M, int N, int K, const float *a, int ars, int acs, const float *packed, float *c, int ldc,
+                       int accumulate, float *scratch) {
+  gemm_impl(M, N, K, a, ars, acs, 0, 0, c, ldc, accumulate, scratch, packed);
 }
 
 // ---- data movement --------------------------------------------------------------------------------
