@@ -1,7 +1,7 @@
-// "gatescope: Train char LSTM": text from the active editor's selection, the active editor or chosen
-// workspace files; model, size and steps from three prompts (defaults from settings); progress notification with cancel;
-// the checkpoint lands in the workspace's checkpoint folder. Tests and scripts may pass an options
-// object instead of answering the pickers.
+// "gatescope: Train char LSTM": text from the selection, the active editor or chosen workspace files;
+// then three prompts (cell, layers × units, steps; defaults from settings); a progress notification with
+// cancel; the checkpoint lands in the workspace's checkpoint folder. Tests and scripts may pass an
+// options object instead of answering the prompts.
 import * as vscode from 'vscode';
 import { basename } from 'node:path';
 import type { Gatescope } from '../context';
