@@ -48,16 +48,30 @@ export function activate(context: vscode.ExtensionContext): Gatescope {
   const tree = store.add(new ModelsTreeProvider(models, training));
   store.add(vscode.window.createTreeView('gatescope.models', { treeDataProvider: tree, showCollapseAll: false }));
   store.add(vscode.workspace.onDidCloseTextDocument((d) => traces.remove(d.uri.toString())));
-  // The trace view follows the cursor in its document (the text under the heatmap stays aligned).
-  let lastFollow = 0;
-  store.add(vscode.window.onDidChangeTextEditorSelection((e) => {
-    const doc = traces.get(e.textEditor.document.uri.toString());
+  // The trace view follows the cursor in its traced document (the text under the heatmap stays aligned);
+  // a selection of several characters becomes its span for "Find units on over span". Trailing
+  // throttle: the last selection of a burst always arrives.
+  let latest: vscode.TextEditorSelectionChangeEvent | undefined;
+  let followTimer: ReturnType<typeof setTimeout> | undefined;
+  const follow = (): void => {
+    followTimer = undefined;
+    const e = latest;
+    const doc = e && traces.get(e.textEditor.document.uri.toString());
     const panel = panels.tracePanel;
-    if (!doc || !panel || panel.current !== doc || Date.now() - lastFollow < 100) return;
-    lastFollow = Date.now();
-    const t = doc.tokenAt(e.textEditor.document.offsetAt(e.selections[0].active));
-    if (t >= 0) panel.revealPosition(t);
+    if (!e || !doc || !panel || panel.current !== doc) return;
+    const sel = e.selections[0];
+    const text = e.textEditor.document;
+    const t = doc.tokenAt(text.offsetAt(sel.active));
+    if (t < 0) return;
+    const a = doc.tokenAt(text.offsetAt(sel.start));
+    const b = doc.tokenAt(Math.max(0, text.offsetAt(sel.end) - 1));
+    panel.revealPosition(t, !sel.isEmpty && a >= 0 && b > a ? { start: a, end: b + 1 } : undefined);
+  };
+  store.add(vscode.window.onDidChangeTextEditorSelection((e) => {
+    latest = e;
+    followTimer ??= setTimeout(follow, 100);
   }));
+  store.add({ dispose: () => { if (followTimer) clearTimeout(followTimer); } });
   store.add(models.onDidChange(() => {
     // A trace belongs to a model that may have gone away.
     for (const d of traces.all) if (!models.get(d.modelId)) traces.remove(d.key);

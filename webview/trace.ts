@@ -91,7 +91,12 @@ export class TraceView {
         this.accept(m);
         break;
       case 'reveal':
-        this.scrollTo(m.position - Math.floor(this.columns / 2));
+        if (m.span) {
+          this.span = m.span;
+          (byId('find-spans') as HTMLButtonElement).disabled = false;
+          this.queueFrame();
+        }
+        this.scrollTo((m.span?.start ?? m.position) - Math.floor(this.columns / 4));
         break;
       default:
         break;

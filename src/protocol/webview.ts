@@ -129,7 +129,8 @@ export interface FindSpansResponse {
 }
 export interface ErrorResponse { readonly type: 'error'; readonly id?: number; readonly message: string }
 export interface DiffReportMessage { readonly type: 'diffReport'; readonly report: DiffViewModel }
-export interface RevealMessage { readonly type: 'reveal'; readonly position: number }
+/** Scroll the trace view to a timestep; with a span, select it (an editor selection) for LSTMVis search. */
+export interface RevealMessage { readonly type: 'reveal'; readonly position: number; readonly span?: { readonly start: number; readonly end: number } }
 
 export type ToWebviewMessage =
   | InitMessage

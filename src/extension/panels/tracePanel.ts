@@ -35,8 +35,8 @@ export class TracePanel extends PanelHost {
     this.post({ type: 'traceLayout', layout: doc.layout });
   }
 
-  revealPosition(position: number): void {
-    this.post({ type: 'reveal', position });
+  revealPosition(position: number, span?: { start: number; end: number }): void {
+    this.post({ type: 'reveal', position, ...(span ? { span } : {}) });
   }
 
   protected onReady(): void {

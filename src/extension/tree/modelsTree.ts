@@ -1,7 +1,7 @@
 // The "Models and runs" tree in the gatescope activity-bar container: runs (status, loss, actions)
 // and models (current one marked; trace / sample / make current).
 import * as vscode from 'vscode';
-import { Disposable, Emitter } from '../lifecycle';
+import { Disposable, Emitter, type IDisposable, MutableDisposable } from '../lifecycle';
 import type { ModelEntry, ModelStore } from '../services/modelStore';
 import { describeModel } from '../services/modelStore';
 import type { TrainingRun } from '../services/trainingRun';
@@ -21,9 +21,10 @@ export class ModelsTreeProvider extends Disposable implements vscode.TreeDataPro
     super();
     this.register(models.onDidChange(() => this.refresh(true)));
     this.register(training.onDidChangeRuns(() => this.refresh(true)));
+    const runListener = this.register(new MutableDisposable<IDisposable>());
     this.register(training.onDidStartRun((run) => {
       // Live loss in the run's description, at most twice a second.
-      run.onDidEvent((e) => { if (e.kind === 'step') this.refresh(false); });
+      runListener.value = run.onDidEvent((e) => { if (e.kind === 'step') this.refresh(false); });
     }));
   }
 
