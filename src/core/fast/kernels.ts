@@ -55,6 +55,12 @@ export interface FastKernels {
    * gradScale * (softmax - onehot(target)).
    */
   softmaxCrossEntropy(logits: number, rows: number, V: number, gradScale: number): number;
+  /**
+   * Optional torch.optim.Adam over n floats of params p with grads g and moments m, v (float32 storage,
+   * double arithmetic as src/core/optim.ts). hyper: beta1, beta2, lr / (1 - beta1^t), sqrt(1 - beta2^t), eps,
+   * weight decay.
+   */
+  adamStep?(n: number, p: number, g: number, m: number, v: number, hyper: readonly number[]): void;
   dispose(): void;
 }
 

@@ -92,6 +92,8 @@ export class FastLmEngine implements LmEngine {
   private readonly headWTP: number;
   private readonly headWP: number;
   private readonly paramEnd: number;
+  /** Params, grads and Adam's two moments as four equally laid-out heap blocks of `length` floats. */
+  private readonly blocks: { readonly p: number; readonly g: number; readonly m: number; readonly v: number; readonly length: number };
   private ws: Workspace | undefined;
   private optimizer: Optimizer | undefined;
   private optimizerKey = '';
@@ -120,7 +122,9 @@ export class FastLmEngine implements LmEngine {
       { name: 'head.weight', shape: [this.O, this.H] }, { name: 'head.bias', shape: [this.O] },
     ];
     const offs = specs.map((s) => alloc(numel(s.shape)));
+    const blockLength = top - offs[0];
     const grads = specs.map((s) => alloc(numel(s.shape)));
+    this.blocks = { p: offs[0], g: grads[0], m: alloc(blockLength), v: alloc(blockLength), length: blockLength };
     specs.forEach((s, i) => this.params.push({ name: s.name, shape: s.shape, off: offs[i], grad: grads[i] }));
     const slot = (name: string): ParamSlot | undefined => this.params.find((p) => p.name === name);
     const zeros = alloc(GH);
@@ -215,13 +219,70 @@ export class FastLmEngine implements LmEngine {
     const key = JSON.stringify({ ...cfg, lr: 0 });
     if (!this.optimizer || key !== this.optimizerKey) {
       const previous = this.optimizer?.state() ?? this.pendingOptimizerState;
-      this.optimizer = createOptimizer(cfg);
+      this.optimizer = cfg.kind === 'adam' && this.k.adamStep ? this.heapAdam(cfg) : createOptimizer(cfg);
       this.optimizerKey = key;
       if (previous && previous.size) this.optimizer.loadState(previous);
       this.pendingOptimizerState = undefined;
     }
     this.optimizer.lr = cfg.lr;
     return this.optimizer;
+  }
+
+  /**
+   * torch.optim.Adam on the heap blocks through the kernels (formulas and rounding as in optim.ts, whose
+   * per-element JavaScript loop costs more than the rest of a step's bookkeeping together).
+   */
+  private heapAdam(cfg: OptimizerConfig): Optimizer {
+    const { k, blocks } = this;
+    const [beta1, beta2] = cfg.betas ?? [0.9, 0.999];
+    const eps = cfg.eps ?? 1e-8, wd = cfg.weightDecay ?? 0;
+    let steps = 0;
+    let started = false; // optim.ts creates its buffers at the first step
+    const slots = this.params;
+    const moment = (p: ParamSlot, which: 'm' | 'v'): number => blocks[which] + (p.off - blocks.p);
+    const opt: Optimizer = {
+      config: cfg,
+      lr: cfg.lr,
+      step() {
+        if (!started) {
+          k.fill(blocks.m, blocks.length, 0);
+          k.fill(blocks.v, blocks.length, 0);
+          started = true;
+        }
+        steps++;
+        const hyper = [beta1, beta2, opt.lr / (1 - beta1 ** steps), Math.sqrt(1 - beta2 ** steps), eps, wd];
+        k.adamStep!(blocks.length, blocks.p, blocks.g, blocks.m, blocks.v, hyper);
+      },
+      state() {
+        const out: TensorMap = new Map();
+        if (started) {
+          const heap = k.heap();
+          for (const p of slots) {
+            for (const [which, name] of [['m', 'exp_avg'], ['v', 'exp_avg_sq']] as const) {
+              const off = moment(p, which);
+              out.set(`${p.name}.${name}`, { dtype: 'float32', shape: [...p.shape], data: heap.slice(off, off + numel(p.shape)) } as FloatTensor);
+            }
+          }
+        }
+        out.set('step', { dtype: 'float64', shape: [], data: Float64Array.of(steps) });
+        return out;
+      },
+      loadState(state) {
+        steps = 0;
+        started = false;
+        k.fill(blocks.m, blocks.length, 0);
+        k.fill(blocks.v, blocks.length, 0);
+        for (const [key, t] of state) {
+          if (key === 'step') { steps = Number(t.data[0]); continue; }
+          const slot = slots.find((p) => key === `${p.name}.exp_avg` || key === `${p.name}.exp_avg_sq`);
+          if (!slot) continue; // another optimizer's buffer
+          if (numel(t.shape) !== numel(slot.shape)) throw new Error(`optimizer state ${key} has shape ${formatShape(t.shape)}, expected ${formatShape(slot.shape)}`);
+          k.heap().set(toFloat(t, 'float32').data, moment(slot, key.endsWith('_sq') ? 'v' : 'm'));
+          started = true;
+        }
+      },
+    };
+    return opt;
   }
 
   // ---- workspace -----------------------------------------------------------------------------------

@@ -10,6 +10,7 @@ interface KernelExports {
   readonly __heap_base: WasmGlobal;
   gemm(M: number, N: number, K: number, a: number, ars: number, acs: number, b: number, ldb: number, c: number, ldc: number, acc: number, scratch: number): void;
   gemm_scratch_floats(): number;
+  adam_step(n: number, p: number, g: number, m: number, v: number, hyper: number): void;
   packed_b_floats(K: number, N: number): number;
   pack_b_full(K: number, N: number, b: number, ldb: number, dst: number): void;
   gemm_prepacked(M: number, N: number, K: number, a: number, ars: number, acs: number, packed: number, c: number, ldc: number,
@@ -61,11 +62,12 @@ export function createWasmKernels(variant: KernelVariant, threads: 1 | 2 = 1): F
   const memory = new api.Memory(shared ? { initial: 32, maximum: 32768, shared: true } : { initial: 32 });
   const x = new api.Instance(module, { env: { memory } }).exports as unknown as KernelExports;
   const scratchBytes = x.gemm_scratch_floats() * 4;
-  const scratch0 = ((x.__heap_base.value as number) + 63) & ~63;
+  const hyperBlock = ((x.__heap_base.value as number) + 63) & ~63; // 8 doubles of optimizer settings
+  const scratch0 = hyperBlock + 64;
   const scratch1 = scratch0 + ((scratchBytes + 63) & ~63);
   const base = threads === 2 ? scratch1 + ((scratchBytes + 63) & ~63) : scratch1;
   const rowKernels = ['lstm_forward', 'lstm_backward', 'gru_forward', 'gru_backward', 'rnn_forward', 'rnn_backward'] as const;
-  const helper = threads === 2 ? new HelperThread(module, memory, ['gemm', 'gemm_prepacked', ...rowKernels]) : undefined;
+  const helper = threads === 2 ? new HelperThread(module, memory, ['gemm', 'gemm_prepacked', 'adam_step', ...rowKernels]) : undefined;
   let floats = 0; // heap elements reserved
   let tokenBase = 0; // byte address of inputs then targets (after the float heap)
   let targets: Int32Array = new Int32Array(0);
@@ -163,6 +165,17 @@ export function createWasmKernels(variant: KernelVariant, threads: 1 | 2 = 1): F
     rnnForward: (B, H, pre, h, relu) => byRows('rnn_forward', B, H, [[pre, H], [h, H]], relu),
     rnnBackward: (B, H, h, dhIn, dhRec, dG, relu) => byRows('rnn_backward', B, H, [[h, H], [dhIn, H], [dhRec, H], [dG, H]], relu),
     softmaxCrossEntropy: (logits, rows, V, gradScale) => softmaxCrossEntropyOn(heap(), targets, logits, rows, V, gradScale),
+    adamStep(n, pOff, g, m, v, hyper) {
+      new Float64Array(memory.buffer, hyperBlock, 8).set(hyper);
+      if (!helper || n < 4096) {
+        x.adam_step(n, p(pOff), p(g), p(m), p(v), hyperBlock);
+        return;
+      }
+      const half = (n >> 1) & ~3;
+      helper.post('adam_step', [n - half, p(pOff + half), p(g + half), p(m + half), p(v + half), hyperBlock]);
+      x.adam_step(half, p(pOff), p(g), p(m), p(v), hyperBlock);
+      helper.join();
+    },
     dispose() { floats = 0; helper?.dispose(); },
   };
 }

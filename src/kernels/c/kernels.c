@@ -402,3 +402,19 @@ EXPORT(rnn_backward)(int B, int H, const float *h, const float *dhIn, const floa
     dG[i] = dh * (relu ? (h[i] > 0.f ? 1.f : 0.f) : 1.f - h[i] * h[i]);
   }
 }
+
+// ---- Adam (torch.optim.Adam, PyTorch 1.13 single-tensor formulas) --------------------------------
+// In double precision with float32 storage, operation for operation as src/core/optim.ts does it in
+// JavaScript, so the updates are bit-identical to the reference engine's.
+// hyper: beta1, beta2, step_size = lr / (1 - beta1^t), sqrt(1 - beta2^t), eps, weight_decay.
+EXPORT(adam_step)(int n, float *p, const float *g, float *m, float *v, const double *hyper) {
+  const double beta1 = hyper[0], beta2 = hyper[1], stepSize = hyper[2], bc2Sqrt = hyper[3], eps = hyper[4], wd = hyper[5];
+  for (int i = 0; i < n; i++) {
+    const double d = wd != 0.0 ? (double)g[i] + wd * (double)p[i] : (double)g[i];
+    const float mi = (float)((double)m[i] * beta1 + (1.0 - beta1) * d);
+    const float vi = (float)((double)v[i] * beta2 + (1.0 - beta2) * d * d);
+    m[i] = mi;
+    v[i] = vi;
+    p[i] = (float)((double)p[i] + -stepSize * ((double)mi / (__builtin_sqrt((double)vi) / bc2Sqrt + eps)));
+  }
+}
