@@ -71,6 +71,7 @@ export function createLmEngine(cfg: LmConfig, options: CreateEngineOptions = {})
       if (fastWhy) throw new EngineUnavailableError(`the wasm engine does not support ${fastWhy}; use the reference engine`);
       const w = wasmAvailability();
       if (!w.available) throw new EngineUnavailableError(`the wasm engine is unavailable here: ${w.reason}`);
+      if (cfg.rnn.dtype !== 'float32') throw new EngineUnavailableError('the wasm engine computes in float32; use the js engine for float64');
       return createWasmLmEngine(cfg, params);
     }
     case 'tfjs': {

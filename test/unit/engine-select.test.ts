@@ -1,0 +1,39 @@
+// createLmEngine / availableEngines: what 'auto' picks, fallbacks and clear refusals.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { rnnConfig } from '../../src/core/config';
+import type { LmConfig } from '../../src/core/engine';
+import { EngineUnavailableError, availableEngines, createLmEngine } from '../../src/engines';
+
+const lm = (extra: object): LmConfig => ({ rnn: rnnConfig({ module: 'LSTM', inputSize: 5, hiddenSize: 4, ...extra }), vocabSize: 5, outputSize: 5 });
+
+test('availableEngines lists the built-in engines, fastest first', () => {
+  const names = availableEngines();
+  assert.ok(names.includes('js') && names.includes('reference'));
+  assert.equal(names.at(-1), 'reference');
+  if (names.includes('wasm')) assert.equal(names[0], 'wasm');
+});
+
+test("'auto' picks wasm for float32, js for float64, the reference for bidirectional configs", () => {
+  const f32 = createLmEngine(lm({}));
+  assert.equal(f32.name.startsWith('wasm') || f32.name === 'js', true);
+  if (availableEngines().includes('wasm')) assert.ok(f32.name.startsWith('wasm'));
+  f32.dispose();
+  assert.equal(createLmEngine(lm({ dtype: 'float64' })).name, 'js');
+  assert.equal(createLmEngine(lm({ bidirectional: true })).name, 'reference');
+  assert.equal(createLmEngine(lm({}), { engine: 'reference' }).name, 'reference');
+});
+
+test('engines that cannot run a config say why', () => {
+  assert.throws(() => createLmEngine(lm({ bidirectional: true }), { engine: 'js' }), EngineUnavailableError);
+  if (availableEngines().includes('wasm')) {
+    assert.throws(() => createLmEngine(lm({ dtype: 'float64' }), { engine: 'wasm' }), /float32/);
+  }
+  assert.throws(() => createLmEngine(lm({}), { engine: 'nope' as 'js' }), /unknown engine/);
+});
+
+test('all engines start from the same parameters when none are given', () => {
+  const a = createLmEngine(lm({}), { engine: 'js' }).getParameters();
+  const b = createLmEngine(lm({}), { engine: 'reference' }).getParameters();
+  for (const [name, t] of b) assert.deepEqual(a.get(name)!.data, t.data, name);
+});
