@@ -12,7 +12,6 @@ import { PanelManager } from './extension/panels/panelManager';
 import { GateHoverProvider } from './extension/providers/gateHoverProvider';
 import { UnitDecorations } from './extension/providers/unitDecorations';
 import { createBackend } from './extension/services/createBackend';
-import { readCheckpointData } from './extension/services/modelFiles';
 import { ModelStore } from './extension/services/modelStore';
 import { TraceService } from './extension/services/traceService';
 import { TrainingService } from './extension/services/trainingService';
@@ -29,7 +28,11 @@ export function activate(context: vscode.ExtensionContext): Gatescope {
   const backend = store.add(createBackend(vscode.Uri.joinPath(context.extensionUri, 'dist').fsPath, (m) => output.info(m)));
   const models = store.add(new ModelStore());
   const training = store.add(new TrainingService(backend, models, {
-    loadCheckpoint: readCheckpointData,
+    loadCheckpoint: async (path) => {
+      const m = await backend.loadModel(path);
+      if (!m.data) throw new Error(`${path} is not a gatescope language model`);
+      return m.data;
+    },
     temperatures: () => readSettings().sampleTemperatures,
     sampleLength: () => readSettings().sampleLength,
   }));

@@ -2,7 +2,9 @@
 // cancellation, and errors reported (not hung). The thread entry is bundled with esbuild first, as
 // scripts/build.mjs does.
 import { test } from 'node:test';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { fixturePath } from '../fixtures';
+import { serializeCheckpoint } from '../../src/core/checkpoint';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { build } from 'esbuild';
@@ -56,6 +58,15 @@ test('the worker thread traces and samples exactly like the host', { timeout: 60
     assert.equal(cmp.paramError.length, 2);
     assert.ok(cmp.paramError.every((e) => e < 1e-4), `engines diverge: ${cmp.paramError}`);
     assert.ok(cmp.left.has('rnn.weight_hh_l1') && cmp.right.has('head.weight'));
+    const pt = await thread.loadModel(fixturePath('lstm_1l_f64/weights.pt'));
+    assert.equal(pt.imported?.config.module, 'LSTM');
+    assert.equal(pt.data, undefined);
+    const ckPath = join(dir, 'm.safetensors');
+    writeFileSync(ckPath, serializeCheckpoint({ config: m.config, vocab: m.vocab, params: m.params, engine: 'test' }));
+    const ck = await thread.loadModel(ckPath);
+    assert.equal(ck.engine, 'test');
+    assert.deepEqual(ck.data?.vocab, m.vocab);
+    await assert.rejects(thread.loadModel(join(dir, 'missing.pt')), /missing\.pt/);
     assert.deepEqual(logs, []);
   } finally {
     thread.dispose();

@@ -8,8 +8,7 @@ import type { Gatescope } from '../context';
 import { diffModels, diffTrajectories, splitEpochs } from '../logic/tensorDiff';
 import { parseSafetensors } from '../../core/formats/safetensors';
 import { readFile } from 'node:fs/promises';
-import { lmParamsOf, loadModelEntry } from '../services/modelFiles';
-import type { ModelEntry } from '../services/modelStore';
+import { lmParamsOf, type ModelEntry, openedEntry } from '../services/modelStore';
 import type { DiffViewModel } from '../../protocol/webview';
 
 export interface CompareOptions {
@@ -32,7 +31,7 @@ export async function compare(g: Gatescope, args?: unknown): Promise<DiffViewMod
   }
   if (!mode) return undefined;
   try {
-    const report = mode === 'files' ? await compareFiles(o) : await compareEngines(g, o);
+    const report = mode === 'files' ? await compareFiles(g, o) : await compareEngines(g, o);
     if (!report) return undefined;
     g.output.info(`compare: ${report.verdict}`);
     g.panels.showDiff().show(report);
@@ -45,7 +44,7 @@ export async function compare(g: Gatescope, args?: unknown): Promise<DiffViewMod
   }
 }
 
-async function compareFiles(o: CompareOptions): Promise<DiffViewModel | undefined> {
+async function compareFiles(g: Gatescope, o: CompareOptions): Promise<DiffViewModel | undefined> {
   let left = o.left;
   let right = o.right;
   if (!left || !right) {
@@ -58,7 +57,8 @@ async function compareFiles(o: CompareOptions): Promise<DiffViewModel | undefine
   if (ta && tb) {
     return diffTrajectories({ title: 'Weight trajectories', leftLabel: basename(left), rightLabel: basename(right), left: ta, right: tb, tolerance: o.tolerance ?? 1e-12 });
   }
-  const [a, b] = await Promise.all([loadModelEntry(left), loadModelEntry(right)]);
+  const load = async (p: string): Promise<ModelEntry> => openedEntry(p, basename(p), await g.backend.loadModel(p));
+  const [a, b] = await Promise.all([load(left), load(right)]);
   const module = moduleOf(a);
   if (moduleOf(b) !== module) throw new Error(`${basename(left)} is ${module} but ${basename(right)} is ${moduleOf(b)}`);
   return diffModels({

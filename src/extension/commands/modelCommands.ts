@@ -1,8 +1,8 @@
 // "Open model…", "Sample text", "Use this model".
 import * as vscode from 'vscode';
 import type { Gatescope } from '../context';
-import { loadModelEntry } from '../services/modelFiles';
-import { describeModel, type ModelEntry } from '../services/modelStore';
+import { basename } from 'node:path';
+import { describeModel, type ModelEntry, openedEntry } from '../services/modelStore';
 import { readSettings } from '../settings';
 import { modelIdOf } from '../tree/modelsTree';
 
@@ -22,7 +22,7 @@ export async function openModel(g: Gatescope, arg?: unknown): Promise<string | u
   if (!path) return undefined;
   let entry: ModelEntry;
   try {
-    entry = await loadModelEntry(path);
+    entry = openedEntry(path, basename(path), await g.backend.loadModel(path));
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err);
     g.output.error(`open model: ${message}`);

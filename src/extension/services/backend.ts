@@ -7,6 +7,7 @@ import type { Vocabulary } from '../../core/data/tokenizer';
 import type { TrainSettings } from '../../core/checkpoint';
 import type { TrainRequest, TrainRunEvent } from '../../node/trainRun';
 import type { IDisposable } from '../lifecycle';
+import type { ImportedModel } from '../../core/layouts/model';
 import type { EngineComparison } from './engineCompare';
 
 /** A model the extension can trace and sample: config, PyTorch-named parameters and its vocabulary. */
@@ -39,6 +40,15 @@ export interface RemoteTrace extends IDisposable {
   window(start: number, end: number): Promise<TensorMap>;
 }
 
+/** A model file as read by the compute side: a language model (with vocabulary) or imported weights. */
+export interface LoadedModel {
+  readonly data?: ModelData;
+  readonly imported?: ImportedModel;
+  readonly engine?: string;
+  /** Last training loss saved in a checkpoint. */
+  readonly loss?: number;
+}
+
 export interface SampleRequest {
   readonly prime: string;
   readonly length: number;
@@ -65,6 +75,8 @@ export interface Backend extends IDisposable {
   train(spec: TrainSpec, onEvent: (event: TrainRunEvent) => void): TrainJob;
   sample(model: ModelData, request: SampleRequest): Promise<string>;
   prepareTrace(model: ModelData, ids: Int32Array, checkpointEvery: number, options?: PrepareOptions): Promise<RemoteTrace>;
+  /** Reads and parses a model file (any format the importers know) off the extension host. */
+  loadModel(path: string): Promise<LoadedModel>;
   /** Trains two engines side by side from the model's weights (see engineCompare.ts). */
   compareEngines(model: ModelData, engines: readonly [string, string], steps: number): Promise<EngineComparison>;
 }

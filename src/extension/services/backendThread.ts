@@ -57,6 +57,9 @@ async function handle(m: ToThread): Promise<void> {
     case 'compareEngines':
       send({ type: 'compared', id: m.id, comparison: await backend.compareEngines(m.model, m.engines, m.steps) });
       break;
+    case 'loadModel':
+      send({ type: 'loaded', id: m.id, model: await backend.loadModel(m.path) });
+      break;
     case 'disposeTrace':
       traces.get(m.traceId)?.dispose();
       traces.delete(m.traceId);

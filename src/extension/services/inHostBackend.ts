@@ -7,10 +7,11 @@ import { sampleText } from '../../core/sample';
 import type { TensorMap } from '../../core/tensor';
 import { type LmState, type LmWeights, lmForward, splitLmParameters } from '../../core/train/lmForward';
 import { trainToFile } from '../../node/trainRun';
-import { type Backend, CancelledError, type ModelData, type PrepareOptions, type RemoteTrace, type SampleRequest, type TrainJob, type TrainOutcome, type TrainSpec } from './backend';
+import { type Backend, CancelledError, type LoadedModel, type ModelData, type PrepareOptions, type RemoteTrace, type SampleRequest, type TrainJob, type TrainOutcome, type TrainSpec } from './backend';
 import type { TrainRunEvent } from '../../node/trainRun';
 import { fastTraceSupported, prepareFastTrace } from './fastTrace';
 import { compareEngines, type EngineComparison } from './engineCompare';
+import { readModel } from './modelFiles';
 
 const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
@@ -63,6 +64,10 @@ export class InHostBackend implements Backend {
       if (options.isCancelled?.() || this.disposed) throw new CancelledError();
     }
     return new CheckpointedTrace(cfg, weights, ids, K, checkpoints);
+  }
+
+  loadModel(path: string): Promise<LoadedModel> {
+    return readModel(path);
   }
 
   compareEngines(model: ModelData, engines: readonly [string, string], steps: number): Promise<EngineComparison> {

@@ -1,8 +1,9 @@
 // The models the extension knows (trained here or opened from files) and which one is current: the one
 // "Trace active document" and "Sample text" use.
 import { Disposable, Emitter } from '../lifecycle';
-import type { ImportedModel } from '../../core/layouts/model';
-import type { ModelData } from './backend';
+import { type ImportedModel, toLmParams } from '../../core/layouts/model';
+import type { TensorMap } from '../../core/tensor';
+import type { LoadedModel, ModelData } from './backend';
 
 export interface ModelEntry {
   readonly id: string;
@@ -18,6 +19,22 @@ export interface ModelEntry {
   readonly runId?: string;
   /** Last training loss (nats/token), when known. */
   readonly loss?: number;
+}
+
+/** An entry for a model read from `path`. */
+export function openedEntry(path: string, label: string, m: LoadedModel): ModelEntry {
+  return {
+    id: path, label, path, origin: 'opened',
+    ...(m.data ? { data: m.data } : {}), ...(m.imported ? { imported: m.imported } : {}),
+    ...(m.engine ? { engine: m.engine } : {}), ...(m.loss !== undefined ? { loss: m.loss } : {}),
+  };
+}
+
+/** Canonical parameters of an entry with the `rnn.` / `head.` names an LmEngine uses. */
+export function lmParamsOf(entry: ModelEntry): TensorMap {
+  if (entry.data) return entry.data.params;
+  if (entry.imported) return toLmParams(entry.imported);
+  return new Map();
 }
 
 export function describeModel(entry: Pick<ModelEntry, 'data' | 'imported'>): string {

@@ -3,7 +3,7 @@
 import { Worker } from 'node:worker_threads';
 import type { TensorMap } from '../../core/tensor';
 import type { TrainRunEvent } from '../../node/trainRun';
-import { type Backend, CancelledError, type ModelData, type PrepareOptions, type RemoteTrace, type SampleRequest, type TrainJob, type TrainOutcome, type TrainSpec } from './backend';
+import { type Backend, CancelledError, type LoadedModel, type ModelData, type PrepareOptions, type RemoteTrace, type SampleRequest, type TrainJob, type TrainOutcome, type TrainSpec } from './backend';
 import type { FromThread, ToThread } from './threadProtocol';
 import type { EngineComparison } from './engineCompare';
 
@@ -101,6 +101,12 @@ export class ThreadBackend implements Backend {
     } finally {
       if (timer) clearInterval(timer);
     }
+  }
+
+  async loadModel(path: string): Promise<LoadedModel> {
+    const m = await this.call((id) => ({ type: 'loadModel', id, path })).result;
+    if (m.type !== 'loaded') throw new Error(`unexpected reply ${m.type}`);
+    return m.model;
   }
 
   async compareEngines(model: ModelData, engines: readonly [string, string], steps: number): Promise<EngineComparison> {
