@@ -25,7 +25,7 @@ const HELP = `usage: gatescope train --text FILE... --out MODEL.safetensors [opt
   --lr X             learning rate (Adam 0.002)         --optimizer  adam|sgd|rmsprop|adagrad
   --clip X           max gradient norm (5; 0 = off)     --seed N     (1)
   --lr-decay F@N     multiply the rate by F every N steps, e.g. 0.5@2000
-  --eval-every N     validation + checkpoint interval in steps (100)
+  --eval-every N     validation + checkpoint interval in steps (250)
   --shuffle          independent random windows instead of stateful streams
   --words            word-level tokens (torchtext basic_english) instead of characters; --min-freq N
   --engine E         auto (default), wasm, js, reference, tfjs

@@ -8,7 +8,7 @@ export const DEFAULT_SETTINGS: TrainSettings = {
   optimizer: { kind: 'adam', lr: 2e-3 },
   clip: 5,
   validationFraction: 0.1,
-  evalEvery: 100,
+  evalEvery: 250,
   evalBatches: 0,
   shuffle: false,
   seed: 1,
