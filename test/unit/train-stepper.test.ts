@@ -28,10 +28,10 @@ for (const [name, cfg] of variants) {
     for (let t = 0; t < ids.length; t++) {
       s.step(ids[t], st, rec);
       for (let l = 0; l < cfg.rnn.numLayers; l++) {
-        const refH = ref.trace!.get(`trace_l${l}_h`)!.data.subarray(t * H, (t + 1) * H);
+        const refH = (ref.trace!.get(`trace_l${l}_h`)!.data as Float64Array).subarray(t * H, (t + 1) * H);
         for (let j = 0; j < H; j++) assert.ok(Math.abs(refH[j] - rec.h[l * H + j]) < 1e-12, `h l${l} t${t}`);
         s.gateNames.forEach((g, gi) => {
-          const refG = ref.trace!.get(`trace_l${l}_gate_${g}`)!.data.subarray(t * H, (t + 1) * H);
+          const refG = (ref.trace!.get(`trace_l${l}_gate_${g}`)!.data as Float64Array).subarray(t * H, (t + 1) * H);
           for (let j = 0; j < H; j++) assert.ok(Math.abs(refG[j] - rec.gates[(l * s.G + gi) * H + j]) < 1e-12, `gate ${g} l${l} t${t}`);
         });
       }

@@ -45,10 +45,11 @@ test('worker: train streams progress, sample, prepareTrace + traceWindow match t
     const trace = new DocumentTrace(ck, doc, 4);
     const ref = lmForward(ck.config, splitLmParameters(ck.config, ck.params), trace.ids, trace.length, 1, undefined, { trace: true });
     const h = new Float32Array(w.layers[0].h);
-    const fRef = ref.trace!.get('trace_l0_gate_f')!.data;
+    const fRef = ref.trace!.get('trace_l0_gate_f')!.data as Float32Array;
+    const hRef = ref.trace!.get('trace_l0_h')!.data as Float32Array;
     const f = new Float32Array(w.layers[0].gates.f);
     for (let t = 0; t < 6; t++) for (let j = 0; j < 8; j++) {
-      assert.ok(Math.abs(h[t * 8 + j] - ref.trace!.get('trace_l0_h')!.data[(9 + t) * 8 + j]) < 1e-6);
+      assert.ok(Math.abs(h[t * 8 + j] - hRef[(9 + t) * 8 + j]) < 1e-6);
       assert.ok(Math.abs(f[t * 8 + j] - fRef[(9 + t) * 8 + j]) < 1e-6);
     }
     const probs = new Float32Array(w.topProbs);
