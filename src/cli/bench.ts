@@ -140,7 +140,8 @@ export async function run(args: string[]): Promise<number> {
     return n;
   };
   const steps = int(values.steps, '--steps', 3, 1);
-  const warmup = int(values.warmup, '--warmup', 1, 0);
+  // Six warm-up steps: the wasm engine spends them choosing between one and two threads.
+  const warmup = int(values.warmup, '--warmup', 6, 0);
   // PyTorch and each engine take turns, `rounds` times: on a shared machine the load drifts, and
   // alternating keeps the two sides of each ratio under the same conditions.
   const rounds = int(values.rounds, '--rounds', 3, 1);

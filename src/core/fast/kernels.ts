@@ -61,6 +61,8 @@ export interface FastKernels {
    * weight decay.
    */
   adamStep?(n: number, p: number, g: number, m: number, v: number, hyper: readonly number[]): void;
+  /** Optional: use (true) or idle (false) the backend's second thread; absent for single-threaded backends. */
+  setParallel?(on: boolean): void;
   dispose(): void;
 }
 

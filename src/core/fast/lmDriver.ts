@@ -75,6 +75,38 @@ export interface FastTraceWindow {
   readonly logits: FloatArray; // [T, B, outputSize]
 }
 
+/**
+ * Decides between one and two kernel threads by timing training steps: on a busy machine the helper thread
+ * is often not scheduled in time and one thread is faster. Every CYCLE steps it alternates for 2 * PROBE
+ * steps, then keeps the mode with the lower median.
+ */
+class ParallelTuner {
+  private static readonly PROBE = 3;
+  private static readonly CYCLE = 60;
+  private readonly samples: Record<'on' | 'off', number[]> = { on: [], off: [] };
+  private choice = true;
+  private current = true;
+  private step = 0;
+
+  next(): boolean {
+    const phase = this.step % ParallelTuner.CYCLE;
+    this.current = phase < 2 * ParallelTuner.PROBE ? phase % 2 === 0 : this.choice;
+    return this.current;
+  }
+
+  record(ms: number): void {
+    const phase = this.step % ParallelTuner.CYCLE;
+    if (phase < 2 * ParallelTuner.PROBE) this.samples[this.current ? 'on' : 'off'].push(ms);
+    if (phase === 2 * ParallelTuner.PROBE - 1) {
+      const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[xs.length >> 1];
+      this.choice = median(this.samples.on) <= median(this.samples.off);
+      this.samples.on = [];
+      this.samples.off = [];
+    }
+    this.step++;
+  }
+}
+
 export class FastLmEngine implements LmEngine {
   readonly name: string;
   readonly dtype: RnnConfig['dtype'];
@@ -99,12 +131,14 @@ export class FastLmEngine implements LmEngine {
   private optimizerKey = '';
   private pendingOptimizerState: TensorMap | undefined;
   private disposed = false;
+  private readonly tuner: ParallelTuner | undefined;
 
   constructor(readonly config: LmConfig, kernels: FastKernels, params?: TensorMap) {
     const why = fastUnsupportedReason(config);
     if (why) throw new Error(`the ${kernels.name} engine does not support ${why}`);
     if (kernels.dtype !== config.rnn.dtype) throw new Error(`kernels are ${kernels.dtype}, model is ${config.rnn.dtype}`);
     this.k = kernels;
+    this.tuner = kernels.setParallel ? new ParallelTuner() : undefined;
     this.name = kernels.name;
     this.dtype = config.rnn.dtype;
     const rnn = config.rnn;
@@ -465,6 +499,8 @@ export class FastLmEngine implements LmEngine {
   trainStep(batch: LmBatch, options: LmTrainOptions): LmStepResult {
     this.assertAlive();
     this.checkBatch(batch);
+    const started = performance.now();
+    if (this.tuner) this.k.setParallel!(this.tuner.next());
     const ws = this.workspace(batch.batchSize, batch.seqLen);
     if (!options.stateful) this.k.fill(ws.trainState, 2 * this.L * ws.B * this.H, 0);
     const n = batch.batchSize * batch.seqLen;
@@ -475,6 +511,7 @@ export class FastLmEngine implements LmEngine {
     const gradNorm = applyClipping(grads, options.clip);
     this.optimizerFor(options.optimizer).step(this.views('param'), grads);
     this.refreshDerived();
+    this.tuner?.record(performance.now() - started);
     return { loss, gradNorm };
   }
 

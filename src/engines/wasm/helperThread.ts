@@ -2,10 +2,12 @@
 // module on the same shared memory and runs one export call at a time from a SharedArrayBuffer mailbox.
 // The caller posts the worker's half of a kernel, runs its own half, then joins (spin briefly, then
 // Atomics.wait), so the engine stays synchronous and usable inside the training worker.
+// On a loaded machine the helper may not be scheduled in time: whoever claims a posted call first (a
+// compare-exchange on CLAIMED) runs it, so the caller does the work itself instead of waiting.
 import { Worker } from 'node:worker_threads';
 import type { WasmMemory, WasmModule } from './wasmApi';
 
-const SEQ = 0, FN = 1, ARGS = 2, MAX_ARGS = 14, DONE = 16, ERROR = 17, SLEEPING = 18, JOINING = 19;
+const SEQ = 0, FN = 1, ARGS = 2, MAX_ARGS = 14, DONE = 16, ERROR = 17, SLEEPING = 18, JOINING = 19, CLAIMED = 20;
 /** How long the helper spins for the next call before sleeping (calls come every few dozen µs in BPTT). */
 const SPIN_MS = 0.5;
 
@@ -30,6 +32,7 @@ for (;;) {
   seen = Atomics.load(box, ${SEQ});
   const fn = box[${FN}];
   if (fn < 0) break;
+  if (Atomics.compareExchange(box, ${CLAIMED}, seen - 1, seen) !== seen - 1) continue; // the caller took it
   try {
     fns[fn](...box.subarray(${ARGS}, ${ARGS + MAX_ARGS}));
   } catch (err) {
@@ -46,8 +49,11 @@ export class HelperThread {
   private readonly index: Map<string, number>;
   private seq = 0;
   private pending = false;
+  private posted: { fn: (...args: number[]) => void; args: readonly number[] } | undefined;
 
-  constructor(module: WasmModule, memory: WasmMemory, names: readonly string[]) {
+  /** `local`: the caller's own instance's exports, to run a call the helper has not picked up. */
+  constructor(module: WasmModule, memory: WasmMemory, names: readonly string[],
+    private readonly local: Readonly<Record<string, unknown>>) {
     this.box = new Int32Array(new SharedArrayBuffer(32 * 4));
     this.index = new Map(names.map((n, i) => [n, i]));
     this.worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { module, memory, mailbox: this.box.buffer, names } });
@@ -62,6 +68,7 @@ export class HelperThread {
     this.box.fill(0, ARGS, ARGS + MAX_ARGS);
     for (let i = 0; i < args.length; i++) this.box[ARGS + i] = args[i];
     this.box[FN] = fn;
+    this.posted = { fn: this.local[name] as (...args: number[]) => void, args };
     Atomics.store(this.box, SEQ, ++this.seq);
     // A futex wake costs a system call: only when the helper has stopped spinning.
     if (Atomics.load(this.box, SLEEPING)) Atomics.notify(this.box, SEQ);
@@ -71,6 +78,11 @@ export class HelperThread {
   /** Waits for the posted call. */
   join(): void {
     if (!this.pending) return;
+    this.pending = false;
+    if (Atomics.compareExchange(this.box, CLAIMED, this.seq - 1, this.seq) === this.seq - 1) {
+      this.posted!.fn(...this.posted!.args); // not started yet: cheaper to do it here than to wait
+      return;
+    }
     let spins = 0;
     for (;;) {
       const done = Atomics.load(this.box, DONE);
@@ -81,7 +93,6 @@ export class HelperThread {
         Atomics.store(this.box, JOINING, 0);
       }
     }
-    this.pending = false;
     if (Atomics.exchange(this.box, ERROR, 0)) throw new Error('a kernel call failed on the helper thread');
   }
 

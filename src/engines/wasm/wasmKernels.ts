@@ -67,7 +67,7 @@ export function createWasmKernels(variant: KernelVariant, threads: 1 | 2 = 1): F
   const scratch1 = scratch0 + ((scratchBytes + 63) & ~63);
   const base = threads === 2 ? scratch1 + ((scratchBytes + 63) & ~63) : scratch1;
   const rowKernels = ['lstm_forward', 'lstm_backward', 'gru_forward', 'gru_backward', 'rnn_forward', 'rnn_backward'] as const;
-  const helper = threads === 2 ? new HelperThread(module, memory, ['gemm', 'gemm_prepacked', 'adam_step', ...rowKernels]) : undefined;
+  const helperThread = threads === 2 ? new HelperThread(module, memory, ['gemm', 'gemm_prepacked', 'adam_step', ...rowKernels], x as unknown as Record<string, unknown>) : undefined;
   let floats = 0; // heap elements reserved
   let tokenBase = 0; // byte address of inputs then targets (after the float heap)
   let targets: Int32Array = new Int32Array(0);
@@ -77,12 +77,16 @@ export function createWasmKernels(variant: KernelVariant, threads: 1 | 2 = 1): F
     return view;
   };
   const reserve = (bytes: number): void => {
-    helper?.join();
+    helperThread?.join();
     if (bytes > memory.buffer.byteLength) memory.grow(Math.ceil((bytes - memory.buffer.byteLength) / PAGE));
   };
   const p = (off: number): number => base + off * 4;
-  /** Column split of a two-thread GEMM: [0, n0) here, [n0, N) on the helper; n0 on a register-tile boundary. */
-  const splitAt = (N: number): number => (helper && N >= 16 ? Math.max(8, Math.min(N - 8, Math.round(N / 16) * 8)) : N);
+  let helper = helperThread; // undefined while the second thread is switched off
+  /**
+   * Column split of a two-thread GEMM: [0, n0) here, [n0, N) on the helper; n0 on a register-tile boundary.
+   * Fixed by the thread count (packed weights are laid out by it), not by the setParallel switch.
+   */
+  const splitAt = (N: number): number => (helperThread && N >= 16 ? Math.max(8, Math.min(N - 8, Math.round(N / 16) * 8)) : N);
   /** A cell kernel over B batch rows; each buffer is [offset, floats per row]. Two threads take half each. */
   const byRows = (name: (typeof rowKernels)[number], B: number, H: number, buffers: readonly (readonly [number, number])[], flag: boolean): void => {
     const fn = x[name] as (...args: number[]) => void;
@@ -138,13 +142,13 @@ export function createWasmKernels(variant: KernelVariant, threads: 1 | 2 = 1): F
       const second = packed + x.packed_b_floats(K, n0);
       if (n0 === N) {
         x.gemm_prepacked(M, N, K, p(a), ars, acs, p(packed), p(c), ldc, acc, scratch0);
-      } else if (M * N * K < PARALLEL_FMAS) {
+      } else if (!helper || M * N * K < PARALLEL_FMAS) {
         x.gemm_prepacked(M, n0, K, p(a), ars, acs, p(packed), p(c), ldc, acc, scratch0);
         x.gemm_prepacked(M, N - n0, K, p(a), ars, acs, p(second), p(c + n0), ldc, acc, scratch0);
       } else {
-        helper!.post('gemm_prepacked', [M, N - n0, K, p(a), ars, acs, p(second), p(c + n0), ldc, acc, scratch1]);
+        helper.post('gemm_prepacked', [M, N - n0, K, p(a), ars, acs, p(second), p(c + n0), ldc, acc, scratch1]);
         x.gemm_prepacked(M, n0, K, p(a), ars, acs, p(packed), p(c), ldc, acc, scratch0);
-        helper!.join();
+        helper.join();
       }
     },
     transpose: (src, rows, cols, dst) => x.transpose(p(src), rows, cols, p(dst)),
@@ -176,6 +180,12 @@ export function createWasmKernels(variant: KernelVariant, threads: 1 | 2 = 1): F
       x.adam_step(half, p(pOff), p(g), p(m), p(v), hyperBlock);
       helper.join();
     },
-    dispose() { floats = 0; helper?.dispose(); },
+    ...(helperThread ? {
+      setParallel(on: boolean) {
+        if (!on) helper?.join();
+        helper = on ? helperThread : undefined;
+      },
+    } : {}),
+    dispose() { floats = 0; helperThread?.dispose(); },
   };
 }
