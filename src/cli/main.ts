@@ -11,6 +11,7 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<CommandMod
   train: { summary: 'train a char (or word) LSTM/GRU/RNN language model on text files', load: () => import('./train') },
   sample: { summary: 'generate text from a trained model', load: () => import('./sample') },
   bench: { summary: 'training throughput per engine vs PyTorch on a char-LM workload, and a 1M-char trace', load: () => import('./bench') },
+  diff: { summary: 'compare two weight/trace files of any format in canonical form, per tensor and gate', load: () => import('./diff') },
 };
 
 function usage(): string {
