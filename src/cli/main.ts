@@ -12,6 +12,7 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<CommandMod
   sample: { summary: 'generate text from a trained model', load: () => import('./sample') },
   bench: { summary: 'training throughput per engine vs PyTorch on a char-LM workload, and a 1M-char trace', load: () => import('./bench') },
   diff: { summary: 'compare two weight/trace files of any format in canonical form, per tensor and gate', load: () => import('./diff') },
+  convert: { summary: 'import a model from any supported format and write safetensors, .npz or Keras .h5', load: () => import('./convert') },
 };
 
 function usage(): string {

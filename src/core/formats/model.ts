@@ -2,7 +2,7 @@
 // Keras .h5 / .weights.h5 / .keras, TensorFlow.js model.json, ONNX, and plain tensor files
 // (safetensors, torch.save, .npz) whose names follow a layout that importNamed recognises.
 import { unzipSync } from 'fflate';
-import type { RnnConfig } from '../config';
+import { type RnnConfig, parseRnnConfig } from '../config';
 import { FormatError } from './safetensors';
 import { isHdf5, readTensorFile } from './index';
 import { isZip } from './pt';
@@ -44,6 +44,17 @@ export async function importModel(bytes: Uint8Array, fileName: string, options: 
   if (/\.onnx$/i.test(fileName)) return importOnnx(bytes, fileName);
   const file = readTensorFile(bytes, fileName);
   if (options.config) return fromConfig(file.tensors, options.config, fileName, file.format);
+  // Our own safetensors exports record the full config (recurrent activation, GRU reset variant).
+  if (file.metadata.gatescope_config) {
+    let cfg: RnnConfig;
+    try {
+      cfg = parseRnnConfig(JSON.parse(file.metadata.gatescope_config));
+    } catch (e) {
+      throw new FormatError(`${fileName}: bad gatescope_config metadata (${(e as Error).message})`);
+    }
+    const m = fromConfig(file.tensors, cfg, fileName, file.format);
+    return { ...m, source: { ...m.source, notes: [...m.source.notes, 'config from the file\'s gatescope_config metadata'] } };
+  }
   return importNamed(file.tensors, { ...options, format: file.format });
 }
 

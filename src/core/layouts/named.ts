@@ -84,6 +84,7 @@ function importPytorchNames(tensors: TensorMap, opts: NamedImportOptions, format
     module, inputSize: p('weight_ih_l0')!.shape[1], hiddenSize: H, numLayers, bidirectional, bias, dtype,
     nonlinearity: module === 'RNN' ? elmanNonlinearity(opts, tensors, format) : 'tanh',
     recurrentActivation: opts.recurrentActivation ?? 'sigmoid',
+    gruReset: module === 'GRU' ? opts.gruReset ?? 'after' : 'after',
   });
   const params: TensorMap = new Map([...own].map(([n, t]) => [n.slice(prefix.length), asFloat(t, dtype)]));
   checkCanonical(config, params, format);
