@@ -14,3 +14,5 @@ fi
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   npm ci --no-audit --no-fund
 fi
+# Real-VS-Code e2e environment (chromium, code-server and its native modules), cached in .cache/e2e/.
+bash scripts/e2e-setup.sh --no-vsix >/dev/null

@@ -9,6 +9,7 @@ ROOT=$PWD
 CACHE=$ROOT/.cache/e2e
 t0=$SECONDS
 
+[ -f src/extension.ts ] || { echo "e2e: src/extension.ts does not exist: there is no extension to test" >&2; exit 1; }
 [ -f dist/extension.js ] || npm run --silent build
 CODE_SERVER=$(bash scripts/e2e-setup.sh | tail -n 1)
 
@@ -33,6 +34,8 @@ ls "$RUN/extensions" | grep -q '^gatescope\.gatescope-' || { echo "e2e: the .vsi
 echo "[e2e] environment ready in $((SECONDS - t0)) s"
 
 if [ $# -gt 0 ]; then files=("$@"); else mapfile -t files < <(find test/e2e -maxdepth 1 -name '*.e2e.ts' | sort); fi
+# (node --test with no files would run every test it finds: never let that happen.)
+[ ${#files[@]} -gt 0 ] || { echo "e2e: no test/e2e/*.e2e.ts scenarios found" >&2; exit 1; }
 export GATESCOPE_E2E_CODE_SERVER=$CODE_SERVER GATESCOPE_E2E_EXTENSIONS=$RUN/extensions
 mkdir -p "$RUN/tmp"
 # Scenarios run one after another: each drives a whole VS Code, and the machine has two cores.

@@ -16,6 +16,7 @@ import { ModelStore } from './extension/services/modelStore';
 import { TraceService } from './extension/services/traceService';
 import { TrainingService } from './extension/services/trainingService';
 import { readSettings } from './extension/settings';
+import { registerSelfTest } from './extension/selfTest';
 import { TrainingStatusBar } from './extension/statusBar';
 import { ModelsTreeProvider } from './extension/tree/modelsTree';
 
@@ -104,6 +105,7 @@ export function activate(context: vscode.ExtensionContext): Gatescope {
   command('gatescope.useModel', (a) => useModel(g, a));
   command('gatescope.colourByUnit', (a) => colourByUnit(g, a));
   command('gatescope.clearUnitColouring', () => decorations.clear());
+  context.subscriptions.push(registerSelfTest()); // only with GATESCOPE_SELF_TEST=1 (e2e)
   output.info(`gatescope activated (${backend.description})`);
   return g;
 }

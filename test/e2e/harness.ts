@@ -16,8 +16,18 @@ export const SCREENSHOTS = join(REPO, '.cache/e2e/screenshots');
 const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
   '--disable-component-update', '--no-first-run', '--disable-sync'];
 
-/** A key chord bound (in the scenario's keybindings.json) to a command with arguments; see `bindings`. */
+/**
+ * A key chord bound (in the scenario's keybindings.json) to a command with arguments; see `bindings`.
+ * In args (strings, also nested) `${workspace}` becomes the scenario's workspace folder.
+ */
 export interface KeyBinding { key: string; command: string; args?: unknown }
+
+/** The chord bound by `exportStateBinding` to `gatescope.exportTestState <workspace>/<file>`. */
+export const EXPORT_STATE_KEY = 'Control+Alt+Shift+F12';
+export const EXPORT_STATE_FILE = '.gatescope-test-state.json';
+export function exportStateBinding(file = EXPORT_STATE_FILE): KeyBinding {
+  return { key: 'ctrl+alt+shift+f12', command: 'gatescope.exportTestState', args: `\${workspace}/${file}` };
+}
 
 export interface SessionOptions {
   /** Scenario name: temp dir prefix and screenshot prefix. */
@@ -28,6 +38,8 @@ export interface SessionOptions {
   settings?: Record<string, unknown>;
   /** Key chords bound to commands with arguments (the palette cannot pass arguments). */
   bindings?: KeyBinding[];
+  /** Extra environment for code-server (and so for the extension host). */
+  env?: Record<string, string>;
 }
 
 function env(name: string): string {
@@ -123,7 +135,9 @@ export class Session {
       'files.hotExit': 'off',
       ...this.opts.settings,
     }, null, 2));
-    const bindings = (this.opts.bindings ?? []).map((b) => ({ key: b.key, command: b.command, args: b.args }));
+    const withWorkspace = (args: unknown): unknown => args === undefined ? undefined
+      : JSON.parse(JSON.stringify(args).replaceAll('${workspace}', JSON.stringify(this.workspace).slice(1, -1)));
+    const bindings = (this.opts.bindings ?? []).map((b) => ({ key: b.key, command: b.command, args: withWorkspace(b.args) }));
     writeFileSync(join(user, 'keybindings.json'), JSON.stringify(bindings, null, 2));
   }
 
@@ -138,7 +152,7 @@ export class Session {
       detached: true,
       stdio: ['ignore', 'pipe', 'pipe'],
       env: { ...process.env, XDG_CONFIG_HOME: join(this.root, 'xdg-config'), XDG_DATA_HOME: join(this.root, 'xdg-data'),
-        XDG_CACHE_HOME: join(this.root, 'xdg-cache') },
+        XDG_CACHE_HOME: join(this.root, 'xdg-cache'), ...this.opts.env },
     });
     this.server = server;
     const onData = (d: Buffer) => { this.serverLog += d.toString(); };
@@ -222,6 +236,25 @@ export class Session {
     return input;
   }
 
+  /**
+   * Answers quick picks / input boxes a command opens by accepting their default (Enter), for up to
+   * `maxPrompts` prompts; returns the prompts' titles/placeholders seen (to name them in failures).
+   */
+  async acceptPrompts(maxPrompts = 3, waitMs = 2500): Promise<string[]> {
+    const widget = this.page.locator('.quick-input-widget');
+    const seen: string[] = [];
+    for (let i = 0; i < maxPrompts; i++) {
+      const shown = await widget.waitFor({ state: 'visible', timeout: waitMs }).then(() => true, () => false);
+      if (!shown) break;
+      const title = await widget.locator('.quick-input-title').innerText().catch(() => '');
+      const placeholder = await widget.locator('input.input').getAttribute('placeholder').catch(() => '');
+      seen.push([title, placeholder].filter(Boolean).join(' / '));
+      await this.page.keyboard.press('Enter');
+      await sleep(500);
+    }
+    return seen;
+  }
+
   /** Opens a workspace file in an editor (Quick Open). */
   async openFile(relPath: string): Promise<void> {
     const input = await this.openPalette();
@@ -263,6 +296,32 @@ export class Session {
     await this.page.keyboard.press(chord);
   }
 
+  /**
+   * The extension's state as JSON, via the chord of `exportStateBinding()` (which the session must have
+   * in its bindings): the extension host writes it into the workspace.
+   */
+  async exportState<T = Record<string, unknown>>(file = EXPORT_STATE_FILE): Promise<T> {
+    return this.pressUntilJson<T>(EXPORT_STATE_KEY, join(this.workspace, file),
+      'gatescope.exportTestState to write the extension state (is the extension active?)');
+  }
+
+  /**
+   * Presses `chord` (bound to a command that writes JSON to `path`) until `path` holds valid JSON; a
+   * press before the extension registered its command does nothing, hence the retries.
+   */
+  async pressUntilJson<T>(chord: string, path: string, what: string, timeoutMs = 60_000, retryMs = 5000): Promise<T> {
+    rmSync(path, { force: true });
+    let lastPress = 0;
+    return waitFor(what, async () => {
+      if (!existsSync(path) && Date.now() - lastPress > retryMs) {
+        await this.page.keyboard.press(chord);
+        lastPress = Date.now();
+      }
+      if (!existsSync(path)) return undefined;
+      try { return JSON.parse(readFileSync(path, 'utf8')) as T; } catch { return undefined; }
+    }, timeoutMs, 300);
+  }
+
   /** The frame (webview content) in which `selector` exists. Webviews are nested iframes. */
   async webviewFrame(selector: string, what: string, timeoutMs = 60_000): Promise<Frame> {
     return waitFor(`${what} (selector ${selector} in a webview)`, async () => {
@@ -272,6 +331,11 @@ export class Session {
       }
       return undefined;
     }, timeoutMs, 500);
+  }
+
+  /** Waits until `selector` in `frame` has non-empty text; returns it. */
+  async waitForText(frame: Frame, selector: string, what: string, timeoutMs = 60_000): Promise<string> {
+    return waitFor(what, async () => ((await frame.locator(selector).first().textContent()) ?? '').trim() || undefined, timeoutMs, 500);
   }
 
   /** Text of notifications currently shown (toasts and the notification center). */
