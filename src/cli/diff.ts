@@ -2,6 +2,7 @@
 // relative error per tensor and per gate block, names on one side only, the mistake that explains a
 // difference, and a per-epoch table for trajectories. Exit 0 when equal within R, 1 when not.
 import { diffTensors, type DiffReport } from '../core/diff/diff';
+import { alignRecurrentPrefixes } from '../core/diff/align';
 import { formatShape } from '../core/tensor';
 import { parseCli } from './args';
 import { UsageError } from './errors';
@@ -24,12 +25,12 @@ function fmt(x: number): string {
 export function formatReport(r: DiffReport, nameA: string, nameB: string): string {
   const lines: string[] = [`A: ${nameA}`, `B: ${nameB}`, `rtol ${r.rtol}`];
   const width = Math.max(6, ...r.tensors.map((t) => t.name.length));
-  lines.push(`${'tensor'.padEnd(width)}  ${'shape'.padEnd(12)}  rel.err   max|a-b|  per gate`);
+  lines.push(` ${'tensor'.padEnd(width)}  ${'shape'.padEnd(12)}  rel.err   max|a-b|  per gate`);
   for (const t of r.tensors) {
     if (r.epochs && /^epoch\d+\./.test(t.name) && !t.exceeds) continue;
     const shape = formatShape(t.shapeA) + (t.shapeA.join() === t.shapeB.join() ? '' : ` vs ${formatShape(t.shapeB)}`);
     const gates = t.gates ? t.gates.map((g) => `${g.gate} ${fmt(g.relErr)}`).join('  ') : '';
-    lines.push(`${t.exceeds ? '!' : ' '}${t.name.padEnd(width - 1)}  ${shape.padEnd(12)}  ${fmt(t.relErr).padEnd(8)}  ${fmt(t.maxAbs).padEnd(8)}  ${gates}`);
+    lines.push(`${t.exceeds ? '!' : ' '}${t.name.padEnd(width)}  ${shape.padEnd(12)}  ${fmt(t.relErr).padEnd(8)}  ${fmt(t.maxAbs).padEnd(8)}  ${gates}`);
   }
   if (r.epochs) {
     lines.push('', 'epoch  max rel.err  worst tensor');
@@ -62,8 +63,9 @@ export async function run(args: string[]): Promise<number> {
   }
   const opts = importOptions(values);
   const [a, b] = await Promise.all(positionals.map((p) => loadCanonical(p, opts)));
-  const report = diffTensors(a.tensors, b.tensors, { rtol });
-  const notes = [...(a.model?.source.notes ?? []).map((n) => `A: ${n}`), ...(b.model?.source.notes ?? []).map((n) => `B: ${n}`)];
+  const aligned = alignRecurrentPrefixes(a.tensors, b.tensors);
+  const report = diffTensors(aligned.a, aligned.b, { rtol });
+  const notes = [...(aligned.note ? [aligned.note] : []), ...(a.model?.source.notes ?? []).map((n) => `A: ${n}`), ...(b.model?.source.notes ?? []).map((n) => `B: ${n}`)];
   if (values.json) {
     const json = { a: { file: positionals[0], read: a.description }, b: { file: positionals[1], read: b.description }, ...report, notes: [...report.notes, ...notes] };
     process.stdout.write(JSON.stringify(json, (_, v) => (v === Infinity ? 'Infinity' : v), 1) + '\n');

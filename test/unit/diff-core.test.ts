@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { diffTensors } from '../../src/core/diff/diff';
+import { alignRecurrentPrefixes } from '../../src/core/diff/align';
 import { parseSafetensors } from '../../src/core/formats/safetensors';
 import { permuteRowBlocks, transpose2d } from '../../src/core/layouts/blocks';
 import { type FloatTensor, type TensorMap } from '../../src/core/tensor';
@@ -82,4 +83,15 @@ test('trajectories give a per-epoch table', () => {
   const r = diffTensors(t, b);
   assert.deepEqual(r.epochs!.map((e) => e.exceeds), r.epochs!.map((e) => e.epoch >= 3 && e.epoch === 3));
   assert.equal(r.epochs!.find((e) => e.epoch === 3)!.worst, 'lstm.weight_hh_l0');
+});
+
+test('state_dicts with different module prefixes are aligned', () => {
+  const a = lstm();
+  const b: TensorMap = new Map([...a].map(([k, v]) => [`rnn.${k}`, v]));
+  b.set('head.weight', a.get('weight_hh_l0')!);
+  const al = alignRecurrentPrefixes(a, b);
+  const r = diffTensors(al.a, al.b);
+  assert.deepEqual(r.onlyInB, ['head.weight']);
+  assert.ok(r.tensors.every((t) => !t.exceeds));
+  assert.match(al.note!, /"rnn\."/);
 });
