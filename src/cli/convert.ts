@@ -10,7 +10,7 @@ import { IMPORT_FLAGS_HELP, IMPORT_FLAG_OPTIONS, importOptions } from './importF
 const HELP = `usage: gatescope convert IN --out OUT [--to safetensors|npz|keras-h5] [import flags]
   IN     .pt, .safetensors, .npz, Keras .h5/.weights.h5/.keras, TensorFlow.js model.json, .onnx
   OUT    .safetensors / .npz: PyTorch state_dict names (rnn.* and head.* when a head exists);
-         .h5: a Keras 2 full-model file (model_config + model_weights), readable by keras.models.load_model
+         .h5: Keras 2 full-model layout (model_config + model_weights, as model.save writes; checked with h5py, not with Keras itself)
 ${IMPORT_FLAGS_HELP}
 `;
 
