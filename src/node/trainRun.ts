@@ -119,7 +119,7 @@ export async function* trainToFile(req: TrainRequest, shouldStop: () => boolean 
   const { session, engine, start } = prepare(req);
   yield start;
   const t0 = performance.now();
-  let reason: 'completed' | 'cancelled' | 'time' = 'completed';
+  let reason = 'completed' as 'completed' | 'cancelled' | 'time';
   const stop = (): boolean => {
     if (shouldStop()) { reason = 'cancelled'; return true; }
     if (req.maxSeconds !== undefined && (performance.now() - t0) / 1000 >= req.maxSeconds) { reason = 'time'; return true; }
@@ -147,6 +147,10 @@ export async function* trainToFile(req: TrainRequest, shouldStop: () => boolean 
     if (session.step !== savedStep) save();
     engine.dispose();
     throw e;
+  }
+  if (reason === 'time') {
+    const last = session.finalEvaluation();
+    if (last) yield last;
   }
   if (session.step !== savedStep || !req.resume) yield save();
   engine.dispose();

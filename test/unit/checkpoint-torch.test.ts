@@ -3,9 +3,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { buildVocabulary, encodeText } from '../../src/core/data/tokenizer';
 import { initialWeights, lmConfigFor } from '../../src/core/train/model';
 import { serializeCheckpoint } from '../../src/core/checkpoint';
@@ -26,14 +26,15 @@ def load_file(path):
 
 test('the model file loads in PyTorch with the README snippet and gives the same logits', { skip: !hasTorch && 'torch is not importable' }, () => {
   const dir = mkdtempSync(join(tmpdir(), 'gatescope-torch-'));
-  const text = 'ROMEO:\nBut soft, what light through yonder window breaks?\n';
+  // The README's model: 65 characters, 256 units, one layer, file shakespeare.safetensors.
+  const text = Array.from({ length: 65 }, (_, i) => String.fromCharCode(32 + i)).join('');
   const vocab = buildVocabulary(text, 'char');
-  const cfg = lmConfigFor(vocab, { hiddenSize: 16, numLayers: 2 });
+  const cfg = lmConfigFor(vocab, { hiddenSize: 256 });
   const engine = createReferenceLmEngine(cfg, initialWeights(cfg, 3));
-  const path = join(dir, 'model.safetensors');
+  const path = join(dir, 'shakespeare.safetensors');
   writeFileSync(path, serializeCheckpoint({
     config: cfg, vocab, params: engine.getParameters(), optimizer: engine.getOptimizerState(), engine: engine.name,
-    carried: new Map([['h', { dtype: 'float32', shape: [2, 1, 16], data: new Float32Array(32) }]]),
+    carried: new Map([['h', { dtype: 'float32', shape: [1, 1, 256], data: new Float32Array(256) }]]),
   }));
   const ids = encodeText(vocab, 'ROMEO: But');
   const ours = lmForward(cfg, splitLmParameters(cfg, engine.getParameters()), ids, ids.length, 1).logits;
@@ -45,17 +46,12 @@ test('the model file loads in PyTorch with the README snippet and gives the same
   }
   const script = `
 import json, sys, torch, torch.nn as nn
-${README_MODEL}
-model = CharModel(vocab_size=${cfg.vocabSize}, hidden_size=16, num_layers=2)
-from safetensors.torch import load_file
-missing, unexpected = model.load_state_dict(load_file(sys.argv[1]), strict=False)
-assert not missing, missing
-assert all(k.startswith(("optimizer.", "train_state.")) for k in unexpected), unexpected
+${readmeSnippet()}
 with torch.no_grad():
     logits, _ = model(torch.tensor(${JSON.stringify(Array.from(ids))}).unsqueeze(1))
 print(json.dumps(logits.flatten().tolist()))
 `;
-  const r = spawnSync(PYTHON, ['-c', script, path], { encoding: 'utf8', env: { ...process.env, PYTHONPATH: dir } });
+  const r = spawnSync(PYTHON, ['-c', script], { cwd: dir, encoding: 'utf8', env: { ...process.env, PYTHONPATH: dir } });
   assert.equal(r.status, 0, r.stderr);
   const theirs = JSON.parse(r.stdout) as number[];
   assert.equal(theirs.length, ours.length);
@@ -64,16 +60,11 @@ print(json.dumps(logits.flatten().tolist()))
   assert.ok(maxErr < 1e-5, `max |torch - gatescope| = ${maxErr}`);
 });
 
-// Kept identical to the class in README.md ("Training from the command line").
-const README_MODEL = `
-class CharModel(nn.Module):
-    def __init__(self, vocab_size, hidden_size, num_layers=1, rnn=nn.LSTM):
-        super().__init__()
-        self.rnn = rnn(vocab_size, hidden_size, num_layers)
-        self.head = nn.Linear(hidden_size, vocab_size)
-
-    def forward(self, ids, state=None):  # ids: [T, N] token ids
-        x = nn.functional.one_hot(ids, self.head.out_features).float()
-        out, state = self.rnn(x, state)
-        return self.head(out), state
-`;
+/** The Python block of README.md's "Training from the command line" section, verbatim. */
+function readmeSnippet(): string {
+  const readme = readFileSync(resolve(__dirname, '../../README.md'), 'utf8');
+  const section = readme.slice(readme.indexOf('## Training from the command line'));
+  const m = /```python\n([\s\S]*?)```/.exec(section);
+  assert.ok(m, 'README has a python block in "Training from the command line"');
+  return m[1];
+}

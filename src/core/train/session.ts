@@ -131,6 +131,14 @@ export class TrainSession {
     }
   }
 
+  /** An evaluation now, unless the last one was at this step (e.g. when a time limit ends the run). */
+  finalEvaluation(): TrainEvent | null {
+    const last = this.validationHistory[this.validationHistory.length - 1];
+    if (this.stepsDone === 0 || last?.step === this.stepsDone) return null;
+    const since = this.lossHistory.filter((p) => p.step > (last?.step ?? 0)).map((p) => p.loss);
+    return this.evaluate(since);
+  }
+
   /** Mean validation loss over the validation streams (all windows, or the first evalBatches). */
   validationLoss(): number {
     if (!this.validationLayout) return NaN;
