@@ -117,6 +117,7 @@ export class ProgressPrinter {
         const files = e.sources.length === 1 ? e.sources[0].path : `${e.sources.length} files`;
         this.line(`${e.resumed ? 'resuming' : 'training'} on ${files}: ${e.tokens} tokens, vocabulary ${e.vocabSize}, ` +
           `${e.parameters} parameters, engine ${e.engine}, steps ${e.startStep}→${e.totalSteps}`);
+        if (!e.exactResume) this.line('note: the carried hidden state was not restored (engine or checkpoint lacks it); training continues from a zero state');
         return;
       }
       case 'step': {

@@ -39,6 +39,8 @@ export type TrainRunEvent =
     readonly kind: 'start'; readonly sources: LoadedText['used']; readonly skipped: LoadedText['skipped'];
     readonly tokens: number; readonly vocabSize: number; readonly parameters: number; readonly engine: string;
     readonly startStep: number; readonly totalSteps: number; readonly resumed: boolean;
+    /** False when resuming on an engine that cannot restore the carried BPTT state (it restarts from zeros). */
+    readonly exactResume: boolean;
   }
   | TrainEvent
   | { readonly kind: 'saved'; readonly path: string; readonly step: number }
@@ -106,6 +108,7 @@ function prepare(req: TrainRequest): Prepared {
     start: {
       kind: 'start', sources: loaded.used, skipped: loaded.skipped, tokens: tokens.length, vocabSize: vocabularySize(vocab),
       parameters, engine: engine.name, startStep, totalSteps: settings.steps, resumed: !!ck,
+      exactResume: !ck || settings.shuffle || (!!engine.setCarriedState && !!ck.carried),
     },
   };
 }
