@@ -21,7 +21,7 @@ const HELP = `usage: gatescope trace --weights FILE --config CONFIG.json --input
 `;
 
 export async function run(args: string[]): Promise<number> {
-  if (args[0] && !args[0].startsWith('-')) throw new UsageError('tracing a trained model with --text is not available in this build');
+  if (args[0] && !args[0].startsWith('-')) return (await import('./traceDocument')).traceDocument(args);
   const { values } = parseCli(args, {
     weights: { type: 'string' }, config: { type: 'string' }, inputs: { type: 'string' }, out: { type: 'string' },
     help: { type: 'boolean', short: 'h' },
