@@ -39,3 +39,12 @@ test('three stateful Adam steps equal PyTorch: losses, gradient norms and weight
   }
   assert.equal(engine.getOptimizerState().get('step')!.data[0], 3);
 });
+
+test('a learning-rate change keeps the optimizer state (schedules do not reset Adam)', () => {
+  const V = 5;
+  const engine = createReferenceLmEngine({ rnn: rnnConfig({ module: 'GRU', inputSize: V, hiddenSize: 3, dtype: 'float64' }), vocabSize: V, outputSize: V });
+  const batch = { batchSize: 2, seqLen: 3, inputs: Int32Array.from([0, 1, 2, 3, 4, 0]), targets: Int32Array.from([1, 2, 3, 4, 0, 1]) };
+  engine.trainStep(batch, { optimizer: { kind: 'adam', lr: 0.01 }, stateful: false });
+  engine.trainStep(batch, { optimizer: { kind: 'adam', lr: 0.005 }, stateful: false });
+  assert.equal(engine.getOptimizerState().get('step')!.data[0], 2);
+});

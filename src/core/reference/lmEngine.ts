@@ -78,7 +78,9 @@ export function createReferenceLmEngine(cfg: LmConfig, params?: TensorMap, seed 
   }
 
   function ensureOptimizer(c: OptimizerConfig): Optimizer {
-    if (!optimizer || JSON.stringify(optimizer.config) !== JSON.stringify(c)) {
+    // A new learning rate (a schedule) keeps the optimizer's buffers; any other change starts afresh.
+    const withoutLr = (o: OptimizerConfig): string => JSON.stringify({ ...o, lr: 0 });
+    if (!optimizer || withoutLr(optimizer.config) !== withoutLr(c)) {
       optimizer = createOptimizer(c);
       if (optimizerState) optimizer.loadState(optimizerState);
       optimizerState = undefined;
