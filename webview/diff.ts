@@ -1,5 +1,6 @@
 // Diff view: the verdict in words, per-tensor / per-gate relative errors, a heatmap of the worst
-// tensor's elementwise difference, and per-epoch trajectories when the report has them.
+// tensor's elementwise difference, and per-epoch trajectories when the report has them. The report is
+// core/diff's (built by src/extension/logic/diffView.ts): left is side A, right side B.
 import { Chart, registerables } from 'chart.js';
 import type { DiffViewModel, ToWebviewMessage } from '../src/protocol/webview';
 import { colour } from './colormap';
@@ -9,6 +10,9 @@ import { type DiffViewState, parseViewState } from '../src/extension/logic/viewS
 
 Chart.register(...registerables);
 
+/** Shapes that differ give Infinity (null once the report went through the JSON view state). */
+const num = (v: number | null): string => (typeof v === 'number' && Number.isFinite(v) ? v.toExponential(3) : 'shapes differ');
+
 export class DiffView {
   private chart: Chart | undefined;
 
@@ -16,6 +20,7 @@ export class DiffView {
     root.append(
       h('header', { class: 'toolbar' }, h('span', { id: 'diff-title', class: 'title', text: 'No comparison yet — run “gatescope: Compare implementations / weights…”.' })),
       h('p', { id: 'diff-verdict', class: 'verdict', role: 'status', 'aria-live': 'polite' }),
+      h('ul', { id: 'diff-notes', class: 'notes', 'aria-label': 'Notes' }),
       h('table', { id: 'diff-table', class: 'diff-table', 'aria-label': 'Relative error per tensor and gate' },
         h('thead', {}, h('tr', {}, ...['tensor', 'shape', 'max |Δ|', 'relative error', ''].map((c) => h('th', { scope: 'col', text: c })))),
         h('tbody', {})),
@@ -33,16 +38,17 @@ export class DiffView {
   private render(r: DiffViewModel): void {
     const { heatmap: _bytes, trajectory: _series, ...persistable } = r; // state is JSON: no ArrayBuffers
     this.host.setState({ view: 'diff', report: persistable } satisfies DiffViewState);
-    setText(byId('diff-title'), `${r.title}: ${r.leftLabel} vs ${r.rightLabel} (tolerance ${r.tolerance.toExponential(0)})`);
+    setText(byId('diff-title'), `${r.title}: A ${r.leftLabel} vs B ${r.rightLabel} (relative error ‖a−b‖/‖a‖ ≤ ${r.tolerance.toExponential(0)} counts as equal)`);
     const verdict = byId('diff-verdict');
     setText(verdict, r.verdict);
     verdict.dataset.ok = String(r.ok);
+    byId('diff-notes').replaceChildren(...(r.notes ?? []).map((n) => h('li', { text: n })));
     const body = byId('diff-table').querySelector('tbody')!;
     body.replaceChildren(...r.rows.map((row) => h('tr', { 'data-ok': String(row.ok), 'data-name': row.name },
       h('th', { scope: 'row', text: row.name }),
       h('td', { text: `[${row.shape.join(', ')}]` }),
-      h('td', { class: 'num', text: row.maxAbs.toExponential(3) }),
-      h('td', { class: 'num', text: row.relError.toExponential(3) }),
+      h('td', { class: 'num', text: num(row.maxAbs) }),
+      h('td', { class: 'num', text: num(row.relError) }),
       h('td', { text: row.ok ? '✓' : '✗', 'aria-label': row.ok ? 'within tolerance' : 'differs' }))));
     this.drawHeatmap(r);
     this.drawTrajectory(r);

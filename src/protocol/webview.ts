@@ -74,15 +74,19 @@ export interface DiffRow {
   readonly ok: boolean;
 }
 
+/** src/extension/logic/diffView.ts builds it from core/diff's report: left is side A, right side B. */
 export interface DiffViewModel {
   readonly title: string;
   readonly leftLabel: string;
   readonly rightLabel: string;
+  /** The rtol of the report: relative error ‖a−b‖/‖a‖ counted as equal. */
   readonly tolerance: number;
   /** The detected layout mistake in words, or a statement that the two agree. */
   readonly verdict: string;
   readonly ok: boolean;
   readonly rows: readonly DiffRow[];
+  /** What the diff could not check or had to adjust (e.g. module prefixes aligned). */
+  readonly notes?: readonly string[];
   /** Elementwise difference (right - left) of the worst tensor, as Float32 row-major [rows, cols]. */
   readonly heatmap?: { readonly name: string; readonly rows: number; readonly cols: number; readonly data: ArrayBuffer };
   /** Per-epoch (or per-step) series, e.g. each tensor's relative error: Float64 buffers, one per series. */

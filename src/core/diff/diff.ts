@@ -5,9 +5,12 @@
 import { type Tensor, type TensorMap, formatShape } from '../tensor';
 import { block, gateLayout, maxAbsDiff, recurrentParam, relativeError, sameShape, values } from './metrics';
 
+export { elementwiseDifference } from './metrics';
+
 export interface GateError {
   readonly gate: string;
   readonly relErr: number;
+  readonly maxAbs: number;
 }
 
 export interface TensorDiff {
@@ -73,7 +76,7 @@ function tensorDiff(name: string, a: Tensor, b: Tensor, map: TensorMap, rtol: nu
   const layout = p ? gateLayout(a.shape[0], hiddenOf(map, p.prefix, p.suffix)) : undefined;
   if (layout) {
     const G = layout.gates.length;
-    gates = layout.gates.map((gate, k) => ({ gate, relErr: relativeError(block(va, G, k), block(vb, G, k)) }));
+    gates = layout.gates.map((gate, k) => ({ gate, relErr: relativeError(block(va, G, k), block(vb, G, k)), maxAbs: maxAbsDiff(block(va, G, k), block(vb, G, k)) }));
   }
   return { name, shapeA: a.shape, shapeB: b.shape, relErr, maxAbs: maxAbsDiff(va, vb), gates, exceeds: !(relErr <= rtol) };
 }
@@ -109,6 +112,26 @@ export function diffTensors(a: TensorMap, b: TensorMap, options: DiffOptions = {
   }
   const differs = tensors.some((t) => t.exceeds) || onlyInA.length > 0 || onlyInB.length > 0;
   return { rtol, tensors, onlyInA, onlyInB, diagnoses, notes, epochs, differs };
+}
+
+/** Each tensor's relative error per epoch of a trajectory report (epoch{e}.<name>), for a chart. */
+export interface EpochSeries {
+  readonly epochs: number[];
+  /** One per tensor name (without the epoch prefix); NaN where an epoch lacks it. */
+  readonly series: { readonly name: string; readonly relErr: number[] }[];
+}
+
+export function epochSeries(report: DiffReport): EpochSeries | undefined {
+  const byName = new Map<string, Map<number, number>>();
+  for (const t of report.tensors) {
+    const m = EPOCH.exec(t.name);
+    if (!m) continue;
+    if (!byName.has(m[2])) byName.set(m[2], new Map());
+    byName.get(m[2])!.set(Number(m[1]), t.relErr);
+  }
+  if (!byName.size) return undefined;
+  const epochs = [...new Set([...byName.values()].flatMap((e) => [...e.keys()]))].sort((x, y) => x - y);
+  return { epochs, series: [...byName].map(([name, e]) => ({ name, relErr: epochs.map((k) => e.get(k) ?? NaN) })) };
 }
 
 // ---------------------------------------------------------------- the classic mistakes

@@ -49,3 +49,11 @@ export function block(v: Float64Array, blocks: number, k: number): Float64Array 
 export function sameShape(a: Tensor, b: Tensor): boolean {
   return shapeEquals(a.shape, b.shape);
 }
+
+/** b − a elementwise (same shapes), e.g. for a heatmap of where two tensors differ. */
+export function elementwiseDifference(a: Tensor, b: Tensor): Float64Array {
+  if (!sameShape(a, b)) throw new RangeError('elementwiseDifference needs tensors of the same shape');
+  const va = values(a);
+  const vb = values(b);
+  return vb.map((v, i) => v - va[i]);
+}

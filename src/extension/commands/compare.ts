@@ -1,11 +1,12 @@
 // "Compare implementations / weights…": two model files (weights side by side, gate by gate), or two
 // engines on the current model (same start, same batches: per-step trajectories of the difference).
+// The comparison itself is core/diff's (as `gatescope diff`); logic/diffView shapes it for the webview.
 import * as vscode from 'vscode';
 import { basename } from 'node:path';
 import type { TensorMap } from '../../core/tensor';
 import { availableEngines } from '../../engines/index';
 import type { Gatescope } from '../context';
-import { diffModels, diffTrajectories, splitEpochs } from '../logic/tensorDiff';
+import { diffView } from '../logic/diffView';
 import { parseSafetensors } from '../../core/formats/safetensors';
 import { readFile } from 'node:fs/promises';
 import { lmParamsOf, type ModelEntry, openedEntry } from '../services/modelStore';
@@ -16,6 +17,7 @@ export interface CompareOptions {
   readonly right?: string;
   readonly engines?: readonly [string, string];
   readonly steps?: number;
+  /** rtol: largest relative error ‖a−b‖/‖a‖ counted as equal (default: 1e-12 float64, else 1e-5). */
   readonly tolerance?: number;
 }
 
@@ -55,23 +57,24 @@ async function compareFiles(g: Gatescope, o: CompareOptions): Promise<DiffViewMo
   }
   const [ta, tb] = await Promise.all([readTrajectory(left), readTrajectory(right)]);
   if (ta && tb) {
-    return diffTrajectories({ title: 'Weight trajectories', leftLabel: basename(left), rightLabel: basename(right), left: ta, right: tb, tolerance: o.tolerance ?? 1e-12 });
+    return diffView({ title: 'Weight trajectories', leftLabel: basename(left), rightLabel: basename(right), left: ta, right: tb, rtol: o.tolerance });
   }
   const load = async (p: string): Promise<ModelEntry> => openedEntry(p, basename(p), await g.backend.loadModel(p));
   const [a, b] = await Promise.all([load(left), load(right)]);
   const module = moduleOf(a);
   if (moduleOf(b) !== module) throw new Error(`${basename(left)} is ${module} but ${basename(right)} is ${moduleOf(b)}`);
-  return diffModels({
-    title: 'Weights', leftLabel: basename(left), rightLabel: basename(right), module,
-    left: stripRnn(lmParamsOf(a)), right: stripRnn(lmParamsOf(b)), tolerance: o.tolerance ?? 1e-6,
+  return diffView({
+    title: 'Weights', leftLabel: basename(left), rightLabel: basename(right),
+    left: stripRnn(lmParamsOf(a)), right: stripRnn(lmParamsOf(b)), rtol: o.tolerance,
   });
 }
 
 /** Per-epoch weights (`epochN.<name>` tensors in a safetensors file, as `gatescope fit` writes), or null. */
-async function readTrajectory(path: string): Promise<Map<number, TensorMap> | null> {
+async function readTrajectory(path: string): Promise<TensorMap | null> {
   if (!path.endsWith('.safetensors')) return null;
   try {
-    return splitEpochs(parseSafetensors(new Uint8Array(await readFile(path)), path).tensors);
+    const { tensors } = parseSafetensors(new Uint8Array(await readFile(path)), path);
+    return tensors.size && [...tensors.keys()].every((k) => /^epoch\d+\./.test(k)) ? tensors : null;
   } catch {
     return null; // not a trajectory: compared as a model below (with that loader's error message)
   }
@@ -104,9 +107,9 @@ async function compareEngines(g: Gatescope, o: CompareOptions): Promise<DiffView
   const r = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `gatescope: ${engines[0]} vs ${engines[1]}, ${steps} steps` },
     () => g.backend.compareEngines(model.data!, engines!, steps));
   const tol = config.rnn.dtype === 'float64' ? 1e-12 : 1e-4;
-  return diffModels({
-    title: `Engines after ${steps} Adam steps`, leftLabel: r.leftName, rightLabel: r.rightName, module: config.rnn.module,
-    left: stripRnn(r.left), right: stripRnn(r.right), tolerance: tol,
+  return diffView({
+    title: `Engines after ${steps} Adam steps`, leftLabel: r.leftName, rightLabel: r.rightName,
+    left: stripRnn(r.left), right: stripRnn(r.right), rtol: o.tolerance ?? tol,
     trajectory: {
       label: 'Per step: worst parameter relative error and the two losses',
       epochs: Array.from({ length: steps }, (_, i) => i + 1),

@@ -4,7 +4,7 @@ import type { LmBatch } from '../../core/engine';
 import { createRng } from '../../core/random';
 import type { TensorMap } from '../../core/tensor';
 import { availableEngines, createLmEngine, type EngineChoice } from '../../engines/index';
-import { relativeError } from '../logic/tensorDiff';
+import { relativeError } from '../../core/diff/metrics';
 import type { ModelData } from './backend';
 
 export interface EngineComparison {
@@ -14,7 +14,7 @@ export interface EngineComparison {
   readonly right: TensorMap;
   readonly leftLosses: number[];
   readonly rightLosses: number[];
-  /** Worst relative error over all parameters after each step. */
+  /** Worst relative error ‖a−b‖/‖a‖ (core/diff's measure) over all parameters after each step. */
   readonly paramError: number[];
 }
 
@@ -48,7 +48,7 @@ export async function compareEngines(model: ModelData, engines: readonly [string
       const pl = left.getParameters();
       const pr = right.getParameters();
       let worst = 0;
-      for (const [k, t] of pl) worst = Math.max(worst, relativeError(t.data as ArrayLike<number>, pr.get(k)!.data as ArrayLike<number>).rel);
+      for (const [k, t] of pl) worst = Math.max(worst, relativeError(t.data as ArrayLike<number>, pr.get(k)!.data as ArrayLike<number>));
       paramError.push(worst);
     }
     return { leftName: left.name, rightName: right.name, left: left.getParameters(), right: right.getParameters(), leftLosses, rightLosses, paramError };
