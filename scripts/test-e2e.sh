@@ -26,6 +26,7 @@ cleanup() {
   rm -rf "$RUN"
 }
 trap cleanup EXIT
+rm -rf "$CACHE/screenshots"
 mkdir -p "$RUN/extensions" "$RUN/user-data" "$CACHE/screenshots"
 XDG_CONFIG_HOME=$RUN/xdg-config XDG_DATA_HOME=$RUN/xdg-data \
   "$CODE_SERVER" --extensions-dir "$RUN/extensions" --user-data-dir "$RUN/user-data" \

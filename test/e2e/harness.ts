@@ -260,9 +260,11 @@ export class Session {
     const input = await this.openPalette();
     await input.fill(relPath);
     const name = relPath.split('/').pop()!;
-    const row = this.page.locator('.quick-input-widget .monaco-list-row', { hasText: name }).first();
+    const exact = new RegExp(`^\\s*${name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\s*$`);
+    const row = this.page.locator('.quick-input-widget .monaco-list-row')
+      .filter({ has: this.page.locator('.label-name', { hasText: exact }) }).first();
     await waitFor(`"${relPath}" in Quick Open`, () => row.isVisible(), 30_000);
-    await this.page.keyboard.press('Enter');
+    await row.click();
     await this.page.locator(`.tab[aria-label*="${name}"]`).first().waitFor({ timeout: 30_000 });
   }
 
@@ -272,7 +274,7 @@ export class Session {
     await this.page.keyboard.press('Control+G');
     const input = this.page.locator('.quick-input-widget input.input');
     await input.waitFor({ state: 'visible' });
-    await input.fill(`${line}:${column}`);
+    await input.fill(`:${line}:${column}`); // Go to Line is Quick Open with the ":" prefix
     await sleep(200);
     await this.page.keyboard.press('Enter');
     await sleep(200);

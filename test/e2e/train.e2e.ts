@@ -2,8 +2,8 @@
 // curve that went down and a sample of generated text.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { withSession } from '../harness';
-import { SMALL_TRAINING, TRAIN_TITLE, dashboard, losses, shakespeare, waitForRunStatus } from '../gatescope';
+import { withSession } from './harness';
+import { SMALL_TRAINING, TRAIN_TITLE, dashboard, losses, shakespeare, waitForRunStatus } from './gatescope';
 
 test('Train char LSTM: loss goes down, a sample appears', { timeout: 420_000 }, async () => {
   await withSession({ name: 'train', files: { 'shakespeare.txt': shakespeare() }, settings: SMALL_TRAINING }, async (s) => {
@@ -18,6 +18,7 @@ test('Train char LSTM: loss goes down, a sample appears', { timeout: 420_000 }, 
     await frame.locator('#loss-chart').waitFor({ state: 'visible' });
     const sample = await s.waitForText(frame, '#sample-text', 'a generated sample on the dashboard', 120_000);
     assert.ok(sample.length >= 20, `sample too short: "${sample}"`);
+    await frame.locator('#sample-text').scrollIntoViewIfNeeded();
     await s.screenshot('done');
   });
 });
