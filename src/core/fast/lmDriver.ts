@@ -7,7 +7,7 @@ import type { LmBatch, LmConfig, LmEngine, LmStepResult, LmTrainOptions, Optimiz
 import { initLmParameters } from '../init';
 import { type Optimizer, applyClipping, createOptimizer } from '../optim';
 import { createRng } from '../random';
-import { type FloatArray, type FloatTensor, type TensorMap, formatShape, numel, shapeEquals, toFloat } from '../tensor';
+import { type FloatArray, type FloatTensor, type TensorMap, floatArray, formatShape, numel, shapeEquals, toFloat } from '../tensor';
 import type { FastKernels } from './kernels';
 
 /** Why a config cannot run on the fast driver, or undefined when it can. */
@@ -80,6 +80,13 @@ export interface FastTraceWindow {
  * is often not scheduled in time and one thread is faster. Every CYCLE steps it alternates for 2 * PROBE
  * steps, then keeps the mode with the lower median.
  */
+/** Carried h (then c) per layer, [2, L, B, H], for training and evaluation. */
+interface CarriedStates {
+  readonly B: number;
+  readonly train: FloatArray;
+  readonly evaluation: FloatArray;
+}
+
 class ParallelTuner {
   private static readonly PROBE = 3;
   private static readonly CYCLE = 60;
@@ -130,6 +137,8 @@ export class FastLmEngine implements LmEngine {
   private optimizer: Optimizer | undefined;
   private optimizerKey = '';
   private pendingOptimizerState: TensorMap | undefined;
+  /** Carried states waiting for a workspace of their batch size (set before the first step, or kept across sizes). */
+  private pendingStates: CarriedStates | undefined;
   private disposed = false;
   private readonly tuner: ParallelTuner | undefined;
 
@@ -323,6 +332,9 @@ export class FastLmEngine implements LmEngine {
 
   private workspace(B: number, T: number): Workspace {
     if (this.ws && this.ws.B === B && this.ws.T === T) return this.ws;
+    // States carried across windows survive a new window length (same batch size): save them first.
+    const kept = this.ws && this.ws.B === B ? this.statesOf(this.ws) : this.pendingStates?.B === B ? this.pendingStates : undefined;
+    this.pendingStates = undefined;
     const { H, L, V, G } = this;
     const GH = G * H;
     const module = this.config.rnn.module;
@@ -346,13 +358,59 @@ export class FastLmEngine implements LmEngine {
     const evalState = alloc(2 * L * B * H);
     const traceState = alloc(2 * L * B * H);
     this.k.ensure(top);
-    this.k.fill(trainState, 6 * L * B * H, 0); // a new batch shape starts from zero states
+    this.k.fill(trainState, 6 * L * B * H, 0); // a new batch size starts from zero states
     this.ws = { B, T, gates, hs, cs, tc, hn, hproj, logits, dGi, dGh, dH, dhRec, dc, dE, trainState, evalState, traceState };
+    if (kept) {
+      const heap = this.k.heap();
+      heap.set(kept.train, trainState);
+      heap.set(kept.evaluation, evalState);
+    }
     return this.ws;
+  }
+
+  private statesOf(ws: Workspace): CarriedStates {
+    const heap = this.k.heap(), n = 2 * this.L * ws.B * this.H;
+    return { B: ws.B, train: heap.slice(ws.trainState, ws.trainState + n), evaluation: heap.slice(ws.evalState, ws.evalState + n) };
+  }
+
+  /** The carried training state as the reference engine names it: h (and c for LSTM), [L, B, H]. */
+  getCarriedState(): TensorMap {
+    const states = this.ws ? this.statesOf(this.ws) : this.pendingStates;
+    const out: TensorMap = new Map();
+    if (!states) return out;
+    const n = this.L * states.B * this.H, shape = [this.L, states.B, this.H];
+    out.set('h', { dtype: this.dtype, shape, data: states.train.slice(0, n) });
+    if (this.config.rnn.module === 'LSTM') out.set('c', { dtype: this.dtype, shape, data: states.train.slice(n, 2 * n) });
+    return out;
+  }
+
+  setCarriedState(state: TensorMap): void {
+    const h = state.get('h');
+    if (!h) return;
+    if (h.shape.length !== 3 || h.shape[0] !== this.L || h.shape[2] !== this.H) {
+      throw new Error(`carried state h has shape ${formatShape(h.shape)}, expected [${this.L}, B, ${this.H}]`);
+    }
+    const B = h.shape[1], n = this.L * B * this.H;
+    const train = floatArray(this.dtype, 2 * n);
+    train.set(toFloat(h, this.dtype).data);
+    const c = state.get('c');
+    if (c) train.set(toFloat(c, this.dtype).data, n);
+    const states: CarriedStates = { B, train, evaluation: floatArray(this.dtype, 2 * n) };
+    if (this.ws && this.ws.B === B) {
+      this.k.heap().set(train, this.ws.trainState);
+    } else {
+      this.pendingStates = states;
+    }
+  }
+
+  resetEvaluationState(): void {
+    if (this.ws) this.k.fill(this.ws.evalState, 2 * this.L * this.ws.B * this.H, 0);
+    if (this.pendingStates) this.pendingStates.evaluation.fill(0);
   }
 
   resetState(): void {
     if (this.ws) this.k.fill(this.ws.trainState, 4 * this.L * this.ws.B * this.H, 0);
+    this.pendingStates = undefined;
   }
 
   // ---- forward / backward ------------------------------------------------------------------------
