@@ -154,6 +154,22 @@ function previousStep(reverse: boolean, t: number, len: number): number {
   return reverse ? (t + 1 < len ? t + 1 : -1) : t - 1;
 }
 
+/** The views one step of sequence n at time t reads and writes in a direction's record. */
+function stepViews(rec: DirectionRecord, h0: FloatArray, c0: FloatArray | null, stateIndex: number, reverse: boolean,
+  t: number, n: number, len: number, N: number, H: number, G: number) {
+  const prev = previousStep(reverse, t, len);
+  const at = (t * N + n) * H;
+  const stateAt = (stateIndex * N + n) * H;
+  const prevAt = (prev * N + n) * H;
+  return {
+    hPrev: prev < 0 ? h0.subarray(stateAt, stateAt + H) : rec.h.subarray(prevAt, prevAt + H),
+    cPrev: !c0 ? null : prev < 0 ? c0.subarray(stateAt, stateAt + H) : rec.c!.subarray(prevAt, prevAt + H),
+    hNext: rec.h.subarray(at, at + H),
+    cNext: rec.c ? rec.c.subarray(at, at + H) : null,
+    record: { gates: rec.gates.subarray(at * G, (at + H) * G), extra: rec.extra.subarray(at, at + H) },
+  };
+}
+
 export function rnnForward(cfg: RnnConfig, params: TensorMap, inputs: RnnInputs, options: RnnOptions = {}): RnnForwardResult {
   const p = checkedParameters(cfg, params);
   const { data: x, shape } = timeMajorInput(cfg, inputs.x);
@@ -186,14 +202,8 @@ export function rnnForward(cfg: RnnConfig, params: TensorMap, inputs: RnnInputs,
         const t = reverse ? T - 1 - step : step;
         for (let n = 0; n < N; n++) {
           if (t >= lengths[n]) continue;
-          const prev = previousStep(reverse, t, lengths[n]);
-          const at = (t * N + n) * H;
-          const stateAt = (sIdx * N + n) * H;
-          const hPrev = prev < 0 ? h0.subarray(stateAt, stateAt + H) : rec.h.subarray((prev * N + n) * H, (prev * N + n + 1) * H);
-          const cPrev = !c0 ? null : prev < 0 ? c0.subarray(stateAt, stateAt + H) : rec.c!.subarray((prev * N + n) * H, (prev * N + n + 1) * H);
-          cell.forward(w, layerIn.subarray((t * N + n) * inSize, (t * N + n + 1) * inSize), hPrev, cPrev,
-            rec.h.subarray(at, at + H), rec.c ? rec.c.subarray(at, at + H) : null,
-            { gates: rec.gates.subarray(at * G, (at + H) * G), extra: rec.extra.subarray(at, at + H) });
+          const v = stepViews(rec, h0, c0, sIdx, reverse, t, n, lengths[n], N, H, G);
+          cell.forward(w, layerIn.subarray((t * N + n) * inSize, (t * N + n + 1) * inSize), v.hPrev, v.cPrev, v.hNext, v.cNext, v.record);
         }
       }
       // Final states at each sequence's own last step; outputs concatenated over directions.
@@ -302,17 +312,11 @@ export function rnnBackward(forward: RnnForwardResult, up: RnnUpstreamGrads): Rn
         const t = reverse ? T - 1 - step : step;
         for (let n = 0; n < N; n++) {
           if (t >= lengths[n]) continue;
-          const prev = previousStep(reverse, t, lengths[n]);
-          const at = (t * N + n) * H;
-          const stateAt = (sIdx * N + n) * H;
-          const hPrev = prev < 0 ? saved.h0.subarray(stateAt, stateAt + H) : rec.h.subarray((prev * N + n) * H, (prev * N + n + 1) * H);
-          const cPrev = !saved.c0 ? null : prev < 0 ? saved.c0.subarray(stateAt, stateAt + H) : rec.c!.subarray((prev * N + n) * H, (prev * N + n + 1) * H);
+          const v = stepViews(rec, saved.h0, saved.c0, sIdx, reverse, t, n, lengths[n], N, H, G);
           const outAt = ((t * N + n) * D + d) * H;
           for (let k = 0; k < H; k++) dhStep[k] = dh[n * H + k] + dLayerOut[outAt + k];
-          cell.backward(rec.weights, g, layerIn.subarray((t * N + n) * inSize, (t * N + n + 1) * inSize), hPrev, cPrev,
-            rec.h.subarray(at, at + H), rec.c ? rec.c.subarray(at, at + H) : null,
-            { gates: rec.gates.subarray(at * G, (at + H) * G), extra: rec.extra.subarray(at, at + H) },
-            dhStep, dc ? dc.subarray(n * H, (n + 1) * H) : null,
+          cell.backward(rec.weights, g, layerIn.subarray((t * N + n) * inSize, (t * N + n + 1) * inSize), v.hPrev, v.cPrev,
+            v.hNext, v.cNext, v.record, dhStep, dc ? dc.subarray(n * H, (n + 1) * H) : null,
             { dx: dLayerIn.subarray((t * N + n) * inSize, (t * N + n + 1) * inSize), dhPrev, dcPrev: dc ? dcPrev : null });
           dh.set(dhPrev, n * H);
           if (dc) dc.set(dcPrev, n * H);
