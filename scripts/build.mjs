@@ -7,11 +7,16 @@ import { fileURLToPath } from 'node:url';
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const watch = process.argv.includes('--watch');
 const node = { platform: 'node', format: 'cjs', target: 'node20', bundle: true, sourcemap: true, external: ['vscode'] };
+// TensorFlow.js (several MB) is its own bundle, require()d by src/engines/index.ts from next to the
+// caller only when the tfjs engine is asked for; this name tells the other bundles where it is.
+const TFJS_BUNDLE = 'tfjs-engine.js';
+const usesTfjsBundle = { define: { GATESCOPE_TFJS_BUNDLE: JSON.stringify(TFJS_BUNDLE) } };
 const targets = [
-  { ...node, entryPoints: ['src/extension.ts'], outfile: 'dist/extension.js' },
-  { ...node, entryPoints: ['src/worker/main.ts'], outfile: 'dist/worker.js' },
-  { ...node, entryPoints: ['src/cli/main.ts'], outfile: 'dist/cli.js' },
-  { ...node, entryPoints: ['src/extension/services/backendThread.ts'], outfile: 'dist/backend-thread.js' },
+  { ...node, ...usesTfjsBundle, entryPoints: ['src/extension.ts'], outfile: 'dist/extension.js' },
+  { ...node, ...usesTfjsBundle, entryPoints: ['src/worker/main.ts'], outfile: 'dist/worker.js' },
+  { ...node, ...usesTfjsBundle, entryPoints: ['src/cli/main.ts'], outfile: 'dist/cli.js' },
+  { ...node, ...usesTfjsBundle, entryPoints: ['src/extension/services/backendThread.ts'], outfile: 'dist/backend-thread.js' },
+  { ...node, entryPoints: ['src/engines/tfjs/index.ts'], outfile: `dist/${TFJS_BUNDLE}` },
   { platform: 'browser', format: 'iife', target: 'es2022', bundle: true, sourcemap: true,
     entryPoints: ['webview/main.ts'], outfile: 'dist/webview.js' },
 ].filter((t) => existsSync(join(root, t.entryPoints[0])));
@@ -22,5 +27,11 @@ await Promise.all(targets.map((t) => build({ ...t, absWorkingDir: root, logLevel
 const wasmDir = join(root, 'src/kernels/wasm');
 if (existsSync(wasmDir)) {
   for (const f of readdirSync(wasmDir).filter((f) => f.endsWith('.wasm'))) copyFileSync(join(wasmDir, f), join(root, 'dist', f));
+}
+// TensorFlow.js' WASM backend binaries, found by the tfjs engine next to its bundle (node_modules is not
+// shipped in the .vsix).
+const tfjsWasmDir = join(root, 'node_modules/@tensorflow/tfjs-backend-wasm/dist');
+if (existsSync(tfjsWasmDir)) {
+  for (const f of readdirSync(tfjsWasmDir).filter((f) => /^tfjs-backend-wasm.*\.wasm$/.test(f))) copyFileSync(join(tfjsWasmDir, f), join(root, 'dist', f));
 }
 if (!watch) console.log(`built ${targets.map((t) => t.outfile).join(', ')}`);

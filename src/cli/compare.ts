@@ -1,15 +1,12 @@
 // gatescope compare --config C.json --engines reference,tfjs --steps N [--json]: trains every engine
 // from the same initial weights on the same (seeded random) batches and reports, per step, each
 // engine's loss and the relative error of its loss and weights against the first engine.
-import { dirname, join } from 'node:path';
-import { existsSync } from 'node:fs';
 import { parseRnnConfig } from '../core/config';
 import type { LmBatch, LmConfig, LmTrainOptions, OptimizerConfig, OptimizerKind } from '../core/engine';
 import { initLmParameters } from '../core/init';
 import { createRng } from '../core/random';
 import { relativeError, values as valuesOf } from '../core/diff/metrics';
-import { type EngineChoice, createLmEngine } from '../engines';
-import { initTfjsBackend } from '../engines/tfjs';
+import { type EngineChoice, createLmEngine, initTfjsBackend } from '../engines';
 import { parseCli, requireOption } from './args';
 import { UsageError } from './errors';
 import { readJson } from './io';
@@ -84,9 +81,8 @@ export async function run(args: string[]): Promise<number> {
   if (!Number.isInteger(steps) || steps < 1) throw new UsageError(`--steps must be a positive integer, got "${values.steps}"`);
   let backend = '';
   if (names.includes('tfjs')) {
-    // The bundle ships tfjs' .wasm files next to it when the build copies them; else the cpu backend.
-    const here = typeof __dirname === 'string' ? __dirname : dirname(process.argv[1] ?? '.');
-    backend = await initTfjsBackend(existsSync(join(here, 'tfjs-backend-wasm-simd.wasm')) ? here : undefined);
+    // WASM when tfjs' .wasm files are found (the build ships them next to the bundles), else cpu.
+    backend = await initTfjsBackend();
   }
   const init = initLmParameters(setup.cfg, createRng(setup.seed));
   const engines = names.map((n) => {

@@ -1,6 +1,8 @@
 // Engine selection: every LmEngine implementation behind one factory. 'auto' picks the fastest engine
 // that can run the config here: WASM SIMD kernels (float32) > pure-TS fast engine > reference.
 // tfjs is used by 'auto' only when the user has @tensorflow/tfjs-node installed (never a dependency).
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import type { LmConfig, LmEngine } from '../core/engine';
 import { type FastLmEngine, fastUnsupportedReason } from '../core/fast/lmDriver';
 import { type LmTraceOptions, traceTokens } from '../core/fast/trace';
@@ -21,20 +23,57 @@ export class EngineUnavailableError extends Error {}
 
 type TfjsFactory = (cfg: LmConfig, params?: TensorMap) => LmEngine;
 
-let tfjsFactory: TfjsFactory | null | undefined;
+interface TfjsModule {
+  readonly createTfjsLmEngine: TfjsFactory;
+  readonly initTfjsBackend: (wasmDir?: string) => Promise<string>;
+}
 
-/** src/engines/tfjs when it is built in and its backend loads; null otherwise. */
-function loadTfjs(): TfjsFactory | null {
-  if (tfjsFactory !== undefined) return tfjsFactory;
-  tfjsFactory = null;
+// The tfjs engine (all of TensorFlow.js) is its own bundle, dist/tfjs-engine.js, loaded only when the
+// tfjs engine is asked for: scripts/build.mjs defines this name in the other bundles. Run from source
+// (tests, tsx) it is undefined and ./tfjs is loaded directly.
+declare const GATESCOPE_TFJS_BUNDLE: string | undefined;
+
+function tfjsBundlePath(): string | undefined {
+  return typeof GATESCOPE_TFJS_BUNDLE === 'string' ? join(__dirname, GATESCOPE_TFJS_BUNDLE) : undefined;
+}
+
+/** Whether the tfjs engine is there to load, without loading it (TensorFlow.js is large). */
+function tfjsPresent(): boolean {
+  const bundle = tfjsBundlePath();
+  if (bundle) return existsSync(bundle);
   try {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const mod = require('./tfjs') as { createTfjsLmEngine?: TfjsFactory };
-    if (typeof mod.createTfjsLmEngine === 'function') tfjsFactory = mod.createTfjsLmEngine;
+    require.resolve('@tensorflow/tfjs');
+    return true;
   } catch {
-    // Not built in, or its TensorFlow.js backend is missing: the engine is simply not offered.
+    return false;
   }
-  return tfjsFactory;
+}
+
+let tfjsModule: TfjsModule | null | undefined;
+
+/** src/engines/tfjs (or its bundle) when it is there and loads; null otherwise. */
+function loadTfjs(): TfjsModule | null {
+  if (tfjsModule !== undefined) return tfjsModule;
+  tfjsModule = null;
+  if (!tfjsPresent()) return null;
+  try {
+    // A path computed at run time: esbuild must not bundle TensorFlow.js into the caller.
+    const mod = require(tfjsBundlePath() ?? './tfjs') as Partial<TfjsModule>;
+    if (typeof mod.createTfjsLmEngine === 'function' && typeof mod.initTfjsBackend === 'function') tfjsModule = mod as TfjsModule;
+  } catch {
+    // Its TensorFlow.js backend is missing: the engine is simply not offered.
+  }
+  return tfjsModule;
+}
+
+/**
+ * Picks TensorFlow.js' backend before the first tfjs engine is made: WASM (SIMD) when its .wasm files
+ * are found (next to the bundle, or wasmDir), else the pure-JS cpu backend. Returns the backend's name.
+ */
+export async function initTfjsBackend(wasmDir?: string): Promise<string> {
+  const m = loadTfjs();
+  if (!m) throw new EngineUnavailableError('the tfjs engine is not available in this build');
+  return m.initTfjsBackend(wasmDir);
 }
 
 /** Whether @tensorflow/tfjs-node (native TensorFlow) is installed: only then may 'auto' prefer tfjs. */
@@ -52,7 +91,7 @@ export function availableEngines(): string[] {
   const names: string[] = [];
   if (wasmAvailability().available) names.push('wasm');
   names.push('js');
-  if (loadTfjs()) names.push('tfjs');
+  if (tfjsPresent()) names.push('tfjs');
   names.push('reference');
   return names;
 }
@@ -75,18 +114,18 @@ export function createLmEngine(cfg: LmConfig, options: CreateEngineOptions = {})
       return createWasmLmEngine(cfg, params);
     }
     case 'tfjs': {
-      const f = loadTfjs();
-      if (!f) throw new EngineUnavailableError('the tfjs engine is not available in this build');
-      return f(cfg, params);
+      const m = loadTfjs();
+      if (!m) throw new EngineUnavailableError('the tfjs engine is not available in this build');
+      return m.createTfjsLmEngine(cfg, params);
     }
     case 'auto': {
       // Configs the fast driver does not cover (bidirectional, Keras reset-before GRU) use the reference.
       if (fastWhy) return createReferenceLmEngine(cfg, params);
       if (hasTfjsNode()) {
-        const f = loadTfjs();
-        if (f) {
+        const m = loadTfjs();
+        if (m) {
           try {
-            return f(cfg, params);
+            return m.createTfjsLmEngine(cfg, params);
           } catch {
             // fall through to the built-in engines
           }

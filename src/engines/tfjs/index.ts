@@ -4,6 +4,8 @@
 // canonical layout, and clipping and the optimizer step are the core's PyTorch-exact ones, so any
 // difference against the reference engine is the library's arithmetic (float32 only).
 // tfjs has no reset_after GRU: PyTorch GRUs (gruReset 'after') are refused; bidirectional too.
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { GATES, type RnnConfig } from '../../core/config';
 import type { LmBatch, LmConfig, LmEngine, LmStepResult, LmTrainOptions, OptimizerConfig } from '../../core/engine';
@@ -25,8 +27,19 @@ export function tfjsUnsupportedReason(cfg: LmConfig): string | undefined {
   return undefined;
 }
 
-/** Prefer the WASM backend (SIMD) when it loads; the pure-JS cpu backend otherwise. Call once, await. */
-export async function initTfjsBackend(wasmDir?: string): Promise<string> {
+let backendReady: Promise<string> | undefined;
+
+/**
+ * Prefer the WASM backend (SIMD) when it loads; the pure-JS cpu backend otherwise. Await it before the
+ * first engine; later calls get the first call's backend. Its .wasm files are looked up in wasmDir, else
+ * next to this file when they are there (the build copies them next to dist/tfjs-engine.js).
+ */
+export function initTfjsBackend(wasmDir?: string): Promise<string> {
+  backendReady ??= selectBackend(wasmDir ?? (existsSync(join(__dirname, 'tfjs-backend-wasm.wasm')) ? __dirname : undefined));
+  return backendReady;
+}
+
+async function selectBackend(wasmDir: string | undefined): Promise<string> {
   try {
     const wasm = await import('@tensorflow/tfjs-backend-wasm');
     if (wasmDir) wasm.setWasmPaths(wasmDir.endsWith('/') ? wasmDir : `${wasmDir}/`);

@@ -3,7 +3,7 @@
 import type { LmBatch } from '../../core/engine';
 import { createRng } from '../../core/random';
 import type { TensorMap } from '../../core/tensor';
-import { availableEngines, createLmEngine, type EngineChoice } from '../../engines/index';
+import { availableEngines, createLmEngine, type EngineChoice, initTfjsBackend } from '../../engines/index';
 import { relativeError } from '../../core/diff/metrics';
 import type { ModelData } from './backend';
 
@@ -23,6 +23,7 @@ const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setImmedi
 export async function compareEngines(model: ModelData, engines: readonly [string, string], steps: number): Promise<EngineComparison> {
   const available = availableEngines();
   for (const e of engines) if (!available.includes(e)) throw new Error(`engine "${e}" is not available here (available: ${available.join(', ')})`);
+  if (engines.includes('tfjs')) await initTfjsBackend(); // WASM backend when its binaries ship with us
   const { config, params } = model;
   const left = createLmEngine(config, { engine: engines[0] as EngineChoice, params });
   const right = createLmEngine(config, { engine: engines[1] as EngineChoice, params });
