@@ -6,16 +6,15 @@ import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const watch = process.argv.includes('--watch');
-const node = { platform: 'node', format: 'cjs', target: 'node20', bundle: true, sourcemap: true, external: ['vscode'] };
 // TensorFlow.js (several MB) is its own bundle, require()d by src/engines/index.ts from next to the
-// caller only when the tfjs engine is asked for; this name tells the other bundles where it is.
+// caller only when the tfjs engine is asked for; the define tells every node bundle where it is.
 const TFJS_BUNDLE = 'tfjs-engine.js';
-const usesTfjsBundle = { define: { GATESCOPE_TFJS_BUNDLE: JSON.stringify(TFJS_BUNDLE) } };
+const node = { platform: 'node', format: 'cjs', target: 'node20', bundle: true, sourcemap: true, external: ['vscode'],
+  define: { GATESCOPE_TFJS_BUNDLE: JSON.stringify(TFJS_BUNDLE) } };
 const targets = [
-  { ...node, ...usesTfjsBundle, entryPoints: ['src/extension.ts'], outfile: 'dist/extension.js' },
-  { ...node, ...usesTfjsBundle, entryPoints: ['src/worker/main.ts'], outfile: 'dist/worker.js' },
-  { ...node, ...usesTfjsBundle, entryPoints: ['src/cli/main.ts'], outfile: 'dist/cli.js' },
-  { ...node, ...usesTfjsBundle, entryPoints: ['src/extension/services/backendThread.ts'], outfile: 'dist/backend-thread.js' },
+  { ...node, entryPoints: ['src/extension.ts'], outfile: 'dist/extension.js' },
+  { ...node, entryPoints: ['src/worker/main.ts'], outfile: 'dist/worker.js' },
+  { ...node, entryPoints: ['src/cli/main.ts'], outfile: 'dist/cli.js' },
   { ...node, entryPoints: ['src/engines/tfjs/index.ts'], outfile: `dist/${TFJS_BUNDLE}` },
   { platform: 'browser', format: 'iife', target: 'es2022', bundle: true, sourcemap: true,
     entryPoints: ['webview/main.ts'], outfile: 'dist/webview.js' },

@@ -55,6 +55,8 @@ test('a gate swap is stated in words, with per-gate rows and a heatmap of the wo
   const d = new Float32Array(hm.data);
   const a = m.get('weight_ih_l0')!.data as Float64Array;
   assert.equal(d[0], Math.fround(a[H * 3] - a[0]), 'right - left, row-major'); // B's row 0 is A's f row 0
+  const all = diffView({ ...base, left: m, right: permuted(m, [1, 0, 2, 3]) });
+  assert.equal(all.heatmap!.name.startsWith('weight_'), true, 'a matrix, not a bias vector, goes to the heatmap');
   const onnx = diffView({ ...base, left: m, right: permuted(m, [0, 3, 1, 2]) }); // ONNX's i,o,f,c
   assert.match(onnx.verdict, /gate blocks permuted: B has \(i,o,f,g\) where A has \(i,f,g,o\) in weight_ih_l0/);
 });

@@ -39,7 +39,7 @@ export function diffView(input: DiffViewInput): DiffViewModel {
   const series = input.trajectory ?? epochTrajectory(report);
   return {
     title: input.title, leftLabel: input.leftLabel, rightLabel: input.rightLabel, tolerance: report.rtol,
-    verdict: verdictOf(report, input.leftLabel, input.rightLabel, worst), ok: !report.differs, rows: rowsOf(report),
+    verdict: verdictOf(report, input.leftLabel, input.rightLabel), ok: !report.differs, rows: rowsOf(report),
     ...(notes.length ? { notes } : {}),
     ...(worst ? { heatmap: heatmapOf(worst.name, aligned.a, aligned.b) } : {}),
     ...(series ? { trajectory: { label: series.label, epochs: float64Buffer(series.epochs), series: series.series.map((s) => ({ name: s.name, values: float64Buffer(s.values) })) } } : {}),
@@ -63,17 +63,28 @@ function rowsOf(r: DiffReport): DiffRow[] {
   return rows;
 }
 
-/** The tensor with the largest relative error among those of equal shape on both sides. */
+/**
+ * The tensor for the heatmap, among those of equal shape on both sides: one that differs beyond rtol
+ * before one that does not, a matrix before a vector (a vector makes a one-pixel-wide map), then the
+ * largest relative error.
+ */
 function worstComparable(r: DiffReport): TensorDiff | undefined {
+  const rank = (t: TensorDiff): [number, number, number] => [t.exceeds ? 1 : 0, t.shapeA.length >= 2 ? 1 : 0, t.relErr];
+  const before = (x: TensorDiff, y: TensorDiff): boolean => {
+    const [a, b] = [rank(x), rank(y)];
+    const k = a.findIndex((v, i) => v !== b[i]);
+    return k >= 0 && a[k] > b[k];
+  };
   let worst: TensorDiff | undefined;
-  for (const t of r.tensors) if (Number.isFinite(t.relErr) && (!worst || t.relErr > worst.relErr)) worst = t;
+  for (const t of r.tensors) if (Number.isFinite(t.relErr) && (!worst || before(t, worst))) worst = t;
   return worst;
 }
 
 const exp = (x: number): string => (Number.isFinite(x) ? x.toExponential(2) : String(x));
 
-function verdictOf(r: DiffReport, left: string, right: string, worst: TensorDiff | undefined): string {
+function verdictOf(r: DiffReport, left: string, right: string): string {
   if (!r.differs) {
+    const worst = r.tensors.length ? r.tensors.reduce((a, b) => (b.relErr > a.relErr ? b : a)) : undefined;
     return `${left} and ${right} agree: every tensor within relative error ${r.rtol.toExponential(0)}${worst ? ` (worst ${worst.name} ${exp(worst.relErr)})` : ''}.`;
   }
   const parts = r.diagnoses.map((d) => d.message);
