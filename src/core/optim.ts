@@ -157,3 +157,38 @@ export function applyClipping(grads: ReadonlyMap<string, FloatTensor>, clip: Cli
   if (clip?.maxNorm !== undefined) return clipGradNorm(list, clip.maxNorm);
   return clipGradNorm(list, Infinity);
 }
+
+/**
+ * The optimizer an engine steps with: built on first use from the step's config, kept when only the
+ * learning rate changes (a schedule must not reset Adam's moments), rebuilt for any other change.
+ * State loaded before the first step is applied when the optimizer is built.
+ */
+export class OptimizerSlot {
+  private optimizer: Optimizer | undefined;
+  private pending: TensorMap | undefined;
+
+  for(cfg: OptimizerConfig): Optimizer {
+    const withoutLr = (o: OptimizerConfig): string => JSON.stringify({ ...o, lr: 0 });
+    if (!this.optimizer || withoutLr(this.optimizer.config) !== withoutLr(cfg)) {
+      this.optimizer = createOptimizer(cfg);
+      if (this.pending) this.optimizer.loadState(this.pending);
+      this.pending = undefined;
+    }
+    this.optimizer.lr = cfg.lr;
+    return this.optimizer;
+  }
+
+  state(): TensorMap {
+    return this.optimizer ? this.optimizer.state() : new Map(this.pending ?? []);
+  }
+
+  load(state: TensorMap): void {
+    if (this.optimizer) this.optimizer.loadState(state);
+    else this.pending = state;
+  }
+
+  clear(): void {
+    this.optimizer = undefined;
+    this.pending = undefined;
+  }
+}

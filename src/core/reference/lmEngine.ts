@@ -1,9 +1,9 @@
 // The readable reference engine: one-hot tokens → rnnForward → Linear head → cross-entropy, BPTT through
 // rnnBackward, clipping and a torch.optim step. Slow but plain; the fast engines are checked against it.
 import { directions } from '../config';
-import type { LmBatch, LmConfig, LmEngine, LmStepResult, LmTrainOptions, OptimizerConfig } from '../engine';
+import type { LmBatch, LmConfig, LmEngine, LmStepResult, LmTrainOptions } from '../engine';
 import { initLmParameters } from '../init';
-import { type Optimizer, applyClipping, createOptimizer } from '../optim';
+import { OptimizerSlot, applyClipping } from '../optim';
 import { createRng } from '../random';
 import { type FloatArray, type FloatTensor, type TensorMap, floatArray, formatShape, shapeEquals, toFloat } from '../tensor';
 import { type HeadParams, linearBackward, linearForward, softmaxCrossEntropy } from './head';
@@ -22,8 +22,7 @@ export function createReferenceLmEngine(cfg: LmConfig, params?: TensorMap, seed 
   const dtype = rnnCfg.dtype;
   const width = rnnCfg.hiddenSize * directions(rnnCfg);
   let current = adopt(params ?? initLmParameters(cfg, createRng(seed)));
-  let optimizer: Optimizer | undefined;
-  let optimizerState: TensorMap | undefined;
+  const optimizer = new OptimizerSlot();
   let train: CarriedState = {};
   let evalState: CarriedState = {};
 
@@ -77,18 +76,6 @@ export function createReferenceLmEngine(cfg: LmConfig, params?: TensorMap, seed 
     return { fwd, logits, rows };
   }
 
-  function ensureOptimizer(c: OptimizerConfig): Optimizer {
-    // A new learning rate (a schedule) keeps the optimizer's buffers; any other change starts afresh.
-    const withoutLr = (o: OptimizerConfig): string => JSON.stringify({ ...o, lr: 0 });
-    if (!optimizer || withoutLr(optimizer.config) !== withoutLr(c)) {
-      optimizer = createOptimizer(c);
-      if (optimizerState) optimizer.loadState(optimizerState);
-      optimizerState = undefined;
-    } else if (optimizer.lr !== c.lr) {
-      optimizer.lr = c.lr;
-    }
-    return optimizer;
-  }
 
   return {
     name: 'reference',
@@ -107,7 +94,7 @@ export function createReferenceLmEngine(cfg: LmConfig, params?: TensorMap, seed 
       grads.set('head.weight', { dtype, shape: [cfg.outputSize, width], data: dHeadW });
       grads.set('head.bias', { dtype, shape: [cfg.outputSize], data: dHeadB });
       const gradNorm = applyClipping(grads, options.clip);
-      ensureOptimizer(options.optimizer).step(current, grads);
+      optimizer.for(options.optimizer).step(current, grads);
       // Truncated BPTT: the next window starts from this one's final state, detached.
       train = options.stateful ? { h: fwd.hN, c: fwd.cN } : {};
       return { loss, gradNorm };
@@ -141,14 +128,13 @@ export function createReferenceLmEngine(cfg: LmConfig, params?: TensorMap, seed 
       current = adopt(p);
     },
     getOptimizerState(): TensorMap {
-      return optimizer ? optimizer.state() : optimizerState ?? new Map();
+      return optimizer.state();
     },
     setOptimizerState(state: TensorMap) {
-      if (optimizer) optimizer.loadState(state);
-      else optimizerState = state;
+      optimizer.load(state);
     },
     dispose() {
-      optimizer = undefined;
+      optimizer.clear();
       train = {};
       evalState = {};
     },

@@ -8,9 +8,9 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { GATES, type RnnConfig } from '../../core/config';
-import type { LmBatch, LmConfig, LmEngine, LmStepResult, LmTrainOptions, OptimizerConfig } from '../../core/engine';
+import type { LmBatch, LmConfig, LmEngine, LmStepResult, LmTrainOptions } from '../../core/engine';
 import { initLmParameters } from '../../core/init';
-import { type Optimizer, applyClipping, createOptimizer } from '../../core/optim';
+import { OptimizerSlot, applyClipping } from '../../core/optim';
 import { createRng } from '../../core/random';
 import { type FloatTensor, type TensorMap, formatShape, shapeEquals, toFloat } from '../../core/tensor';
 import { KERAS_GATES, canonicalCellToKeras } from '../../core/layouts/keras';
@@ -77,8 +77,7 @@ export function createTfjsLmEngine(cfg: LmConfig, params?: TensorMap): LmEngine 
   const headW = tf.variable(tf.zeros([O, H]), true, 'gatescope_head_weight');
   const headB = tf.variable(tf.zeros([O]), true, 'gatescope_head_bias');
   let current = adopt(params ?? initLmParameters(cfg, createRng(0)));
-  let optimizer: Optimizer | undefined;
-  let optimizerState: TensorMap | undefined;
+  const optimizer = new OptimizerSlot();
   let trainState: tf.Tensor[][] | undefined;
   let evalState: tf.Tensor[][] | undefined;
 
@@ -148,16 +147,6 @@ export function createTfjsLmEngine(cfg: LmConfig, params?: TensorMap): LmEngine 
     states?.forEach((s) => s.forEach((t) => t.dispose()));
   }
 
-  function ensureOptimizer(c: OptimizerConfig): Optimizer {
-    if (!optimizer || JSON.stringify(optimizer.config) !== JSON.stringify(c)) {
-      optimizer = createOptimizer(c);
-      if (optimizerState) optimizer.loadState(optimizerState);
-      optimizerState = undefined;
-    } else if (optimizer.lr !== c.lr) {
-      optimizer.lr = c.lr;
-    }
-    return optimizer;
-  }
 
   const f32 = (shape: number[], data: Float32Array): FloatTensor => ({ dtype: 'float32', shape, data });
 
@@ -194,7 +183,7 @@ export function createTfjsLmEngine(cfg: LmConfig, params?: TensorMap): LmEngine 
       // Same order as the reference: names as in getParameters.
       const ordered = new Map([...current.keys()].map((k) => [k, g.get(k)!]));
       const gradNorm = applyClipping(ordered, options.clip);
-      ensureOptimizer(options.optimizer).step(current, ordered);
+      optimizer.for(options.optimizer).step(current, ordered);
       drop(trainState);
       if (options.stateful) trainState = newState;
       else { drop(newState); trainState = undefined; }
@@ -225,11 +214,10 @@ export function createTfjsLmEngine(cfg: LmConfig, params?: TensorMap): LmEngine 
       current = adopt(p);
     },
     getOptimizerState(): TensorMap {
-      return optimizer ? optimizer.state() : optimizerState ?? new Map();
+      return optimizer.state();
     },
     setOptimizerState(state: TensorMap) {
-      if (optimizer) optimizer.loadState(state);
-      else optimizerState = state;
+      optimizer.load(state);
     },
     dispose() {
       drop(trainState);
