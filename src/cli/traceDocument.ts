@@ -5,11 +5,10 @@
 import type { TensorMap } from '../core/tensor';
 import { serializeSafetensors, FormatError } from '../core/formats/safetensors';
 import { decodeTextBytes } from '../core/data/text';
-import { UnsupportedModelError } from '../core/train/stepper';
 import { tokenText, vocabularySize } from '../core/data/tokenizer';
-import { toTorchConfig } from '../core/config';
+import { directions, GATES, toTorchConfig } from '../core/config';
 import { ModelFileError, readModelFile } from '../node/modelFile';
-import { DocumentTrace, TOP_K } from '../worker/documentTrace';
+import { MAX_BIDIRECTIONAL_TOKENS, TOP_K, createDocumentTrace, encodeDocument } from '../worker/documentTrace';
 import { parseCli } from './args';
 import { UsageError } from './errors';
 import { readInput, writeOutput } from './io';
@@ -45,45 +44,39 @@ export async function traceDocument(args: string[], io?: CommandOutput): Promise
   const decoded = decodeTextBytes(readInput(values.text));
   if (decoded.binary) throw new UsageError(`${values.text}: ${decoded.reason} (binary file?)`);
   if (!decoded.text.length) throw new UsageError(`${values.text}: is empty`);
-  let doc: DocumentTrace;
-  try {
-    doc = new DocumentTrace(ck, decoded.text);
-  } catch (e) {
-    if (e instanceof UnsupportedModelError) throw new UsageError(`${modelPath}: ${e.message}`);
-    throw e;
+  const enc = encodeDocument(ck.vocab, decoded.text);
+  const T = enc.ids.length;
+  const { numLayers: L, hiddenSize: H, module } = ck.config.rnn;
+  if (T > MAX_BIDIRECTIONAL_TOKENS && directions(ck.config.rnn) === 2) {
+    throw new UsageError(`${values.text}: ${T} tokens; a bidirectional model is traced at most ${MAX_BIDIRECTIONAL_TOKENS} tokens at once`);
   }
-  const T = doc.length;
-  const { numLayers: L, hiddenSize: H } = ck.config.rnn;
-  const perLayer = doc.window(0, Math.min(T, 1)).layers[0];
-  const tensorsPerLayer = 1 + (perLayer.c ? 1 : 0) + Object.keys(perLayer.gates).length;
+  const tensorsPerLayer = (1 + (module === 'LSTM' ? 1 : 0) + GATES[module].length) * directions(ck.config.rnn);
   if (T * H * L * tensorsPerLayer * 4 > MAX_BYTES) {
     throw new UsageError(`${values.text}: a trace of ${T} tokens would exceed 2 GiB; trace a smaller file`);
   }
-  const out: TensorMap = new Map();
-  const f32 = (name: string): Float32Array => {
-    const data = new Float32Array(T * H);
-    out.set(name, { dtype: 'float32', shape: [T, H], data });
-    return data;
-  };
-  const layers = Array.from({ length: L }, (_, l) => ({
-    h: f32(`trace_l${l}_h`), c: perLayer.c ? f32(`trace_l${l}_c`) : null,
-    gates: Object.fromEntries(Object.keys(perLayer.gates).map((g) => [g, f32(`trace_l${l}_gate_${g}`)])),
-  }));
-  const topIds = new Int32Array(T * TOP_K), topProbs = new Float32Array(T * TOP_K);
+  const doc = createDocumentTrace(ck, enc.ids);
   for (const _ of doc.prepare()) { /* checkpoints only; the chunks below recompute from them */ }
+  const out: TensorMap = new Map();
+  const traced = new Map<string, Float32Array>(); // trace_l{l}_{h|c|gate_*}: [T, H] float32, whatever the model's dtype
+  const topIds = new Int32Array(T * TOP_K), topProbs = new Float32Array(T * TOP_K);
   const CHUNK = 4096;
   for (let s = 0; s < T; s += CHUNK) {
     const w = doc.window(s, Math.min(T, s + CHUNK));
-    w.layers.forEach((lw, l) => {
-      layers[l].h.set(lw.h, s * H);
-      if (lw.c) layers[l].c!.set(lw.c, s * H);
-      for (const [g, a] of Object.entries(lw.gates)) layers[l].gates[g].set(a, s * H);
-    });
+    for (const [name, t] of w.tensors) {
+      let data = traced.get(name);
+      if (!data) {
+        data = new Float32Array(T * H);
+        traced.set(name, data);
+        out.set(name, { dtype: 'float32', shape: [T, H], data });
+      }
+      data.set(t.data as ArrayLike<number>, s * H);
+    }
     topIds.set(w.topIds, s * TOP_K);
     topProbs.set(w.topProbs, s * TOP_K);
   }
-  out.set('tokens', { dtype: 'int32', shape: [T], data: doc.ids });
-  if (doc.offsets.length) out.set('offsets', { dtype: 'int32', shape: [T + 1], data: doc.offsets });
+  doc.dispose();
+  out.set('tokens', { dtype: 'int32', shape: [T], data: enc.ids });
+  if (enc.offsets.length) out.set('offsets', { dtype: 'int32', shape: [T + 1], data: enc.offsets });
   out.set('top_ids', { dtype: 'int32', shape: [T, TOP_K], data: topIds });
   out.set('top_probs', { dtype: 'float32', shape: [T, TOP_K], data: topProbs });
   const vocabulary = Array.from({ length: vocabularySize(ck.vocab) }, (_, i) => tokenText(ck.vocab, i));
@@ -91,6 +84,6 @@ export async function traceDocument(args: string[], io?: CommandOutput): Promise
     producer: 'gatescope trace', model: modelPath, config: JSON.stringify(toTorchConfig(ck.config.rnn)), vocabulary: JSON.stringify(vocabulary),
     trace_layout: 'trace_l{layer}_{h|c|gate_*}: [T, H]; row t is the state after reading token t',
   }));
-  write(`wrote ${values.out}: ${T} tokens x ${L} layer(s) x ${H} units` + (doc.unknown ? ` (${doc.unknown} unknown characters read as the fallback)` : '') + '\n');
+  write(`wrote ${values.out}: ${T} tokens x ${L} layer(s) x ${H} units` + (enc.unknown ? ` (${enc.unknown} unknown characters read as the fallback)` : '') + '\n');
   return 0;
 }

@@ -1,17 +1,58 @@
-// The one typed protocol between the host (extension or CLI, src/worker/client.ts) and the compute
-// worker (src/worker/main.ts). Every request carries an id; replies name it. Tensors travel as
-// transferred ArrayBuffers.
-import type { TrainRequest, TrainRunEvent } from '../node/trainRun';
+// The one typed protocol between a host (the extension, the CLI, tests: src/worker/client.ts) and the
+// compute worker (src/worker/main.ts, bundled to dist/worker.js). Every request carries an id; replies
+// name it. Structured clone carries Maps and typed arrays; trace buffers are transferred, not copied.
+import type { LmConfig } from '../core/engine';
+import type { TensorMap } from '../core/tensor';
+import type { Vocabulary } from '../core/data/tokenizer';
+import type { ImportedModel } from '../core/layouts/model';
 import type { SampleOptions } from '../core/sample';
+import type { TrainRequest, TrainRunEvent } from '../node/trainRun';
+
+/** A model that can be traced and sampled: config, PyTorch-named parameters and its vocabulary. */
+export interface ModelData {
+  readonly config: LmConfig;
+  readonly params: TensorMap;
+  readonly vocab: Vocabulary;
+}
+
+/** A gatescope checkpoint on disk (read by the worker), or a model the host already holds. */
+export type ModelSource = string | ModelData;
+
+/** A document as text (tokenised in the worker, with offsets) or as token ids. */
+export type TraceInput = { readonly text: string } | { readonly ids: Int32Array };
+
+/** A model file as read by the worker: a language model (with vocabulary) or imported weights. */
+export interface LoadedModel {
+  readonly data?: ModelData;
+  readonly imported?: ImportedModel;
+  readonly engine?: string;
+  /** Last training loss saved in a checkpoint. */
+  readonly loss?: number;
+}
+
+/** Two engines trained side by side from the same weights on the same batches (src/worker/engineCompare.ts). */
+export interface EngineComparison {
+  readonly leftName: string;
+  readonly rightName: string;
+  readonly left: TensorMap;
+  readonly right: TensorMap;
+  readonly leftLosses: number[];
+  readonly rightLosses: number[];
+  /** Worst relative error ‖a−b‖/‖a‖ (core/diff's measure) over all parameters after each step. */
+  readonly paramError: number[];
+}
 
 export type HostRequest =
   /** `cancelFlag`: Int32Array(1) over a SharedArrayBuffer; the training loop stops when it becomes 1. */
   | { readonly type: 'train'; readonly id: number; readonly request: TrainRequest; readonly cancelFlag: SharedArrayBuffer }
+  /** Stops the train or prepareTrace request `id` (a cancelled preparation fails with kind 'cancelled'). */
   | { readonly type: 'cancel'; readonly id: number }
-  | { readonly type: 'sample'; readonly id: number; readonly modelPath: string; readonly options: SampleOptions }
-  | { readonly type: 'prepareTrace'; readonly id: number; readonly modelPath: string; readonly text: string; readonly checkpointEvery?: number }
+  | { readonly type: 'sample'; readonly id: number; readonly model: ModelSource; readonly options: SampleOptions }
+  | { readonly type: 'prepareTrace'; readonly id: number; readonly model: ModelSource; readonly input: TraceInput; readonly checkpointEvery?: number }
   | { readonly type: 'traceWindow'; readonly id: number; readonly traceId: number; readonly start: number; readonly end: number }
   | { readonly type: 'disposeTrace'; readonly id: number; readonly traceId: number }
+  | { readonly type: 'loadModel'; readonly id: number; readonly path: string }
+  | { readonly type: 'compareEngines'; readonly id: number; readonly model: ModelData; readonly engines: readonly [string, string]; readonly steps: number }
   | { readonly type: 'dispose'; readonly id: number };
 
 export interface TrainedResult {
@@ -19,6 +60,7 @@ export interface TrainedResult {
   readonly reason: 'completed' | 'cancelled' | 'time';
   readonly step: number;
   readonly path: string;
+  readonly engine: string;
 }
 
 export interface SampledResult {
@@ -30,9 +72,10 @@ export interface SampledResult {
 export interface TraceReadyResult {
   readonly kind: 'traceReady';
   readonly traceId: number;
+  /** Tokens that can be windowed. */
   readonly tokens: number;
-  /** Int32 UTF-16 offsets of the tokens (+ end); empty for word models. */
-  readonly offsets: ArrayBuffer;
+  /** UTF-16 offsets of the tokens (+ end); empty for word models and for ids input. */
+  readonly offsets: Int32Array;
   readonly unknown: number;
   readonly checkpointEvery: number;
   /** Token id -> display text, to label top-k predictions. */
@@ -43,27 +86,24 @@ export interface TraceReadyResult {
   readonly gates: readonly string[];
 }
 
-export interface LayerWindowMessage {
-  readonly layer: number;
-  readonly h: ArrayBuffer; // Float32 [T, H]
-  readonly c?: ArrayBuffer;
-  readonly gates: Readonly<Record<string, ArrayBuffer>>;
-}
-
 export interface TraceWindowResult {
   readonly kind: 'traceWindow';
   readonly start: number;
   readonly end: number;
-  readonly hiddenSize: number;
-  readonly layers: readonly LayerWindowMessage[];
-  readonly topIds: ArrayBuffer; // Int32 [T, 5]
-  readonly topProbs: ArrayBuffer; // Float32 [T, 5]
+  /** trace_l{k}[_reverse]_{h|c|gate_*}: [end - start, 1, H] in the model's dtype. */
+  readonly tensors: TensorMap;
+  readonly topIds: Int32Array; // [T, 5]
+  readonly topProbs: Float32Array; // [T, 5]
 }
 
-export type WorkerResult = TrainedResult | SampledResult | TraceReadyResult | TraceWindowResult | { readonly kind: 'disposed' };
+export type WorkerResult =
+  | TrainedResult | SampledResult | TraceReadyResult | TraceWindowResult
+  | { readonly kind: 'loaded'; readonly model: LoadedModel }
+  | { readonly kind: 'compared'; readonly comparison: EngineComparison }
+  | { readonly kind: 'disposed' };
 
-/** input: the user's data or files are wrong; diverged: NaN loss; internal: a bug. */
-export type WorkerErrorKind = 'input' | 'diverged' | 'internal';
+/** input: the user's data or files are wrong; diverged: NaN loss; cancelled: stopped on request; internal: a bug. */
+export type WorkerErrorKind = 'input' | 'diverged' | 'cancelled' | 'internal';
 
 export type WorkerMessage =
   | { readonly type: 'trainEvent'; readonly id: number; readonly event: TrainRunEvent }

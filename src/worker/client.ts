@@ -1,10 +1,11 @@
-// Host-side client of the compute worker (plain Node, no vscode): spawns dist/worker.js and speaks
-// src/protocol/worker.ts. Training is an AsyncIterable of progress with cancel(); a crashed worker
-// rejects every pending request with a clear error.
+// The one host-side client of the compute worker (plain Node, no vscode; the extension's WorkerBackend
+// wraps it): spawns dist/worker.js and speaks src/protocol/worker.ts. Training is an AsyncIterable of
+// progress with cancel(); a crashed worker rejects every pending request with a clear error.
 import { Worker } from 'node:worker_threads';
 import { join } from 'node:path';
 import type {
-  HostRequest, SampledResult, TraceReadyResult, TraceWindowResult, TrainedResult, WorkerMessage, WorkerResult,
+  EngineComparison, HostRequest, LoadedModel, ModelData, ModelSource, SampledResult, TraceInput, TraceReadyResult,
+  TraceWindowResult, TrainedResult, WorkerMessage, WorkerResult,
 } from '../protocol/worker';
 import type { TrainRequest, TrainRunEvent } from '../node/trainRun';
 import type { SampleOptions } from '../core/sample';
@@ -19,6 +20,14 @@ export interface WorkerClientOptions {
   /** Defaults to worker.js next to the running bundle (dist/). */
   readonly workerPath?: string;
   readonly execArgv?: string[];
+  /** Told when the worker crashes or exits unasked (not after dispose()). */
+  readonly onFailure?: (error: Error) => void;
+}
+
+export interface PrepareTraceOptions {
+  readonly checkpointEvery?: number;
+  readonly onProgress?: (done: number, total: number) => void;
+  readonly signal?: AbortSignal;
 }
 
 interface Pending {
@@ -40,7 +49,10 @@ export class WorkerClient {
   private nextId = 1;
   private failure: Error | null = null;
 
+  private readonly onFailure: ((error: Error) => void) | undefined;
+
   constructor(options: WorkerClientOptions = {}) {
+    this.onFailure = options.onFailure;
     this.worker = new Worker(options.workerPath ?? join(__dirname, 'worker.js'), { execArgv: options.execArgv ?? [] });
     this.worker.on('message', (m: WorkerMessage) => this.onMessage(m));
     this.worker.on('error', (e: Error) => this.fail(new Error(`gatescope worker crashed: ${e.message}`)));
@@ -82,16 +94,25 @@ export class WorkerClient {
     };
   }
 
-  async sample(modelPath: string, options: SampleOptions): Promise<SampledResult> {
-    return (await this.request((id) => ({ type: 'sample', id, modelPath, options })).promise) as SampledResult;
+  /** `model`: a checkpoint path (read in the worker) or the model itself. */
+  async sample(model: ModelSource, options: SampleOptions): Promise<SampledResult> {
+    return (await this.request((id) => ({ type: 'sample', id, model, options })).promise) as SampledResult;
   }
 
-  async prepareTrace(modelPath: string, text: string, options: { checkpointEvery?: number; onProgress?: (done: number, total: number) => void } = {}): Promise<TraceReadyResult> {
-    const { promise } = this.request(
-      (id) => ({ type: 'prepareTrace', id, modelPath, text, ...(options.checkpointEvery ? { checkpointEvery: options.checkpointEvery } : {}) }),
+  /** Sweeps the document, keeping states every K tokens; an aborted `signal` rejects with kind 'cancelled'. */
+  async prepareTrace(model: ModelSource, input: TraceInput, options: PrepareTraceOptions = {}): Promise<TraceReadyResult> {
+    const { id, promise } = this.request(
+      (id) => ({ type: 'prepareTrace', id, model, input, ...(options.checkpointEvery ? { checkpointEvery: options.checkpointEvery } : {}) }),
       (m) => { if (m.type === 'traceProgress') options.onProgress?.(m.done, m.total); },
     );
-    return (await promise) as TraceReadyResult;
+    const cancel = (): void => { if (!this.failure) this.worker.postMessage({ type: 'cancel', id } satisfies HostRequest); };
+    options.signal?.addEventListener('abort', cancel, { once: true });
+    if (options.signal?.aborted) cancel();
+    try {
+      return (await promise) as TraceReadyResult;
+    } finally {
+      options.signal?.removeEventListener('abort', cancel);
+    }
   }
 
   async traceWindow(traceId: number, start: number, end: number): Promise<TraceWindowResult> {
@@ -100,6 +121,23 @@ export class WorkerClient {
 
   async disposeTrace(traceId: number): Promise<void> {
     await this.request((id) => ({ type: 'disposeTrace', id, traceId })).promise;
+  }
+
+  /** Reads and parses a model file (any format the importers know) in the worker. */
+  async loadModel(path: string): Promise<LoadedModel> {
+    const r = await this.request((id) => ({ type: 'loadModel', id, path })).promise;
+    return (r as Extract<WorkerResult, { kind: 'loaded' }>).model;
+  }
+
+  /** Trains two engines side by side from the model's weights (src/worker/engineCompare.ts). */
+  async compareEngines(model: ModelData, engines: readonly [string, string], steps: number): Promise<EngineComparison> {
+    const r = await this.request((id) => ({ type: 'compareEngines', id, model, engines, steps })).promise;
+    return (r as Extract<WorkerResult, { kind: 'compared' }>).comparison;
+  }
+
+  /** True once the worker crashed, exited or was disposed: every request now rejects. */
+  get failed(): boolean {
+    return this.failure !== null;
   }
 
   /** Stops any run, then ends the worker. */
@@ -148,6 +186,7 @@ export class WorkerClient {
   private fail(e: Error): void {
     if (this.failure) return;
     this.failure = e;
+    this.onFailure?.(e);
     for (const p of this.pending.values()) p.reject(e);
     this.pending.clear();
   }

@@ -1,157 +1,288 @@
-// A trained model run over a whole document once, keeping the recurrent state every K tokens, so that
-// any window [start, end) can later be recomputed from the nearest checkpoint in milliseconds: h, c and
-// every gate per layer and timestep, plus the top-5 next-token predictions at each position.
-import type { Checkpoint } from '../core/checkpoint';
+// A model run over a whole document once, keeping the recurrent state every K tokens, so that any window
+// [start, end) can later be recomputed from the nearest kept state in milliseconds: h, c and every gate per
+// layer and timestep, plus the top-5 next-token predictions at each position.
+// The sweep and the windows use the fast engines through traceLm (exact with one stream); configurations
+// the fast engines do not cover fall back to the reference lmForward.
+import { directions, GATES } from '../core/config';
 import { encodeChars } from '../core/data/charVocab';
 import { normalizeNewlines } from '../core/data/text';
-import { encodeText, tokenText } from '../core/data/tokenizer';
-import { type StepState, LmStepper } from '../core/train/stepper';
-import { toFloat } from '../core/tensor';
+import { encodeText, type Vocabulary } from '../core/data/tokenizer';
+import type { LmConfig } from '../core/engine';
+import { fastUnsupportedReason } from '../core/fast/lmDriver';
+import { type FloatArray, type TensorMap, floatArray } from '../core/tensor';
+import { type LmState, type LmWeights, lmForward, splitLmParameters } from '../core/train/lmForward';
+import { traceLm } from '../engines/index';
 
-export interface LayerWindow {
-  readonly layer: number;
-  /** [T, H] float32, T = end - start. */
-  readonly h: Float32Array;
-  readonly c?: Float32Array;
-  /** Gate name (i, f, g, o / r, z, n) -> [T, H]. */
-  readonly gates: Record<string, Float32Array>;
+/** A model that can read documents: config, PyTorch-named parameters and its vocabulary. */
+export interface TraceModel {
+  readonly config: LmConfig;
+  readonly params: TensorMap;
+  readonly vocab: Vocabulary;
 }
 
 export interface TraceWindowData {
   readonly start: number;
   readonly end: number;
-  readonly hiddenSize: number;
-  readonly layers: readonly LayerWindow[];
+  /** trace_l{k}[_reverse]_{h|c|gate_*}: [end - start, 1, H] in the model's dtype. */
+  readonly tensors: TensorMap;
   /** [T, TOP_K]: after reading token t, the most likely next tokens and their probabilities. */
   readonly topIds: Int32Array;
   readonly topProbs: Float32Array;
 }
 
+export interface DocumentTrace {
+  /** Tokens that can be windowed (a bidirectional model is traced in one piece, capped). */
+  readonly length: number;
+  readonly checkpointEvery: number;
+  /** Sweeps the document in slices; yields the number of tokens done after each slice. */
+  prepare(): Generator<number, void>;
+  window(start: number, end: number): TraceWindowData;
+  dispose(): void;
+}
+
 export const TOP_K = 5;
-/** Longest recomputation a window may need, in ms: K is chosen so K steps take about this long. */
-const WARMUP_BUDGET_MS = 20;
+export const DEFAULT_CHECKPOINT_EVERY = 256;
+/** Bidirectional models need the whole sequence for the reverse direction: traced in one piece, capped. */
+export const MAX_BIDIRECTIONAL_TOKENS = 20_000;
+/** Tokens per prepare() slice (rounded to whole K-blocks): between slices the caller may yield or cancel. */
+const SLICE_TOKENS = 16_384;
 
-export type TraceModel = Pick<Checkpoint, 'config' | 'params' | 'vocab'>;
-
-export class DocumentTrace {
+export interface EncodedDocument {
   readonly ids: Int32Array;
   /** UTF-16 offset of each token in the (CRLF-normalised) text, plus the end; empty for word models. */
   readonly offsets: Int32Array;
+  /** Characters outside the vocabulary (read as the fallback token). */
   readonly unknown: number;
-  readonly checkpointEvery: number;
-  private readonly stepper: LmStepper;
-  private readonly checkpoints: StepState[] = [];
-  private readonly headW: Float64Array;
-  private readonly headB: Float64Array;
-  private frontier: StepState;
+}
+
+export function encodeDocument(vocab: Vocabulary, text: string): EncodedDocument {
+  const clean = normalizeNewlines(text);
+  if (vocab.kind === 'char') return encodeChars(vocab, clean);
+  return { ids: encodeText(vocab, clean), offsets: new Int32Array(0), unknown: 0 };
+}
+
+export function createDocumentTrace(model: TraceModel, ids: Int32Array, checkpointEvery = DEFAULT_CHECKPOINT_EVERY): DocumentTrace {
+  const K = Math.max(1, Math.floor(checkpointEvery));
+  for (let i = 0; i < ids.length; i++) {
+    if (!(ids[i] >= 0 && ids[i] < model.config.vocabSize)) throw new RangeError(`token ${i} (id ${ids[i]}) is outside the vocabulary of ${model.config.vocabSize}`);
+  }
+  if (fastUnsupportedReason(model.config) === undefined) return new FastTrace(model, ids, K);
+  const weights = splitLmParameters(model.config, model.params);
+  if (directions(model.config.rnn) === 2) return new WholeTrace(model.config, weights, ids.subarray(0, MAX_BIDIRECTIONAL_TOKENS), K);
+  return new ReferenceTrace(model.config, weights, ids, K);
+}
+
+function checkWindow(start: number, end: number, length: number): void {
+  if (!(Number.isInteger(start) && Number.isInteger(end) && start >= 0 && start < end && end <= length)) {
+    throw new RangeError(`trace window [${start}, ${end}) is outside the document's ${length} tokens`);
+  }
+}
+
+/** Top-K next tokens (softmax over each row of logits [T, O]). */
+export function topPredictions(logits: ArrayLike<number>, T: number, O: number): { topIds: Int32Array; topProbs: Float32Array } {
+  const topIds = new Int32Array(T * TOP_K);
+  const topProbs = new Float32Array(T * TOP_K);
+  const k = Math.min(TOP_K, O);
+  const best = new Int32Array(k);
+  for (let t = 0; t < T; t++) {
+    const row = t * O;
+    let max = -Infinity;
+    for (let o = 0; o < O; o++) if (logits[row + o] > max) max = logits[row + o];
+    let sum = 0;
+    for (let o = 0; o < O; o++) sum += Math.exp(logits[row + o] - max);
+    let n = 0; // insertion into a short sorted list: highest first, lower id on ties
+    for (let o = 0; o < O; o++) {
+      const v = logits[row + o];
+      if (n === k && v <= logits[row + best[k - 1]]) continue;
+      let j = n < k ? n++ : k - 1;
+      while (j > 0 && logits[row + best[j - 1]] < v) { best[j] = best[j - 1]; j--; }
+      best[j] = o;
+    }
+    for (let j = 0; j < k; j++) {
+      topIds[t * TOP_K + j] = best[j];
+      topProbs[t * TOP_K + j] = Math.exp(logits[row + best[j]] - max) / sum;
+    }
+  }
+  return { topIds, topProbs };
+}
+
+type FastState = { readonly h: FloatArray; readonly c?: FloatArray };
+
+/** The fast engines: states [L, 1, H] kept every K tokens; windows recomputed with traceLm. */
+class FastTrace implements DocumentTrace {
+  private readonly states: FastState[] = [];
   private done = 0;
 
-  constructor(readonly model: TraceModel, text: string, checkpointEvery?: number) {
-    const clean = normalizeNewlines(text);
-    if (model.vocab.kind === 'char') {
-      const enc = encodeChars(model.vocab, clean);
-      this.ids = enc.ids;
-      this.offsets = enc.offsets;
-      this.unknown = enc.unknown;
-    } else {
-      this.ids = encodeText(model.vocab, clean);
-      this.offsets = new Int32Array(0);
-      this.unknown = 0;
-    }
-    this.stepper = new LmStepper(model.config, model.params);
-    this.headW = toFloat(model.params.get('head.weight')!, 'float64').data as Float64Array;
-    this.headB = toFloat(model.params.get('head.bias')!, 'float64').data as Float64Array;
-    this.checkpointEvery = checkpointEvery ?? this.measureCheckpointInterval();
-    this.frontier = this.stepper.zeroState();
-    this.checkpoints.push(this.stepper.cloneState(this.frontier));
+  constructor(private readonly model: TraceModel, private ids: Int32Array, readonly checkpointEvery: number) {
+    const { numLayers: L, hiddenSize: H, dtype, module } = model.config.rnn;
+    this.states.push({ h: floatArray(dtype, L * H), ...(module === 'LSTM' ? { c: floatArray(dtype, L * H) } : {}) });
   }
 
   get length(): number {
     return this.ids.length;
   }
 
-  /** Tokens already swept (checkpoints exist up to here). */
-  get prepared(): number {
-    return this.done;
-  }
-
-  /** Sweeps the document in chunks; yields the number of tokens done after each chunk. */
-  *prepare(chunk = 4096): Generator<number, void> {
+  *prepare(): Generator<number, void> {
     const K = this.checkpointEvery;
-    while (this.done < this.ids.length) {
-      const stop = Math.min(this.ids.length, this.done + chunk);
-      for (; this.done < stop; this.done++) {
-        this.stepper.step(this.ids[this.done], this.frontier);
-        if ((this.done + 1) % K === 0) this.checkpoints.push(this.stepper.cloneState(this.frontier));
+    const n = this.ids.length;
+    const { numLayers: L, hiddenSize: H, dtype } = this.model.config.rnn;
+    const slice = K * Math.max(1, Math.floor(SLICE_TOKENS / K));
+    while (this.done < n) {
+      const from = this.done;
+      const to = Math.min(n, from + slice);
+      // Only states at a block start inside the document are ever needed.
+      const from0 = this.states[this.states.length - 1];
+      if (to - from > 0 && from + K < n) {
+        traceLm(this.model.config, this.model.params, this.ids.subarray(from, to), {
+          chunkSteps: K, h0: from0.h, ...(from0.c ? { c0: from0.c } : {}),
+          onChunk: (chunk) => {
+            const end = from + chunk.start + chunk.steps;
+            if (chunk.steps !== K || end >= n) return;
+            const last = (a: FloatArray, l: number, into: FloatArray): void => into.set(a.subarray((chunk.steps - 1) * H, chunk.steps * H), l * H);
+            const h = floatArray(dtype, L * H);
+            const c = chunk.layers[0].c ? floatArray(dtype, L * H) : undefined;
+            chunk.layers.forEach((layer, l) => {
+              last(layer.h, l, h);
+              if (c) last(layer.c!, l, c);
+            });
+            this.states.push(c ? { h, c } : { h });
+          },
+        });
       }
-      yield this.done;
+      this.done = to;
+      yield to;
     }
   }
 
   window(start: number, end: number): TraceWindowData {
-    if (!(Number.isInteger(start) && Number.isInteger(end) && start >= 0 && start < end && end <= this.ids.length)) {
-      throw new RangeError(`trace window [${start}, ${end}) is outside the document's ${this.ids.length} tokens`);
-    }
+    checkWindow(start, end, this.ids.length);
     const K = this.checkpointEvery;
-    const s = this.stepper;
-    const { L, H, G } = s;
-    const k = Math.min(Math.floor(start / K), this.checkpoints.length - 1);
-    const state = s.cloneState(this.checkpoints[k]);
-    for (let t = k * K; t < start; t++) s.step(this.ids[t], state);
+    const b = Math.floor(start / K);
+    if (b >= this.states.length) throw new RangeError(`trace window [${start}, ${end}) is not prepared yet`);
+    const a = b * K;
+    const { hiddenSize: H, module, dtype } = this.model.config.rnn;
+    const O = this.model.config.outputSize;
+    const gates = GATES[module];
+    const G = gates.length;
     const T = end - start;
-    const layers: LayerWindow[] = Array.from({ length: L }, (_, layer) => ({
-      layer, h: new Float32Array(T * H), ...(state.c ? { c: new Float32Array(T * H) } : {}),
-      gates: Object.fromEntries(s.gateNames.map((g) => [g, new Float32Array(T * H)])),
-    }));
-    const topIds = new Int32Array(T * TOP_K);
-    const topProbs = new Float32Array(T * TOP_K);
-    const rec = s.newRecord();
-    const logits = new Float64Array(this.headB.length);
-    for (let t = 0; t < T; t++) {
-      s.step(this.ids[start + t], state, rec);
-      for (let l = 0; l < L; l++) {
-        const lw = layers[l];
-        lw.h.set(rec.h.subarray(l * H, (l + 1) * H), t * H);
-        if (lw.c) lw.c.set(rec.c!.subarray(l * H, (l + 1) * H), t * H);
-        s.gateNames.forEach((g, gi) => lw.gates[g].set(rec.gates.subarray((l * G + gi) * H, (l * G + gi + 1) * H), t * H));
+    const tensors: TensorMap = new Map();
+    const make = (name: string): FloatArray => {
+      const data = floatArray(dtype, T * H);
+      tensors.set(name, { dtype, shape: [T, 1, H], data });
+      return data;
+    };
+    const logits = new Float64Array(T * O);
+    let outs: { h: FloatArray; c?: FloatArray; gates: FloatArray[] }[] | undefined;
+    const s = this.states[b];
+    traceLm(this.model.config, this.model.params, this.ids.subarray(a, end), {
+      chunkSteps: Math.min(end - a, 4 * K), h0: s.h, ...(s.c ? { c0: s.c } : {}),
+      onChunk: (chunk) => {
+        outs ??= chunk.layers.map((layer, l) => ({
+          h: make(`trace_l${l}_h`), ...(layer.c ? { c: make(`trace_l${l}_c`) } : {}),
+          gates: gates.map((g) => make(`trace_l${l}_gate_${g}`)),
+        }));
+        const c0 = chunk.start + a; // global index of the chunk's first step
+        const lo = Math.max(start, c0), hi = Math.min(end, c0 + chunk.steps);
+        if (lo >= hi) return;
+        chunk.layers.forEach((layer, l) => {
+          const o = outs![l];
+          o.h.set(layer.h.subarray((lo - c0) * H, (hi - c0) * H), (lo - start) * H);
+          if (o.c) o.c.set(layer.c!.subarray((lo - c0) * H, (hi - c0) * H), (lo - start) * H);
+          for (let t = lo; t < hi; t++) {
+            for (let g = 0; g < G; g++) o.gates[g].set(layer.gates.subarray(((t - c0) * G + g) * H, ((t - c0) * G + g + 1) * H), (t - start) * H);
+          }
+        });
+        logits.set(chunk.logits.subarray((lo - c0) * O, (hi - c0) * O), (lo - start) * O);
+      },
+    });
+    return { start, end, tensors, ...topPredictions(logits, T, O) };
+  }
+
+  dispose(): void {
+    this.states.length = 0;
+    this.ids = new Int32Array(0);
+  }
+}
+
+/** Rows from..to of every [T, 1, H] trace tensor (time-major, N = 1). */
+function sliceRows(trace: TensorMap, from: number, to: number): TensorMap {
+  const out: TensorMap = new Map();
+  for (const [name, t] of trace) {
+    const H = t.shape[t.shape.length - 1];
+    out.set(name, { dtype: t.dtype, shape: [to - from, 1, H], data: (t.data as FloatArray).slice(from * H, to * H) });
+  }
+  return out;
+}
+
+/** Reference lmForward with states kept every K tokens (configurations the fast engines lack). */
+class ReferenceTrace implements DocumentTrace {
+  private readonly states: (LmState | undefined)[] = [undefined];
+  private done = 0;
+
+  constructor(private readonly cfg: LmConfig, private readonly weights: LmWeights, private ids: Int32Array, readonly checkpointEvery: number) {}
+
+  get length(): number {
+    return this.ids.length;
+  }
+
+  *prepare(): Generator<number, void> {
+    const K = this.checkpointEvery;
+    const slice = K * Math.max(1, Math.floor(1024 / K));
+    while (this.done < this.ids.length) {
+      const to = Math.min(this.ids.length, this.done + slice);
+      for (let a = this.done; a < to; a += K) {
+        if (a + K >= this.ids.length) break;
+        this.states.push(lmForward(this.cfg, this.weights, this.ids.subarray(a, a + K), K, 1, this.states[a / K]).state);
       }
-      this.topPredictions(s.top(state), logits, topIds.subarray(t * TOP_K, (t + 1) * TOP_K), topProbs.subarray(t * TOP_K, (t + 1) * TOP_K));
-    }
-    return { start, end, hiddenSize: H, layers, topIds, topProbs };
-  }
-
-  /** Display text of a token id (for hovers). */
-  token(id: number): string {
-    return tokenText(this.model.vocab, id);
-  }
-
-  private topPredictions(h: Float64Array, logits: Float64Array, ids: Int32Array, probs: Float32Array): void {
-    const O = logits.length, W = h.length;
-    let max = -Infinity;
-    for (let o = 0; o < O; o++) {
-      let v = this.headB[o];
-      for (let k = 0; k < W; k++) v += this.headW[o * W + k] * h[k];
-      logits[o] = v;
-      if (v > max) max = v;
-    }
-    let sum = 0;
-    for (let o = 0; o < O; o++) sum += Math.exp(logits[o] - max);
-    const order = Array.from({ length: O }, (_, i) => i).sort((a, b) => logits[b] - logits[a] || a - b);
-    for (let j = 0; j < Math.min(TOP_K, O); j++) {
-      ids[j] = order[j];
-      probs[j] = Math.exp(logits[order[j]] - max) / sum;
+      this.done = to;
+      yield to;
     }
   }
 
-  /** K such that recomputing up to K tokens stays within the warm-up budget (16..256, a power of two). */
-  private measureCheckpointInterval(): number {
-    const st = this.stepper.zeroState();
-    const n = 32;
-    const t0 = performance.now();
-    for (let i = 0; i < n; i++) this.stepper.step(this.ids[i % Math.max(1, this.ids.length)] ?? 0, st);
-    const perToken = (performance.now() - t0) / n;
-    let K = 256;
-    while (K > 16 && K * perToken > WARMUP_BUDGET_MS) K /= 2;
-    return K;
+  window(start: number, end: number): TraceWindowData {
+    checkWindow(start, end, this.ids.length);
+    const b = Math.floor(start / this.checkpointEvery);
+    if (b >= this.states.length) throw new RangeError(`trace window [${start}, ${end}) is not prepared yet`);
+    const a = b * this.checkpointEvery;
+    const r = lmForward(this.cfg, this.weights, this.ids.subarray(a, end), end - a, 1, this.states[b], { trace: true });
+    const O = this.cfg.outputSize;
+    return { start, end, tensors: sliceRows(r.trace!, start - a, end - a), ...topPredictions(r.logits.subarray((start - a) * O), end - start, O) };
+  }
+
+  dispose(): void {
+    this.states.length = 0;
+    this.ids = new Int32Array(0);
+  }
+}
+
+/** Bidirectional: the reverse direction needs the whole sequence, so it is traced at once. */
+class WholeTrace implements DocumentTrace {
+  private trace: TensorMap | undefined;
+  private logits: FloatArray | undefined;
+
+  constructor(private readonly cfg: LmConfig, private readonly weights: LmWeights, private readonly ids: Int32Array, readonly checkpointEvery: number) {}
+
+  get length(): number {
+    return this.ids.length;
+  }
+
+  *prepare(): Generator<number, void> {
+    if (!this.ids.length) return;
+    const r = lmForward(this.cfg, this.weights, this.ids, this.ids.length, 1, undefined, { trace: true });
+    this.trace = r.trace!;
+    this.logits = r.logits;
+    yield this.ids.length;
+  }
+
+  window(start: number, end: number): TraceWindowData {
+    checkWindow(start, end, this.ids.length);
+    if (!this.trace || !this.logits) throw new RangeError('the trace is not prepared yet');
+    const O = this.cfg.outputSize;
+    return { start, end, tensors: sliceRows(this.trace, start, end), ...topPredictions(this.logits.subarray(start * O), end - start, O) };
+  }
+
+  dispose(): void {
+    this.trace = undefined;
+    this.logits = undefined;
   }
 }

@@ -1,7 +1,8 @@
-// The compute worker (worker_threads entry, bundled to dist/worker.js): trains, samples and traces off
-// the host's thread. One training run at a time; traces stay in memory until disposed.
+// The compute worker (worker_threads entry, bundled to dist/worker.js): trains, samples, traces, parses
+// model files and compares engines off the host's thread. One training run at a time; traces stay in
+// memory until disposed.
 import { parentPort } from 'node:worker_threads';
-import type { HostRequest, WorkerErrorKind, WorkerMessage, WorkerResult } from '../protocol/worker';
+import type { HostRequest, ModelData, ModelSource, WorkerErrorKind, WorkerMessage, WorkerResult } from '../protocol/worker';
 import { sampleText } from '../core/sample';
 import { FormatError } from '../core/formats/safetensors';
 import { TrainingDivergedError } from '../core/train/events';
@@ -13,22 +14,37 @@ import { TextSourceError } from '../node/textSources';
 import { ModelFileError, readModelFile } from '../node/modelFile';
 import { tokenText, vocabularySize } from '../core/data/tokenizer';
 import { GATES } from '../core/config';
-import { DocumentTrace } from './documentTrace';
+import { type DocumentTrace, createDocumentTrace, encodeDocument } from './documentTrace';
+import { readModel } from './modelFiles';
+import { compareEngines } from './engineCompare';
 
 const port = parentPort;
 if (!port) throw new Error('src/worker/main.ts must run in a worker thread');
 
+class CancelledError extends Error {
+  constructor() {
+    super('cancelled');
+  }
+}
+
 const traces = new Map<number, DocumentTrace>();
 let nextTraceId = 1;
 let training: { id: number; flag: Int32Array } | null = null;
+/** prepareTrace requests in progress -> cancelled yet. */
+const preparing = new Map<number, boolean>();
 
 const send = (m: WorkerMessage, transfer: ArrayBuffer[] = []): void => port.postMessage(m, transfer);
 const yieldToEvents = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 function errorKind(e: unknown): WorkerErrorKind {
   if (e instanceof TrainingDivergedError) return 'diverged';
+  if (e instanceof CancelledError) return 'cancelled';
   const input = [TrainInputError, TextSourceError, ModelFileError, FormatError, DataTooSmallError, EngineUnavailableError, UnsupportedModelError, RangeError];
   return input.some((C) => e instanceof C) ? 'input' : 'internal';
+}
+
+function resolveModel(model: ModelSource): ModelData {
+  return typeof model === 'string' ? readModelFile(model) : model;
 }
 
 async function handle(m: HostRequest): Promise<{ result: WorkerResult; transfer?: ArrayBuffer[] } | null> {
@@ -38,10 +54,12 @@ async function handle(m: HostRequest): Promise<{ result: WorkerResult; transfer?
       const flag = new Int32Array(m.cancelFlag);
       training = { id: m.id, flag };
       try {
+        let engine = '';
         let last: WorkerResult | null = null;
         for await (const event of trainToFile(m.request, () => Atomics.load(flag, 0) === 1)) {
           send({ type: 'trainEvent', id: m.id, event });
-          if (event.kind === 'done') last = { kind: 'trained', reason: event.reason, step: event.step, path: event.path };
+          if (event.kind === 'start') engine = event.engine;
+          if (event.kind === 'done') last = { kind: 'trained', reason: event.reason, step: event.step, path: event.path, engine };
         }
         return { result: last! };
       } finally {
@@ -50,51 +68,61 @@ async function handle(m: HostRequest): Promise<{ result: WorkerResult; transfer?
     }
     case 'cancel':
       if (training?.id === m.id) Atomics.store(training.flag, 0, 1);
+      if (preparing.has(m.id)) preparing.set(m.id, true);
       return null;
     case 'sample': {
-      const ck = readModelFile(m.modelPath);
-      const r = sampleText(ck.config, ck.params, ck.vocab, m.options);
+      const model = resolveModel(m.model);
+      await yieldToEvents();
+      const r = sampleText(model.config, model.params, model.vocab, m.options);
       return { result: { kind: 'sampled', prime: r.prime, text: r.generated } };
     }
     case 'prepareTrace': {
-      const ck = readModelFile(m.modelPath);
-      const trace = new DocumentTrace(ck, m.text, m.checkpointEvery);
+      const model = resolveModel(m.model);
+      const doc = 'text' in m.input ? encodeDocument(model.vocab, m.input.text) : { ids: m.input.ids, offsets: new Int32Array(0), unknown: 0 };
+      const trace = createDocumentTrace(model, doc.ids, m.checkpointEvery);
+      preparing.set(m.id, false);
+      try {
+        for (const done of trace.prepare()) {
+          send({ type: 'traceProgress', id: m.id, done, total: trace.length });
+          await yieldToEvents(); // lets cancel (and other requests) in between slices
+          if (preparing.get(m.id)) throw new CancelledError();
+        }
+      } catch (e) {
+        trace.dispose();
+        throw e;
+      } finally {
+        preparing.delete(m.id);
+      }
       const traceId = nextTraceId++;
       traces.set(traceId, trace);
-      for (const done of trace.prepare()) {
-        send({ type: 'traceProgress', id: m.id, done, total: trace.length });
-        await yieldToEvents(); // windows of the swept part can be served meanwhile
-      }
-      const offsets = trace.offsets.slice().buffer;
+      const { rnn } = model.config;
       return {
         result: {
-          kind: 'traceReady', traceId, tokens: trace.length, offsets, unknown: trace.unknown, checkpointEvery: trace.checkpointEvery,
-          vocabulary: Array.from({ length: vocabularySize(ck.vocab) }, (_, i) => tokenText(ck.vocab, i)),
-          module: ck.config.rnn.module, hiddenSize: ck.config.rnn.hiddenSize, numLayers: ck.config.rnn.numLayers, gates: GATES[ck.config.rnn.module],
+          kind: 'traceReady', traceId, tokens: trace.length, offsets: doc.offsets, unknown: doc.unknown, checkpointEvery: trace.checkpointEvery,
+          vocabulary: Array.from({ length: vocabularySize(model.vocab) }, (_, i) => tokenText(model.vocab, i)),
+          module: rnn.module, hiddenSize: rnn.hiddenSize, numLayers: rnn.numLayers, gates: GATES[rnn.module],
         },
-        transfer: [offsets],
       };
     }
     case 'traceWindow': {
       const trace = traces.get(m.traceId);
       if (!trace) throw new RangeError(`trace ${m.traceId} does not exist (disposed?)`);
       const w = trace.window(m.start, m.end);
-      const transfer: ArrayBuffer[] = [];
-      const buf = (a: Float32Array | Int32Array): ArrayBuffer => {
-        transfer.push(a.buffer as ArrayBuffer);
-        return a.buffer as ArrayBuffer;
-      };
-      const layers = w.layers.map((l) => ({
-        layer: l.layer, h: buf(l.h), ...(l.c ? { c: buf(l.c) } : {}),
-        gates: Object.fromEntries(Object.entries(l.gates).map(([g, a]) => [g, buf(a)])),
-      }));
-      return { result: { kind: 'traceWindow', start: w.start, end: w.end, hiddenSize: w.hiddenSize, layers, topIds: buf(w.topIds), topProbs: buf(w.topProbs) }, transfer };
+      const transfer = [...new Set([...w.tensors.values()].map((t) => t.data.buffer as ArrayBuffer)), w.topIds.buffer as ArrayBuffer, w.topProbs.buffer as ArrayBuffer];
+      return { result: { kind: 'traceWindow', start: w.start, end: w.end, tensors: w.tensors, topIds: w.topIds, topProbs: w.topProbs }, transfer };
     }
     case 'disposeTrace':
+      traces.get(m.traceId)?.dispose();
       traces.delete(m.traceId);
       return { result: { kind: 'disposed' } };
+    case 'loadModel':
+      return { result: { kind: 'loaded', model: await readModel(m.path) } };
+    case 'compareEngines':
+      return { result: { kind: 'compared', comparison: await compareEngines(m.model, m.engines, m.steps) } };
     case 'dispose':
       if (training) Atomics.store(training.flag, 0, 1);
+      for (const id of preparing.keys()) preparing.set(id, true);
+      for (const t of traces.values()) t.dispose();
       traces.clear();
       return { result: { kind: 'disposed' } };
     default: {

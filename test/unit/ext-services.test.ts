@@ -1,5 +1,6 @@
 // Host services on plain node (no VS Code): training run lifecycle, windowed tracing against a full
-// forward pass, hover snapshots, LSTMVis span search. The in-host backend does the computing.
+// forward pass, hover snapshots, LSTMVis span search. Document traces run in-process (the worker's
+// DocumentTrace); the training service talks to the real compute worker through WorkerBackend.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -11,11 +12,13 @@ import { lmForward, splitLmParameters } from '../../src/core/train/lmForward';
 import { readModelFile } from '../../src/node/modelFile';
 import { encodeDocument } from '../../src/extension/logic/encodeDocument';
 import { formatHover } from '../../src/extension/logic/hoverFormat';
-import { InHostBackend } from '../../src/extension/services/inHostBackend';
+import { WorkerBackend } from '../../src/extension/services/workerBackend';
+import { createDocumentTrace } from '../../src/worker/documentTrace';
+import { workerScript } from '../workerScript';
 import { ModelStore } from '../../src/extension/services/modelStore';
 import { TracedDocument, TraceService } from '../../src/extension/services/traceService';
 import { TrainingService } from '../../src/extension/services/trainingService';
-import type { ModelData } from '../../src/extension/services/backend';
+import type { ModelData, RemoteTrace } from '../../src/extension/services/backend';
 
 const TEXT = 'the quick brown fox jumps over the lazy dog.\n'.repeat(20);
 
@@ -25,21 +28,26 @@ function tinyModel(module: 'LSTM' | 'GRU' | 'RNN', numLayers = 1, dtype: 'float3
   return { config, params: initialWeights(config, 3), vocab };
 }
 
+/** The worker's document trace, in-process, behind the extension's RemoteTrace. */
+function prepared(model: ModelData, ids: Int32Array, K: number): RemoteTrace {
+  const doc = createDocumentTrace(model, ids, K);
+  for (const _ of doc.prepare()) { /* sweep */ }
+  return { length: doc.length, window: async (start, end) => doc.window(start, end).tensors, dispose: () => doc.dispose() };
+}
+
 async function traced(model: ModelData, text: string, K: number, block: number): Promise<TracedDocument> {
-  const backend = new InHostBackend();
   const enc = encodeDocument(model.vocab as { kind: 'char'; chars: string[] }, text);
-  const remote = await backend.prepareTrace(model, enc.ids, K);
+  const remote = prepared(model, enc.ids, K);
   return new TracedDocument('mem:doc', 'trace-1', 'doc', 1, text, enc, 'm', model, remote,
     { blockSize: block, cacheBlocks: 4, checkpointEvery: K });
 }
 
 test('windowed trace equals one full reference forward pass (fast engines, checkpoints every K)', async () => {
-  const backend = new InHostBackend();
   for (const [module, dtype, layers] of [['LSTM', 'float64', 2], ['GRU', 'float64', 2], ['RNN', 'float64', 1], ['LSTM', 'float32', 2], ['GRU', 'float32', 1]] as const) {
     const model = tinyModel(module, layers, dtype);
     const ids = encodeDocument(model.vocab as { kind: 'char'; chars: string[] }, TEXT.slice(0, 300)).ids;
     const full = lmForward(model.config, splitLmParameters(model.config, model.params), ids, ids.length, 1, undefined, { trace: true }).trace!;
-    const remote = await backend.prepareTrace(model, ids, 16);
+    const remote = prepared(model, ids, 16);
     const got = await remote.window(50, 250); // spans blocks, starts and ends mid-block
     assert.deepEqual([...got.keys()].sort(), [...full.keys()].sort());
     for (const [name, t] of full) {
@@ -106,7 +114,7 @@ test('findSpans finds the selected span itself among the matches', async () => {
 test('a training run reports steps, writes its checkpoint, registers the model and samples it', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'gatescope-ext-'));
   try {
-    const backend = new InHostBackend();
+    const backend = new WorkerBackend({ workerPath: workerScript(dir) }, (m) => assert.fail(m));
     const models = new ModelStore();
     const training = new TrainingService(backend, models, {
       loadCheckpoint: async (p) => readModelFile(p),
@@ -136,8 +144,10 @@ test('a training run reports steps, writes its checkpoint, registers the model a
     const o2 = await run2.finished;
     assert.equal(o2?.status, 'cancelled');
     assert.ok(run2.train.length < 10_000);
+    await run2.settled; // the cancelled run's checkpoint is still sampled
     training.dispose();
     models.dispose();
+    backend.dispose();
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

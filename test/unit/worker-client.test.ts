@@ -1,21 +1,29 @@
+// The compute worker through its one client (src/worker/client.ts) and the extension's WorkerBackend on
+// top of it: training with progress and cancel, sampling, windowed document traces equal to a full
+// forward pass, model loading, engine comparison, and errors reported (not hung).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { WorkerClient } from '../../src/worker/client';
 import type { TrainRunEvent } from '../../src/node/trainRun';
 import { readModelFile } from '../../src/node/modelFile';
-import { DocumentTrace } from '../../src/worker/documentTrace';
+import { createDocumentTrace, encodeDocument } from '../../src/worker/documentTrace';
 import { lmForward, splitLmParameters } from '../../src/core/train/lmForward';
+import { buildCharVocab } from '../../src/core/data/charVocab';
+import { lmConfigFor, initialWeights } from '../../src/core/train/model';
+import { serializeCheckpoint } from '../../src/core/checkpoint';
+import { sampleText } from '../../src/core/sample';
+import { CancelledError, type ModelData } from '../../src/extension/services/backend';
+import { WorkerBackend } from '../../src/extension/services/workerBackend';
+import { fixturePath } from '../fixtures';
+import { workerScript } from '../workerScript';
 
 const dir = mkdtempSync(join(tmpdir(), 'gatescope-worker-'));
 const textPath = join(dir, 'play.txt');
 writeFileSync(textPath, 'ROMEO:\nBut soft, what light through yonder window breaks?\n'.repeat(40));
-// The worker entry runs from source through tsx's require hook (the bundle is dist/worker.js).
-const bootstrap = join(dir, 'worker-bootstrap.cjs');
-writeFileSync(bootstrap, `require(${JSON.stringify(require.resolve('tsx/cjs'))});\nrequire(${JSON.stringify(resolve(__dirname, '../../src/worker/main.ts'))});\n`);
-const opts = { workerPath: bootstrap, execArgv: [] };
+const opts = { workerPath: workerScript(dir), execArgv: [] };
 const model = join(dir, 'm.safetensors');
 
 test('worker: train streams progress, sample, prepareTrace + traceWindow match the reference forward', async () => {
@@ -25,7 +33,7 @@ test('worker: train streams progress, sample, prepareTrace + traceWindow match t
     const run = client.train({ textPaths: [textPath], out: model, engine: 'reference', model: { hiddenSize: 8 },
       settings: { steps: 4, seqLen: 8, batchSize: 4, evalEvery: 2 } });
     for await (const e of run) events.push(e);
-    assert.deepEqual(await run.result, { kind: 'trained', reason: 'completed', step: 4, path: model });
+    assert.deepEqual(await run.result, { kind: 'trained', reason: 'completed', step: 4, path: model, engine: 'reference' });
     assert.equal(events[0].kind, 'start');
     assert.equal(events.filter((e) => e.kind === 'step').length, 4);
 
@@ -35,26 +43,35 @@ test('worker: train streams progress, sample, prepareTrace + traceWindow match t
 
     const doc = 'ROMEO:\r\nBut soft? 😀 what light';
     const progress: number[] = [];
-    const ready = await client.prepareTrace(model, doc, { checkpointEvery: 4, onProgress: (d) => progress.push(d) });
+    const ready = await client.prepareTrace(model, { text: doc }, { checkpointEvery: 4, onProgress: (d) => progress.push(d) });
     assert.equal(ready.tokens, Array.from(doc.replace(/\r\n/g, '\n')).length);
+    assert.equal(progress.at(-1), ready.tokens);
     assert.equal(ready.unknown, 1); // the emoji is not in the vocabulary
+    assert.equal(ready.offsets.length, ready.tokens + 1);
     assert.deepEqual(ready.gates, ['i', 'f', 'g', 'o']);
     const w = await client.traceWindow(ready.traceId, 9, 15);
     // The same numbers from a plain forward pass over the whole prefix.
     const ck = readModelFile(model);
-    const trace = new DocumentTrace(ck, doc, 4);
-    const ref = lmForward(ck.config, splitLmParameters(ck.config, ck.params), trace.ids, trace.length, 1, undefined, { trace: true });
-    const h = new Float32Array(w.layers[0].h);
+    const ids = encodeDocument(ck.vocab, doc).ids;
+    const ref = lmForward(ck.config, splitLmParameters(ck.config, ck.params), ids, ids.length, 1, undefined, { trace: true });
+    const h = w.tensors.get('trace_l0_h')!.data as Float32Array;
+    const f = w.tensors.get('trace_l0_gate_f')!.data as Float32Array;
+    assert.deepEqual(w.tensors.get('trace_l0_h')!.shape, [6, 1, 8]);
     const fRef = ref.trace!.get('trace_l0_gate_f')!.data as Float32Array;
     const hRef = ref.trace!.get('trace_l0_h')!.data as Float32Array;
-    const f = new Float32Array(w.layers[0].gates.f);
     for (let t = 0; t < 6; t++) for (let j = 0; j < 8; j++) {
       assert.ok(Math.abs(h[t * 8 + j] - hRef[(9 + t) * 8 + j]) < 1e-6);
       assert.ok(Math.abs(f[t * 8 + j] - fRef[(9 + t) * 8 + j]) < 1e-6);
     }
-    const probs = new Float32Array(w.topProbs);
+    const probs = w.topProbs;
     assert.ok(probs[0] >= probs[1] && probs[1] >= probs[4] && probs[0] <= 1);
+    // Top-1 is the argmax of the reference logits after reading token 9.
+    const O = ck.config.outputSize;
+    const row = Array.from(ref.logits.subarray(9 * O, 10 * O));
+    assert.equal(w.topIds[0], row.indexOf(Math.max(...row)));
     await assert.rejects(client.traceWindow(ready.traceId, 5, 500), /outside the document/);
+    await client.disposeTrace(ready.traceId);
+    await assert.rejects(client.traceWindow(ready.traceId, 0, 2), /does not exist/);
     await assert.rejects(client.sample(textPath, { length: 3 }), /play\.txt: not a safetensors file/);
   } finally {
     await client.dispose();
@@ -81,11 +98,75 @@ test('worker: cancel returns quickly and saves a checkpoint', async () => {
 });
 
 test('worker crash rejects pending requests with a clear error', async () => {
-  const client = new WorkerClient(opts);
-  const p = client.prepareTrace(join(dir, 'missing.safetensors'), 'x');
+  const failures: string[] = [];
+  const client = new WorkerClient({ ...opts, onFailure: (e) => failures.push(e.message) });
+  const p = client.prepareTrace(join(dir, 'missing.safetensors'), { text: 'x' });
   await assert.rejects(p, /missing\.safetensors: cannot read/);
   const slow = client.sample(model, { length: 100000 });
   await (client as unknown as { worker: { terminate(): Promise<number> } }).worker.terminate();
   await assert.rejects(slow, /gatescope worker (crashed|exited)/);
   await assert.rejects(client.sample(model, { length: 1 }), /gatescope worker/);
+  assert.ok(client.failed);
+  assert.equal(failures.length, 1);
+});
+
+const TEXT = 'all the world is a stage, and all the men and women merely players.\n'.repeat(40);
+
+function memoryModel(): ModelData {
+  const vocab = buildCharVocab(TEXT);
+  const config = lmConfigFor(vocab, { module: 'LSTM', hiddenSize: 16, numLayers: 2, dtype: 'float32' });
+  return { config, params: initialWeights(config, 5), vocab };
+}
+
+test('WorkerBackend: traces and samples exactly like in-process, cancels, loads models, compares engines', { timeout: 60_000 }, async () => {
+  const logs: string[] = [];
+  const backend = new WorkerBackend(opts, (m) => logs.push(m));
+  try {
+    const m = memoryModel();
+    const ids = Int32Array.from(TEXT.slice(0, 1000), (ch) => (m.vocab as { chars: readonly string[] }).chars.indexOf(ch));
+    const progress: number[] = [];
+    const remote = await backend.prepareTrace(m, ids, 64, { onProgress: (d) => progress.push(d) });
+    assert.equal(remote.length, 1000);
+    assert.equal(progress.at(-1), 1000);
+    const local = createDocumentTrace(m, ids, 64);
+    for (const _ of local.prepare()) { /* sweep */ }
+    const [wa, wb] = [await remote.window(100, 300), local.window(100, 300).tensors];
+    assert.deepEqual([...wa.keys()], [...wb.keys()]);
+    for (const [k, t] of wb) {
+      const x = wa.get(k)!.data as Float32Array;
+      const y = t.data as Float32Array;
+      assert.equal(x.length, y.length);
+      for (let i = 0; i < x.length; i++) assert.ok(Math.abs(x[i] - y[i]) < 1e-5, `${k}[${i}]: ${x[i]} vs ${y[i]}`);
+    }
+    const req = { prime: 'all ', length: 30, temperature: 0.7, seed: 3 };
+    assert.equal(await backend.sample(m, req), sampleText(m.config, m.params, m.vocab, req).generated);
+    remote.dispose();
+    await assert.rejects(remote.window(0, 10), /closed/);
+    const long = new Int32Array(2_000_000).map((_, i) => ids[i % ids.length]);
+    const t0 = performance.now();
+    await assert.rejects(backend.prepareTrace(m, long, 64, { isCancelled: () => performance.now() - t0 > 150 }), (e) => e instanceof CancelledError);
+    await assert.rejects(backend.sample({ ...m, params: new Map() }, req), /head|missing|lack/);
+    const cmp = await backend.compareEngines(m, ['reference', 'js'], 2);
+    assert.equal(cmp.paramError.length, 2);
+    assert.ok(cmp.paramError.every((e) => e < 1e-4), `engines diverge: ${cmp.paramError}`);
+    assert.ok(cmp.left.has('rnn.weight_hh_l1') && cmp.right.has('head.weight'));
+    await assert.rejects(backend.compareEngines(m, ['reference', 'nope'], 1), /not available/);
+    const pt = await backend.loadModel(fixturePath('lstm_1l_f64/weights.pt'));
+    assert.equal(pt.imported?.config.module, 'LSTM');
+    assert.equal(pt.data, undefined);
+    const ckPath = join(dir, 'mem.safetensors');
+    writeFileSync(ckPath, serializeCheckpoint({ config: m.config, vocab: m.vocab, params: m.params, engine: 'test' }));
+    const ck = await backend.loadModel(ckPath);
+    assert.equal(ck.engine, 'test');
+    assert.deepEqual(ck.data?.vocab, m.vocab);
+    await assert.rejects(backend.loadModel(join(dir, 'missing.pt')), /missing\.pt/);
+    assert.deepEqual(logs, []);
+    // A crashed worker is replaced on the next request.
+    await (backend as unknown as { current: { worker: { terminate(): Promise<number> } } }).current.worker.terminate();
+    assert.equal(await backend.sample(m, req), sampleText(m.config, m.params, m.vocab, req).generated);
+    assert.equal(logs.length, 1);
+    assert.match(logs[0], /compute worker stopped: gatescope worker exited/);
+  } finally {
+    backend.dispose();
+  }
 });

@@ -1,21 +1,13 @@
 // What the extension needs from the compute side (training, sampling, windowed tracing), as one
-// interface. The real implementation talks to the worker thread (workerBackend.ts); keeping the
-// extension behind this seam lets the host logic be tested without a worker or VS Code.
-import type { LmConfig } from '../../core/engine';
+// interface. The implementation talks to the compute worker (workerBackend.ts over src/worker/client.ts);
+// keeping the extension behind this seam lets the host logic be tested without VS Code.
 import type { TensorMap } from '../../core/tensor';
-import type { Vocabulary } from '../../core/data/tokenizer';
 import type { TrainSettings } from '../../core/checkpoint';
 import type { TrainRequest, TrainRunEvent } from '../../node/trainRun';
 import type { IDisposable } from '../lifecycle';
-import type { ImportedModel } from '../../core/layouts/model';
-import type { EngineComparison } from './engineCompare';
+import type { EngineComparison, LoadedModel, ModelData } from '../../protocol/worker';
 
-/** A model the extension can trace and sample: config, PyTorch-named parameters and its vocabulary. */
-export interface ModelData {
-  readonly config: LmConfig;
-  readonly params: TensorMap;
-  readonly vocab: Vocabulary;
-}
+export type { EngineComparison, LoadedModel, ModelData } from '../../protocol/worker';
 
 /** What to train: the shared run description (text, output checkpoint path, model shape, settings). */
 export type TrainSpec = TrainRequest & { readonly out: string; readonly settings: Partial<TrainSettings> };
@@ -38,15 +30,6 @@ export interface RemoteTrace extends IDisposable {
   readonly length: number;
   /** trace_l{k}[_reverse]_{h|c|gate_*} tensors [end - start, 1, H] for timesteps start..end. */
   window(start: number, end: number): Promise<TensorMap>;
-}
-
-/** A model file as read by the compute side: a language model (with vocabulary) or imported weights. */
-export interface LoadedModel {
-  readonly data?: ModelData;
-  readonly imported?: ImportedModel;
-  readonly engine?: string;
-  /** Last training loss saved in a checkpoint. */
-  readonly loss?: number;
 }
 
 export interface SampleRequest {
@@ -77,6 +60,6 @@ export interface Backend extends IDisposable {
   prepareTrace(model: ModelData, ids: Int32Array, checkpointEvery: number, options?: PrepareOptions): Promise<RemoteTrace>;
   /** Reads and parses a model file (any format the importers know) off the extension host. */
   loadModel(path: string): Promise<LoadedModel>;
-  /** Trains two engines side by side from the model's weights (see engineCompare.ts). */
+  /** Trains two engines side by side from the model's weights (see src/worker/engineCompare.ts). */
   compareEngines(model: ModelData, engines: readonly [string, string], steps: number): Promise<EngineComparison>;
 }

@@ -1,28 +1,16 @@
 // Two engines on the same model, same start, same batches: the parameters after each Adam step and the
-// losses, for the diff view's per-step trajectory. Runs wherever the Backend computes (the thread).
-import type { LmBatch } from '../../core/engine';
-import { createRng } from '../../core/random';
-import type { TensorMap } from '../../core/tensor';
-import { availableEngines, createLmEngine, type EngineChoice, initTfjsBackend } from '../../engines/index';
-import { relativeError } from '../../core/diff/metrics';
-import type { ModelData } from './backend';
-
-export interface EngineComparison {
-  readonly leftName: string;
-  readonly rightName: string;
-  readonly left: TensorMap;
-  readonly right: TensorMap;
-  readonly leftLosses: number[];
-  readonly rightLosses: number[];
-  /** Worst relative error ‖a−b‖/‖a‖ (core/diff's measure) over all parameters after each step. */
-  readonly paramError: number[];
-}
+// losses, for the diff view's per-step trajectory. Runs in the compute worker.
+import type { LmBatch } from '../core/engine';
+import { createRng } from '../core/random';
+import { availableEngines, createLmEngine, type EngineChoice, EngineUnavailableError, initTfjsBackend } from '../engines/index';
+import { relativeError } from '../core/diff/metrics';
+import type { EngineComparison, ModelData } from '../protocol/worker';
 
 const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 export async function compareEngines(model: ModelData, engines: readonly [string, string], steps: number): Promise<EngineComparison> {
   const available = availableEngines();
-  for (const e of engines) if (!available.includes(e)) throw new Error(`engine "${e}" is not available here (available: ${available.join(', ')})`);
+  for (const e of engines) if (!available.includes(e)) throw new EngineUnavailableError(`engine "${e}" is not available here (available: ${available.join(', ')})`);
   if (engines.includes('tfjs')) await initTfjsBackend(); // WASM backend when its binaries ship with us
   const { config, params } = model;
   const left = createLmEngine(config, { engine: engines[0] as EngineChoice, params });

@@ -1,10 +1,10 @@
 // Model files: gatescope checkpoints (with vocabulary: traceable and sampleable) first, then any format
-// the import helper's loadModelFile understands (PyTorch, Keras, ONNX, tfjs, npz). Runs on the compute
-// thread (the importers are large and parsing big files takes time); the host only gets the result.
+// the import helper's loadModelFile understands (PyTorch, Keras, ONNX, tfjs, npz). Runs in the compute
+// worker (the importers are large and parsing big files takes time); the host only gets the result.
 import { readFile } from 'node:fs/promises';
-import { parseCheckpoint } from '../../core/checkpoint';
-import { loadModelFile } from '../../node/loadModelFile';
-import type { LoadedModel } from './backend';
+import { parseCheckpoint } from '../core/checkpoint';
+import { loadModelFile } from '../node/loadModelFile';
+import type { LoadedModel } from '../protocol/worker';
 
 function isGatescopeCheckpoint(bytes: Uint8Array): boolean {
   if (bytes.length < 8) return false;
