@@ -8,10 +8,13 @@ import { encodeChars } from '../core/data/charVocab';
 import { normalizeNewlines } from '../core/data/text';
 import { encodeText, type Vocabulary } from '../core/data/tokenizer';
 import type { LmConfig } from '../core/engine';
-import { fastUnsupportedReason } from '../core/fast/lmDriver';
+import { type FastLmEngine, fastUnsupportedReason } from '../core/fast/lmDriver';
+import { traceTokens } from '../core/fast/trace';
 import { type FloatArray, type TensorMap, floatArray } from '../core/tensor';
 import { type LmState, type LmWeights, lmForward, splitLmParameters } from '../core/train/lmForward';
 import { traceLm } from '../engines/index';
+import { createJsLmEngine } from '../engines/js';
+import { createWasmLmEngine, wasmAvailability } from '../engines/wasm';
 
 /** A model that can read documents: config, PyTorch-named parameters and its vocabulary. */
 export interface TraceModel {
@@ -108,10 +111,15 @@ export function topPredictions(logits: ArrayLike<number>, T: number, O: number):
 
 type FastState = { readonly h: FloatArray; readonly c?: FloatArray };
 
-/** The fast engines: states [L, 1, H] kept every K tokens; windows recomputed with traceLm. */
+/**
+ * The fast engines: one traceLm sweep keeps states [L, 1, H] every K tokens; windows are recomputed from
+ * the nearest state on an engine kept for the trace (the same choice traceLm makes: WASM for float32 when
+ * available, else the js engine), as creating one per window would cost more than the window itself.
+ */
 class FastTrace implements DocumentTrace {
   private readonly states: FastState[] = [];
   private done = 0;
+  private engine: FastLmEngine | undefined;
 
   constructor(private readonly model: TraceModel, private ids: Int32Array, readonly checkpointEvery: number) {
     const { numLayers: L, hiddenSize: H, dtype, module } = model.config.rnn;
@@ -174,7 +182,9 @@ class FastTrace implements DocumentTrace {
     const logits = new Float64Array(T * O);
     let outs: { h: FloatArray; c?: FloatArray; gates: FloatArray[] }[] | undefined;
     const s = this.states[b];
-    traceLm(this.model.config, this.model.params, this.ids.subarray(a, end), {
+    this.engine ??= dtype === 'float32' && wasmAvailability().available
+      ? createWasmLmEngine(this.model.config, this.model.params) : createJsLmEngine(this.model.config, this.model.params);
+    traceTokens(this.engine, this.ids.subarray(a, end), {
       chunkSteps: Math.min(end - a, 4 * K), h0: s.h, ...(s.c ? { c0: s.c } : {}),
       onChunk: (chunk) => {
         outs ??= chunk.layers.map((layer, l) => ({
@@ -201,6 +211,8 @@ class FastTrace implements DocumentTrace {
   dispose(): void {
     this.states.length = 0;
     this.ids = new Int32Array(0);
+    this.engine?.dispose();
+    this.engine = undefined;
   }
 }
 
