@@ -3,7 +3,7 @@
 // scripts/test-e2e.sh prepares code-server and installs the extension, then passes the paths in
 // GATESCOPE_E2E_* variables. Each scenario opens a fresh workspace copy in its own temp directory.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -102,6 +102,17 @@ export class Session {
 
   /** Lines the code-server process printed (for failure messages). */
   get log(): string { return this.serverLog; }
+
+  /** Error lines of the extension host logs (an extension that failed to activate says why there). */
+  extensionHostErrors(): string[] {
+    const logs = join(this.userData, 'logs');
+    if (!existsSync(logs)) return [];
+    const files = readdirSync(logs, { recursive: true, encoding: 'utf8' }).filter((f) => /exthost\d*\/remoteexthost\.log$/.test(f));
+    return files.flatMap((f) => {
+      const lines = readFileSync(join(logs, f), 'utf8').split('\n');
+      return lines.flatMap((l, k) => (l.includes('[error]') ? [l, ...lines.slice(k + 1, k + 3).filter((x) => /^\s+at /.test(x))] : []));
+    }).slice(0, 20);
+  }
 
   async start(): Promise<void> {
     mkdirSync(this.workspace, { recursive: true });
@@ -378,7 +389,9 @@ export async function withSession(opts: SessionOptions, body: (s: Session) => Pr
   } catch (err) {
     const shot = await session.screenshot('failure').catch(() => '(no screenshot)');
     const log = session.log.split('\n').slice(-30).join('\n');
-    if (err instanceof Error) err.message += `\n  screenshot: ${shot}\n  code-server log (tail):\n${log}`;
+    const hostErrors = session.extensionHostErrors();
+    const host = hostErrors.length ? `\n  extension host errors:\n${hostErrors.join('\n')}` : '';
+    if (err instanceof Error) err.message += `\n  screenshot: ${shot}${host}\n  code-server log (tail):\n${log}`;
     throw err;
   } finally {
     process.off('SIGINT', cleanup);
