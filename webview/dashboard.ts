@@ -91,6 +91,7 @@ export class DashboardView {
         this.samples = [];
         this.showRun();
         this.renderSamples();
+        this.remember();
         this.queueRedraw();
         break;
       case 'dashboardHistory':
@@ -103,6 +104,7 @@ export class DashboardView {
         if (m.lastStep) this.showStep(m.lastStep.tokensPerSecond, m.lastStep.gradNorm, m.lastStep.step, m.lastStep.totalSteps);
         this.showRun();
         this.renderSamples();
+        this.remember();
         this.queueRedraw();
         break;
       case 'trainEvent': {
@@ -121,6 +123,7 @@ export class DashboardView {
           case 'sample':
             this.samples = [...this.samples, { step: e.step, temperature: 0.8, text: e.text }].slice(-12);
             this.renderSamples();
+            this.remember();
             break;
         }
         this.queueRedraw();
@@ -130,10 +133,18 @@ export class DashboardView {
         if (this.run && this.run.runId !== m.run.runId) return;
         this.run = m.run;
         this.showRun();
+        this.remember();
         break;
       default:
         break; // messages for other views
     }
+  }
+
+  /** Keeps the run (with its checkpoint path) and its samples in the view state: after a window reload the
+   * host reads the run's history back from that checkpoint. */
+  private remember(): void {
+    const { smoothing, logScale } = this.state;
+    this.setState({ view: 'dashboard', smoothing, logScale, ...(this.run ? { run: this.run } : {}), ...(this.run && this.samples.length ? { samples: this.samples } : {}) });
   }
 
   private setState(s: DashboardViewState): void {

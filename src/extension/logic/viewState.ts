@@ -1,6 +1,6 @@
 // What each webview remembers across hide/reload (vscode.getState/setState) and what the panel
 // serializer gets back after a window reload. Parsing never throws: bad or old state becomes defaults.
-import { isTensorSelector, type DiffViewModel, type TensorSelector, type ViewKind } from '../../protocol/webview';
+import { isTensorSelector, type DiffViewModel, type RunStatus, type RunSummary, type SampleAtTemperature, type TensorSelector, type ViewKind } from '../../protocol/webview';
 
 export type UnitSort = 'index' | 'mean' | 'variance' | 'max';
 export const UNIT_SORTS: readonly UnitSort[] = ['index', 'mean', 'variance', 'max'];
@@ -9,6 +9,10 @@ export interface DashboardViewState {
   readonly view: 'dashboard';
   readonly smoothing: number; // EMA weight in [0, 0.99]
   readonly logScale: boolean;
+  /** The run last shown (its checkpointPath is where its history is read back after a window reload). */
+  readonly run?: RunSummary;
+  /** Its samples: the checkpoint does not keep them. */
+  readonly samples?: readonly SampleAtTemperature[];
 }
 
 export interface TraceViewState {
@@ -46,8 +50,15 @@ export function parseViewState(view: ViewKind, raw: unknown): ViewState {
   if (typeof raw !== 'object' || raw === null || (raw as { view?: unknown }).view !== view) return d;
   const o = raw as Record<string, unknown>;
   switch (d.view) {
-    case 'dashboard':
-      return { view: 'dashboard', smoothing: num(o.smoothing, 0, 0.99, d.smoothing), logScale: typeof o.logScale === 'boolean' ? o.logScale : d.logScale };
+    case 'dashboard': {
+      const run = parseRunSummary(o.run);
+      const samples = Array.isArray(o.samples) ? o.samples.filter(isSample) : [];
+      return {
+        view: 'dashboard', smoothing: num(o.smoothing, 0, 0.99, d.smoothing), logScale: typeof o.logScale === 'boolean' ? o.logScale : d.logScale,
+        ...(run ? { run } : {}),
+        ...(run && samples.length ? { samples } : {}),
+      };
+    }
     case 'trace':
       return {
         view: 'trace',
@@ -65,6 +76,29 @@ export function parseViewState(view: ViewKind, raw: unknown): ViewState {
       return valid ? { view: 'diff', report: r as unknown as Omit<DiffViewModel, 'heatmap' | 'trajectory'> } : d;
     }
   }
+}
+
+const RUN_STATUSES: readonly RunStatus[] = ['training', 'done', 'cancelled', 'failed'];
+const str = (v: unknown): v is string => typeof v === 'string';
+
+/** A run summary kept in webview state, or undefined when it is missing or malformed. */
+export function parseRunSummary(raw: unknown): RunSummary | undefined {
+  if (typeof raw !== 'object' || raw === null) return undefined;
+  const r = raw as Record<string, unknown>;
+  if (!str(r.runId) || !str(r.label) || !RUN_STATUSES.includes(r.status as RunStatus)) return undefined;
+  const totalSteps = typeof r.totalSteps === 'number' && Number.isInteger(r.totalSteps) && r.totalSteps >= 0 ? r.totalSteps : 0;
+  return {
+    runId: r.runId, label: r.label, status: r.status as RunStatus, totalSteps,
+    ...(str(r.engine) ? { engine: r.engine } : {}),
+    ...(str(r.checkpointPath) && r.checkpointPath ? { checkpointPath: r.checkpointPath } : {}),
+    ...(str(r.error) ? { error: r.error } : {}),
+  };
+}
+
+function isSample(x: unknown): x is SampleAtTemperature {
+  if (typeof x !== 'object' || x === null) return false;
+  const s = x as Record<string, unknown>;
+  return typeof s.step === 'number' && typeof s.temperature === 'number' && str(s.text);
 }
 
 /**

@@ -1,9 +1,13 @@
-// The training dashboard panel: follows the current (or latest) training run.
+// The training dashboard panel: follows the current (or latest) training run. After a window reload
+// (no run in this extension host yet) it shows the run the webview remembered, read back from its checkpoint.
 import type * as vscode from 'vscode';
-import type { FromWebviewMessage } from '../../protocol/webview';
+import type { TrainingState } from '../../core/checkpoint';
+import type { DashboardHistoryMessage, FromWebviewMessage } from '../../protocol/webview';
 import { exactBuffer } from '../../protocol/webview';
 import { MutableDisposable } from '../lifecycle';
+import { restoredHistory } from '../logic/restoredRun';
 import type { SeriesBuilder } from '../logic/series';
+import type { DashboardViewState } from '../logic/viewState';
 import type { TrainingRun } from '../services/trainingRun';
 import type { TrainingService } from '../services/trainingService';
 import { PanelHost } from './panelHost';
@@ -12,15 +16,43 @@ function buffers(s: SeriesBuilder): { steps: ArrayBuffer; values: ArrayBuffer } 
   return { steps: exactBuffer(s.steps()), values: exactBuffer(s.values()) };
 }
 
+/** Reads a checkpoint's training state (the loss histories). */
+export type TrainingStateReader = (path: string) => Promise<TrainingState | undefined>;
+
 export class DashboardPanel extends PanelHost {
   private readonly runListeners = this.register(new MutableDisposable<vscode.Disposable>());
   private followed: TrainingRun | undefined;
+  /** The remembered run of a restored panel, once its checkpoint was read (until a run is followed). */
+  private restored: DashboardHistoryMessage | undefined;
 
-  constructor(panel: vscode.WebviewPanel, extensionUri: vscode.Uri, private readonly training: TrainingService) {
+  constructor(
+    panel: vscode.WebviewPanel,
+    extensionUri: vscode.Uri,
+    private readonly training: TrainingService,
+    remembered?: { state: DashboardViewState; read: TrainingStateReader },
+  ) {
     super('dashboard', panel, extensionUri);
     this.register(training.onDidStartRun((run) => this.follow(run, true)));
     const latest = training.latest;
     if (latest) this.follow(latest, false);
+    else if (remembered?.state.run) void this.restore(remembered.state, remembered.read);
+  }
+
+  private async restore(state: DashboardViewState, read: TrainingStateReader): Promise<void> {
+    const run = state.run!;
+    let message: DashboardHistoryMessage;
+    if (!run.checkpointPath) {
+      message = restoredHistory(run, undefined, state.samples ?? [], 'the run saved no checkpoint');
+    } else {
+      try {
+        message = restoredHistory(run, await read(run.checkpointPath), state.samples ?? []);
+      } catch (err) {
+        message = restoredHistory(run, undefined, state.samples ?? [], err instanceof Error ? err.message : String(err));
+      }
+    }
+    if (this.isDisposed || this.followed) return; // a new run took the dashboard meanwhile
+    this.restored = message;
+    this.sendHistory();
   }
 
   private follow(run: TrainingRun, reset: boolean): void {
@@ -35,7 +67,10 @@ export class DashboardPanel extends PanelHost {
 
   private sendHistory(): void {
     const run = this.followed;
-    if (!run) return;
+    if (!run) {
+      if (this.restored) this.post(this.restored);
+      return;
+    }
     this.post({
       type: 'dashboardHistory',
       run: run.summary(),

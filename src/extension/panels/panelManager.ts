@@ -3,6 +3,8 @@
 import * as vscode from 'vscode';
 import type { ViewKind } from '../../protocol/webview';
 import { Disposable, MutableDisposable } from '../lifecycle';
+import { type DashboardViewState, parseViewState } from '../logic/viewState';
+import { readTrainingState } from '../services/checkpointHistory';
 import type { TraceService } from '../services/traceService';
 import type { TrainingService } from '../services/trainingService';
 import { DashboardPanel } from './dashboardPanel';
@@ -24,7 +26,7 @@ export class PanelManager extends Disposable {
     super();
     for (const view of ['dashboard', 'trace', 'diff'] as const) {
       this.register(vscode.window.registerWebviewPanelSerializer(VIEW_TYPES[view], {
-        deserializeWebviewPanel: async (panel) => { this.adopt(view, panel); },
+        deserializeWebviewPanel: async (panel, state: unknown) => { this.adopt(view, panel, state); },
       }));
     }
   }
@@ -59,10 +61,12 @@ export class PanelManager extends Disposable {
     return p;
   }
 
-  private adopt(view: ViewKind, panel: vscode.WebviewPanel): PanelHost {
+  /** `state`: what the webview saved before a window reload (only restored panels have one). */
+  private adopt(view: ViewKind, panel: vscode.WebviewPanel, state?: unknown): PanelHost {
     switch (view) {
       case 'dashboard': {
-        const p = new DashboardPanel(panel, this.extensionUri, this.training);
+        const remembered = { state: parseViewState('dashboard', state) as DashboardViewState, read: readTrainingState };
+        const p = new DashboardPanel(panel, this.extensionUri, this.training, remembered);
         this.dashboard.value = p;
         p.onDidDispose(() => this.dashboard.clearIfSame(p));
         return p;

@@ -1,13 +1,12 @@
 // Scenario 4: cancel a training run from the dashboard: no error, the checkpoint on disk is intact and
-// loadable; reload the window: the dashboard comes back with the run's losses.
-// PENDING (not run by scripts/test-e2e.sh): after a reload the restored dashboard is empty ("No training run
-// yet"): the panel serializer does not bring back the run's history (e.g. from the checkpoint's lossHistory).
+// loadable; reload the window: the dashboard comes back with the run's losses (read back from the
+// checkpoint whose path the webview kept in its state).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
-import { parseCheckpoint } from '../../../src/core/checkpoint';
-import { exportStateBinding, waitFor, withSession } from '../harness';
-import { SMALL_TRAINING, TRAIN_TITLE, dashboard, losses, shakespeare, text, waitForRunStatus } from '../gatescope';
+import { parseCheckpoint } from '../../src/core/checkpoint';
+import { exportStateBinding, waitFor, withSession } from './harness';
+import { SMALL_TRAINING, TRAIN_TITLE, dashboard, losses, shakespeare, text, waitForRunStatus } from './gatescope';
 
 interface State { training: { status: string; checkpointPath: string | null; error: string | null; lastLoss: number | null } | null }
 
@@ -39,6 +38,7 @@ test('cancel a run: no error, checkpoint intact; reload: the dashboard restores'
     assert.ok(ck.params.has('rnn.weight_ih_l0') && ck.params.has('head.weight'), 'the checkpoint lacks parameters');
     assert.ok((ck.training?.step ?? 0) > 0, 'the checkpoint records no training steps');
     const before = await losses(frame);
+    assert.ok(before.last < before.first, `the cancelled run's loss did not go down: ${before.first} -> ${before.last}`);
 
     await s.reloadWindow();
     const restored = await dashboard(s, 120_000);

@@ -1,0 +1,58 @@
+// The dashboard after a window reload: the training run is gone with the old extension host, but its
+// checkpoint keeps the loss histories. This rebuilds the dashboard's history message from the checkpoint's
+// training state plus what the webview remembered (the run's summary and samples). Pure: no vscode, no fs.
+import type { TrainingState } from '../../core/checkpoint';
+import { type DashboardHistoryMessage, float64Buffer, type RunStatus, type RunSummary, type SampleAtTemperature, type SeriesBuffers } from '../../protocol/webview';
+
+function seriesOf(points: readonly { readonly step: number; readonly loss: number }[]): SeriesBuffers {
+  return { steps: float64Buffer(points.map((p) => p.step)), values: float64Buffer(points.map((p) => p.loss)) };
+}
+
+const EMPTY: readonly { step: number; loss: number }[] = [];
+
+/**
+ * A run that was still training when the window went away cannot go on (its worker died with the old
+ * extension host): it ended where its checkpoint stops, done if that is the last step, else cancelled.
+ */
+export function restoredStatus(remembered: RunStatus, training: TrainingState | undefined): RunStatus {
+  if (remembered !== 'training') return remembered;
+  if (!training) return 'cancelled';
+  return training.step >= training.settings.steps ? 'done' : 'cancelled';
+}
+
+/**
+ * The history message of a restored run. `training` is the checkpoint's training state (undefined when the
+ * checkpoint could not be read: then `readError` says why and the run shows without curves).
+ */
+export function restoredHistory(
+  run: RunSummary,
+  training: TrainingState | undefined,
+  samples: readonly SampleAtTemperature[],
+  readError?: string,
+): DashboardHistoryMessage {
+  const status = restoredStatus(run.status, training);
+  const error = readError ?? run.error;
+  const last = training?.lossHistory.at(-1);
+  const summary: RunSummary = {
+    runId: run.runId, label: run.label, status,
+    totalSteps: training?.settings.steps ?? run.totalSteps,
+    ...(run.engine ? { engine: run.engine } : {}),
+    ...(run.checkpointPath ? { checkpointPath: run.checkpointPath } : {}),
+    ...(error ? { error } : {}),
+  };
+  return {
+    type: 'dashboardHistory',
+    run: summary,
+    train: seriesOf(training?.lossHistory ?? EMPTY),
+    validation: seriesOf(training?.validationHistory ?? EMPTY),
+    gradNorm: seriesOf(EMPTY), // not kept in checkpoints
+    ...(training && last ? {
+      lastStep: {
+        kind: 'step', step: training.step, totalSteps: training.settings.steps, epoch: training.epoch, loss: last.loss,
+        gradNorm: NaN, lr: training.settings.optimizer.lr, tokensPerSecond: NaN, elapsedSeconds: training.elapsedSeconds,
+      },
+    } : {}),
+    saturation: [],
+    samples: [...samples],
+  };
+}
