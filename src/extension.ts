@@ -22,6 +22,8 @@ import { ModelsTreeProvider } from './extension/tree/modelsTree';
 
 let services: Gatescope | undefined;
 
+const LAST_RUN_KEY = 'gatescope.lastRun';
+
 export function activate(context: vscode.ExtensionContext): Gatescope {
   const store = new DisposableStore();
   context.subscriptions.push(store);
@@ -42,7 +44,9 @@ export function activate(context: vscode.ExtensionContext): Gatescope {
   const panels = store.add(new PanelManager(context.extensionUri, training, traces, {
     selectUnit: (doc, selector, unit) => void decorations.show(doc, selector, unit),
     reveal: (doc, position) => void revealInEditor(doc.key, doc.encoding.offsets[position] ?? 0),
-  }));
+  }, () => context.workspaceState.get(LAST_RUN_KEY)));
+  // The host remembers the latest run too: a webview's saved state can miss the run's last update.
+  store.add(training.onDidStartRun((run) => run.onDidChangeStatus((summary) => void context.workspaceState.update(LAST_RUN_KEY, summary))));
   const hover = store.add(new GateHoverProvider(traces));
   const g: Gatescope = { extension: context, output, backend, models, training, traces, panels, hover, decorations };
   services = g;

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { TrainingState } from '../../src/core/checkpoint';
 import type { RunSummary } from '../../src/protocol/webview';
-import { restoredHistory, restoredStatus } from '../../src/extension/logic/restoredRun';
+import { restoredHistory, restoredStatus, runToRestore } from '../../src/extension/logic/restoredRun';
 import { parseViewState } from '../../src/extension/logic/viewState';
 
 const training = (step: number, steps: number): TrainingState => ({
@@ -58,4 +58,14 @@ test('the dashboard view state keeps the run and its samples; malformed parts ar
   assert.equal('run' in noPath, false);
   const kept = parseViewState('dashboard', { view: 'dashboard', run: { ...run, checkpointPath: 7 }, samples: [{ step: 1, temperature: 1, text: 'y' }, null] });
   assert.deepEqual(kept, { view: 'dashboard', smoothing: 0.6, logScale: false, run: { runId: 'run-1', label: run.label, status: 'cancelled', totalSteps: 20_000, engine: 'wasm' }, samples: [{ step: 1, temperature: 1, text: 'y' }] });
+});
+
+test('the host-remembered run fills in a checkpoint the webview state missed', () => {
+  const stale: RunSummary = { ...run, status: 'training', checkpointPath: undefined };
+  assert.equal(runToRestore(stale, run), run);
+  assert.equal(runToRestore(undefined, run), run);
+  assert.equal(runToRestore(run, undefined), run);
+  const other: RunSummary = { ...run, runId: 'run-0', checkpointPath: '/tmp/old.safetensors' };
+  assert.equal(runToRestore(run, other), run, 'a webview run with its own checkpoint is kept');
+  assert.equal(runToRestore(stale, { ...run, checkpointPath: undefined }), stale);
 });

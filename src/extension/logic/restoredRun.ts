@@ -56,3 +56,13 @@ export function restoredHistory(
     samples: [...samples],
   };
 }
+
+/**
+ * The run a restored dashboard shows: the webview's own memory, unless the extension host remembered a run
+ * with a checkpoint that the webview lacks (webview state may be persisted before the run's last update).
+ */
+export function runToRestore(fromWebview: RunSummary | undefined, fromHost: RunSummary | undefined): RunSummary | undefined {
+  if (!fromHost?.checkpointPath) return fromWebview;
+  if (!fromWebview || fromWebview.runId === fromHost.runId || !fromWebview.checkpointPath) return fromHost;
+  return fromWebview;
+}

@@ -3,7 +3,8 @@
 import * as vscode from 'vscode';
 import type { ViewKind } from '../../protocol/webview';
 import { Disposable, MutableDisposable } from '../lifecycle';
-import { type DashboardViewState, parseViewState } from '../logic/viewState';
+import { runToRestore } from '../logic/restoredRun';
+import { type DashboardViewState, parseRunSummary, parseViewState } from '../logic/viewState';
 import { readTrainingState } from '../services/checkpointHistory';
 import type { TraceService } from '../services/traceService';
 import type { TrainingService } from '../services/trainingService';
@@ -22,6 +23,8 @@ export class PanelManager extends Disposable {
     private readonly training: TrainingService,
     private readonly traces: TraceService,
     private readonly bridge: TraceEditorBridge,
+    /** The last run the extension host saw (kept in workspace state), for restoring the dashboard. */
+    private readonly lastRun: () => unknown = () => undefined,
   ) {
     super();
     for (const view of ['dashboard', 'trace', 'diff'] as const) {
@@ -65,7 +68,9 @@ export class PanelManager extends Disposable {
   private adopt(view: ViewKind, panel: vscode.WebviewPanel, state?: unknown): PanelHost {
     switch (view) {
       case 'dashboard': {
-        const remembered = { state: parseViewState('dashboard', state) as DashboardViewState, read: readTrainingState };
+        const saved = parseViewState('dashboard', state) as DashboardViewState;
+        const run = runToRestore(saved.run, parseRunSummary(this.lastRun()));
+        const remembered = { state: { ...saved, ...(run ? { run } : {}) }, read: readTrainingState };
         const p = new DashboardPanel(panel, this.extensionUri, this.training, remembered);
         this.dashboard.value = p;
         p.onDidDispose(() => this.dashboard.clearIfSame(p));

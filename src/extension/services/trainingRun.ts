@@ -104,7 +104,9 @@ export class TrainingRun extends Disposable {
         this.engine = e.engine;
         break;
       case 'saved':
+        // Views remember the run by its checkpoint: tell them it exists (it may land after the status change).
         this.checkpointPath = e.path;
+        this.onDidChangeStatusEmitter.fire(this.summary());
         break;
       case 'done':
         break;
