@@ -1,42 +1,11 @@
 // Scenario 4 (first half): cancel a training run from the dashboard: no error, the checkpoint on disk is
-// intact and loadable. The reload half is in pending/cancel-reload.e2e.ts (restoring is not there yet).
+// intact and loadable. The reload half is in pending/cancel-reload.e2e.ts (see its header).
 import { test } from 'node:test';
-import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
-import { parseCheckpoint } from '../../src/core/checkpoint';
-import { exportStateBinding, waitFor, withSession } from './harness';
-import { SMALL_TRAINING, TRAIN_TITLE, dashboard, losses, shakespeare, text, waitForRunStatus } from './gatescope';
-
-interface State { training: { status: string; checkpointPath: string | null; error: string | null; lastLoss: number | null } | null }
+import { withSession } from './harness';
+import { CANCEL_SESSION, trainThenCancel } from './cancelRun';
 
 test('cancel a run: no error, checkpoint intact', { timeout: 420_000 }, async () => {
-  await withSession({ name: 'cancel-reload', files: { 'shakespeare.txt': shakespeare() },
-    settings: { ...SMALL_TRAINING, 'gatescope.steps': 20_000, 'gatescope.hiddenSize': 64 },
-    bindings: [exportStateBinding()] }, async (s) => {
-    await s.openFile('shakespeare.txt');
-    await s.runCommand(TRAIN_TITLE);
-    await s.acceptPrompts();
-    const frame = await dashboard(s);
-    await waitFor('training to pass step 20', async () => {
-      const step = Number((await text(frame, '#step')).split('/')[0]);
-      return step > 20 || undefined;
-    }, 120_000, 500);
-    await frame.locator('#cancel-run').click();
-    await waitForRunStatus(frame, ['cancelled']);
-    await s.screenshot('cancelled');
-
-    const errors = (await s.notifications()).filter((n) => /error|fail/i.test(n));
-    assert.deepEqual(errors, [], `error notifications after cancelling: ${errors.join(' | ')}`);
-    const state = await waitFor('the cancelled run with its checkpoint in the extension state', async () => {
-      const st = await s.exportState<State>();
-      return st.training?.status === 'cancelled' && st.training.checkpointPath ? st.training : undefined;
-    }, 60_000, 1000);
-    assert.equal(state.error, null, `the run reports an error: ${state.error}`);
-    assert.ok(existsSync(state.checkpointPath!), `no checkpoint at ${state.checkpointPath}`);
-    const ck = parseCheckpoint(new Uint8Array(readFileSync(state.checkpointPath!)), state.checkpointPath!);
-    assert.ok(ck.params.has('rnn.weight_ih_l0') && ck.params.has('head.weight'), 'the checkpoint lacks parameters');
-    assert.ok((ck.training?.step ?? 0) > 0, 'the checkpoint records no training steps');
-    const shown = await losses(frame);
-    assert.ok(shown.last < shown.first, `the cancelled run's loss did not go down: ${shown.first} -> ${shown.last}`);
+  await withSession(CANCEL_SESSION, async (s) => {
+    await trainThenCancel(s);
   });
 });

@@ -7,43 +7,13 @@
 // bash scripts/test-e2e.sh test/e2e/pending/cancel-reload.e2e.ts
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
-import { parseCheckpoint } from '../../../src/core/checkpoint';
-import { exportStateBinding, waitFor, withSession } from '../harness';
-import { SMALL_TRAINING, TRAIN_TITLE, dashboard, losses, shakespeare, text, waitForRunStatus } from '../gatescope';
-
-interface State { training: { status: string; checkpointPath: string | null; error: string | null; lastLoss: number | null } | null }
+import { withSession } from '../harness';
+import { dashboard, losses } from '../gatescope';
+import { CANCEL_SESSION, trainThenCancel } from '../cancelRun';
 
 test('cancel a run: no error, checkpoint intact; reload: the dashboard restores', { timeout: 420_000 }, async () => {
-  await withSession({ name: 'cancel-reload', files: { 'shakespeare.txt': shakespeare() },
-    settings: { ...SMALL_TRAINING, 'gatescope.steps': 20_000, 'gatescope.hiddenSize': 64 },
-    bindings: [exportStateBinding()] }, async (s) => {
-    await s.openFile('shakespeare.txt');
-    await s.runCommand(TRAIN_TITLE);
-    await s.acceptPrompts();
-    const frame = await dashboard(s);
-    await waitFor('training to pass step 20', async () => {
-      const step = Number((await text(frame, '#step')).split('/')[0]);
-      return step > 20 || undefined;
-    }, 120_000, 500);
-    await frame.locator('#cancel-run').click();
-    await waitForRunStatus(frame, ['cancelled']);
-    await s.screenshot('cancelled');
-
-    const errors = (await s.notifications()).filter((n) => /error|fail/i.test(n));
-    assert.deepEqual(errors, [], `error notifications after cancelling: ${errors.join(' | ')}`);
-    const state = await waitFor('the cancelled run with its checkpoint in the extension state', async () => {
-      const st = await s.exportState<State>();
-      return st.training?.status === 'cancelled' && st.training.checkpointPath ? st.training : undefined;
-    }, 60_000, 1000);
-    assert.equal(state.error, null, `the run reports an error: ${state.error}`);
-    assert.ok(existsSync(state.checkpointPath!), `no checkpoint at ${state.checkpointPath}`);
-    const ck = parseCheckpoint(new Uint8Array(readFileSync(state.checkpointPath!)), state.checkpointPath!);
-    assert.ok(ck.params.has('rnn.weight_ih_l0') && ck.params.has('head.weight'), 'the checkpoint lacks parameters');
-    assert.ok((ck.training?.step ?? 0) > 0, 'the checkpoint records no training steps');
-    const before = await losses(frame);
-    assert.ok(before.last < before.first, `the cancelled run's loss did not go down: ${before.first} -> ${before.last}`);
-
+  await withSession(CANCEL_SESSION, async (s) => {
+    const { shown: before } = await trainThenCancel(s);
     await s.reloadWindow();
     const restored = await dashboard(s, 120_000);
     const after = await losses(restored);
