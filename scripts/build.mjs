@@ -1,5 +1,6 @@
 // One esbuild script, one entry per target. Entries that do not exist yet are skipped.
 import { build } from 'esbuild';
+import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, copyFileSync, readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -33,4 +34,7 @@ const tfjsWasmDir = join(root, 'node_modules/@tensorflow/tfjs-backend-wasm/dist'
 if (existsSync(tfjsWasmDir)) {
   for (const f of readdirSync(tfjsWasmDir).filter((f) => /^tfjs-backend-wasm.*\.wasm$/.test(f))) copyFileSync(join(tfjsWasmDir, f), join(root, 'dist', f));
 }
+// The optional native kernels (AVX2 addon): built when a C compiler and Node's headers are there; the
+// script explains and exits 0 when they are not.
+if (!watch) execFileSync('bash', [join(root, 'scripts/build-native.sh'), join(root, 'dist')], { stdio: 'inherit' });
 if (!watch) console.log(`built ${targets.map((t) => t.outfile).join(', ')}`);

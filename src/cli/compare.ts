@@ -74,7 +74,7 @@ export async function run(args: string[]): Promise<number> {
   const configPath = requireOption(values.config, '--config C.json');
   const setup = setupOf(readJson(configPath), configPath);
   const names = requireOption(values.engines, '--engines a,b').split(',').map((s) => s.trim()).filter(Boolean);
-  const known = ['reference', 'js', 'wasm', 'tfjs'];
+  const known = ['reference', 'js', 'native', 'wasm', 'tfjs'];
   for (const n of names) if (!known.includes(n)) throw new UsageError(`--engines: unknown engine "${n}" (${known.join(', ')})`);
   if (names.length < 2) throw new UsageError('--engines needs at least two engines to compare');
   const steps = Number(values.steps ?? 10);

@@ -28,12 +28,12 @@ const HELP = `usage: gatescope train --text FILE... --out MODEL.safetensors [opt
   --eval-every N     validation + checkpoint interval in steps (250)
   --shuffle          independent random windows instead of stateful streams
   --words            word-level tokens (torchtext basic_english) instead of characters; --min-freq N
-  --engine E         auto (default), wasm, js, reference, tfjs
+  --engine E         auto (default), native, wasm, js, reference, tfjs
 `;
 
 const MODULES: Record<string, RnnModule> = { lstm: 'LSTM', gru: 'GRU', rnn: 'RNN' };
 const OPTIMIZERS: readonly OptimizerKind[] = ['adam', 'sgd', 'rmsprop', 'adagrad'];
-const ENGINES: readonly EngineChoice[] = ['auto', 'wasm', 'js', 'reference', 'tfjs'];
+const ENGINES: readonly EngineChoice[] = ['auto', 'native', 'wasm', 'js', 'reference', 'tfjs'];
 
 function positiveInt(v: string | undefined, flag: string): number | undefined {
   if (v === undefined) return undefined;

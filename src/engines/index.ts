@@ -1,5 +1,6 @@
 // Engine selection: every LmEngine implementation behind one factory. 'auto' picks the fastest engine
-// that can run the config here: WASM SIMD kernels (float32) > pure-TS fast engine > reference.
+// that can run the config here: native AVX2 kernels (float32, when built) > WASM SIMD kernels (float32)
+// > pure-TS fast engine > reference.
 // tfjs is used by 'auto' only when the user has @tensorflow/tfjs-node installed (never a dependency).
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -10,9 +11,10 @@ import type { FloatArray } from '../core/tensor';
 import { createReferenceLmEngine } from '../core/reference/lmEngine';
 import type { TensorMap } from '../core/tensor';
 import { createJsLmEngine } from './js';
+import { createNativeLmEngine, nativeAvailability } from './native';
 import { createWasmLmEngine, wasmAvailability } from './wasm';
 
-export type EngineChoice = 'auto' | 'reference' | 'wasm' | 'js' | 'tfjs';
+export type EngineChoice = 'auto' | 'reference' | 'native' | 'wasm' | 'js' | 'tfjs';
 
 export interface CreateEngineOptions {
   readonly engine?: EngineChoice;
@@ -89,6 +91,7 @@ function hasTfjsNode(): boolean {
 /** Engine names usable here, fastest first. */
 export function availableEngines(): string[] {
   const names: string[] = [];
+  if (nativeAvailability().available) names.push('native');
   if (wasmAvailability().available) names.push('wasm');
   names.push('js');
   if (tfjsPresent()) names.push('tfjs');
@@ -106,6 +109,13 @@ export function createLmEngine(cfg: LmConfig, options: CreateEngineOptions = {})
     case 'js':
       if (fastWhy) throw new EngineUnavailableError(`the js engine does not support ${fastWhy}; use the reference engine`);
       return createJsLmEngine(cfg, params);
+    case 'native': {
+      if (fastWhy) throw new EngineUnavailableError(`the native engine does not support ${fastWhy}; use the reference engine`);
+      const n = nativeAvailability();
+      if (!n.available) throw new EngineUnavailableError(`the native engine is unavailable here: ${n.reason}`);
+      if (cfg.rnn.dtype !== 'float32') throw new EngineUnavailableError('the native engine computes in float32; use the js engine for float64');
+      return createNativeLmEngine(cfg, params);
+    }
     case 'wasm': {
       if (fastWhy) throw new EngineUnavailableError(`the wasm engine does not support ${fastWhy}; use the reference engine`);
       const w = wasmAvailability();
@@ -131,8 +141,7 @@ export function createLmEngine(cfg: LmConfig, options: CreateEngineOptions = {})
           }
         }
       }
-      if (cfg.rnn.dtype === 'float32' && wasmAvailability().available) return createWasmLmEngine(cfg, params);
-      return createJsLmEngine(cfg, params);
+      return createFastLmEngine(cfg, params);
     }
     default: {
       const never: never = choice;
@@ -141,20 +150,29 @@ export function createLmEngine(cfg: LmConfig, options: CreateEngineOptions = {})
   }
 }
 
+/** The fastest fast-driver engine for a config the driver supports: native > wasm (float32) > js. */
+function createFastLmEngine(cfg: LmConfig, params?: TensorMap): FastLmEngine {
+  if (cfg.rnn.dtype === 'float32' && nativeAvailability().available) return createNativeLmEngine(cfg, params);
+  if (cfg.rnn.dtype === 'float32' && wasmAvailability().available) return createWasmLmEngine(cfg, params);
+  return createJsLmEngine(cfg, params);
+}
+
 export type { LmTraceChunk, LmTraceOptions } from '../core/fast/trace';
 
 /**
  * Fast forward-with-trace for the trace service: runs `tokens` (vocabulary ids) through the model and hands
  * every chunk's per-step h, c and gates to options.onChunk. Returns the final state [L, streams, H].
- * Uses the WASM kernels for float32 when available, else the js engine (float64 too). Bidirectional and
+ * Uses the native or WASM kernels for float32 when available, else the js engine (float64 too). Bidirectional and
  * reset-before GRU configs are not covered: use the reference lmForward for them.
  */
 export function traceLm(cfg: LmConfig, params: TensorMap, tokens: ArrayLike<number>,
-  options: LmTraceOptions & { readonly engine?: 'auto' | 'wasm' | 'js' }): { h: FloatArray; c?: FloatArray } {
+  options: LmTraceOptions & { readonly engine?: 'auto' | 'native' | 'wasm' | 'js' }): { h: FloatArray; c?: FloatArray } {
   const why = fastUnsupportedReason(cfg);
   if (why) throw new EngineUnavailableError(`fast tracing does not support ${why}; use the reference lmForward`);
-  const useWasm = options.engine === 'wasm' || ((options.engine ?? 'auto') === 'auto' && cfg.rnn.dtype === 'float32' && wasmAvailability().available);
-  const engine: FastLmEngine = useWasm ? createWasmLmEngine(cfg, params) : createJsLmEngine(cfg, params);
+  const choice = options.engine ?? 'auto';
+  const engine: FastLmEngine = choice === 'auto' ? createFastLmEngine(cfg, params)
+    : choice === 'native' ? createNativeLmEngine(cfg, params)
+      : choice === 'wasm' ? createWasmLmEngine(cfg, params) : createJsLmEngine(cfg, params);
   try {
     return traceTokens(engine, tokens, options);
   } finally {

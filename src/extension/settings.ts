@@ -1,7 +1,7 @@
 // The `gatescope.*` settings, read fresh each time (users change them while the extension runs).
 import * as vscode from 'vscode';
 
-export type EngineSetting = 'auto' | 'reference' | 'wasm' | 'js' | 'tfjs';
+export type EngineSetting = 'auto' | 'reference' | 'native' | 'wasm' | 'js' | 'tfjs';
 
 export interface GatescopeSettings {
   readonly engine: EngineSetting;

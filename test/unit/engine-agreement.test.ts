@@ -1,4 +1,4 @@
-// The fast engines (js in float32/float64, wasm in float32) against the readable reference engine:
+// The fast engines (js in float32/float64, wasm and native in float32) against the readable reference engine:
 // loss and gradient norm of the first step, then 20-step training trajectories and final parameters.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -9,6 +9,7 @@ import { createRng } from '../../src/core/random';
 import { createReferenceLmEngine } from '../../src/core/reference/lmEngine';
 import type { FloatDType, TensorMap } from '../../src/core/tensor';
 import { createJsLmEngine } from '../../src/engines/js';
+import { createNativeLmEngine, nativeAvailability } from '../../src/engines/native';
 import { createWasmLmEngine, wasmAvailability } from '../../src/engines/wasm';
 
 const V = 11;
@@ -69,6 +70,14 @@ if (wasm.available) {
   }
 }
 
+const native = nativeAvailability();
+if (native.available) {
+  engines.push({ name: 'native', dtype: 'float32', make: (c, p) => createNativeLmEngine(c, p, { threads: 1 }), lossTol: 1e-5, trajTol: 1e-4 });
+  if (native.threads === 2) {
+    engines.push({ name: 'native 2 threads', dtype: 'float32', make: (c, p) => createNativeLmEngine(c, p, { threads: 2 }), lossTol: 1e-5, trajTol: 1e-4 });
+  }
+}
+
 for (const e of engines) {
   test(`${e.name} engine agrees with the reference engine`, () => {
     for (const c of CASES) for (const [oi, opts] of OPTIONS.entries()) {
@@ -110,15 +119,18 @@ test('optimizer state round-trips through getOptimizerState / setOptimizerState'
   assert.equal(maxParamDiff(a.getParameters(), b.getParameters()), 0);
 });
 
-test('two-thread wasm engine agrees with the reference on shapes that split across threads', (t) => {
-  if (!wasm.available || wasm.threads !== 2) return t.skip('no shared-memory threads here');
+const twoThreaded: { name: string; make: (cfg: LmConfig, params: TensorMap) => LmEngine }[] = [];
+if (wasm.available && wasm.threads === 2) twoThreaded.push({ name: 'wasm', make: (c, p) => createWasmLmEngine(c, p, { threads: 2 }) });
+if (native.available && native.threads === 2) twoThreaded.push({ name: 'native', make: (c, p) => createNativeLmEngine(c, p, { threads: 2 }) });
+
+for (const engine of twoThreaded) test(`two-thread ${engine.name} engine agrees with the reference on shapes that split across threads`, () => {
   const opts: LmTrainOptions = { optimizer: { kind: 'adam', lr: 0.003 }, clip: { maxNorm: 5 }, stateful: true };
   for (const module of ['LSTM', 'GRU', 'RNN'] as const) {
     // H = 130: register-tile and SIMD tails; B * H large enough for the cell kernels to split by rows.
     const cfg = lmConfig(module, 2, 130, 'float32');
     const params = initLmParameters(cfg, createRng(21));
     const ref = createReferenceLmEngine(cfg, params);
-    const fast = createWasmLmEngine(cfg, params, { threads: 2 });
+    const fast = engine.make(cfg, params);
     assert.equal(fast.name.endsWith('-2t'), true);
     for (const [step, batch] of batches(3, 20, 4, 2).entries()) {
       const r = ref.trainStep(batch, opts), f = fast.trainStep(batch, opts);

@@ -11,13 +11,14 @@ test('availableEngines lists the built-in engines, fastest first', () => {
   const names = availableEngines();
   assert.ok(names.includes('js') && names.includes('reference'));
   assert.equal(names.at(-1), 'reference');
-  if (names.includes('wasm')) assert.equal(names[0], 'wasm');
+  const fastest = ['native', 'wasm'].filter((n) => names.includes(n));
+  assert.deepEqual(names.slice(0, fastest.length), fastest);
 });
 
-test("'auto' picks wasm for float32, js for float64, the reference for bidirectional configs", () => {
+test("'auto' picks native or wasm for float32, js for float64, the reference for bidirectional configs", () => {
   const f32 = createLmEngine(lm({}));
-  assert.equal(f32.name.startsWith('wasm') || f32.name === 'js', true);
-  if (availableEngines().includes('wasm')) assert.ok(f32.name.startsWith('wasm'));
+  const expected = availableEngines().find((n) => n === 'native' || n === 'wasm') ?? 'js';
+  assert.ok(f32.name.startsWith(expected), `auto made ${f32.name}, expected ${expected}`);
   f32.dispose();
   assert.equal(createLmEngine(lm({ dtype: 'float64' })).name, 'js');
   assert.equal(createLmEngine(lm({ bidirectional: true })).name, 'reference');
@@ -26,8 +27,8 @@ test("'auto' picks wasm for float32, js for float64, the reference for bidirecti
 
 test('engines that cannot run a config say why', () => {
   assert.throws(() => createLmEngine(lm({ bidirectional: true }), { engine: 'js' }), EngineUnavailableError);
-  if (availableEngines().includes('wasm')) {
-    assert.throws(() => createLmEngine(lm({ dtype: 'float64' }), { engine: 'wasm' }), /float32/);
+  for (const engine of ['native', 'wasm'] as const) {
+    if (availableEngines().includes(engine)) assert.throws(() => createLmEngine(lm({ dtype: 'float64' }), { engine }), /float32/);
   }
   assert.throws(() => createLmEngine(lm({}), { engine: 'nope' as 'js' }), /unknown engine/);
 });

@@ -1,4 +1,4 @@
-// The WASM kernels' blocked GEMM (one and two threads) against a plain triple loop, over shapes that hit
+// The WASM and native kernels' blocked GEMM (one and two threads) against a plain triple loop, over shapes that hit
 // every edge: partial register tiles, several K/M/N blocks, strided (transposed) A, accumulation.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -6,7 +6,8 @@ import type { FastKernels } from '../../src/core/fast/kernels';
 import { createRng } from '../../src/core/random';
 import { wasmAvailability } from '../../src/engines/wasm';
 import { createWasmKernels } from '../../src/engines/wasm/wasmKernels';
-
+import { nativeAddonPath, nativeAvailability } from '../../src/engines/native';
+import { createNativeKernels, type NativeAddon } from '../../src/engines/native/nativeKernels';
 import { createJsKernels } from '../../src/core/fast/jsKernels';
 
 const SHAPES: [number, number, number][] = [[1, 1, 1], [3, 5, 7], [4, 8, 256], [37, 65, 300], [130, 520, 17], [32, 1024, 64], [70, 24, 600]];
@@ -61,6 +62,17 @@ test('wasm gemm matches a triple loop (two threads on shared memory)', (t) => {
   checkGemm(k);
   k.dispose();
 });
+
+const n = nativeAvailability();
+for (const threads of [1, 2] as const) {
+  test(`native gemm matches a triple loop (${threads} thread${threads === 2 ? 's' : ''})`, (t) => {
+    if (!n.available) return t.skip(`no native kernels: ${n.reason}`);
+    const k = createNativeKernels(require(nativeAddonPath()!) as NativeAddon, threads);
+    k.setParallel?.(true);
+    checkGemm(k);
+    k.dispose();
+  });
+}
 
 test('js gemm and gemmPacked match a triple loop', () => {
   checkGemm(createJsKernels('float64'));

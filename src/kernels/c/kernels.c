@@ -1,33 +1,27 @@
-// gatescope fast kernels: float32 GEMM and fused LSTM/GRU/RNN cell steps for wasm32 + SIMD128.
-// Freestanding (no libc): built by scripts/build-kernels.sh. Pointers are byte addresses in the module's
-// (imported) memory; the TypeScript side (src/engines/wasm) owns the heap layout.
-// With -DRELAXED the multiply-adds use relaxed-SIMD FMA: clang 14 only knows the pre-standard
-// `f32x4.fma` opcode, which the build script rewrites to the final `f32x4.relaxed_madd` (a*b + c), so the
-// operands are written here in that final order.
-#include <wasm_simd128.h>
+// gatescope fast kernels: float32 GEMM and fused LSTM/GRU/RNN cell steps, written once over the vector
+// operations of simd.h and built two ways: wasm32 + SIMD128 (scripts/build-kernels.sh, the committed .wasm
+// files) and x86-64 AVX2 + FMA inside the optional native addon (native.c, scripts/build-native.sh).
+// Freestanding (no libc): pointers are byte addresses into memory the TypeScript side lays out.
+#include "simd.h"
 
-typedef v128_t vf;
+#ifndef EXPORT
 #define EXPORT(name) __attribute__((export_name(#name))) void name
-
-#ifdef RELAXED
-#define MADD(a, b, c) __builtin_wasm_fma_f32x4((a), (b), (c)) /* becomes relaxed_madd: a*b + c */
-#else
-#define MADD(a, b, c) wasm_f32x4_add(wasm_f32x4_mul((a), (b)), (c))
+#define EXPORT_INT(name) __attribute__((export_name(#name))) int name
 #endif
-
-#define SPLAT(x) wasm_f32x4_splat(x)
-#define LOAD(p) wasm_v128_load(p)
-#define STORE(p, v) wasm_v128_store((p), (v))
-#define ADD wasm_f32x4_add
-#define SUB wasm_f32x4_sub
-#define MUL wasm_f32x4_mul
 
 // ---- GEMM: C[M,N] (+)= A[M,K] B[K,N], A[m,k] = a[m*ars + k*acs], B row-major ----------------------
 // GotoBLAS-style: blocks of A and B are packed into contiguous MR-row / NR-column panels (so strided
 // operands such as dG^T stream sequentially), then an MR x NR register tile runs over each pair of panels.
 
+// MR x NR register tile: 4 x 8 floats on SIMD128 (8 accumulators), 6 x 16 on AVX2 (12 of 16 registers).
+#if VL == 4
 #define MR 4
-#define NR 8
+#define FOR_ROWS(X) X(0) X(1) X(2) X(3)
+#else
+#define MR 6
+#define FOR_ROWS(X) X(0) X(1) X(2) X(3) X(4) X(5)
+#endif
+#define NR (2 * VL)
 #define KC 256
 #define MC 128
 #define NC 512
@@ -55,7 +49,7 @@ static void pack_b(float *dst, int kc, int nc, const float *b, int ldb) {
     if (cols == NR) {
       for (int k = 0; k < kc; k++, dst += NR, src += ldb) {
         STORE(dst, LOAD(src));
-        STORE(dst + 4, LOAD(src + 4));
+        STORE(dst + VL, LOAD(src + VL));
       }
     } else {
       for (int k = 0; k < kc; k++, dst += NR, src += ldb) {
@@ -69,43 +63,36 @@ static void pack_b(float *dst, int kc, int nc, const float *b, int ldb) {
 
 /** One MR x NR tile over packed panels; rows/cols < MR/NR at the edges go through a scratch tile. */
 static inline void micro(int kc, const float *ap, const float *bp, float *c, int ldc, int rows, int cols, int acc, float *t) {
-  vf c00 = SPLAT(0.f), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00, c31 = c00;
+#define DECLARE(r) vf c##r##0 = SPLAT(0.f), c##r##1 = c##r##0;
+  FOR_ROWS(DECLARE)
   for (int k = 0; k < kc; k++) {
-    const vf b0 = LOAD(bp), b1 = LOAD(bp + 4);
-    vf x = SPLAT(ap[0]);
-    c00 = MADD(x, b0, c00); c01 = MADD(x, b1, c01);
-    x = SPLAT(ap[1]);
-    c10 = MADD(x, b0, c10); c11 = MADD(x, b1, c11);
-    x = SPLAT(ap[2]);
-    c20 = MADD(x, b0, c20); c21 = MADD(x, b1, c21);
-    x = SPLAT(ap[3]);
-    c30 = MADD(x, b0, c30); c31 = MADD(x, b1, c31);
+    const vf b0 = LOAD(bp), b1 = LOAD(bp + VL);
+#define MULTIPLY_ADD(r) { const vf x = SPLAT(ap[r]); c##r##0 = MADD(x, b0, c##r##0); c##r##1 = MADD(x, b1, c##r##1); }
+    FOR_ROWS(MULTIPLY_ADD)
     ap += MR;
     bp += NR;
   }
   if (rows == MR && cols == NR) {
-    if (acc) {
-      c00 = ADD(c00, LOAD(c)); c01 = ADD(c01, LOAD(c + 4));
-      c10 = ADD(c10, LOAD(c + ldc)); c11 = ADD(c11, LOAD(c + ldc + 4));
-      c20 = ADD(c20, LOAD(c + 2 * ldc)); c21 = ADD(c21, LOAD(c + 2 * ldc + 4));
-      c30 = ADD(c30, LOAD(c + 3 * ldc)); c31 = ADD(c31, LOAD(c + 3 * ldc + 4));
+#define WRITE(r) {                                                                        \
+      float *cr = c + (r) * ldc;                                                            \
+      if (acc) { c##r##0 = ADD(c##r##0, LOAD(cr)); c##r##1 = ADD(c##r##1, LOAD(cr + VL)); } \
+      STORE(cr, c##r##0); STORE(cr + VL, c##r##1);                                          \
     }
-    STORE(c, c00); STORE(c + 4, c01); STORE(c + ldc, c10); STORE(c + ldc + 4, c11);
-    STORE(c + 2 * ldc, c20); STORE(c + 2 * ldc + 4, c21); STORE(c + 3 * ldc, c30); STORE(c + 3 * ldc + 4, c31);
+    FOR_ROWS(WRITE)
     return;
   }
-  STORE(t, c00); STORE(t + 4, c01); STORE(t + 8, c10); STORE(t + 12, c11);
-  STORE(t + 16, c20); STORE(t + 20, c21); STORE(t + 24, c30); STORE(t + 28, c31);
+#define SPILL(r) { STORE(t + (r) * NR, c##r##0); STORE(t + (r) * NR + VL, c##r##1); }
+  FOR_ROWS(SPILL)
   for (int r = 0; r < rows; r++)
     for (int j = 0; j < cols; j++) c[r * ldc + j] = acc ? c[r * ldc + j] + t[r * NR + j] : t[r * NR + j];
 }
 
-__attribute__((export_name("gemm_scratch_floats"))) int gemm_scratch_floats(void) { return SCRATCH_FLOATS; }
+EXPORT_INT(gemm_scratch_floats)(void) { return SCRATCH_FLOATS; }
 
 static inline int round_nr(int n) { return (n + NR - 1) / NR * NR; }
 
 /** Floats that B [K, N] takes packed for gemm_prepacked: every column block rounded up to whole panels. */
-__attribute__((export_name("packed_b_floats"))) int packed_b_floats(int K, int N) {
+EXPORT_INT(packed_b_floats)(int K, int N) {
   int total = 0;
   for (int jc = 0; jc < N; jc += NC) total += K * round_nr(N - jc < NC ? N - jc : NC);
   return total;
@@ -184,7 +171,7 @@ EXPORT(transpose)(const float *src, int rows, int cols, float *dst) {
 
 static inline void add_rows(float *out, const float *x, const float *y, int width) {
   int j = 0;
-  for (; j + 4 <= width; j += 4) STORE(out + j, ADD(LOAD(x + j), LOAD(y + j)));
+  for (; j + VL <= width; j += VL) STORE(out + j, ADD(LOAD(x + j), LOAD(y + j)));
   for (; j < width; j++) out[j] = x[j] + y[j];
 }
 
@@ -211,8 +198,8 @@ EXPORT(col_sum)(const float *src, int rows, int cols, float *dst) {
 // ---- activations (Cephes-style single precision, vectorised) --------------------------------------
 
 static inline vf vexp(vf x) {
-  x = wasm_f32x4_max(wasm_f32x4_min(x, SPLAT(88.0f)), SPLAT(-87.0f));
-  const vf fx = wasm_f32x4_nearest(MUL(x, SPLAT(1.44269504088896341f)));
+  x = VMAX(VMIN(x, SPLAT(88.0f)), SPLAT(-87.0f));
+  const vf fx = ROUND_NEAREST(MUL(x, SPLAT(1.44269504088896341f)));
   x = SUB(x, MUL(fx, SPLAT(0.693359375f)));
   x = SUB(x, MUL(fx, SPLAT(-2.12194440e-4f)));
   const vf z = MUL(x, x);
@@ -223,15 +210,13 @@ static inline vf vexp(vf x) {
   y = ADD(MUL(y, x), SPLAT(1.6666665459e-1f));
   y = ADD(MUL(y, x), SPLAT(5.0000001201e-1f));
   y = ADD(ADD(MUL(y, z), x), SPLAT(1.f));
-  const v128_t n = wasm_i32x4_trunc_sat_f32x4(fx);
-  const v128_t pow2n = wasm_i32x4_shl(wasm_i32x4_add(n, wasm_i32x4_splat(127)), 23);
-  return MUL(y, pow2n);
+  return MUL(y, pow2_whole(fx));
 }
 
-static inline vf vsigmoid(vf x) { return wasm_f32x4_div(SPLAT(1.f), ADD(SPLAT(1.f), vexp(wasm_f32x4_neg(x)))); }
+static inline vf vsigmoid(vf x) { return DIV(SPLAT(1.f), ADD(SPLAT(1.f), vexp(NEG(x)))); }
 
 static inline vf vhard_sigmoid(vf x) {
-  return wasm_f32x4_min(SPLAT(1.f), wasm_f32x4_max(SPLAT(0.f), ADD(MUL(x, SPLAT(0.2f)), SPLAT(0.5f))));
+  return VMIN(VMAX(ADD(MUL(x, SPLAT(0.2f)), SPLAT(0.5f)), SPLAT(0.f)), SPLAT(1.f));
 }
 
 static inline vf vgate(vf x, int hard) { return hard ? vhard_sigmoid(x) : vsigmoid(x); }
@@ -239,15 +224,15 @@ static inline vf vgate(vf x, int hard) { return hard ? vhard_sigmoid(x) : vsigmo
 /** dy/dx through the output y. */
 static inline vf vdgate(vf y, int hard) {
   if (!hard) return MUL(y, SUB(SPLAT(1.f), y));
-  const v128_t inside = wasm_v128_and(wasm_f32x4_gt(y, SPLAT(0.f)), wasm_f32x4_lt(y, SPLAT(1.f)));
-  return wasm_v128_and(inside, SPLAT(0.2f));
+  const vf inside = AND(GT(y, SPLAT(0.f)), LT(y, SPLAT(1.f)));
+  return AND(inside, SPLAT(0.2f));
 }
 
 static inline vf vtanh(vf x) {
-  const vf ax = wasm_f32x4_abs(x);
+  const vf ax = VABS(x);
   // |x| >= 0.625: 1 - 2 / (exp(2|x|) + 1) with the sign of x; below, an odd polynomial (no cancellation).
-  const vf big = SUB(SPLAT(1.f), wasm_f32x4_div(SPLAT(2.f), ADD(vexp(ADD(ax, ax)), SPLAT(1.f))));
-  const vf bigSigned = wasm_v128_or(big, wasm_v128_and(x, wasm_i32x4_splat((int)0x80000000)));
+  const vf big = SUB(SPLAT(1.f), DIV(SPLAT(2.f), ADD(vexp(ADD(ax, ax)), SPLAT(1.f))));
+  const vf bigSigned = OR(big, SIGN_BITS(x));
   const vf z = MUL(x, x);
   vf p = SPLAT(-5.70498872745e-3f);
   p = ADD(MUL(p, z), SPLAT(2.06390887954e-2f));
@@ -255,11 +240,11 @@ static inline vf vtanh(vf x) {
   p = ADD(MUL(p, z), SPLAT(1.33314422036e-1f));
   p = ADD(MUL(p, z), SPLAT(-3.33332819422e-1f));
   const vf small = ADD(MUL(MUL(p, z), x), x);
-  return wasm_v128_bitselect(small, bigSigned, wasm_f32x4_lt(ax, SPLAT(0.625f)));
+  return SELECT(small, bigSigned, LT(ax, SPLAT(0.625f)));
 }
 
-// Tails (H not a multiple of 4) run the same vector code on a padded copy of the lane.
-#define LANE(v) wasm_f32x4_extract_lane((v), 0)
+// Tails (H not a multiple of VL) run the same vector code on a padded copy of the lane.
+#define LANE(v) LANE0(v)
 
 // ---- LSTM (gates i f g o) -------------------------------------------------------------------------
 
@@ -273,13 +258,13 @@ static inline void lstm_fwd_vec(float *g, int H, const float *cp, float *c, floa
 }
 
 EXPORT(lstm_forward)(int B, int H, float *gates, const float *cPrev, float *c, float *tc, float *h, int hard) {
-  const int H4 = H & ~3;
+  const int Hv = H - H % VL;
   for (int b = 0; b < B; b++) {
     float *g = gates + b * 4 * H;
     const float *cp = cPrev + b * H;
     float *cb = c + b * H, *tb = tc + b * H, *hb = h + b * H;
-    for (int j = 0; j < H4; j += 4) lstm_fwd_vec(g, H, cp, cb, tb, hb, j, hard);
-    for (int j = H4; j < H; j++) {
+    for (int j = 0; j < Hv; j += VL) lstm_fwd_vec(g, H, cp, cb, tb, hb, j, hard);
+    for (int j = Hv; j < H; j++) {
       const float i = LANE(vgate(SPLAT(g[j]), hard)), f = LANE(vgate(SPLAT(g[H + j]), hard));
       const float gg = LANE(vtanh(SPLAT(g[2 * H + j]))), o = LANE(vgate(SPLAT(g[3 * H + j]), hard));
       g[j] = i; g[H + j] = f; g[2 * H + j] = gg; g[3 * H + j] = o;
@@ -297,7 +282,7 @@ EXPORT(lstm_backward)(int B, int H, const float *gates, const float *cPrev, cons
     const float *g = gates + b * 4 * H, *cp = cPrev + b * H, *t = tc + b * H, *di = dhIn + b * H, *dr = dhRec + b * H;
     float *dcb = dc + b * H, *d = dG + b * 4 * H;
     int j = 0;
-    for (; j + 4 <= H; j += 4) {
+    for (; j + VL <= H; j += VL) {
       const vf i = LOAD(g + j), f = LOAD(g + H + j), gg = LOAD(g + 2 * H + j), o = LOAD(g + 3 * H + j);
       const vf tv = LOAD(t + j);
       const vf dh = ADD(LOAD(di + j), LOAD(dr + j));
@@ -329,7 +314,7 @@ EXPORT(gru_forward)(int B, int H, float *gates, const float *hproj, const float 
     float *g = gates + b * 3 * H, *hb = h + b * H, *hnb = hn + b * H;
     const float *p = hproj + b * 3 * H, *hp = hPrev + b * H;
     int j = 0;
-    for (; j + 4 <= H; j += 4) {
+    for (; j + VL <= H; j += VL) {
       const vf r = vgate(ADD(LOAD(g + j), LOAD(p + j)), hard);
       const vf z = vgate(ADD(LOAD(g + H + j), LOAD(p + H + j)), hard);
       const vf hv = ADD(LOAD(p + 2 * H + j), LOAD(bhn + j));
@@ -354,7 +339,7 @@ EXPORT(gru_backward)(int B, int H, const float *gates, const float *hn, const fl
     const float *g = gates + b * 3 * H, *hnb = hn + b * H, *hp = hPrev + b * H, *di = dhIn + b * H;
     float *dr = dhRec + b * H, *gi = dGi + b * 3 * H, *gh = dGh + b * 3 * H;
     int j = 0;
-    for (; j + 4 <= H; j += 4) {
+    for (; j + VL <= H; j += VL) {
       const vf r = LOAD(g + j), z = LOAD(g + H + j), n = LOAD(g + 2 * H + j);
       const vf dh = ADD(LOAD(di + j), LOAD(dr + j));
       const vf dnPre = MUL(MUL(dh, SUB(one, z)), SUB(one, MUL(n, n)));
@@ -382,9 +367,9 @@ EXPORT(gru_backward)(int B, int H, const float *gates, const float *hn, const fl
 EXPORT(rnn_forward)(int B, int H, const float *pre, float *h, int relu) {
   const int n = B * H;
   int i = 0;
-  for (; i + 4 <= n; i += 4) {
+  for (; i + VL <= n; i += VL) {
     const vf x = LOAD(pre + i);
-    STORE(h + i, relu ? wasm_f32x4_max(x, SPLAT(0.f)) : vtanh(x));
+    STORE(h + i, relu ? VMAX(x, SPLAT(0.f)) : vtanh(x));
   }
   for (; i < n; i++) h[i] = relu ? (pre[i] > 0.f ? pre[i] : 0.f) : LANE(vtanh(SPLAT(pre[i])));
 }
@@ -392,9 +377,9 @@ EXPORT(rnn_forward)(int B, int H, const float *pre, float *h, int relu) {
 EXPORT(rnn_backward)(int B, int H, const float *h, const float *dhIn, const float *dhRec, float *dG, int relu) {
   const int n = B * H;
   int i = 0;
-  for (; i + 4 <= n; i += 4) {
+  for (; i + VL <= n; i += VL) {
     const vf y = LOAD(h + i), dh = ADD(LOAD(dhIn + i), LOAD(dhRec + i));
-    const vf d = relu ? wasm_v128_and(wasm_f32x4_gt(y, SPLAT(0.f)), SPLAT(1.f)) : SUB(SPLAT(1.f), MUL(y, y));
+    const vf d = relu ? AND(GT(y, SPLAT(0.f)), SPLAT(1.f)) : SUB(SPLAT(1.f), MUL(y, y));
     STORE(dG + i, MUL(dh, d));
   }
   for (; i < n; i++) {

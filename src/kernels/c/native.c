@@ -1,0 +1,633 @@
+// The kernels of kernels.c as a Node-API addon for x86-64 with AVX2 + FMA (built by scripts/build-native.sh
+// with -mavx2 -mfma; native_module.c checks the CPU before anything here runs). Each `create()` returns a
+// kernel object with its own float heap (a JS ArrayBuffer the caller grows) and its own helper thread:
+// GEMMs are split by output columns, cell steps by batch rows, Adam by halves. Every offset is an element
+// index into the heap and is bounds-checked, so a wrong offset is a JS RangeError, never a wild write.
+#define EXPORT(name) static void name
+#define EXPORT_INT(name) static int name
+#include "kernels.c"
+
+#define NAPI_VERSION 8
+#include <node_api.h>
+#include <immintrin.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+// ---- a second thread ------------------------------------------------------------------------------
+// The caller posts the helper's half, runs its own half, then joins. The helper spins briefly between
+// calls (they come every few dozen microseconds in BPTT), then sleeps on a condition variable. Whoever
+// claims a posted task first runs it: on a loaded machine the caller does the work instead of waiting for a
+// helper that is not scheduled.
+
+typedef void (*task_fn)(const int64_t *args);
+
+typedef struct {
+  pthread_t thread;
+  int started;
+  pthread_mutex_t mutex;
+  pthread_cond_t wake;
+  atomic_uint posted, claimed, done;
+  atomic_int sleeping, quit;
+  task_fn fn;
+  int64_t args[16];
+} Helper;
+
+#define HELPER_SPIN_NS 300000L
+
+static long now_ns(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return t.tv_sec * 1000000000L + t.tv_nsec;
+}
+
+static void *helper_main(void *arg) {
+  Helper *h = arg;
+  unsigned seen = 0;
+  for (;;) {
+    const long spin_until = now_ns() + HELPER_SPIN_NS;
+    while (atomic_load(&h->posted) == seen && !atomic_load(&h->quit)) {
+      if (now_ns() < spin_until) {
+        _mm_pause();
+        continue;
+      }
+      pthread_mutex_lock(&h->mutex);
+      atomic_store(&h->sleeping, 1);
+      while (atomic_load(&h->posted) == seen && !atomic_load(&h->quit)) pthread_cond_wait(&h->wake, &h->mutex);
+      atomic_store(&h->sleeping, 0);
+      pthread_mutex_unlock(&h->mutex);
+    }
+    if (atomic_load(&h->quit)) return NULL;
+    seen = atomic_load(&h->posted);
+    unsigned expected = seen - 1;
+    if (!atomic_compare_exchange_strong(&h->claimed, &expected, seen)) continue; // the caller took it
+    h->fn(h->args);
+    atomic_store(&h->done, seen);
+  }
+}
+
+static int helper_start(Helper *h) {
+  if (h->started) return 1;
+  pthread_mutex_init(&h->mutex, NULL);
+  pthread_cond_init(&h->wake, NULL);
+  atomic_init(&h->posted, 0);
+  atomic_init(&h->claimed, 0);
+  atomic_init(&h->done, 0);
+  atomic_init(&h->sleeping, 0);
+  atomic_init(&h->quit, 0);
+  if (pthread_create(&h->thread, NULL, helper_main, h) != 0) return 0;
+  h->started = 1;
+  return 1;
+}
+
+static void helper_post(Helper *h, task_fn fn, const int64_t *args, int n) {
+  h->fn = fn;
+  memcpy(h->args, args, (size_t)n * sizeof(int64_t));
+  atomic_fetch_add(&h->posted, 1);
+  if (atomic_load(&h->sleeping)) {
+    pthread_mutex_lock(&h->mutex);
+    pthread_cond_signal(&h->wake);
+    pthread_mutex_unlock(&h->mutex);
+  }
+}
+
+static void helper_join(Helper *h) {
+  const unsigned seq = atomic_load(&h->posted);
+  unsigned expected = seq - 1;
+  if (atomic_compare_exchange_strong(&h->claimed, &expected, seq)) {
+    h->fn(h->args); // not started yet: cheaper to run it here than to wait
+    return;
+  }
+  for (int spins = 0; atomic_load(&h->done) != seq; spins++) {
+    if (spins < 4000) _mm_pause();
+    else sched_yield();
+  }
+}
+
+static void helper_stop(Helper *h) {
+  if (!h->started) return;
+  pthread_mutex_lock(&h->mutex);
+  atomic_store(&h->quit, 1);
+  pthread_cond_signal(&h->wake);
+  pthread_mutex_unlock(&h->mutex);
+  pthread_join(h->thread, NULL);
+  pthread_cond_destroy(&h->wake);
+  pthread_mutex_destroy(&h->mutex);
+  h->started = 0;
+}
+
+// ---- one kernel object ----------------------------------------------------------------------------
+
+typedef struct {
+  float *heap;
+  int64_t floats;
+  napi_ref heapRef;
+  int32_t *tokens;
+  int64_t tokenCount;
+  float *scratch[2];
+  Helper helper;
+  int threads;  // 2 when the helper exists (fixes the packed-weight layout)
+  int parallel; // whether the helper is used now
+  int disposed;
+} Native;
+
+/** Below this many multiply-adds a GEMM stays on one thread (a hand-off costs microseconds). */
+#define PARALLEL_FMAS (1L << 17)
+
+static void native_free(Native *s, napi_env env) {
+  if (s->disposed) return;
+  s->disposed = 1;
+  helper_stop(&s->helper);
+  if (s->heapRef && env) napi_delete_reference(env, s->heapRef);
+  s->heapRef = NULL;
+  s->heap = NULL;
+  s->floats = 0;
+  free(s->tokens);
+  s->tokens = NULL;
+  free(s->scratch[0]);
+  free(s->scratch[1]);
+  s->scratch[0] = s->scratch[1] = NULL;
+}
+
+static void native_finalize(napi_env env, void *data, void *hint) {
+  (void)hint;
+  native_free(data, env);
+  free(data);
+}
+
+// Column split of a two-thread GEMM on a register-tile boundary; weights are packed as the two parts.
+static int split_at(const Native *s, int N) {
+  if (s->threads < 2 || N < 2 * NR) return N;
+  int n0 = (N / 2 + NR / 2) / NR * NR;
+  if (n0 < NR) n0 = NR;
+  if (n0 > N - NR) n0 = N - NR;
+  return n0;
+}
+
+// Tasks run on either thread: arguments as int64 (pointers and ints).
+static void task_gemm(const int64_t *a) {
+  gemm((int)a[0], (int)a[1], (int)a[2], (const float *)a[3], (int)a[4], (int)a[5], (const float *)a[6], (int)a[7],
+       (float *)a[8], (int)a[9], (int)a[10], (float *)a[11]);
+}
+static void task_gemm_prepacked(const int64_t *a) {
+  gemm_prepacked((int)a[0], (int)a[1], (int)a[2], (const float *)a[3], (int)a[4], (int)a[5], (const float *)a[6],
+                 (float *)a[7], (int)a[8], (int)a[9], (float *)a[10]);
+}
+
+/** Runs `fn` on (mine) here and (theirs) on the helper when parallel, else both here. */
+static void run_pair(Native *s, task_fn fn, const int64_t *mine, const int64_t *theirs, int n) {
+  if (s->parallel && helper_start(&s->helper)) {
+    helper_post(&s->helper, fn, theirs, n);
+    fn(mine);
+    helper_join(&s->helper);
+  } else {
+    fn(mine);
+    fn(theirs);
+  }
+}
+
+// ---- argument handling ----------------------------------------------------------------------------
+
+typedef struct {
+  napi_env env;
+  Native *s;
+  int32_t v[16];
+  int ok;
+} Args;
+
+static Args read_args(napi_env env, napi_callback_info info, size_t n) {
+  Args r = {env, NULL, {0}, 0};
+  napi_value argv[16];
+  size_t argc = 16;
+  void *data = NULL;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, &data) != napi_ok) return r;
+  r.s = data;
+  if (r.s->disposed) {
+    napi_throw_error(env, NULL, "native kernels were disposed");
+    return r;
+  }
+  if (argc < n) {
+    napi_throw_type_error(env, NULL, "native kernel called with too few arguments");
+    return r;
+  }
+  for (size_t i = 0; i < n; i++) {
+    if (napi_get_value_int32(env, argv[i], &r.v[i]) != napi_ok) {
+      bool flag;
+      if (napi_get_value_bool(env, argv[i], &flag) != napi_ok) {
+        napi_throw_type_error(env, NULL, "native kernel arguments must be integers");
+        return r;
+      }
+      r.v[i] = flag;
+    }
+  }
+  r.ok = 1;
+  return r;
+}
+
+/** Heap pointer for [off, off + extent) after a bounds check; NULL (with a JS RangeError) when outside. */
+static float *span(Args *r, int32_t off, int64_t extent) {
+  if (!r->ok) return NULL;
+  if (off < 0 || extent < 0 || (int64_t)off + extent > r->s->floats) {
+    napi_throw_range_error(r->env, NULL, "native kernel offset outside the heap");
+    r->ok = 0;
+    return NULL;
+  }
+  return r->s->heap + off;
+}
+
+/** Elements a strided matrix [rows, cols] touches: (rows-1)*rs + (cols-1)*cs + 1. */
+static int64_t extent2(int rows, int cols, int rs, int cs) {
+  if (rows <= 0 || cols <= 0) return 0;
+  return (int64_t)(rows - 1) * rs + (int64_t)(cols - 1) * cs + 1;
+}
+
+static int tokens_ok(Args *r, int rows) {
+  if (r->ok && rows > r->s->tokenCount) {
+    napi_throw_range_error(r->env, NULL, "more rows than tokens were set");
+    r->ok = 0;
+  }
+  return r->ok;
+}
+
+/** The largest token id of the first `rows` tokens (a RangeError for a negative one). */
+static int32_t token_bound(Args *r, int rows) {
+  int32_t lo = 0, hi = 0;
+  for (int i = 0; i < rows; i++) {
+    const int32_t t = r->s->tokens[i];
+    if (t < lo) lo = t;
+    if (t > hi) hi = t;
+  }
+  if (lo < 0) {
+    napi_throw_range_error(r->env, NULL, "negative token id");
+    r->ok = 0;
+  }
+  return hi;
+}
+
+static int packed_floats(const Native *s, int K, int N) {
+  const int n0 = split_at(s, N);
+  return packed_b_floats(K, n0) + (n0 < N ? packed_b_floats(K, N - n0) : 0);
+}
+
+// ---- bindings -------------------------------------------------------------------------------------
+
+static napi_value set_heap(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  size_t argc = 1;
+  void *data = NULL;
+  napi_get_cb_info(env, info, &argc, argv, NULL, &data);
+  Native *s = data;
+  void *bytes = NULL;
+  size_t length = 0;
+  if (argc < 1 || napi_get_arraybuffer_info(env, argv[0], &bytes, &length) != napi_ok) {
+    napi_throw_type_error(env, NULL, "setHeap expects an ArrayBuffer");
+    return NULL;
+  }
+  if (s->heapRef) napi_delete_reference(env, s->heapRef);
+  napi_create_reference(env, argv[0], 1, &s->heapRef); // keeps the buffer alive while the kernels use it
+  s->heap = bytes;
+  s->floats = (int64_t)(length / sizeof(float));
+  return NULL;
+}
+
+static napi_value set_tokens(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  size_t argc = 1;
+  void *data = NULL;
+  napi_get_cb_info(env, info, &argc, argv, NULL, &data);
+  Native *s = data;
+  napi_typedarray_type type;
+  size_t length = 0;
+  void *values = NULL;
+  if (argc < 1 || napi_get_typedarray_info(env, argv[0], &type, &length, &values, NULL, NULL) != napi_ok || type != napi_int32_array) {
+    napi_throw_type_error(env, NULL, "setTokens expects an Int32Array");
+    return NULL;
+  }
+  if ((int64_t)length > s->tokenCount || !s->tokens) {
+    int32_t *grown = realloc(s->tokens, (length ? length : 1) * sizeof(int32_t));
+    if (!grown) {
+      napi_throw_error(env, NULL, "out of memory for tokens");
+      return NULL;
+    }
+    s->tokens = grown;
+  }
+  memcpy(s->tokens, values, length * sizeof(int32_t));
+  s->tokenCount = (int64_t)length;
+  return NULL;
+}
+
+static napi_value js_packed_size(napi_env env, napi_callback_info info) {
+  Args r = read_args(env, info, 2);
+  if (!r.ok) return NULL;
+  napi_value out;
+  napi_create_int32(env, packed_floats(r.s, r.v[0], r.v[1]), &out);
+  return out;
+}
+
+static napi_value js_pack_b(napi_env env, napi_callback_info info) {
+  Args r = read_args(env, info, 5);
+  if (!r.ok) return NULL;
+  const int K = r.v[0], N = r.v[1], ldb = r.v[3];
+  const float *b = span(&r, r.v[2], extent2(K, N, ldb, 1));
+  float *dst = span(&r, r.v[4], packed_floats(r.s, K, N));
+  if (!r.ok) return NULL;
+  const int n0 = split_at(r.s, N);
+  pack_b_full(K, n0, b, ldb, dst);
+  if (n0 < N) pack_b_full(K, N - n0, b + n0, ldb, dst + packed_b_floats(K, n0));
+  return NULL;
+}
+
+static napi_value js_gemm(napi_env env, napi_callback_info info) {
+  Args r = read_args(env, info, 11);
+  if (!r.ok) return NULL;
+  const int M = r.v[0], N = r.v[1], K = r.v[2], ars = r.v[4], acs = r.v[5], ldb = r.v[7], ldc = r.v[9], acc = r.v[10];
+  const float *a = span(&r, r.v[3], extent2(M, K, ars, acs));
+  const float *b = span(&r, r.v[6], extent2(K, N, ldb, 1));
+  float *c = span(&r, r.v[8], extent2(M, N, ldc, 1));
+  if (!r.ok || M <= 0 || N <= 0) return NULL;
+  Native *s = r.s;
+  const int n0 = split_at(s, N);
+  if (!s->parallel || n0 == N || (long)M * N * K < PARALLEL_FMAS) {
+    gemm(M, N, K, a, ars, acs, b, ldb, c, ldc, acc, s->scratch[0]);
+    return NULL;
+  }
+  const int64_t mine[] = {M, n0, K, (int64_t)a, ars, acs, (int64_t)b, ldb, (int64_t)c, ldc, acc, (int64_t)s->scratch[0]};
+  const int64_t theirs[] = {M, N - n0, K, (int64_t)a, ars, acs, (int64_t)(b + n0), ldb, (int64_t)(c + n0), ldc, acc, (int64_t)s->scratch[1]};
+  run_pair(s, task_gemm, mine, theirs, 12);
+  return NULL;
+}
+
+static napi_value js_gemm_packed(napi_env env, napi_callback_info info) {
+  Args r = read_args(env, info, 10);
+  if (!r.ok) return NULL;
+  const int M = r.v[0], N = r.v[1], K = r.v[2], ars = r.v[4], acs = r.v[5], ldc = r.v[8], acc = r.v[9];
+  const float *a = span(&r, r.v[3], extent2(M, K, ars, acs));
+  const float *packed = span(&r, r.v[6], packed_floats(r.s, K, N));
+  float *c = span(&r, r.v[7], extent2(M, N, ldc, 1));
+  if (!r.ok || M <= 0 || N <= 0) return NULL;
+  Native *s = r.s;
+  const int n0 = split_at(s, N);
+  if (n0 == N) {
+    gemm_prepacked(M, N, K, a, ars, acs, packed, c, ldc, acc, s->scratch[0]);
+    return NULL;
+  }
+  const float *second = packed + packed_b_floats(K, n0);
+  const int64_t mine[] = {M, n0, K, (int64_t)a, ars, acs, (int64_t)packed, (int64_t)c, ldc, acc, (int64_t)s->scratch[0]};
+  const int64_t theirs[] = {M, N - n0, K, (int64_t)a, ars, acs, (int64_t)second, (int64_t)(c + n0), ldc, acc, (int64_t)s->scratch[1]};
+  if (!s->parallel || (long)M * N * K < PARALLEL_FMAS) {
+    task_gemm_prepacked(mine);
+    task_gemm_prepacked(theirs);
+  } else {
+    run_pair(s, task_gemm_prepacked, mine, theirs, 11);
+  }
+  return NULL;
+}
+
+static napi_value js_transpose(napi_env env, napi_callback_info info) {
+  Args r = read_args(env, info, 4);
+  const int rows = r.v[1], cols = r.v[2];
+  const float *src = span(&r, r.v[0], (int64_t)rows * cols);
+  float *dst = span(&r, r.v[3], (int64_t)rows * cols);
+  if (r.ok) transpose(src, rows, cols, dst);
+  return NULL;
+}
+
+static napi_value js_gather_rows(napi_env env, napi_callback_info info) {
+  Args r = read_args(env, info, 5);
+  const int width = r.v[2], rows = r.v[3];
+  float *out = span(&r, r.v[0], (int64_t)rows * width);
+  const float *bias = span(&r, r.v[4], width);
+  if (!tokens_ok(&r, rows)) return NULL;
+  const int32_t maxToken = token_bound(&r, rows);
+  const float *table = span(&r, r.v[1], (int64_t)(maxToken + 1) * width);
+  if (r.ok) gather_rows(out, table, width, rows, bias, r.s->tokens);
+  return NULL;
+}
+
+static napi_value js_add_row_bias(napi_env env, napi_callback_info info) {
+  Args r = read_args(env, info, 4);
+  const int rows = r.v[1], width = r.v[2];
+  float *out = span(&r, r.v[0], (int64_t)rows * width);
+  const float *bias = span(&r, r.v[3], width);
+  if (r.ok) add_row_bias(out, rows, width, bias);
+  return NULL;
+}
+
+static napi_value js_scatter_add_rows(napi_env env, napi_callback_info info) {
+  Args r = read_args(env, info, 4);
+  const int width = r.v[1], rows = r.v[2];
+  const float *src = span(&r, r.v[0], (int64_t)rows * width);
+  if (!tokens_ok(&r, rows)) return NULL;
+  const int32_t maxToken = token_bound(&r, rows);
+  float *dst = span(&r, r.v[3], (int64_t)(maxToken + 1) * width);
+  if (r.ok) scatter_add_rows(src, width, rows, dst, r.s->tokens);
+  return NULL;
+}
+
+static napi_value js_col_sum(napi_env env, napi_callback_info info) {
+  Args r = read_args(env, info, 4);
+  const int rows = r.v[1], cols = r.v[2];
+  const float *src = span(&r, r.v[0], (int64_t)rows * cols);
+  float *dst = span(&r, r.v[3], cols);
+  if (r.ok) col_sum(src, rows, cols, dst);
+  return NULL;
+}
+
+// Cell kernels: buffers given as (offset, floats per batch row); two threads take half the rows each.
+#define CELL_MAX_BUFFERS 8
+typedef void (*cell_fn)(const int64_t *args);
+
+static void cell_rows(Args *r, cell_fn fn, int B, int H, int nbuf, const int *offs, const int *strides, int flag) {
+  float *base[CELL_MAX_BUFFERS];
+  for (int i = 0; i < nbuf; i++) base[i] = span(r, offs[i], strides[i] ? (int64_t)B * strides[i] : H);
+  if (!r->ok || B <= 0) return;
+  int64_t mine[2 + CELL_MAX_BUFFERS + 1], theirs[2 + CELL_MAX_BUFFERS + 1];
+  const int half = r->s->parallel && B >= 2 && (int64_t)B * H >= 2048 ? B / 2 : B;
+  mine[0] = half;
+  theirs[0] = B - half;
+  mine[1] = theirs[1] = H;
+  for (int i = 0; i < nbuf; i++) {
+    mine[2 + i] = (int64_t)base[i];
+    theirs[2 + i] = (int64_t)(base[i] + (int64_t)half * strides[i]);
+  }
+  mine[2 + nbuf] = theirs[2 + nbuf] = flag;
+  if (half == B) fn(mine);
+  else run_pair(r->s, fn, mine, theirs, 3 + nbuf);
+}
+
+#define P(i) ((float *)a[2 + (i)])
+static void task_lstm_forward(const int64_t *a) { lstm_forward((int)a[0], (int)a[1], P(0), P(1), P(2), P(3), P(4), (int)a[7]); }
+static void task_lstm_backward(const int64_t *a) { lstm_backward((int)a[0], (int)a[1], P(0), P(1), P(2), P(3), P(4), P(5), P(6), (int)a[9]); }
+static void task_gru_forward(const int64_t *a) { gru_forward((int)a[0], (int)a[1], P(0), P(1), P(2), P(3), P(4), P(5), (int)a[8]); }
+static void task_gru_backward(const int64_t *a) { gru_backward((int)a[0], (int)a[1], P(0), P(1), P(2), P(3), P(4), P(5), P(6), (int)a[9]); }
+static void task_rnn_forward(const int64_t *a) { rnn_forward((int)a[0], (int)a[1], P(0), P(1), (int)a[4]); }
+static void task_rnn_backward(const int64_t *a) { rnn_backward((int)a[0], (int)a[1], P(0), P(1), P(2), P(3), (int)a[6]); }
+#undef P
+
+static napi_value js_lstm_forward(napi_env env, napi_callback_info info) {
+  Args r = read_args(env, info, 8);
+  const int B = r.v[0], H = r.v[1];
+  const int offs[] = {r.v[2], r.v[3], r.v[4], r.v[5], r.v[6]}, strides[] = {4 * H, H, H, H, H};
+  cell_rows(&r, task_lstm_forward, B, H, 5, offs, strides, r.v[7]);
+  return NULL;
+}
+
+static napi_value js_lstm_backward(napi_env env, napi_callback_info info) {
+  Args r = read_args(env, info, 10);
+  const int B = r.v[0], H = r.v[1];
+  const int offs[] = {r.v[2], r.v[3], r.v[4], r.v[5], r.v[6], r.v[7], r.v[8]}, strides[] = {4 * H, H, H, H, H, H, 4 * H};
+  cell_rows(&r, task_lstm_backward, B, H, 7, offs, strides, r.v[9]);
+  return NULL;
+}
+
+static napi_value js_gru_forward(napi_env env, napi_callback_info info) {
+  Args r = read_args(env, info, 9);
+  const int B = r.v[0], H = r.v[1];
+  // bhn is one shared row (stride 0).
+  const int offs[] = {r.v[2], r.v[3], r.v[4], r.v[5], r.v[6], r.v[7]}, strides[] = {3 * H, 3 * H, 0, H, H, H};
+  cell_rows(&r, task_gru_forward, B, H, 6, offs, strides, r.v[8]);
+  return NULL;
+}
+
+static napi_value js_gru_backward(napi_env env, napi_callback_info info) {
+  Args r = read_args(env, info, 10);
+  const int B = r.v[0], H = r.v[1];
+  const int offs[] = {r.v[2], r.v[3], r.v[4], r.v[5], r.v[6], r.v[7], r.v[8]}, strides[] = {3 * H, H, H, H, H, 3 * H, 3 * H};
+  cell_rows(&r, task_gru_backward, B, H, 7, offs, strides, r.v[9]);
+  return NULL;
+}
+
+static napi_value js_rnn_forward(napi_env env, napi_callback_info info) {
+  Args r = read_args(env, info, 5);
+  const int B = r.v[0], H = r.v[1];
+  const int offs[] = {r.v[2], r.v[3]}, strides[] = {H, H};
+  cell_rows(&r, task_rnn_forward, B, H, 2, offs, strides, r.v[4]);
+  return NULL;
+}
+
+static napi_value js_rnn_backward(napi_env env, napi_callback_info info) {
+  Args r = read_args(env, info, 7);
+  const int B = r.v[0], H = r.v[1];
+  const int offs[] = {r.v[2], r.v[3], r.v[4], r.v[5]}, strides[] = {H, H, H, H};
+  cell_rows(&r, task_rnn_backward, B, H, 4, offs, strides, r.v[6]);
+  return NULL;
+}
+
+static void task_adam(const int64_t *a) {
+  adam_step((int)a[0], (float *)a[1], (const float *)a[2], (float *)a[3], (float *)a[4], (const double *)a[5]);
+}
+
+static napi_value js_adam_step(napi_env env, napi_callback_info info) {
+  napi_value argv[6];
+  size_t argc = 6;
+  void *data = NULL;
+  napi_get_cb_info(env, info, &argc, argv, NULL, &data);
+  Args r = {env, data, {0}, 1};
+  for (int i = 0; i < 5 && r.ok; i++) {
+    if (napi_get_value_int32(env, argv[i], &r.v[i]) != napi_ok) {
+      napi_throw_type_error(env, NULL, "adamStep expects integer offsets");
+      return NULL;
+    }
+  }
+  napi_typedarray_type type;
+  size_t length = 0;
+  void *hyper = NULL;
+  if (argc < 6 || napi_get_typedarray_info(env, argv[5], &type, &length, &hyper, NULL, NULL) != napi_ok
+      || type != napi_float64_array || length < 6) {
+    napi_throw_type_error(env, NULL, "adamStep expects 6 hyper-parameters in a Float64Array");
+    return NULL;
+  }
+  const int n = r.v[0];
+  float *p = span(&r, r.v[1], n), *g = span(&r, r.v[2], n), *m = span(&r, r.v[3], n), *v = span(&r, r.v[4], n);
+  if (!r.ok || n <= 0) return NULL;
+  const int half = r.s->parallel && n >= 4096 ? (n / 2) & ~7 : n;
+  const int64_t mine[] = {half, (int64_t)p, (int64_t)g, (int64_t)m, (int64_t)v, (int64_t)hyper};
+  const int64_t theirs[] = {n - half, (int64_t)(p + half), (int64_t)(g + half), (int64_t)(m + half), (int64_t)(v + half), (int64_t)hyper};
+  if (half == n) task_adam(mine);
+  else run_pair(r.s, task_adam, mine, theirs, 6);
+  return NULL;
+}
+
+static napi_value js_set_parallel(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  size_t argc = 1;
+  void *data = NULL;
+  napi_get_cb_info(env, info, &argc, argv, NULL, &data);
+  Native *s = data;
+  bool on = false;
+  if (argc >= 1) napi_get_value_bool(env, argv[0], &on);
+  s->parallel = on && s->threads == 2;
+  return NULL;
+}
+
+static napi_value js_dispose(napi_env env, napi_callback_info info) {
+  void *data = NULL;
+  size_t argc = 0;
+  napi_get_cb_info(env, info, &argc, NULL, NULL, &data);
+  native_free(data, env);
+  return NULL;
+}
+
+/** create(threads: 1 | 2): a kernel object with its own heap and (for 2) a helper thread. */
+static napi_value js_create(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  size_t argc = 1;
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  int32_t threads = 1;
+  if (argc >= 1) napi_get_value_int32(env, argv[0], &threads);
+  Native *s = calloc(1, sizeof(Native));
+  if (!s) {
+    napi_throw_error(env, NULL, "out of memory");
+    return NULL;
+  }
+  s->threads = threads == 2 ? 2 : 1;
+  s->parallel = 0;
+  for (int i = 0; i < 2; i++) s->scratch[i] = aligned_alloc(64, ((size_t)SCRATCH_FLOATS * sizeof(float) + 63) & ~(size_t)63);
+  if (!s->scratch[0] || !s->scratch[1]) {
+    native_free(s, env);
+    free(s);
+    napi_throw_error(env, NULL, "out of memory");
+    return NULL;
+  }
+  napi_value obj;
+  napi_create_object(env, &obj);
+  const napi_property_descriptor methods[] = {
+      {"setHeap", NULL, set_heap, NULL, NULL, NULL, napi_default, s},
+      {"setTokens", NULL, set_tokens, NULL, NULL, NULL, napi_default, s},
+      {"packedSize", NULL, js_packed_size, NULL, NULL, NULL, napi_default, s},
+      {"packB", NULL, js_pack_b, NULL, NULL, NULL, napi_default, s},
+      {"gemm", NULL, js_gemm, NULL, NULL, NULL, napi_default, s},
+      {"gemmPacked", NULL, js_gemm_packed, NULL, NULL, NULL, napi_default, s},
+      {"transpose", NULL, js_transpose, NULL, NULL, NULL, napi_default, s},
+      {"gatherRows", NULL, js_gather_rows, NULL, NULL, NULL, napi_default, s},
+      {"addRowBias", NULL, js_add_row_bias, NULL, NULL, NULL, napi_default, s},
+      {"scatterAddRows", NULL, js_scatter_add_rows, NULL, NULL, NULL, napi_default, s},
+      {"colSum", NULL, js_col_sum, NULL, NULL, NULL, napi_default, s},
+      {"lstmForward", NULL, js_lstm_forward, NULL, NULL, NULL, napi_default, s},
+      {"lstmBackward", NULL, js_lstm_backward, NULL, NULL, NULL, napi_default, s},
+      {"gruForward", NULL, js_gru_forward, NULL, NULL, NULL, napi_default, s},
+      {"gruBackward", NULL, js_gru_backward, NULL, NULL, NULL, napi_default, s},
+      {"rnnForward", NULL, js_rnn_forward, NULL, NULL, NULL, napi_default, s},
+      {"rnnBackward", NULL, js_rnn_backward, NULL, NULL, NULL, napi_default, s},
+      {"adamStep", NULL, js_adam_step, NULL, NULL, NULL, napi_default, s},
+      {"setParallel", NULL, js_set_parallel, NULL, NULL, NULL, napi_default, s},
+      {"dispose", NULL, js_dispose, NULL, NULL, NULL, napi_default, s},
+  };
+  napi_define_properties(env, obj, sizeof(methods) / sizeof(methods[0]), methods);
+  napi_wrap(env, obj, s, native_finalize, NULL, NULL);
+  return obj;
+}
+
+/** Called by native_module.c once the CPU is known to have AVX2 and FMA. */
+napi_value gatescope_register_kernels(napi_env env, napi_value exports) {
+  napi_value create, lanes;
+  napi_create_function(env, "create", NAPI_AUTO_LENGTH, js_create, NULL, &create);
+  napi_set_named_property(env, exports, "create", create);
+  napi_create_int32(env, VL, &lanes);
+  napi_set_named_property(env, exports, "lanes", lanes);
+  return exports;
+}
