@@ -61,30 +61,49 @@ static void pack_b(float *dst, int kc, int nc, const float *b, int ldb) {
   }
 }
 
-/** One MR x NR tile over packed panels; rows/cols < MR/NR at the edges go through a scratch tile. */
-static inline void micro(int kc, const float *ap, const float *bp, float *c, int ldc, int rows, int cols, int acc, float *t) {
+// One tile over packed panels (A panels always hold MR rows): `ROWS` names the accumulator rows a
+// variant keeps, so a short edge tile (e.g. the last 2 of 32 batch rows) does not pay for MR rows.
+// Rows/cols short of the variant's tile go through a scratch tile.
 #define DECLARE(r) vf c##r##0 = SPLAT(0.f), c##r##1 = c##r##0;
-  FOR_ROWS(DECLARE)
-  for (int k = 0; k < kc; k++) {
-    const vf b0 = LOAD(bp), b1 = LOAD(bp + VL);
 #define MULTIPLY_ADD(r) { const vf x = SPLAT(ap[r]); c##r##0 = MADD(x, b0, c##r##0); c##r##1 = MADD(x, b1, c##r##1); }
-    FOR_ROWS(MULTIPLY_ADD)
-    ap += MR;
-    bp += NR;
-  }
-  if (rows == MR && cols == NR) {
 #define WRITE(r) {                                                                        \
-      float *cr = c + (r) * ldc;                                                            \
-      if (acc) { c##r##0 = ADD(c##r##0, LOAD(cr)); c##r##1 = ADD(c##r##1, LOAD(cr + VL)); } \
-      STORE(cr, c##r##0); STORE(cr + VL, c##r##1);                                          \
-    }
-    FOR_ROWS(WRITE)
-    return;
+    float *cr = c + (r) * ldc;                                                            \
+    if (acc) { c##r##0 = ADD(c##r##0, LOAD(cr)); c##r##1 = ADD(c##r##1, LOAD(cr + VL)); } \
+    STORE(cr, c##r##0); STORE(cr + VL, c##r##1);                                          \
   }
 #define SPILL(r) { STORE(t + (r) * NR, c##r##0); STORE(t + (r) * NR + VL, c##r##1); }
-  FOR_ROWS(SPILL)
-  for (int r = 0; r < rows; r++)
-    for (int j = 0; j < cols; j++) c[r * ldc + j] = acc ? c[r * ldc + j] + t[r * NR + j] : t[r * NR + j];
+#define DEFINE_MICRO(name, tileRows, ROWS)                                                                           \
+  static inline void name(int kc, const float *ap, const float *bp, float *c, int ldc, int rows, int cols, int acc, float *t) { \
+    ROWS(DECLARE)                                                                                                    \
+    for (int k = 0; k < kc; k++) {                                                                                   \
+      const vf b0 = LOAD(bp), b1 = LOAD(bp + VL);                                                                    \
+      ROWS(MULTIPLY_ADD)                                                                                             \
+      ap += MR;                                                                                                      \
+      bp += NR;                                                                                                      \
+    }                                                                                                                \
+    if (rows == (tileRows) && cols == NR) {                                                                          \
+      ROWS(WRITE)                                                                                                    \
+      return;                                                                                                        \
+    }                                                                                                                \
+    ROWS(SPILL)                                                                                                      \
+    for (int r = 0; r < rows; r++)                                                                                   \
+      for (int j = 0; j < cols; j++) c[r * ldc + j] = acc ? c[r * ldc + j] + t[r * NR + j] : t[r * NR + j];         \
+  }
+
+#define ROWS_2(X) X(0) X(1)
+#define ROWS_4(X) X(0) X(1) X(2) X(3)
+DEFINE_MICRO(micro_full, MR, FOR_ROWS)
+DEFINE_MICRO(micro_2, 2, ROWS_2)
+#if MR > 4
+DEFINE_MICRO(micro_4, 4, ROWS_4)
+#endif
+
+static inline void micro(int kc, const float *ap, const float *bp, float *c, int ldc, int rows, int cols, int acc, float *t) {
+  if (rows <= 2) micro_2(kc, ap, bp, c, ldc, rows, cols, acc, t);
+#if MR > 4
+  else if (rows <= 4) micro_4(kc, ap, bp, c, ldc, rows, cols, acc, t);
+#endif
+  else micro_full(kc, ap, bp, c, ldc, rows, cols, acc, t);
 }
 
 EXPORT_INT(gemm_scratch_floats)(void) { return SCRATCH_FLOATS; }
