@@ -242,6 +242,7 @@ export class DashboardView {
     this.gradChart.data.datasets = [{ label: 'gradient norm', data: toPoints(this.grad.xs, this.grad.ys, log), borderColor: PALETTE[2], backgroundColor: PALETTE[2] }];
     this.gradChart.options.scales!.y!.type = log ? 'logarithmic' : 'linear';
     this.gradChart.update('none');
+    byId('grad-chart').dataset.points = String(this.grad.xs.length);
 
     const keys = new Map<string, XY[]>();
     for (const p of this.saturation) {
@@ -259,6 +260,7 @@ export class DashboardView {
       borderDash: label.endsWith('<0.1') ? [4, 3] : undefined, pointRadius: 2,
     }));
     this.saturationChart.update('none');
+    byId('saturation-chart').dataset.points = String(this.saturation.length);
   }
 }
 

@@ -1,11 +1,11 @@
-// Scenario 4's first half, shared by cancel.e2e.ts and pending/cancel-reload.e2e.ts: train from the palette,
+// Scenario 4's first half (cancel-reload.e2e.ts): train from the palette,
 // cancel from the dashboard, then check there is no error and the checkpoint on disk is intact and loadable.
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import type { Frame } from 'playwright-core';
 import { parseCheckpoint } from '../../src/core/checkpoint';
 import { exportStateBinding, type Session, type SessionOptions, waitFor } from './harness';
-import { SMALL_TRAINING, TRAIN_TITLE, dashboard, losses, shakespeare, text, waitForRunStatus } from './gatescope';
+import { SMALL_TRAINING, TRAIN_TITLE, chartPoints, dashboard, losses, shakespeare, text, waitForRunStatus } from './gatescope';
 
 interface State { training: { status: string; checkpointPath: string | null; error: string | null; lastLoss: number | null } | null }
 
@@ -15,15 +15,16 @@ export const CANCEL_SESSION: SessionOptions = {
   bindings: [exportStateBinding()],
 };
 
-/** Returns the dashboard and the losses it showed after the cancel. */
-export async function trainThenCancel(s: Session): Promise<{ frame: Frame; shown: { first: number; last: number } }> {
+/** Returns the dashboard, the losses it showed after the cancel and its chart sizes. */
+export async function trainThenCancel(s: Session): Promise<{ frame: Frame; shown: { first: number; last: number }; charts: { gradNorm: number; saturation: number } }> {
   await s.openFile('shakespeare.txt');
   await s.runCommand(TRAIN_TITLE);
   await s.acceptPrompts();
   const frame = await dashboard(s);
-  await waitFor('training to pass step 20', async () => {
+  // Past the first evaluation (every 1000 steps here), so the gate-saturation chart has a point.
+  await waitFor('training to pass step 20 and its first evaluation', async () => {
     const step = Number((await text(frame, '#step')).split('/')[0]);
-    return step > 20 || undefined;
+    return (step > 20 && (await chartPoints(frame)).saturation > 0) || undefined;
   }, 120_000, 500);
   await frame.locator('#cancel-run').click();
   await waitForRunStatus(frame, ['cancelled']);
@@ -42,5 +43,7 @@ export async function trainThenCancel(s: Session): Promise<{ frame: Frame; shown
   assert.ok((ck.training?.step ?? 0) > 0, 'the checkpoint records no training steps');
   const shown = await losses(frame);
   assert.ok(shown.last < shown.first, `the cancelled run's loss did not go down: ${shown.first} -> ${shown.last}`);
-  return { frame, shown };
+  const charts = await chartPoints(frame);
+  assert.ok(charts.gradNorm >= 20 && charts.saturation >= 1, `the dashboard charts are short: ${JSON.stringify(charts)}`);
+  return { frame, shown, charts };
 }

@@ -56,6 +56,12 @@ export async function losses(frame: Frame): Promise<{ first: number; last: numbe
   }, 60_000, 500);
 }
 
+/** How many points the gradient-norm chart and the gate-saturation chart hold (their data-points). */
+export async function chartPoints(frame: Frame): Promise<{ gradNorm: number; saturation: number }> {
+  const read = async (id: string) => Number(await frame.locator(id).getAttribute('data-points'));
+  return { gradNorm: await read('#grad-chart'), saturation: await read('#saturation-chart') };
+}
+
 const exec = promisify(execFile);
 
 /** Runs the gatescope CLI (the built dist/cli.js); returns stdout, or throws with stderr. */

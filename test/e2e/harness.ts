@@ -356,9 +356,18 @@ export class Session {
     return this.page.locator('.notification-list-item').allInnerTexts().catch(() => []);
   }
 
-  /** Reloads the browser window (Developer: Reload Window) and waits for the workbench again. */
+  /**
+   * Runs "Developer: Reload Window" and waits for the reloaded workbench. Not `page.reload()`: in VS Code
+   * for the web the command first awaits the storage flush (open editors, webview states, workspace state go
+   * to IndexedDB), whereas a browser reload only starts that flush from `beforeunload` and the page may go
+   * before the writes land; the reloaded workbench then shows the state of the last periodic flush (every
+   * ~5 s, and only while the page has focus): a stale webview state or no panel at all.
+   */
   async reloadWindow(): Promise<void> {
-    await this.page.reload({ waitUntil: 'domcontentloaded' });
+    const navigated = this.page.waitForEvent('framenavigated', { predicate: (f) => f === this.page.mainFrame(), timeout: 60_000 });
+    await this.runCommand('Developer: Reload Window');
+    await navigated;
+    await this.page.waitForLoadState('domcontentloaded');
     await this.waitForWorkbench();
   }
 

@@ -18,6 +18,7 @@ import { workerScript } from '../workerScript';
 import { ModelStore } from '../../src/extension/services/modelStore';
 import { TracedDocument, TraceService } from '../../src/extension/services/traceService';
 import { TrainingService } from '../../src/extension/services/trainingService';
+import { readRunHistoryFile } from '../../src/extension/services/runHistoryFile';
 import type { ModelData, RemoteTrace } from '../../src/extension/services/backend';
 
 const TEXT = 'the quick brown fox jumps over the lazy dog.\n'.repeat(20);
@@ -137,6 +138,12 @@ test('a training run reports steps, writes its checkpoint, registers the model a
     assert.equal(models.current?.data?.config.rnn.module, 'GRU');
     assert.deepEqual(run.samples.map((s) => s.temperature), [0.5, 1]);
     assert.ok(changes.includes('done'));
+    // What the checkpoint lacks went to its sidecar, up to the samples taken after the run.
+    const sidecar = await readRunHistoryFile(out);
+    assert.deepEqual([...sidecar!.gradNorm.values], [...run.gradNorm.values()]);
+    assert.equal(sidecar!.step, 6);
+    assert.deepEqual(sidecar!.saturation, run.saturation);
+    assert.deepEqual(sidecar!.samples, run.samples);
     // A second run cancels nothing (the first is finished) but replaces it as current; cancel stops it.
     const run2 = training.start({ text: TEXT, out: join(dir, 'm2.safetensors'), engine: 'reference', model: { module: 'LSTM', hiddenSize: 4, numLayers: 1 },
       settings: { steps: 10_000, seqLen: 8, batchSize: 2, evalEvery: 1000, sampleEvery: 0 } }, 'LSTM long');

@@ -1,8 +1,10 @@
 // The dashboard after a window reload: the training run is gone with the old extension host, but its
-// checkpoint keeps the loss histories. This rebuilds the dashboard's history message from the checkpoint's
-// training state plus what the webview remembered (the run's summary and samples). Pure: no vscode, no fs.
+// checkpoint keeps the loss histories and the sidecar next to it (logic/runHistory.ts) the gradient-norm
+// and gate-saturation histories and the samples. This rebuilds the dashboard's history message from those
+// plus what the webview remembered (the run's summary and samples). Pure: no vscode, no fs.
 import type { TrainingState } from '../../core/checkpoint';
-import { type DashboardHistoryMessage, float64Buffer, type RunStatus, type RunSummary, type SampleAtTemperature, type SeriesBuffers } from '../../protocol/webview';
+import { type DashboardHistoryMessage, exactBuffer, float64Buffer, type RunStatus, type RunSummary, type SampleAtTemperature, type SeriesBuffers } from '../../protocol/webview';
+import { historyUpTo, type RunHistory } from './runHistory';
 
 function seriesOf(points: readonly { readonly step: number; readonly loss: number }[]): SeriesBuffers {
   return { steps: float64Buffer(points.map((p) => p.step)), values: float64Buffer(points.map((p) => p.loss)) };
@@ -22,17 +24,23 @@ export function restoredStatus(remembered: RunStatus, training: TrainingState | 
 
 /**
  * The history message of a restored run. `training` is the checkpoint's training state (undefined when the
- * checkpoint could not be read: then `readError` says why and the run shows without curves).
+ * checkpoint could not be read: then `readError` says why and the run shows without loss curves);
+ * `sidecar` the run history written next to the checkpoint (undefined when there is none), cut at the
+ * checkpoint's step. `samples` (the webview's) are shown when the sidecar has none.
  */
 export function restoredHistory(
   run: RunSummary,
   training: TrainingState | undefined,
   samples: readonly SampleAtTemperature[],
   readError?: string,
+  sidecar?: RunHistory,
 ): DashboardHistoryMessage {
   const status = restoredStatus(run.status, training);
   const error = readError ?? run.error;
   const last = training?.lossHistory.at(-1);
+  const extra = sidecar && training ? historyUpTo(sidecar, training.step) : sidecar;
+  const gradNorm = extra?.gradNorm;
+  const lastGradNorm = gradNorm && gradNorm.steps.at(-1) === training?.step ? gradNorm.values.at(-1)! : NaN;
   const summary: RunSummary = {
     runId: run.runId, label: run.label, status,
     totalSteps: training?.settings.steps ?? run.totalSteps,
@@ -45,15 +53,15 @@ export function restoredHistory(
     run: summary,
     train: seriesOf(training?.lossHistory ?? EMPTY),
     validation: seriesOf(training?.validationHistory ?? EMPTY),
-    gradNorm: seriesOf(EMPTY), // not kept in checkpoints
+    gradNorm: gradNorm ? { steps: exactBuffer(gradNorm.steps), values: exactBuffer(gradNorm.values) } : seriesOf(EMPTY),
     ...(training && last ? {
       lastStep: {
         kind: 'step', step: training.step, totalSteps: training.settings.steps, epoch: training.epoch, loss: last.loss,
-        gradNorm: NaN, lr: training.settings.optimizer.lr, tokensPerSecond: NaN, elapsedSeconds: training.elapsedSeconds,
+        gradNorm: lastGradNorm, lr: training.settings.optimizer.lr, tokensPerSecond: NaN, elapsedSeconds: training.elapsedSeconds,
       },
     } : {}),
-    saturation: [],
-    samples: [...samples],
+    saturation: [...(extra?.saturation ?? [])],
+    samples: [...(extra?.samples.length ? extra.samples : samples)],
   };
 }
 

@@ -1,14 +1,17 @@
 // The training dashboard panel: follows the current (or latest) training run. After a window reload
-// (no run in this extension host yet) it shows the run the webview remembered, read back from its checkpoint.
+// (no run in this extension host yet) it shows the run the webview remembered, read back from its checkpoint
+// and the run-history sidecar next to it.
 import type * as vscode from 'vscode';
 import type { TrainingState } from '../../core/checkpoint';
 import type { DashboardHistoryMessage, FromWebviewMessage } from '../../protocol/webview';
 import { exactBuffer } from '../../protocol/webview';
 import { MutableDisposable } from '../lifecycle';
 import { restoredHistory } from '../logic/restoredRun';
+import type { RunHistory } from '../logic/runHistory';
 import type { SeriesBuilder } from '../logic/series';
 import type { DashboardViewState } from '../logic/viewState';
 import type { TrainingRun } from '../services/trainingRun';
+import { readRunHistoryFile } from '../services/runHistoryFile';
 import type { TrainingService } from '../services/trainingService';
 import { PanelHost } from './panelHost';
 
@@ -18,6 +21,8 @@ function buffers(s: SeriesBuilder): { steps: ArrayBuffer; values: ArrayBuffer } 
 
 /** Reads a checkpoint's training state (the loss histories). */
 export type TrainingStateReader = (path: string) => Promise<TrainingState | undefined>;
+/** Reads the run-history sidecar of a checkpoint (undefined when there is none). */
+export type RunHistoryReader = (checkpointPath: string) => Promise<RunHistory | undefined>;
 
 export class DashboardPanel extends PanelHost {
   private readonly runListeners = this.register(new MutableDisposable<vscode.Disposable>());
@@ -29,25 +34,32 @@ export class DashboardPanel extends PanelHost {
     panel: vscode.WebviewPanel,
     extensionUri: vscode.Uri,
     private readonly training: TrainingService,
-    remembered?: { state: DashboardViewState; read: TrainingStateReader },
+    remembered?: { state: DashboardViewState; read: TrainingStateReader; readHistory?: RunHistoryReader },
   ) {
     super('dashboard', panel, extensionUri);
     this.register(training.onDidStartRun((run) => this.follow(run, true)));
     const latest = training.latest;
     if (latest) this.follow(latest, false);
-    else if (remembered?.state.run) void this.restore(remembered.state, remembered.read);
+    else if (remembered?.state.run) void this.restore(remembered.state, remembered.read, remembered.readHistory ?? readRunHistoryFile);
   }
 
-  private async restore(state: DashboardViewState, read: TrainingStateReader): Promise<void> {
+  private async restore(state: DashboardViewState, read: TrainingStateReader, readHistory: RunHistoryReader): Promise<void> {
     const run = state.run!;
+    const samples = state.samples ?? [];
     let message: DashboardHistoryMessage;
     if (!run.checkpointPath) {
-      message = restoredHistory(run, undefined, state.samples ?? [], 'the run saved no checkpoint');
+      message = restoredHistory(run, undefined, samples, 'the run saved no checkpoint');
     } else {
+      const path = run.checkpointPath;
+      // A missing or damaged sidecar costs its charts, not the loss curves.
+      const sidecar = readHistory(path).catch((err: unknown) => {
+        console.warn(`gatescope: ${err instanceof Error ? err.message : String(err)}`);
+        return undefined;
+      });
       try {
-        message = restoredHistory(run, await read(run.checkpointPath), state.samples ?? []);
+        message = restoredHistory(run, await read(path), samples, undefined, await sidecar);
       } catch (err) {
-        message = restoredHistory(run, undefined, state.samples ?? [], err instanceof Error ? err.message : String(err));
+        message = restoredHistory(run, undefined, samples, err instanceof Error ? err.message : String(err), await sidecar);
       }
     }
     if (this.isDisposed || this.followed) return; // a new run took the dashboard meanwhile

@@ -4,6 +4,7 @@ import type { StepEvent } from '../../core/train/events';
 import type { TrainRunEvent } from '../../node/trainRun';
 import type { RunStatus, RunSummary, SampleAtTemperature, SaturationPoint } from '../../protocol/webview';
 import { Disposable, Emitter } from '../lifecycle';
+import type { RunHistory } from '../logic/runHistory';
 import { SeriesBuilder } from '../logic/series';
 import type { Backend, TrainJob, TrainOutcome, TrainSpec } from './backend';
 
@@ -73,6 +74,20 @@ export class TrainingRun extends Disposable {
       ...(this.engine ? { engine: this.engine } : {}),
       ...(this.checkpointPath ? { checkpointPath: this.checkpointPath } : {}),
       ...(this.errorText ? { error: this.errorText } : {}),
+    };
+  }
+
+  /**
+   * What the checkpoint does not keep (gradient norms, gate saturation, samples) up to now, for the sidecar
+   * next to the checkpoint. The series are views of the live buffers: encode them before the next event.
+   */
+  history(): RunHistory {
+    return {
+      runId: this.runId,
+      step: this.lastStep?.step ?? 0,
+      gradNorm: { steps: this.gradNorm.steps(), values: this.gradNorm.values() },
+      saturation: this.saturation,
+      samples: this.samples,
     };
   }
 

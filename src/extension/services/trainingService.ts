@@ -1,11 +1,13 @@
 // Starts and tracks training runs: one current run at a time (starting another cancels it), a short
 // history of finished runs for the tree view, and what happens when a run ends (checkpoint written,
-// model registered, samples at a few temperatures).
+// model registered, samples at a few temperatures). Each time a run's checkpoint is (re)written, what the
+// checkpoint lacks (gradient norms, gate saturation, samples) goes to its sidecar for a restored dashboard.
 import type { RunSummary } from '../../protocol/webview';
 import { Disposable, Emitter, MutableDisposable } from '../lifecycle';
 import type { Backend, ModelData, TrainOutcome, TrainSpec } from './backend';
 import type { ModelStore } from './modelStore';
 import { describeModel } from './modelStore';
+import { type HistoryFileWriter, RunHistoryWriter } from './runHistoryFile';
 import { TrainingRun } from './trainingRun';
 
 const MAX_RUNS = 20;
@@ -15,6 +17,8 @@ export interface TrainingServiceOptions {
   readonly loadCheckpoint: (path: string) => Promise<ModelData>;
   readonly temperatures: () => readonly number[];
   readonly sampleLength: () => number;
+  /** Writes a run-history sidecar (default: next to the checkpoint, atomically). */
+  readonly writeHistory?: HistoryFileWriter;
 }
 
 export class TrainingService extends Disposable {
@@ -60,10 +64,15 @@ export class TrainingService extends Disposable {
     this.currentRun.value = run; // cancels and disposes the previous run
     this.history.push(run);
     if (this.history.length > MAX_RUNS) this.history.shift();
-    run.onDidChangeStatus((s) => this.onDidChangeRunsEmitter.fire(s));
+    const sidecar = new RunHistoryWriter(this.options.writeHistory);
+    run.onDidChangeStatus((s) => {
+      // Fired when the checkpoint got written, the run ended, or its samples arrived.
+      if (s.checkpointPath) sidecar.save(s.checkpointPath, run.history());
+      this.onDidChangeRunsEmitter.fire(s);
+    });
     this.onDidStartRunEmitter.fire(run);
     this.onDidChangeRunsEmitter.fire(run.summary());
-    run.settled = run.finished.then((outcome) => this.finish(run, outcome));
+    run.settled = run.finished.then((outcome) => this.finish(run, outcome)).then(() => sidecar.idle());
     return run;
   }
 
