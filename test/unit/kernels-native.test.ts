@@ -17,11 +17,13 @@ test('native kernels refuse offsets outside the heap, bad tokens and use after d
   assert.throws(() => k.transpose(-1, 2, 2, 10), RangeError);
   assert.throws(() => k.lstmForward(4, 64, 0, 0, 0, 0, 0, false), RangeError);
   k.setTokens(Int32Array.of(0, 1, -2));
-  assert.throws(() => k.gatherRows(0, 100, 4, 3, 200), /negative token/);
+  assert.throws(() => k.gatherRows(0, 100, 4, 3, 200, 0), /negative token/);
   k.setTokens(Int32Array.of(0, 1));
-  assert.throws(() => k.gatherRows(0, 100, 4, 3, 200), /more rows than tokens/);
+  assert.throws(() => k.gatherRows(0, 100, 4, 3, 200, 0), /more rows than tokens/);
+  assert.throws(() => k.gatherRows(0, 100, 4, 1, 200, 2), /more rows than tokens/);
   assert.throws(() => k.setTokens([1, 2] as unknown as Int32Array), TypeError);
-  k.gatherRows(0, 100, 4, 2, 200); // in bounds: fine
+  k.gatherRows(0, 100, 4, 2, 200, 0); // in bounds: fine
+  k.gatherRows(0, 100, 4, 1, 200, 1);
   k.dispose();
   assert.throws(() => k.colSum(0, 1, 1, 4), /disposed/);
 });

@@ -65,9 +65,9 @@ export function createJsKernels(dtype: FloatDType): FastKernels {
     transpose(src, rows, cols, dst) {
       for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) h[dst + c * rows + r] = h[src + r * cols + c];
     },
-    gatherRows(out, table, width, rows, bias) {
+    gatherRows(out, table, width, rows, bias, firstToken = 0) {
       for (let r = 0; r < rows; r++) {
-        const o = out + r * width, s = table + inputs[r] * width;
+        const o = out + r * width, s = table + inputs[firstToken + r] * width;
         for (let j = 0; j < width; j++) h[o + j] = h[s + j] + h[bias + j];
       }
     },

@@ -25,8 +25,8 @@ export interface FastKernels {
     c: number, ldc: number, accumulate: boolean): void;
   /** dst[cols, rows] = transpose of src[rows, cols]. */
   transpose(src: number, rows: number, cols: number, dst: number): void;
-  /** out[r, :] = table[inputs[r], :] + bias for r < rows (one-hot input projection). */
-  gatherRows(out: number, table: number, width: number, rows: number, bias: number): void;
+  /** out[r, :] = table[inputs[firstToken + r], :] + bias for r < rows (one-hot input projection). */
+  gatherRows(out: number, table: number, width: number, rows: number, bias: number, firstToken?: number): void;
   /** out[r, :] += bias. */
   addRowBias(out: number, rows: number, width: number, bias: number): void;
   /** dst[inputs[r], :] += src[r, :]. */

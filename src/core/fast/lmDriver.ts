@@ -454,14 +454,15 @@ export class FastLmEngine implements LmEngine {
       const gates = ws.gates[l], hs = ws.hs[l];
       k.copy(state + l * B * H, hs, B * H);
       if (rnn.module === 'LSTM') k.copy(state + (L + l) * B * H, ws.cs[l], B * H);
-      if (l === 0) {
-        k.gatherRows(gates, ly.wihT, GH, TB, ly.xbias);
-      } else {
+      // Layer 0's one-hot projection is gathered step by step, right before the step's GEMM adds to it,
+      // so the gate rows stay in cache instead of making a round trip through memory per window.
+      if (l > 0) {
         k.gemmPacked(TB, GH, H, ws.hs[l - 1] + B * H, H, 1, ly.wihTP, gates, GH, false);
         k.addRowBias(gates, TB, GH, ly.xbias);
       }
       for (let t = 0; t < T; t++) {
         const g = gates + t * B * GH, hPrev = hs + t * B * H, h = hPrev + B * H;
+        if (l === 0) k.gatherRows(g, ly.wihT, GH, B, ly.xbias, t * B);
         switch (rnn.module) {
           case 'LSTM': {
             k.gemmPacked(B, GH, H, hPrev, H, 1, ly.whhTP, g, GH, true);

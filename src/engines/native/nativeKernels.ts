@@ -13,7 +13,7 @@ export interface NativeKernelObject {
   gemm(M: number, N: number, K: number, a: number, ars: number, acs: number, b: number, ldb: number, c: number, ldc: number, acc: boolean): void;
   gemmPacked(M: number, N: number, K: number, a: number, ars: number, acs: number, packed: number, c: number, ldc: number, acc: boolean): void;
   transpose(src: number, rows: number, cols: number, dst: number): void;
-  gatherRows(out: number, table: number, width: number, rows: number, bias: number): void;
+  gatherRows(out: number, table: number, width: number, rows: number, bias: number, firstToken: number): void;
   addRowBias(out: number, rows: number, width: number, bias: number): void;
   scatterAddRows(src: number, width: number, rows: number, dst: number): void;
   colSum(src: number, rows: number, cols: number, dst: number): void;
@@ -64,7 +64,7 @@ export function createNativeKernels(addon: NativeAddon, threads: 1 | 2): FastKer
     packB: (K, N, b, ldb, dst) => k.packB(K, N, b, ldb, dst),
     gemmPacked: (M, N, K, a, ars, acs, packed, c, ldc, accumulate) => k.gemmPacked(M, N, K, a, ars, acs, packed, c, ldc, accumulate),
     transpose: (src, rows, cols, dst) => k.transpose(src, rows, cols, dst),
-    gatherRows: (out, table, width, rows, bias) => k.gatherRows(out, table, width, rows, bias),
+    gatherRows: (out, table, width, rows, bias, firstToken = 0) => k.gatherRows(out, table, width, rows, bias, firstToken),
     addRowBias: (out, rows, width, bias) => k.addRowBias(out, rows, width, bias),
     scatterAddRows: (src, width, rows, dst) => k.scatterAddRows(src, width, rows, dst),
     colSum: (src, rows, cols, dst) => k.colSum(src, rows, cols, dst),

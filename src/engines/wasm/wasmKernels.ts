@@ -152,7 +152,7 @@ export function createWasmKernels(variant: KernelVariant, threads: 1 | 2 = 1): F
       }
     },
     transpose: (src, rows, cols, dst) => x.transpose(p(src), rows, cols, p(dst)),
-    gatherRows: (out, table, width, rows, bias) => x.gather_rows(p(out), p(table), width, rows, p(bias), tokenBase),
+    gatherRows: (out, table, width, rows, bias, firstToken = 0) => x.gather_rows(p(out), p(table), width, rows, p(bias), tokenBase + 4 * firstToken),
     addRowBias: (out, rows, width, bias) => x.add_row_bias(p(out), rows, width, p(bias)),
     scatterAddRows: (src, width, rows, dst) => x.scatter_add_rows(p(src), width, rows, p(dst), tokenBase),
     colSum: (src, rows, cols, dst) => x.col_sum(p(src), rows, cols, p(dst)),

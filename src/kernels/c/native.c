@@ -253,10 +253,10 @@ static int tokens_ok(Args *r, int rows) {
   return r->ok;
 }
 
-/** The largest token id of the first `rows` tokens (a RangeError for a negative one). */
-static int32_t token_bound(Args *r, int rows) {
+/** The largest token id of tokens [first, first + rows) (a RangeError for a negative one). */
+static int32_t token_bound(Args *r, int first, int rows) {
   int32_t lo = 0, hi = 0;
-  for (int i = 0; i < rows; i++) {
+  for (int i = first; i < first + rows; i++) {
     const int32_t t = r->s->tokens[i];
     if (t < lo) lo = t;
     if (t > hi) hi = t;
@@ -396,15 +396,20 @@ static napi_value js_transpose(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/** gatherRows(out, table, width, rows, bias, firstToken): rows of tokens from firstToken on. */
 static napi_value js_gather_rows(napi_env env, napi_callback_info info) {
-  Args r = read_args(env, info, 5);
-  const int width = r.v[2], rows = r.v[3];
+  Args r = read_args(env, info, 6);
+  const int width = r.v[2], rows = r.v[3], first = r.v[5];
   float *out = span(&r, r.v[0], (int64_t)rows * width);
   const float *bias = span(&r, r.v[4], width);
-  if (!tokens_ok(&r, rows)) return NULL;
-  const int32_t maxToken = token_bound(&r, rows);
+  if (r.ok && first < 0) {
+    napi_throw_range_error(env, NULL, "negative first token");
+    return NULL;
+  }
+  if (!tokens_ok(&r, first + rows)) return NULL;
+  const int32_t maxToken = token_bound(&r, first, rows);
   const float *table = span(&r, r.v[1], (int64_t)(maxToken + 1) * width);
-  if (r.ok) gather_rows(out, table, width, rows, bias, r.s->tokens);
+  if (r.ok) gather_rows(out, table, width, rows, bias, r.s->tokens + first);
   return NULL;
 }
 
@@ -422,7 +427,7 @@ static napi_value js_scatter_add_rows(napi_env env, napi_callback_info info) {
   const int width = r.v[1], rows = r.v[2];
   const float *src = span(&r, r.v[0], (int64_t)rows * width);
   if (!tokens_ok(&r, rows)) return NULL;
-  const int32_t maxToken = token_bound(&r, rows);
+  const int32_t maxToken = token_bound(&r, 0, rows);
   float *dst = span(&r, r.v[3], (int64_t)(maxToken + 1) * width);
   if (r.ok) scatter_add_rows(src, width, rows, dst, r.s->tokens);
   return NULL;
