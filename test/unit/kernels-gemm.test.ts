@@ -10,7 +10,7 @@ import { nativeAddonPath, nativeAvailability } from '../../src/engines/native';
 import { createNativeKernels, type NativeAddon } from '../../src/engines/native/nativeKernels';
 import { createJsKernels } from '../../src/core/fast/jsKernels';
 
-const SHAPES: [number, number, number][] = [[1, 1, 1], [3, 5, 7], [4, 8, 256], [37, 65, 300], [130, 520, 17], [32, 1024, 64], [70, 24, 600]];
+const SHAPES: [number, number, number][] = [[1, 1, 1], [1, 40, 257], [2, 33, 130], [5, 20, 64], [3, 5, 7], [4, 8, 256], [37, 65, 300], [130, 520, 17], [32, 1024, 64], [70, 24, 600]];
 
 function checkGemm(k: FastKernels): void {
   const rng = createRng(4);

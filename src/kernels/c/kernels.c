@@ -90,6 +90,7 @@ static void pack_b(float *dst, int kc, int nc, const float *b, int ldb) {
       for (int j = 0; j < cols; j++) c[r * ldc + j] = acc ? c[r * ldc + j] + t[r * NR + j] : t[r * NR + j];         \
   }
 
+#define ROWS_1(X) X(0)
 #define ROWS_2(X) X(0) X(1)
 #define ROWS_4(X) X(0) X(1) X(2) X(3)
 DEFINE_MICRO(micro_full, MR, FOR_ROWS)
@@ -98,8 +99,41 @@ DEFINE_MICRO(micro_2, 2, ROWS_2)
 DEFINE_MICRO(micro_4, 4, ROWS_4)
 #endif
 
+/**
+ * One row (a single sequence: a matrix-vector product). With one row, each accumulator's multiply-adds
+ * form a dependency chain, so four k steps run on separate accumulators and are summed at the end.
+ */
+static inline void micro_1(int kc, const float *ap, const float *bp, float *c, int ldc, int rows, int cols, int acc, float *t) {
+  (void)ldc;
+  (void)rows;
+  vf s0 = SPLAT(0.f), s1 = s0, s2 = s0, s3 = s0, s4 = s0, s5 = s0, s6 = s0, s7 = s0;
+  int k = 0;
+  for (; k + 4 <= kc; k += 4, ap += 4 * MR, bp += 4 * NR) {
+    vf x = SPLAT(ap[0]);
+    s0 = MADD(x, LOAD(bp), s0); s1 = MADD(x, LOAD(bp + VL), s1);
+    x = SPLAT(ap[MR]);
+    s2 = MADD(x, LOAD(bp + NR), s2); s3 = MADD(x, LOAD(bp + NR + VL), s3);
+    x = SPLAT(ap[2 * MR]);
+    s4 = MADD(x, LOAD(bp + 2 * NR), s4); s5 = MADD(x, LOAD(bp + 2 * NR + VL), s5);
+    x = SPLAT(ap[3 * MR]);
+    s6 = MADD(x, LOAD(bp + 3 * NR), s6); s7 = MADD(x, LOAD(bp + 3 * NR + VL), s7);
+  }
+  for (; k < kc; k++, ap += MR, bp += NR) {
+    const vf x = SPLAT(ap[0]);
+    s0 = MADD(x, LOAD(bp), s0); s1 = MADD(x, LOAD(bp + VL), s1);
+  }
+  vf c00 = ADD(ADD(s0, s2), ADD(s4, s6)), c01 = ADD(ADD(s1, s3), ADD(s5, s7));
+  if (cols == NR) {
+    WRITE(0)
+    return;
+  }
+  SPILL(0)
+  for (int j = 0; j < cols; j++) c[j] = acc ? c[j] + t[j] : t[j];
+}
+
 static inline void micro(int kc, const float *ap, const float *bp, float *c, int ldc, int rows, int cols, int acc, float *t) {
-  if (rows <= 2) micro_2(kc, ap, bp, c, ldc, rows, cols, acc, t);
+  if (rows == 1) micro_1(kc, ap, bp, c, ldc, rows, cols, acc, t);
+  else if (rows == 2) micro_2(kc, ap, bp, c, ldc, rows, cols, acc, t);
 #if MR > 4
   else if (rows <= 4) micro_4(kc, ap, bp, c, ldc, rows, cols, acc, t);
 #endif
