@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { rnnConfig, type RnnModule } from '../core/config';
 import type { LmBatch, LmConfig, LmEngine, LmTrainOptions } from '../core/engine';
 import { createRng } from '../core/random';
-import { type EngineChoice, availableEngines, createLmEngine, traceLm } from '../engines';
+import { type EngineChoice, availableEngines, createLmEngine, initTfjsBackend, traceLm } from '../engines';
 import { parseCli } from './args';
 import { UsageError } from './errors';
 
@@ -153,6 +153,8 @@ export async function run(args: string[]): Promise<number> {
   for (const e of engines) {
     if (!available.includes(e)) throw new UsageError(`engine "${e}" is not available here (available: ${available.join(', ')})`);
   }
+  // TensorFlow.js on its WASM backend (its pure-JS default would take minutes per step).
+  const tfjsBackend = engines.includes('tfjs') ? await initTfjsBackend() : undefined;
   const configs = values.quick ? CONFIGS.slice(0, 1) : CONFIGS;
   const withTorch = !values['no-torch'] && torchAvailable();
   const log = (line: string): void => { if (!values.json) process.stdout.write(`${line}\n`); };
@@ -160,6 +162,7 @@ export async function run(args: string[]): Promise<number> {
   log(`gatescope bench: char-LM vocab ${VOCAB} one-hot, batch ${BATCH}, seq ${SEQ}, Adam, cross-entropy, float32`);
   log(`${rounds} rounds x ${steps} timed steps after ${warmup} warm-up, PyTorch and engines alternating; medians`);
   log(`machine: ${cpus().length} CPUs (${cpus()[0]?.model ?? 'unknown'}), load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+  if (tfjsBackend) log(`tfjs backend: ${tfjsBackend}`);
   log(withTorch ? `PyTorch: ${PYTHON} scripts/bench_torch.py, 2 threads${existsSync(OPENBLAS) ? ', OpenBLAS (openmp)' : ''}` : 'PyTorch: not timed (no torch for /usr/bin/python3, or --no-torch)');
   log('');
   log(`${'config'.padEnd(18)}${'engine'.padEnd(16)}${'ms/step'.padStart(10)}${'chars/s'.padStart(10)}${'torch ms'.padStart(10)}${'ratio'.padStart(8)}`);

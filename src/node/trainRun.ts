@@ -11,7 +11,7 @@ import { TrainSession } from '../core/train/session';
 import { streamLayout } from '../core/data/streams';
 import { splitTrainValidation } from '../core/data/split';
 import type { TrainEvent } from '../core/train/events';
-import { type EngineChoice, createLmEngine } from '../engines/index';
+import { type EngineChoice, createLmEngine, initTfjsBackend } from '../engines/index';
 import { type LoadedText, loadTextSources } from './textSources';
 import { checkWritable, readModelFile, writeModelFile } from './modelFile';
 
@@ -119,6 +119,8 @@ function prepare(req: TrainRequest): Prepared {
  * last good state has been saved.
  */
 export async function* trainToFile(req: TrainRequest, shouldStop: () => boolean = () => false): AsyncGenerator<TrainRunEvent, void> {
+  // TensorFlow.js picks its backend asynchronously: its WASM backend, not the slow pure-JS one.
+  if (req.engine === 'tfjs') await initTfjsBackend();
   const { session, engine, start } = prepare(req);
   yield start;
   const t0 = performance.now();
