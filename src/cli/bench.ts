@@ -103,10 +103,12 @@ function timeTorch(c: BenchConfig, steps: number, warmup: number): Timing {
   return timing(out.results[0].samples);
 }
 
-function timeTrace(chars: number, streams: number): { chars: number; streams: number; seconds: number; engine: string } {
+interface TraceTiming { readonly chars: number; readonly streams: number; readonly seconds: number; readonly engine: string }
+
+function timeTrace(chars: number, streams: number, choice: 'native' | 'wasm'): TraceTiming {
   const c: BenchConfig = { module: 'LSTM', hidden: 256, layers: 1 };
   const cfg = lmConfig(c);
-  const e = createLmEngine(cfg, { engine: 'auto' });
+  const e = createLmEngine(cfg, { engine: choice });
   const params = e.getParameters();
   const engine = e.name;
   e.dispose();
@@ -116,7 +118,7 @@ function timeTrace(chars: number, streams: number): { chars: number; streams: nu
   let checksum = 0;
   const t0 = performance.now();
   traceLm(cfg, params, tokens, {
-    streams, chunkSteps: 256,
+    engine: choice, streams, chunkSteps: 256,
     onChunk(chunk) {
       const l = chunk.layers[0];
       checksum += l.h[l.h.length - 1] + (l.c ? l.c[0] : 0) + l.gates[0];
@@ -188,9 +190,11 @@ export async function run(args: string[]): Promise<number> {
     if (tt) log(`${label(c).padEnd(18)}${'pytorch'.padEnd(16)}${tt.msPerStep.toFixed(1).padStart(10)}${Math.round(tt.charsPerSec).toString().padStart(10)}`);
   }
   log('ratio = gatescope throughput / PyTorch throughput on the same workload, measured in this run (> 1: faster)');
-  const trace = values['no-trace'] ? undefined : timeTrace(traceChars, traceStreams);
-  if (trace) {
-    log('');
+  // The long trace on each fast engine benchmarked (the js engine would take minutes).
+  const traceEngines = values['no-trace'] ? [] : (['native', 'wasm'] as const).filter((e) => engines.includes(e));
+  const traces = traceEngines.map((e) => timeTrace(traceChars, traceStreams, e));
+  if (traces.length) log('');
+  for (const trace of traces) {
     log(`trace: ${trace.chars} chars, LSTM H=256, forward with h/c/gates, ${trace.streams} parallel streams, ${trace.engine}: ${trace.seconds.toFixed(2)} s`);
   }
   if (values.json) {
@@ -201,7 +205,7 @@ export async function run(args: string[]): Promise<number> {
         torchMsPerStep: torch.find((t) => t.config === r.config)?.timing.msPerStep,
         ratio: (() => { const t = torch.find((x) => x.config === r.config); return t ? t.timing.msPerStep / r.timing.msPerStep : undefined; })() })),
       torch: torch.map((t) => ({ ...t.config, ...t.timing })),
-      trace,
+      traces,
     }, null, 2)}\n`);
   }
   return 0;
