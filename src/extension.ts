@@ -19,6 +19,7 @@ import { readSettings } from './extension/settings';
 import { registerSelfTest } from './extension/selfTest';
 import { TrainingStatusBar } from './extension/statusBar';
 import { ModelsTreeProvider } from './extension/tree/modelsTree';
+import { watchTraceEdits } from './extension/providers/traceEdits';
 
 let services: Gatescope | undefined;
 
@@ -56,6 +57,7 @@ export function activate(context: vscode.ExtensionContext): Gatescope {
   const tree = store.add(new ModelsTreeProvider(models, training));
   store.add(vscode.window.createTreeView('gatescope.models', { treeDataProvider: tree, showCollapseAll: false }));
   store.add(vscode.workspace.onDidCloseTextDocument((d) => traces.remove(d.uri.toString())));
+  store.add(watchTraceEdits(traces));
   // The trace view follows the cursor in its traced document (the text under the heatmap stays aligned);
   // a selection of several characters becomes its span for "Find units on over span". Trailing
   // throttle: the last selection of a burst always arrives.

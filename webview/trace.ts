@@ -1,7 +1,7 @@
 // Trace view: heatmap of units × timesteps for one tensor (h, c or a gate) of one layer/direction, with
 // the text under it. The view pulls fixed blocks of timesteps from the host (which asks the worker),
 // so a million-character document scrolls without ever holding the whole trace.
-import type { SpanMatch, TensorSelector, ToWebviewMessage, TraceLayout, WindowResponse } from '../src/protocol/webview';
+import type { SpanMatch, TensorSelector, ToWebviewMessage, TraceLayout, TraceProgressMessage, WindowResponse } from '../src/protocol/webview';
 import { parseUnitFilter, parseViewState, sortUnits, type TraceViewState, UNIT_SORTS, type UnitSort } from '../src/extension/logic/viewState';
 import { visibleChar } from '../src/extension/logic/tokens';
 import { colour, cssColour, scaleFor } from './colormap';
@@ -22,6 +22,8 @@ const selectorKey = (s: TensorSelector): string => `${s.layer}/${s.direction}/${
 export class TraceView {
   private state: TraceViewState;
   private layout: TraceLayout | undefined;
+  /** The worker's preparation of the trace; blocks past `available` are not requested until it grows. */
+  private progress: TraceProgressMessage | undefined;
   private readonly blocks = new Map<string, Block>();
   private readonly pending = new Set<string>();
   private order: number[] = [];
@@ -66,6 +68,7 @@ export class TraceView {
       case 'traceLayout': {
         const same = this.state.traceId === m.layout.traceId;
         this.layout = m.layout;
+        this.progress = undefined;
         this.blocks.clear();
         this.pending.clear();
         this.order = [];
@@ -87,6 +90,13 @@ export class TraceView {
         this.queueFrame();
         break;
       }
+      case 'traceProgress':
+        if (!this.layout || m.traceId !== this.layout.traceId) break;
+        this.progress = m;
+        setText(byId('trace-error'), m.state === 'cancelled' ? 'Tracing was cancelled; run “gatescope: Trace active document” again.'
+          : m.state === 'failed' ? 'Tracing failed (see the gatescope output).' : '');
+        this.queueFrame();
+        break;
       case 'window':
         this.accept(m);
         break;
@@ -252,7 +262,7 @@ export class TraceView {
         continue;
       }
       complete = false;
-      if (this.pending.has(key)) continue;
+      if (this.pending.has(key) || !this.computable(b * BLOCK)) continue;
       this.pending.add(key);
       const selector = this.state.selector;
       const traceId = l.traceId;
@@ -263,6 +273,19 @@ export class TraceView {
         });
     }
     return complete ? out : null;
+  }
+
+  /** Whether the block starting at t can be asked for (its part of the document is prepared). */
+  private computable(t: number): boolean {
+    const p = this.progress;
+    return !p || p.state === 'ready' || (p.state === 'preparing' && t < p.available);
+  }
+
+  /** " — preparing… 42%" while the worker sweeps the document. */
+  private preparingNote(): string {
+    const p = this.progress;
+    if (!p || p.state !== 'preparing') return '';
+    return ` — preparing… ${p.total > 0 ? Math.floor((100 * p.done) / p.total) : 0}%`;
   }
 
   private accept(m: WindowResponse): void {
@@ -385,9 +408,13 @@ export class TraceView {
     scroll.value = String(this.state.position);
     const t0 = this.state.position;
     const t1 = Math.min(l.length, t0 + this.columns);
-    setText(byId('trace-position'), `t ${t0.toLocaleString('en-US')}–${t1.toLocaleString('en-US')} of ${l.length.toLocaleString('en-US')}`);
+    setText(byId('trace-position'), `t ${t0.toLocaleString('en-US')}–${t1.toLocaleString('en-US')} of ${l.length.toLocaleString('en-US')}${this.preparingNote()}`);
     const s = this.slice(t0, t1);
-    if (!s) return; // redrawn when the blocks arrive
+    if (!s) {
+      // Redrawn when the blocks arrive (or, past the prepared part, when the preparation gets there).
+      if (!this.computable(Math.floor((t1 - 1) / BLOCK) * BLOCK)) setText(byId('trace-position'), `t ${t0.toLocaleString('en-US')}: not prepared yet${this.preparingNote()}`);
+      return;
+    }
     const H = l.hiddenSize;
     if (this.order.length !== H) this.order = sortUnits(s.data, H, this.state.sort);
     const rows = this.visibleUnits();

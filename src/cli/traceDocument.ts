@@ -8,7 +8,7 @@ import { decodeTextBytes } from '../core/data/text';
 import { tokenText, vocabularySize } from '../core/data/tokenizer';
 import { directions, GATES, toTorchConfig } from '../core/config';
 import { ModelFileError, readModelFile } from '../node/modelFile';
-import { MAX_BIDIRECTIONAL_TOKENS, TOP_K, createDocumentTrace, encodeDocument } from '../worker/documentTrace';
+import { MAX_BIDIRECTIONAL_TOKENS, TOP_K, createDocumentTrace, encodeDocument, traceableTokens } from '../worker/documentTrace';
 import { parseCli } from './args';
 import { UsageError } from './errors';
 import { readInput, writeOutput } from './io';
@@ -47,8 +47,8 @@ export async function traceDocument(args: string[], io?: CommandOutput): Promise
   const enc = encodeDocument(ck.vocab, decoded.text);
   const T = enc.ids.length;
   const { numLayers: L, hiddenSize: H, module } = ck.config.rnn;
-  if (T > MAX_BIDIRECTIONAL_TOKENS && directions(ck.config.rnn) === 2) {
-    throw new UsageError(`${values.text}: ${T} tokens; a bidirectional model is traced at most ${MAX_BIDIRECTIONAL_TOKENS} tokens at once`);
+  if (traceableTokens(ck.config, T) < T) {
+    throw new UsageError(`${values.text}: ${T} tokens; this bidirectional model runs on the reference, which traces at most ${MAX_BIDIRECTIONAL_TOKENS} tokens at once`);
   }
   const tensorsPerLayer = (1 + (module === 'LSTM' ? 1 : 0) + GATES[module].length) * directions(ck.config.rnn);
   if (T * H * L * tensorsPerLayer * 4 > MAX_BYTES) {

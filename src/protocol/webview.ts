@@ -112,6 +112,18 @@ export interface DashboardHistoryMessage {
 export interface TrainEventMessage { readonly type: 'trainEvent'; readonly runId: string; readonly event: TrainEvent }
 export interface RunStatusMessage { readonly type: 'runStatus'; readonly run: RunSummary }
 export interface TraceLayoutMessage { readonly type: 'traceLayout'; readonly layout: TraceLayout }
+/**
+ * How far the worker's preparation of a trace got (sent after traceLayout and as it advances): blocks
+ * starting before `available` can be requested now, later ones once it grows.
+ */
+export interface TraceProgressMessage {
+  readonly type: 'traceProgress';
+  readonly traceId: string;
+  readonly state: 'preparing' | 'ready' | 'cancelled' | 'failed';
+  readonly done: number;
+  readonly total: number;
+  readonly available: number;
+}
 export interface WindowResponse {
   readonly type: 'window';
   readonly id: number;
@@ -143,6 +155,7 @@ export type ToWebviewMessage =
   | TrainEventMessage
   | RunStatusMessage
   | TraceLayoutMessage
+  | TraceProgressMessage
   | WindowResponse
   | FindSpansResponse
   | ErrorResponse
@@ -186,7 +199,7 @@ export type FromWebviewMessage =
 // ---------------------------------------------------------------- guards
 
 const TO_WEBVIEW_TYPES: ReadonlySet<string> = new Set<ToWebviewMessage['type']>([
-  'init', 'dashboardReset', 'dashboardHistory', 'trainEvent', 'runStatus', 'traceLayout', 'window', 'spans',
+  'init', 'dashboardReset', 'dashboardHistory', 'trainEvent', 'runStatus', 'traceLayout', 'traceProgress', 'window', 'spans',
   'error', 'diffReport', 'reveal',
 ]);
 

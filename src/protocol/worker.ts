@@ -45,7 +45,11 @@ export interface EngineComparison {
 export type HostRequest =
   /** `cancelFlag`: Int32Array(1) over a SharedArrayBuffer; the training loop stops when it becomes 1. */
   | { readonly type: 'train'; readonly id: number; readonly request: TrainRequest; readonly cancelFlag: SharedArrayBuffer }
-  /** Stops the train or prepareTrace request `id` (a cancelled preparation fails with kind 'cancelled'). */
+  /**
+   * Stops the train or prepareTrace request `id` (a cancelled preparation fails with kind 'cancelled').
+   * A trace is usable from 'traceStarted' on (traceWindow before its `available` token); disposing it
+   * cancels its preparation.
+   */
   | { readonly type: 'cancel'; readonly id: number }
   | { readonly type: 'sample'; readonly id: number; readonly model: ModelSource; readonly options: SampleOptions }
   | { readonly type: 'prepareTrace'; readonly id: number; readonly model: ModelSource; readonly input: TraceInput; readonly checkpointEvery?: number }
@@ -107,6 +111,9 @@ export type WorkerErrorKind = 'input' | 'diverged' | 'cancelled' | 'internal';
 
 export type WorkerMessage =
   | { readonly type: 'trainEvent'; readonly id: number; readonly event: TrainRunEvent }
-  | { readonly type: 'traceProgress'; readonly id: number; readonly done: number; readonly total: number }
+  /** A prepareTrace request's trace exists: windows before `available` can be asked for while it prepares. */
+  | { readonly type: 'traceStarted'; readonly id: number; readonly ready: TraceReadyResult }
+  /** done/total: preparation work; available: windows starting before this token can be computed now. */
+  | { readonly type: 'traceProgress'; readonly id: number; readonly done: number; readonly total: number; readonly available: number }
   | { readonly type: 'result'; readonly id: number; readonly result: WorkerResult }
   | { readonly type: 'error'; readonly id: number; readonly kind: WorkerErrorKind; readonly message: string };

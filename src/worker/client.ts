@@ -26,7 +26,10 @@ export interface WorkerClientOptions {
 
 export interface PrepareTraceOptions {
   readonly checkpointEvery?: number;
-  readonly onProgress?: (done: number, total: number) => void;
+  /** The trace exists and can be windowed (before `available`) while it prepares. */
+  readonly onStarted?: (ready: TraceReadyResult) => void;
+  /** done/total: preparation work; available: windows starting before this token can be asked for now. */
+  readonly onProgress?: (done: number, total: number, available: number) => void;
   readonly signal?: AbortSignal;
 }
 
@@ -99,11 +102,17 @@ export class WorkerClient {
     return (await this.request((id) => ({ type: 'sample', id, model, options })).promise) as SampledResult;
   }
 
-  /** Sweeps the document, keeping states every K tokens; an aborted `signal` rejects with kind 'cancelled'. */
+  /**
+   * Sweeps the document, keeping states every K tokens; resolves when done, and an aborted `signal` rejects
+   * with kind 'cancelled'. The trace can be windowed from onStarted on (traceWindow before `available`).
+   */
   async prepareTrace(model: ModelSource, input: TraceInput, options: PrepareTraceOptions = {}): Promise<TraceReadyResult> {
     const { id, promise } = this.request(
       (id) => ({ type: 'prepareTrace', id, model, input, ...(options.checkpointEvery ? { checkpointEvery: options.checkpointEvery } : {}) }),
-      (m) => { if (m.type === 'traceProgress') options.onProgress?.(m.done, m.total); },
+      (m) => {
+        if (m.type === 'traceStarted') options.onStarted?.(m.ready);
+        if (m.type === 'traceProgress') options.onProgress?.(m.done, m.total, m.available);
+      },
     );
     const cancel = (): void => { if (!this.failure) this.worker.postMessage({ type: 'cancel', id } satisfies HostRequest); };
     options.signal?.addEventListener('abort', cancel, { once: true });
@@ -165,6 +174,7 @@ export class WorkerClient {
     if (!p) return;
     switch (m.type) {
       case 'trainEvent':
+      case 'traceStarted':
       case 'traceProgress':
         p.onEvent?.(m);
         return;

@@ -10,9 +10,11 @@ import { encodeText, type Vocabulary } from '../core/data/tokenizer';
 import type { LmConfig } from '../core/engine';
 import { type FastLmEngine, fastUnsupportedReason } from '../core/fast/lmDriver';
 import { traceTokens } from '../core/fast/trace';
+import { CheckpointedStackTrace } from '../core/fast/bidiTrace';
+import { createJsKernels } from '../core/fast/jsKernels';
+import { createWasmKernels } from '../engines/wasm/wasmKernels';
 import { type FloatArray, type TensorMap, floatArray } from '../core/tensor';
 import { type LmState, type LmWeights, lmForward, splitLmParameters } from '../core/train/lmForward';
-import { traceLm } from '../engines/index';
 import { createJsLmEngine } from '../engines/js';
 import { createWasmLmEngine, wasmAvailability } from '../engines/wasm';
 
@@ -37,7 +39,14 @@ export interface DocumentTrace {
   /** Tokens that can be windowed (a bidirectional model is traced in one piece, capped). */
   readonly length: number;
   readonly checkpointEvery: number;
-  /** Sweeps the document in slices; yields the number of tokens done after each slice. */
+  /** Units of preparation work in all (tokens for one sweep; bidirectional stacks sweep several times). */
+  readonly work: number;
+  /**
+   * Windows starting before this token can be computed now: it grows while prepare() runs (a window needs
+   * the checkpoint at its block start), and is `length` once prepared.
+   */
+  readonly available: number;
+  /** Sweeps the document in slices; yields the work done (0..work) after each slice. */
   prepare(): Generator<number, void>;
   window(start: number, end: number): TraceWindowData;
   dispose(): void;
@@ -45,10 +54,26 @@ export interface DocumentTrace {
 
 export const TOP_K = 5;
 export const DEFAULT_CHECKPOINT_EVERY = 256;
-/** Bidirectional models need the whole sequence for the reverse direction: traced in one piece, capped. */
+/**
+ * Bidirectional configs the fast kernels do not cover (reset-before GRU, dense inputs) are traced by the
+ * reference in one piece (the reverse direction needs the whole sequence), so they are capped.
+ */
 export const MAX_BIDIRECTIONAL_TOKENS = 20_000;
-/** Tokens per prepare() slice (rounded to whole K-blocks): between slices the caller may yield or cancel. */
-const SLICE_TOKENS = 16_384;
+
+/** Tokens of a document a model can trace: all, except for bidirectional models on the reference. */
+export function traceableTokens(config: LmConfig, tokens: number): number {
+  return directions(config.rnn) === 2 && !fastBidirectional(config) ? Math.min(tokens, MAX_BIDIRECTIONAL_TOKENS) : tokens;
+}
+
+/** Bidirectional stacks the checkpointed fast trace (src/core/fast/bidiTrace.ts) runs. */
+function fastBidirectional(config: LmConfig): boolean {
+  return directions(config.rnn) === 2 && fastUnsupportedReason({ ...config, rnn: { ...config.rnn, bidirectional: false } }) === undefined;
+}
+/**
+ * Tokens per prepare() slice (rounded to whole K-blocks): between slices the worker answers window requests
+ * and cancels, so a slice should take well under 100 ms.
+ */
+const SLICE_TOKENS = 4096;
 
 export interface EncodedDocument {
   readonly ids: Int32Array;
@@ -70,6 +95,7 @@ export function createDocumentTrace(model: TraceModel, ids: Int32Array, checkpoi
     if (!(ids[i] >= 0 && ids[i] < model.config.vocabSize)) throw new RangeError(`token ${i} (id ${ids[i]}) is outside the vocabulary of ${model.config.vocabSize}`);
   }
   if (fastUnsupportedReason(model.config) === undefined) return new FastTrace(model, ids, K);
+  if (fastBidirectional(model.config)) return new BidirectionalTrace(model, ids, K);
   const weights = splitLmParameters(model.config, model.params);
   if (directions(model.config.rnn) === 2) return new WholeTrace(model.config, weights, ids.subarray(0, MAX_BIDIRECTIONAL_TOKENS), K);
   return new ReferenceTrace(model.config, weights, ids, K);
@@ -130,6 +156,21 @@ class FastTrace implements DocumentTrace {
     return this.ids.length;
   }
 
+  get work(): number {
+    return this.ids.length;
+  }
+
+  get available(): number {
+    return this.done >= this.ids.length ? this.ids.length : Math.min(this.ids.length, this.states.length * this.checkpointEvery);
+  }
+
+  /** One engine for the sweep and the windows: windows asked between slices run on it too. */
+  private fastEngine(): FastLmEngine {
+    this.engine ??= this.model.config.rnn.dtype === 'float32' && wasmAvailability().available
+      ? createWasmLmEngine(this.model.config, this.model.params) : createJsLmEngine(this.model.config, this.model.params);
+    return this.engine;
+  }
+
   *prepare(): Generator<number, void> {
     const K = this.checkpointEvery;
     const n = this.ids.length;
@@ -141,7 +182,7 @@ class FastTrace implements DocumentTrace {
       // Only states at a block start inside the document are ever needed.
       const from0 = this.states[this.states.length - 1];
       if (to - from > 0 && from + K < n) {
-        traceLm(this.model.config, this.model.params, this.ids.subarray(from, to), {
+        traceTokens(this.fastEngine(), this.ids.subarray(from, to), {
           chunkSteps: K, h0: from0.h, ...(from0.c ? { c0: from0.c } : {}),
           onChunk: (chunk) => {
             const end = from + chunk.start + chunk.steps;
@@ -182,9 +223,7 @@ class FastTrace implements DocumentTrace {
     const logits = new Float64Array(T * O);
     let outs: { h: FloatArray; c?: FloatArray; gates: FloatArray[] }[] | undefined;
     const s = this.states[b];
-    this.engine ??= dtype === 'float32' && wasmAvailability().available
-      ? createWasmLmEngine(this.model.config, this.model.params) : createJsLmEngine(this.model.config, this.model.params);
-    traceTokens(this.engine, this.ids.subarray(a, end), {
+    traceTokens(this.fastEngine(), this.ids.subarray(a, end), {
       chunkSteps: Math.min(end - a, 4 * K), h0: s.h, ...(s.c ? { c0: s.c } : {}),
       onChunk: (chunk) => {
         outs ??= chunk.layers.map((layer, l) => ({
@@ -216,6 +255,58 @@ class FastTrace implements DocumentTrace {
   }
 }
 
+/**
+ * Bidirectional (and multi-layer bidirectional) stacks on the fast kernels: forward and reverse sweeps keep
+ * every layer's states at block boundaries; a window is recomputed from the states around it (exact).
+ * Windows wait for the whole preparation: the reverse direction's state comes from the document's end.
+ */
+class BidirectionalTrace implements DocumentTrace {
+  private stack: CheckpointedStackTrace | undefined;
+
+  constructor(private readonly model: TraceModel, ids: Int32Array, readonly checkpointEvery: number) {
+    const { config, params } = model;
+    const dtype = config.rnn.dtype;
+    const wasm = wasmAvailability();
+    // One kernel thread: B = 1 steps are too small to share.
+    const kernels = dtype === 'float32' && wasm.available ? createWasmKernels(wasm.variant!, 1) : createJsKernels(dtype);
+    const rnn: TensorMap = new Map([...params].filter(([k]) => k.startsWith('rnn.')).map(([k, v]) => [k.slice(4), v]));
+    const weight = params.get('head.weight'), bias = params.get('head.bias');
+    if (!weight || !bias) throw new Error('model parameters lack head.weight / head.bias');
+    this.stack = new CheckpointedStackTrace(config.rnn, kernels, rnn, { kind: 'tokens', ids }, {
+      checkpointEvery,
+      head: { weight: weight.data as ArrayLike<number>, bias: bias.data as ArrayLike<number>, outputs: config.outputSize },
+    });
+    this.length = ids.length;
+  }
+
+  readonly length: number;
+
+  get work(): number {
+    return this.stack?.work ?? 0;
+  }
+
+  get available(): number {
+    return this.stack?.available ?? 0;
+  }
+
+  prepare(): Generator<number, void> {
+    if (!this.stack) throw new Error('this trace was disposed');
+    return this.stack.prepare();
+  }
+
+  window(start: number, end: number): TraceWindowData {
+    checkWindow(start, end, this.length);
+    if (!this.stack) throw new Error('this trace was disposed');
+    const w = this.stack.window(start, end);
+    return { start, end, tensors: w.tensors, ...topPredictions(w.logits!, end - start, this.model.config.outputSize) };
+  }
+
+  dispose(): void {
+    this.stack?.dispose();
+    this.stack = undefined;
+  }
+}
+
 /** Rows from..to of every [T, 1, H] trace tensor (time-major, N = 1). */
 function sliceRows(trace: TensorMap, from: number, to: number): TensorMap {
   const out: TensorMap = new Map();
@@ -235,6 +326,14 @@ class ReferenceTrace implements DocumentTrace {
 
   get length(): number {
     return this.ids.length;
+  }
+
+  get work(): number {
+    return this.ids.length;
+  }
+
+  get available(): number {
+    return this.done >= this.ids.length ? this.ids.length : Math.min(this.ids.length, this.states.length * this.checkpointEvery);
   }
 
   *prepare(): Generator<number, void> {
@@ -276,6 +375,14 @@ class WholeTrace implements DocumentTrace {
 
   get length(): number {
     return this.ids.length;
+  }
+
+  get work(): number {
+    return this.ids.length;
+  }
+
+  get available(): number {
+    return this.trace ? this.ids.length : 0;
   }
 
   *prepare(): Generator<number, void> {

@@ -2,7 +2,7 @@
 // model files and compares engines off the host's thread. One training run at a time; traces stay in
 // memory until disposed.
 import { parentPort } from 'node:worker_threads';
-import type { HostRequest, ModelData, ModelSource, WorkerErrorKind, WorkerMessage, WorkerResult } from '../protocol/worker';
+import type { HostRequest, ModelData, ModelSource, TraceReadyResult, WorkerErrorKind, WorkerMessage, WorkerResult } from '../protocol/worker';
 import { sampleText } from '../core/sample';
 import { FormatError } from '../core/formats/safetensors';
 import { TrainingDivergedError } from '../core/train/events';
@@ -32,6 +32,8 @@ let nextTraceId = 1;
 let training: { id: number; flag: Int32Array } | null = null;
 /** prepareTrace requests in progress -> cancelled yet. */
 const preparing = new Map<number, boolean>();
+/** Traces still preparing -> their prepareTrace request. */
+const preparingTraces = new Map<number, number>();
 
 const send = (m: WorkerMessage, transfer: ArrayBuffer[] = []): void => port.postMessage(m, transfer);
 const yieldToEvents = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
@@ -80,29 +82,34 @@ async function handle(m: HostRequest): Promise<{ result: WorkerResult; transfer?
       const model = resolveModel(m.model);
       const doc = 'text' in m.input ? encodeDocument(model.vocab, m.input.text) : { ids: m.input.ids, offsets: new Int32Array(0), unknown: 0 };
       const trace = createDocumentTrace(model, doc.ids, m.checkpointEvery);
+      // The trace is usable at once: windows the sweep has passed are answered between its slices.
+      const traceId = nextTraceId++;
+      traces.set(traceId, trace);
       preparing.set(m.id, false);
+      preparingTraces.set(traceId, m.id);
+      const { rnn } = model.config;
+      const ready: TraceReadyResult = {
+        kind: 'traceReady', traceId, tokens: trace.length, offsets: doc.offsets, unknown: doc.unknown, checkpointEvery: trace.checkpointEvery,
+        vocabulary: Array.from({ length: vocabularySize(model.vocab) }, (_, i) => tokenText(model.vocab, i)),
+        module: rnn.module, hiddenSize: rnn.hiddenSize, numLayers: rnn.numLayers, gates: GATES[rnn.module],
+      };
+      send({ type: 'traceStarted', id: m.id, ready });
+      send({ type: 'traceProgress', id: m.id, done: 0, total: trace.work, available: trace.available });
       try {
         for (const done of trace.prepare()) {
-          send({ type: 'traceProgress', id: m.id, done, total: trace.length });
-          await yieldToEvents(); // lets cancel (and other requests) in between slices
+          send({ type: 'traceProgress', id: m.id, done, total: trace.work, available: trace.available });
+          await yieldToEvents(); // lets cancel and window requests in between slices
           if (preparing.get(m.id)) throw new CancelledError();
         }
       } catch (e) {
         trace.dispose();
+        traces.delete(traceId);
         throw e;
       } finally {
         preparing.delete(m.id);
+        preparingTraces.delete(traceId);
       }
-      const traceId = nextTraceId++;
-      traces.set(traceId, trace);
-      const { rnn } = model.config;
-      return {
-        result: {
-          kind: 'traceReady', traceId, tokens: trace.length, offsets: doc.offsets, unknown: doc.unknown, checkpointEvery: trace.checkpointEvery,
-          vocabulary: Array.from({ length: vocabularySize(model.vocab) }, (_, i) => tokenText(model.vocab, i)),
-          module: rnn.module, hiddenSize: rnn.hiddenSize, numLayers: rnn.numLayers, gates: GATES[rnn.module],
-        },
-      };
+      return { result: ready };
     }
     case 'traceWindow': {
       const trace = traces.get(m.traceId);
@@ -111,10 +118,13 @@ async function handle(m: HostRequest): Promise<{ result: WorkerResult; transfer?
       const transfer = [...new Set([...w.tensors.values()].map((t) => t.data.buffer as ArrayBuffer)), w.topIds.buffer as ArrayBuffer, w.topProbs.buffer as ArrayBuffer];
       return { result: { kind: 'traceWindow', start: w.start, end: w.end, tensors: w.tensors, topIds: w.topIds, topProbs: w.topProbs }, transfer };
     }
-    case 'disposeTrace':
+    case 'disposeTrace': {
+      const request = preparingTraces.get(m.traceId);
+      if (request !== undefined) preparing.set(request, true);
       traces.get(m.traceId)?.dispose();
       traces.delete(m.traceId);
       return { result: { kind: 'disposed' } };
+    }
     case 'loadModel':
       return { result: { kind: 'loaded', model: await readModel(m.path) } };
     case 'compareEngines':

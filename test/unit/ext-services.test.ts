@@ -20,6 +20,7 @@ import { TracedDocument, TraceService } from '../../src/extension/services/trace
 import { TrainingService } from '../../src/extension/services/trainingService';
 import { readRunHistoryFile } from '../../src/extension/services/runHistoryFile';
 import type { ModelData, RemoteTrace } from '../../src/extension/services/backend';
+import { PreparationProgress } from '../../src/extension/logic/preparation';
 
 const TEXT = 'the quick brown fox jumps over the lazy dog.\n'.repeat(20);
 
@@ -33,7 +34,9 @@ function tinyModel(module: 'LSTM' | 'GRU' | 'RNN', numLayers = 1, dtype: 'float3
 function prepared(model: ModelData, ids: Int32Array, K: number): RemoteTrace {
   const doc = createDocumentTrace(model, ids, K);
   for (const _ of doc.prepare()) { /* sweep */ }
-  return { length: doc.length, window: async (start, end) => doc.window(start, end).tensors, dispose: () => doc.dispose() };
+  const progress = new PreparationProgress(doc.length);
+  progress.finish();
+  return { length: doc.length, progress, window: async (start, end) => doc.window(start, end).tensors, dispose: () => doc.dispose() };
 }
 
 async function traced(model: ModelData, text: string, K: number, block: number): Promise<TracedDocument> {

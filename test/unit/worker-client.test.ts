@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { WorkerClient } from '../../src/worker/client';
+import { WorkerClient, WorkerRequestError } from '../../src/worker/client';
 import type { TrainRunEvent } from '../../src/node/trainRun';
 import { readModelFile } from '../../src/node/modelFile';
 import { createDocumentTrace, encodeDocument } from '../../src/worker/documentTrace';
@@ -97,6 +97,39 @@ test('worker: cancel returns quickly and saves a checkpoint', async () => {
   }
 });
 
+test('worker: a trace answers windows the sweep has passed while it prepares; disposing it cancels', { timeout: 30_000 }, async () => {
+  const client = new WorkerClient(opts);
+  try {
+    const m = memoryModel();
+    const ids = new Int32Array(400_000).map((_, i) => (i * 7) % m.config.vocabSize);
+    let started: ((id: number) => void) | undefined;
+    const traceId = new Promise<number>((r) => { started = r; });
+    const availability: number[] = [];
+    let finished = false;
+    const prepared = client.prepareTrace(m, { ids }, {
+      checkpointEvery: 64, onStarted: (ready) => started!(ready.traceId), onProgress: (_d, _t, a) => availability.push(a),
+    });
+    prepared.then(() => { finished = true; }, () => { finished = true; });
+    const id = await traceId;
+    const w = await client.traceWindow(id, 10, 74); // the first block's state is the initial one
+    assert.deepEqual(w.tensors.get('trace_l1_h')!.shape, [64, 1, 16]);
+    await assert.rejects(client.traceWindow(id, 399_000, 399_010), /not prepared yet/);
+    while (availability.length < 2) await new Promise((r) => setTimeout(r, 5));
+    assert.ok(!finished, 'the windows came back before the preparation ended');
+    assert.ok(availability.every((a, i) => i === 0 || a >= availability[i - 1]));
+    const mid = availability.at(-1)! - 100;
+    const local = createDocumentTrace(m, ids.subarray(0, mid + 10), 64);
+    for (const _ of local.prepare()) { /* sweep */ }
+    const wa = (await client.traceWindow(id, mid, mid + 10)).tensors.get('trace_l1_c')!.data as Float32Array;
+    const wb = local.window(mid, mid + 10).tensors.get('trace_l1_c')!.data as Float32Array;
+    for (let i = 0; i < wb.length; i++) assert.ok(Math.abs(wa[i] - wb[i]) < 1e-5);
+    await client.disposeTrace(id);
+    await assert.rejects(prepared, (e) => e instanceof WorkerRequestError && e.kind === 'cancelled');
+  } finally {
+    await client.dispose();
+  }
+});
+
 test('worker crash rejects pending requests with a clear error', async () => {
   const failures: string[] = [];
   const client = new WorkerClient({ ...opts, onFailure: (e) => failures.push(e.message) });
@@ -125,9 +158,12 @@ test('WorkerBackend: traces and samples exactly like in-process, cancels, loads 
     const m = memoryModel();
     const ids = Int32Array.from(TEXT.slice(0, 1000), (ch) => (m.vocab as { chars: readonly string[] }).chars.indexOf(ch));
     const progress: number[] = [];
-    const remote = await backend.prepareTrace(m, ids, 64, { onProgress: (d) => progress.push(d) });
+    const remote = await backend.prepareTrace(m, ids, 64);
+    remote.progress.onDidChange((p) => progress.push(p.done));
     assert.equal(remote.length, 1000);
+    await remote.progress.finished;
     assert.equal(progress.at(-1), 1000);
+    assert.equal(remote.progress.current.state, 'ready');
     const local = createDocumentTrace(m, ids, 64);
     for (const _ of local.prepare()) { /* sweep */ }
     const [wa, wb] = [await remote.window(100, 300), local.window(100, 300).tensors];
@@ -144,7 +180,10 @@ test('WorkerBackend: traces and samples exactly like in-process, cancels, loads 
     await assert.rejects(remote.window(0, 10), /closed/);
     const long = new Int32Array(2_000_000).map((_, i) => ids[i % ids.length]);
     const t0 = performance.now();
-    await assert.rejects(backend.prepareTrace(m, long, 64, { isCancelled: () => performance.now() - t0 > 150 }), (e) => e instanceof CancelledError);
+    const cancelled = await backend.prepareTrace(m, long, 64, { isCancelled: () => performance.now() - t0 > 150 });
+    await assert.rejects(cancelled.progress.finished, (e) => e instanceof CancelledError);
+    assert.equal(cancelled.progress.current.state, 'cancelled');
+    await assert.rejects(cancelled.window(0, 10), /does not exist/); // the worker dropped it
     await assert.rejects(backend.sample({ ...m, params: new Map() }, req), /head|missing|lack/);
     const cmp = await backend.compareEngines(m, ['reference', 'js'], 2);
     assert.equal(cmp.paramError.length, 2);

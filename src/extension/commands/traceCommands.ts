@@ -8,6 +8,7 @@ import { type TraceOptions, TracedDocument } from '../services/traceService';
 import type { ModelData } from '../services/backend';
 import { directions, GATES } from '../../core/config';
 import { readSettings } from '../settings';
+import { noteEditsSinceSnapshot } from '../providers/traceEdits';
 import { requireLanguageModel } from './modelCommands';
 
 let traceCounter = 0;
@@ -44,22 +45,34 @@ export async function traceActiveDocument(g: Gatescope, arg?: unknown): Promise<
   }
   const traceId = `trace-${++traceCounter}`;
   const label = document.uri.scheme === 'untitled' ? document.uri.path : vscode.workspace.asRelativePath(document.uri);
+  // The trace is usable as soon as the worker has it: the view and hovers show what the sweep has passed,
+  // the notification follows the rest (and cancels it). The command resolves once all is prepared.
   const doc = await Promise.resolve(vscode.window.withProgress(
     { location: vscode.ProgressLocation.Notification, title: `gatescope: tracing ${label} (${enc.ids.length.toLocaleString('en-US')} tokens)`, cancellable: true },
     async (progress, token) => {
-      let reported = 0;
-      const remote = await g.backend.prepareTrace(model.data!, enc.ids, s.traceCheckpointInterval, {
-        isCancelled: () => token.isCancellationRequested,
-        onProgress: (done, total) => {
-          const pct = (100 * done) / total;
-          if (pct - reported >= 1) {
-            progress.report({ increment: pct - reported, message: `${done.toLocaleString('en-US')} tokens` });
-            reported = pct;
-          }
-        },
-      });
-      return new TracedDocument(document.uri.toString(), traceId, label, document.version, text, enc, model.id, model.data!, remote,
+      const remote = await g.backend.prepareTrace(model.data!, enc.ids, s.traceCheckpointInterval, { isCancelled: () => token.isCancellationRequested });
+      const traced = new TracedDocument(document.uri.toString(), traceId, label, document.version, text, enc, model.id, model.data!, remote,
         cacheOptions(model.data!, s.traceCheckpointInterval));
+      noteEditsSinceSnapshot(traced, document.getText());
+      g.traces.set(traced);
+      g.panels.showTrace().show(traced);
+      let reported = 0;
+      const watch = traced.progress.onDidChange((p) => {
+        const pct = 100 * traced.progress.fraction;
+        if (pct - reported >= 1) {
+          progress.report({ increment: pct - reported, message: `${Math.floor(pct)}% (${p.available.toLocaleString('en-US')} tokens viewable)` });
+          reported = pct;
+        }
+      });
+      try {
+        await traced.progress.finished;
+        return traced;
+      } catch (err) {
+        if (g.traces.get(traced.key) === traced) g.traces.remove(traced.key);
+        throw err;
+      } finally {
+        watch.dispose();
+      }
     })).catch((err: unknown) => {
     if (err instanceof CancelledError) return undefined;
     throw err;
@@ -68,14 +81,12 @@ export async function traceActiveDocument(g: Gatescope, arg?: unknown): Promise<
     g.output.info(`tracing ${label} cancelled`);
     return undefined;
   }
-  g.traces.set(doc);
   const notes: string[] = [];
   if (enc.unknown) notes.push(`${enc.unknown} character(s) not in the model's vocabulary were traced as a fallback character`);
   if (doc.length < enc.ids.length) notes.push(`only the first ${doc.length} tokens were traced (bidirectional models are traced in one piece)`);
   if (enc.offsets[enc.ids.length] < text.length) notes.push(`traced the first ${enc.ids.length.toLocaleString('en-US')} tokens (gatescope.maxTraceLength)`);
   g.output.info(`traced ${label} with ${model.label}: ${doc.length} timesteps${notes.length ? `; ${notes.join('; ')}` : ''}`);
   if (notes.length) void vscode.window.showInformationMessage(`gatescope: ${notes.join('; ')}.`);
-  g.panels.showTrace().show(doc);
   return traceId;
 }
 

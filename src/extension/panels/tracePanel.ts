@@ -2,6 +2,7 @@
 // answers from the document's block cache (the worker recomputes missing blocks from a checkpoint).
 import type * as vscode from 'vscode';
 import { exactBuffer, type FromWebviewMessage, type TensorSelector } from '../../protocol/webview';
+import { type IDisposable, MutableDisposable, toDisposable } from '../lifecycle';
 import type { TracedDocument, TraceService } from '../services/traceService';
 import { PanelHost } from './panelHost';
 
@@ -13,9 +14,12 @@ export interface TraceEditorBridge {
 
 const MAX_WINDOW = 4096;
 const MAX_SPAN_SCAN = 200_000;
+/** Preparation progress reaches the webview at most this often (the worker reports every slice). */
+const PROGRESS_MS = 100;
 
 export class TracePanel extends PanelHost {
   private traceId: string | undefined;
+  private readonly progressWatch = this.register(new MutableDisposable<IDisposable>());
 
   constructor(panel: vscode.WebviewPanel, extensionUri: vscode.Uri, private readonly traces: TraceService, private readonly bridge: TraceEditorBridge) {
     super('trace', panel, extensionUri);
@@ -33,6 +37,24 @@ export class TracePanel extends PanelHost {
     this.traceId = doc.traceId;
     this.panel.title = `gatescope: Trace ${doc.label}`;
     this.post({ type: 'traceLayout', layout: doc.layout });
+    this.postProgress(doc);
+    // While the document prepares, the view learns how far it may scroll into computed blocks.
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const sub = doc.progress.onDidChange((p) => {
+      if (p.state === 'preparing') {
+        timer ??= setTimeout(() => { timer = undefined; this.postProgress(doc); }, PROGRESS_MS);
+        return;
+      }
+      clearTimeout(timer);
+      timer = undefined;
+      this.postProgress(doc);
+    });
+    this.progressWatch.value = toDisposable(() => { sub.dispose(); clearTimeout(timer); });
+  }
+
+  private postProgress(doc: TracedDocument): void {
+    const p = doc.progress.current;
+    this.post({ type: 'traceProgress', traceId: doc.traceId, state: p.state, done: p.done, total: p.total, available: p.available });
   }
 
   revealPosition(position: number, span?: { start: number; end: number }): void {

@@ -35,11 +35,14 @@ export class GateHoverProvider extends Disposable implements vscode.HoverProvide
     const t0 = performance.now();
     const t = doc.tokenAt(document.offsetAt(position));
     if (t < 0) return undefined;
-    const layer = settings.hoverLayer < 0 ? doc.layout.numLayers - 1 : settings.hoverLayer;
-    const snapshot = await doc.hoverSnapshot(t, layer, settings.hoverTopUnits, 5);
-    if (token.isCancellationRequested) return undefined;
-    let markdown = formatHover(snapshot);
-    if (document.version !== doc.version) markdown += '\n\n_The document changed since it was traced; run “gatescope: Trace active document” again._';
+    // Answer at once where there is nothing exact to show: edited text, or a part not prepared yet.
+    let markdown = doc.unavailableNote(t);
+    if (!markdown) {
+      const layer = settings.hoverLayer < 0 ? doc.layout.numLayers - 1 : settings.hoverLayer;
+      const snapshot = await doc.hoverSnapshot(t, layer, settings.hoverTopUnits, 5);
+      if (token.isCancellationRequested) return undefined;
+      markdown = formatHover(snapshot);
+    }
     const record: HoverRecord = { uri: document.uri.toString(), position: t, markdown, millis: performance.now() - t0 };
     this.last = record;
     this.onDidHoverEmitter.fire(record);
@@ -62,3 +65,4 @@ export class GateHoverProvider extends Disposable implements vscode.HoverProvide
     }
   }
 }
+

@@ -68,7 +68,9 @@ export class UnitDecorations extends Disposable {
       const last = lastTok < 0 ? a.doc.length : lastTok + 1;
       const margin = Math.max(0, Math.floor((MAX_COLOURED - (last - first)) / 2));
       const start = Math.max(0, first - margin);
-      const end = Math.min(a.doc.length, Math.max(last, start) + margin, start + MAX_COLOURED);
+      // Text edited since the trace no longer lines up with it: colour only the part before the edit.
+      const end = Math.min(a.doc.staleFrom, Math.max(last, start) + margin, start + MAX_COLOURED);
+      if (end <= start) continue;
       const values = await a.doc.window(a.colouring.selector, start, end);
       if (gen !== this.generation) return;
       const H = a.doc.layout.hiddenSize;

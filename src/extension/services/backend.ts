@@ -5,6 +5,9 @@ import type { TensorMap } from '../../core/tensor';
 import type { TrainSettings } from '../../core/checkpoint';
 import type { TrainRequest, TrainRunEvent } from '../../node/trainRun';
 import type { IDisposable } from '../lifecycle';
+import type { PreparationProgress } from '../logic/preparation';
+
+export { PreparationCancelledError as CancelledError } from '../logic/preparation';
 import type { EngineComparison, LoadedModel, ModelData } from '../../protocol/worker';
 
 export type { EngineComparison, LoadedModel, ModelData } from '../../protocol/worker';
@@ -25,9 +28,14 @@ export interface TrainJob extends IDisposable {
   readonly done: Promise<TrainOutcome>;
 }
 
-/** A document prepared for windowed tracing (states checkpointed every K tokens in the worker). */
+/**
+ * A document being prepared for windowed tracing (states checkpointed every K tokens in the worker). It is
+ * usable at once: windows starting before progress.current.available can be asked for while it prepares.
+ * dispose() also cancels an unfinished preparation.
+ */
 export interface RemoteTrace extends IDisposable {
   readonly length: number;
+  readonly progress: PreparationProgress;
   /** trace_l{k}[_reverse]_{h|c|gate_*} tensors [end - start, 1, H] for timesteps start..end. */
   window(start: number, end: number): Promise<TensorMap>;
 }
@@ -40,16 +48,8 @@ export interface SampleRequest {
 }
 
 export interface PrepareOptions {
-  /** Called now and then with tokens processed so far. */
-  readonly onProgress?: (done: number, total: number) => void;
-  /** Polled between chunks; when true, preparation stops with a CancelledError. */
+  /** Polled while preparing; when true, preparation stops (progress fails with PreparationCancelledError). */
   readonly isCancelled?: () => boolean;
-}
-
-export class CancelledError extends Error {
-  constructor() {
-    super('cancelled');
-  }
 }
 
 export interface Backend extends IDisposable {
@@ -57,6 +57,7 @@ export interface Backend extends IDisposable {
   readonly description: string;
   train(spec: TrainSpec, onEvent: (event: TrainRunEvent) => void): TrainJob;
   sample(model: ModelData, request: SampleRequest): Promise<string>;
+  /** Resolves as soon as the worker has the trace (preparation goes on; see RemoteTrace.progress). */
   prepareTrace(model: ModelData, ids: Int32Array, checkpointEvery: number, options?: PrepareOptions): Promise<RemoteTrace>;
   /** Reads and parses a model file (any format the importers know) off the extension host. */
   loadModel(path: string): Promise<LoadedModel>;

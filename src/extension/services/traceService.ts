@@ -10,6 +10,7 @@ import { headLogits, topK } from '../logic/predictions';
 import { SpanScanner, unitsOnOverSpan } from '../logic/spans';
 import { tokenAtOffset } from '../logic/tokens';
 import { blocksCovering, WindowCache } from '../logic/windowCache';
+import type { PreparationProgress } from '../logic/preparation';
 import type { ModelData, RemoteTrace } from './backend';
 
 export interface TraceOptions {
@@ -21,6 +22,8 @@ export interface TraceOptions {
 export class TracedDocument extends Disposable {
   readonly cache: WindowCache<TensorMap>;
   readonly layout: TraceLayout;
+  /** Tokens from here on changed in the editor since the trace was taken (length: none did). */
+  private stale: number;
 
   constructor(
     readonly key: string,
@@ -31,12 +34,16 @@ export class TracedDocument extends Disposable {
     readonly encoding: DocumentEncoding,
     readonly modelId: string,
     readonly model: ModelData,
-    readonly remote: RemoteTrace,
+    private readonly remote: RemoteTrace,
     options: TraceOptions,
   ) {
     super();
     this.register(remote);
-    this.cache = new WindowCache(options.blockSize, options.cacheBlocks, (r) => remote.window(r.start, r.end));
+    // A block waits until the worker's sweep has passed its start (the trace is usable while it prepares).
+    this.cache = new WindowCache(options.blockSize, options.cacheBlocks, async (r) => {
+      await remote.progress.whenAvailable(r.start);
+      return remote.window(r.start, r.end);
+    });
     this.register({ dispose: () => this.cache.clear() });
     const rnn = model.config.rnn;
     this.layout = {
@@ -49,10 +56,35 @@ export class TracedDocument extends Disposable {
       directions: directions(rnn) as 1 | 2,
       tensors: ['h', ...(rnn.module === 'LSTM' ? ['c'] : []), ...GATES[rnn.module].map((g) => `gate_${g}`)],
     };
+    this.stale = remote.length;
   }
 
   get length(): number {
     return this.layout.length;
+  }
+
+  get progress(): PreparationProgress {
+    return this.remote.progress;
+  }
+
+  /** Whether timestep t can be shown now (its block's checkpoint is prepared). */
+  isAvailable(t: number): boolean {
+    return this.remote.progress.isAvailable(Math.floor(t / this.cache.blockSize) * this.cache.blockSize);
+  }
+
+  /** The first token whose trace no longer matches the editor's text (length when all do). */
+  get staleFrom(): number {
+    return this.stale;
+  }
+
+  /**
+   * The editor text changed from UTF-16 offset `offset` on: tokens before it keep their values (a
+   * unidirectional model reads only the past), a bidirectional trace is stale everywhere (its reverse
+   * direction reads the future).
+   */
+  noteEdit(offset: number): void {
+    const t = offset >= this.encoding.offsets[this.length] ? this.length : Math.max(0, tokenAtOffset(this.encoding.offsets, offset));
+    this.stale = Math.min(this.stale, this.layout.directions === 2 ? 0 : t);
   }
 
   tokenText(t: number): string {
@@ -62,6 +94,19 @@ export class TracedDocument extends Disposable {
   tokenAt(offset: number): number {
     const t = tokenAtOffset(this.encoding.offsets, offset);
     return t < this.length ? t : -1;
+  }
+
+  /** Why timestep t has no values to show right now (edited text, not prepared yet), or undefined. */
+  unavailableNote(t: number): string | undefined {
+    if (t >= this.stale) {
+      return this.layout.directions === 2
+        ? '_gatescope: the document changed since it was traced (a bidirectional model reads the whole text); run “gatescope: Trace active document” again._'
+        : '_gatescope: the text changed here since it was traced; run “gatescope: Trace active document” again._';
+    }
+    if (this.isAvailable(t)) return undefined;
+    const p = this.progress;
+    if (p.current.state !== 'preparing') return `_gatescope: tracing was ${p.current.state}._`;
+    return `_gatescope: preparing the trace… ${Math.floor(100 * p.fraction)}% — this position shows once the preparation gets here._`;
   }
 
   /** Float32 [end - start, H] of one tensor, assembled from cached blocks. */

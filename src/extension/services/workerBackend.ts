@@ -3,7 +3,8 @@
 // starts on first use and again after a crash.
 import type { TrainRunEvent } from '../../node/trainRun';
 import { WorkerClient, type WorkerClientOptions, WorkerRequestError } from '../../worker/client';
-import type { EngineComparison } from '../../protocol/worker';
+import type { EngineComparison, TraceReadyResult } from '../../protocol/worker';
+import { PreparationProgress } from '../logic/preparation';
 import {
   type Backend, CancelledError, type LoadedModel, type ModelData, type PrepareOptions, type RemoteTrace, type SampleRequest,
   type TrainJob, type TrainOutcome, type TrainSpec,
@@ -42,32 +43,39 @@ export class WorkerBackend implements Backend {
     return out.text;
   }
 
-  async prepareTrace(model: ModelData, ids: Int32Array, checkpointEvery: number, options: PrepareOptions = {}): Promise<RemoteTrace> {
+  prepareTrace(model: ModelData, ids: Int32Array, checkpointEvery: number, options: PrepareOptions = {}): Promise<RemoteTrace> {
     const client = this.client();
     const abort = new AbortController();
-    const poll = options.isCancelled ? setInterval(() => { if (options.isCancelled!()) abort.abort(); }, CANCEL_POLL_MS) : undefined;
-    try {
-      const ready = await client.prepareTrace(model, { ids }, {
-        checkpointEvery, signal: abort.signal, ...(options.onProgress ? { onProgress: options.onProgress } : {}),
-      });
-      let closed = false;
-      return {
-        length: ready.tokens,
-        window: async (start, end) => {
-          if (closed) throw new Error('this trace was closed');
-          return (await client.traceWindow(ready.traceId, start, end)).tensors;
-        },
-        dispose: () => {
-          if (closed) return;
-          closed = true;
-          if (!client.failed) client.disposeTrace(ready.traceId).catch(() => undefined);
-        },
+    let progress: PreparationProgress | undefined;
+    return new Promise<RemoteTrace>((resolve, reject) => {
+      const poll = options.isCancelled ? setInterval(() => { if (options.isCancelled!()) abort.abort(); }, CANCEL_POLL_MS) : undefined;
+      const onStarted = (ready: TraceReadyResult): void => {
+        const p = new PreparationProgress(ready.tokens);
+        progress = p;
+        let closed = false;
+        resolve({
+          length: ready.tokens,
+          progress: p,
+          window: async (start, end) => {
+            if (closed) throw new Error('this trace was closed');
+            return (await client.traceWindow(ready.traceId, start, end)).tensors;
+          },
+          dispose: () => {
+            if (closed) return;
+            closed = true;
+            p.dispose(); // an unfinished preparation is cancelled: the worker drops the trace either way
+            if (!client.failed) client.disposeTrace(ready.traceId).catch(() => undefined);
+          },
+        });
       };
-    } catch (e) {
-      throw e instanceof WorkerRequestError && e.kind === 'cancelled' ? new CancelledError() : e;
-    } finally {
-      if (poll) clearInterval(poll);
-    }
+      client.prepareTrace(model, { ids }, { checkpointEvery, signal: abort.signal, onStarted, onProgress: (d, t, a) => progress?.update(d, t, a) })
+        .then(() => progress?.finish(), (e: unknown) => {
+          const err = e instanceof WorkerRequestError && e.kind === 'cancelled' ? new CancelledError() : e instanceof Error ? e : new Error(String(e));
+          progress?.fail(err);
+          reject(err); // only when the trace never started
+        })
+        .finally(() => { if (poll) clearInterval(poll); });
+    });
   }
 
   loadModel(path: string): Promise<LoadedModel> {
