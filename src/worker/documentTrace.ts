@@ -12,7 +12,10 @@ import { type FastLmEngine, fastUnsupportedReason } from '../core/fast/lmDriver'
 import { traceTokens } from '../core/fast/trace';
 import { CheckpointedStackTrace } from '../core/fast/bidiTrace';
 import { createJsKernels } from '../core/fast/jsKernels';
+import type { FastKernels } from '../core/fast/kernels';
 import { createWasmKernels } from '../engines/wasm/wasmKernels';
+import { createNativeLmEngine, nativeAddonPath, nativeAvailability } from '../engines/native/index';
+import { type NativeAddon, createNativeKernels } from '../engines/native/nativeKernels';
 import { type FloatArray, type TensorMap, floatArray } from '../core/tensor';
 import { type LmState, type LmWeights, lmForward, splitLmParameters } from '../core/train/lmForward';
 import { createJsLmEngine } from '../engines/js';
@@ -164,10 +167,12 @@ class FastTrace implements DocumentTrace {
     return this.done >= this.ids.length ? this.ids.length : Math.min(this.ids.length, this.states.length * this.checkpointEvery);
   }
 
-  /** One engine for the sweep and the windows: windows asked between slices run on it too. */
+  /** One engine for the sweep and the windows (windows asked between slices run on it too). */
   private fastEngine(): FastLmEngine {
-    this.engine ??= this.model.config.rnn.dtype === 'float32' && wasmAvailability().available
-      ? createWasmLmEngine(this.model.config, this.model.params) : createJsLmEngine(this.model.config, this.model.params);
+    const { config, params } = this.model;
+    const float32 = config.rnn.dtype === 'float32';
+    this.engine ??= float32 && nativeAvailability().available ? createNativeLmEngine(config, params)
+      : float32 && wasmAvailability().available ? createWasmLmEngine(config, params) : createJsLmEngine(config, params);
     return this.engine;
   }
 
@@ -255,6 +260,19 @@ class FastTrace implements DocumentTrace {
   }
 }
 
+/** The kernels the fast engines would run on here: native (float32), WASM SIMD (float32), else js. */
+function traceKernels(dtype: LmConfig['rnn']['dtype']): FastKernels {
+  if (dtype === 'float32') {
+    const native = nativeAvailability();
+    const path = nativeAddonPath();
+    // The addon module is cached by require: the same instance the native engine loads.
+    if (native.available && path) return createNativeKernels(require(path) as NativeAddon, native.threads ?? 1);
+    const wasm = wasmAvailability();
+    if (wasm.available) return createWasmKernels(wasm.variant!, 1);
+  }
+  return createJsKernels(dtype);
+}
+
 /**
  * Bidirectional (and multi-layer bidirectional) stacks on the fast kernels: forward and reverse sweeps keep
  * every layer's states at block boundaries; a window is recomputed from the states around it (exact).
@@ -265,10 +283,7 @@ class BidirectionalTrace implements DocumentTrace {
 
   constructor(private readonly model: TraceModel, ids: Int32Array, readonly checkpointEvery: number) {
     const { config, params } = model;
-    const dtype = config.rnn.dtype;
-    const wasm = wasmAvailability();
-    // One kernel thread: B = 1 steps are too small to share.
-    const kernels = dtype === 'float32' && wasm.available ? createWasmKernels(wasm.variant!, 1) : createJsKernels(dtype);
+    const kernels = traceKernels(config.rnn.dtype);
     const rnn: TensorMap = new Map([...params].filter(([k]) => k.startsWith('rnn.')).map(([k, v]) => [k.slice(4), v]));
     const weight = params.get('head.weight'), bias = params.get('head.bias');
     if (!weight || !bias) throw new Error('model parameters lack head.weight / head.bias');

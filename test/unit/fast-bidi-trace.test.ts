@@ -19,11 +19,24 @@ import type { FloatDType, TensorMap } from '../../src/core/tensor';
 import { lmForward, splitLmParameters } from '../../src/core/train/lmForward';
 import { createWasmKernels } from '../../src/engines/wasm/wasmKernels';
 import { wasmAvailability } from '../../src/engines/wasm';
+import { nativeAddonPath, nativeAvailability } from '../../src/engines/native/index';
+import { type NativeAddon, createNativeKernels } from '../../src/engines/native/nativeKernels';
 import { fixturePath } from '../fixtures';
 
+/** Every kernel set that runs `dtype` here: js always; WASM SIMD and the native addon for float32 when present. */
+function kernelSets(dtype: FloatDType): { name: string; make: () => FastKernels }[] {
+  const sets = [{ name: 'js', make: () => createJsKernels(dtype) }];
+  if (dtype === 'float32') {
+    const w = wasmAvailability();
+    if (w.available) sets.push({ name: `wasm-${w.variant}`, make: () => createWasmKernels(w.variant!, 1) });
+    const path = nativeAddonPath();
+    if (nativeAvailability().available && path) sets.push({ name: 'native', make: () => createNativeKernels(require(path) as NativeAddon, 1) });
+  }
+  return sets;
+}
+
 function kernelsFor(dtype: FloatDType): FastKernels {
-  const w = wasmAvailability();
-  return dtype === 'float32' && w.available ? createWasmKernels(w.variant!, 1) : createJsKernels(dtype);
+  return kernelSets(dtype).at(-1)!.make();
 }
 
 /** max |a - b| / max |b| */
@@ -110,7 +123,8 @@ for (const [module, layers, dtype, extra] of CASES) {
     const n = 300;
     const ids = Int32Array.from({ length: n }, (_, i) => (i * 7 + (i >> 3)) % cfg.vocabSize);
     const ref = lmForward(cfg, splitLmParameters(cfg, params), ids, n, 1, undefined, { trace: true });
-    const trace = new CheckpointedStackTrace(cfg.rnn, kernelsFor(dtype), stackParams(params), { kind: 'tokens', ids }, {
+    for (const kernels of kernelSets(dtype)) {
+    const trace = new CheckpointedStackTrace(cfg.rnn, kernels.make(), stackParams(params), { kind: 'tokens', ids }, {
       checkpointEvery: 16, sliceSteps: 40, // slices of 32: not a divisor of 300, windows cross block edges
       head: { weight: params.get('head.weight')!.data as Float64Array, bias: params.get('head.bias')!.data as Float64Array, outputs: cfg.outputSize },
     });
@@ -128,13 +142,14 @@ for (const [module, layers, dtype, extra] of CASES) {
       assert.deepEqual([...w.tensors.keys()].sort(), [...ref.trace!.keys()].sort());
       for (const [key, got] of w.tensors) {
         const err = relError(got.data as ArrayLike<number>, (ref.trace!.get(key)!.data as Float64Array).subarray(s * H, e * H));
-        assert.ok(err <= tol, `[${s}, ${e}) ${key}: ${err}`);
+        assert.ok(err <= tol, `${kernels.name} [${s}, ${e}) ${key}: ${err}`);
       }
       const err = relError(w.logits!, ref.logits.subarray(s * O, e * O));
-      assert.ok(err <= tol, `[${s}, ${e}) logits: ${err}`);
+      assert.ok(err <= tol, `${kernels.name} [${s}, ${e}) logits: ${err}`);
     }
     assert.throws(() => trace.window(10, 301), /outside/);
     trace.dispose();
+    }
   });
 }
 
