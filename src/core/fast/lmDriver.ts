@@ -455,7 +455,7 @@ export class FastLmEngine implements LmEngine {
       k.copy(state + l * B * H, hs, B * H);
       if (rnn.module === 'LSTM') k.copy(state + (L + l) * B * H, ws.cs[l], B * H);
       // Layer 0's one-hot projection is gathered step by step, right before the step's GEMM adds to it,
-      // so the gate rows stay in cache instead of making a round trip through memory per window.
+      // so the gate rows stay in cache instead of making a round trip through memory between two passes.
       if (l > 0) {
         k.gemmPacked(TB, GH, H, ws.hs[l - 1] + B * H, H, 1, ly.wihTP, gates, GH, false);
         k.addRowBias(gates, TB, GH, ly.xbias);
