@@ -14,8 +14,7 @@ import { CheckpointedStackTrace } from '../core/fast/bidiTrace';
 import { createJsKernels } from '../core/fast/jsKernels';
 import type { FastKernels } from '../core/fast/kernels';
 import { createWasmKernels } from '../engines/wasm/wasmKernels';
-import { createNativeLmEngine, nativeAddonPath, nativeAvailability } from '../engines/native/index';
-import { type NativeAddon, createNativeKernels } from '../engines/native/nativeKernels';
+import { createNativeFastKernels, createNativeLmEngine, nativeAvailability } from '../engines/native/index';
 import { type FloatArray, type TensorMap, floatArray } from '../core/tensor';
 import { type LmState, type LmWeights, lmForward, splitLmParameters } from '../core/train/lmForward';
 import { createJsLmEngine } from '../engines/js';
@@ -189,7 +188,7 @@ class FastTrace implements DocumentTrace {
       const from0 = this.states[this.states.length - 1];
       if (to - from > 0 && from + K < n) {
         traceTokens(this.fastEngine(), this.ids.subarray(from, to), {
-          chunkSteps: K, h0: from0.h, ...(from0.c ? { c0: from0.c } : {}),
+          chunkSteps: K, scores: false, h0: from0.h, ...(from0.c ? { c0: from0.c } : {}),
           onChunk: (chunk) => {
             const end = from + chunk.start + chunk.steps;
             if (chunk.steps !== K || end >= n) return;
@@ -264,10 +263,7 @@ class FastTrace implements DocumentTrace {
 /** The kernels the fast engines would run on here: native (float32), WASM SIMD (float32), else js. */
 function traceKernels(dtype: LmConfig['rnn']['dtype']): FastKernels {
   if (dtype === 'float32') {
-    const native = nativeAvailability();
-    const path = nativeAddonPath();
-    // The addon module is cached by require: the same instance the native engine loads.
-    if (native.available && path) return createNativeKernels(require(path) as NativeAddon, 1); // B = 1: one thread
+    if (nativeAvailability().available) return createNativeFastKernels(1); // B = 1: one thread
     const wasm = wasmAvailability();
     if (wasm.available) return createWasmKernels(wasm.variant!, 1);
   }

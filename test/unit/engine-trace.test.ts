@@ -12,7 +12,8 @@ import { traceLm, availableEngines } from '../../src/engines';
 
 const V = 9;
 
-function check(module: RnnModule, layers: number, H: number, dtype: FloatDType, engine: 'js' | 'wasm', streams: number, tol: number): void {
+function check(module: RnnModule, layers: number, H: number, dtype: FloatDType, engine: 'js' | 'wasm' | 'native', streams: number, tol: number,
+  scores = true): void {
   const cfg: LmConfig = { rnn: rnnConfig({ module, inputSize: V, hiddenSize: H, numLayers: layers, dtype }), vocabSize: V, outputSize: V };
   const params = initLmParameters(cfg, createRng(5));
   const rng = createRng(9);
@@ -27,8 +28,9 @@ function check(module: RnnModule, layers: number, H: number, dtype: FloatDType, 
   const near = (a: number, b: number): void => { worst = Math.max(worst, Math.abs(a - b) / Math.max(1, Math.abs(b))); };
   let seen = 0;
   const final = traceLm(cfg, params, tokens, {
-    engine, streams, chunkSteps: 4,
+    engine, streams, chunkSteps: 4, scores,
     onChunk(chunk) {
+      if (!scores) assert.equal(chunk.logits.length, 0);
       seen += chunk.steps;
       for (let l = 0; l < layers; l++) {
         const layer = chunk.layers[l];
@@ -43,7 +45,7 @@ function check(module: RnnModule, layers: number, H: number, dtype: FloatDType, 
           });
         }
       }
-      for (let i = 0; i < chunk.steps * streams * V; i++) near(chunk.logits[i], ref.logits[chunk.start * streams * V + i]);
+      if (scores) for (let i = 0; i < chunk.steps * streams * V; i++) near(chunk.logits[i], ref.logits[chunk.start * streams * V + i]);
     },
   });
   assert.equal(seen, T);
@@ -55,6 +57,7 @@ test('js traceLm matches the reference trace in float64', () => {
   for (const m of ['LSTM', 'GRU', 'RNN'] as const) {
     check(m, 2, 6, 'float64', 'js', 1, 1e-12);
     check(m, 1, 5, 'float64', 'js', 3, 1e-12);
+    check(m, 2, 6, 'float64', 'js', 1, 1e-12, false); // states only: the same states, no scores
   }
 });
 
@@ -63,6 +66,15 @@ test('wasm traceLm matches the reference trace in float32', (t) => {
   for (const m of ['LSTM', 'GRU', 'RNN'] as const) {
     check(m, 2, 6, 'float32', 'wasm', 1, 1e-5);
     check(m, 1, 7, 'float32', 'wasm', 2, 1e-5);
+  }
+});
+
+test('native traceLm matches the reference trace in float32', (t) => {
+  if (!availableEngines().includes('native')) return t.skip('the native kernels were not built here');
+  for (const m of ['LSTM', 'GRU', 'RNN'] as const) {
+    check(m, 2, 6, 'float32', 'native', 1, 1e-5);
+    check(m, 1, 7, 'float32', 'native', 2, 1e-5);
+    check(m, 1, 7, 'float32', 'native', 2, 1e-5, false);
   }
 });
 

@@ -19,8 +19,7 @@ import type { FloatDType, TensorMap } from '../../src/core/tensor';
 import { lmForward, splitLmParameters } from '../../src/core/train/lmForward';
 import { createWasmKernels } from '../../src/engines/wasm/wasmKernels';
 import { wasmAvailability } from '../../src/engines/wasm';
-import { nativeAddonPath, nativeAvailability } from '../../src/engines/native/index';
-import { type NativeAddon, createNativeKernels } from '../../src/engines/native/nativeKernels';
+import { createNativeFastKernels, nativeAvailability } from '../../src/engines/native/index';
 import { fixturePath } from '../fixtures';
 
 /** Every kernel set that runs `dtype` here: js always; WASM SIMD and the native addon for float32 when present. */
@@ -29,8 +28,7 @@ function kernelSets(dtype: FloatDType): { name: string; make: () => FastKernels 
   if (dtype === 'float32') {
     const w = wasmAvailability();
     if (w.available) sets.push({ name: `wasm-${w.variant}`, make: () => createWasmKernels(w.variant!, 1) });
-    const path = nativeAddonPath();
-    if (nativeAvailability().available && path) sets.push({ name: 'native', make: () => createNativeKernels(require(path) as NativeAddon, 1) });
+    if (nativeAvailability().available) sets.push({ name: 'native', make: () => createNativeFastKernels(1) });
   }
   return sets;
 }

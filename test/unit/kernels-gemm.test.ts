@@ -6,8 +6,7 @@ import type { FastKernels } from '../../src/core/fast/kernels';
 import { createRng } from '../../src/core/random';
 import { wasmAvailability } from '../../src/engines/wasm';
 import { createWasmKernels } from '../../src/engines/wasm/wasmKernels';
-import { nativeAddonPath, nativeAvailability } from '../../src/engines/native';
-import { createNativeKernels, type NativeAddon } from '../../src/engines/native/nativeKernels';
+import { createNativeFastKernels, nativeAvailability } from '../../src/engines/native';
 import { createJsKernels } from '../../src/core/fast/jsKernels';
 
 const SHAPES: [number, number, number][] = [[1, 1, 1], [1, 40, 257], [2, 33, 130], [5, 20, 64], [3, 5, 7], [4, 8, 256], [37, 65, 300], [130, 520, 17], [32, 1024, 64], [70, 24, 600]];
@@ -67,7 +66,7 @@ const n = nativeAvailability();
 for (const threads of [1, 2] as const) {
   test(`native gemm matches a triple loop (${threads} thread${threads === 2 ? 's' : ''})`, (t) => {
     if (!n.available) return t.skip(`no native kernels: ${n.reason}`);
-    const k = createNativeKernels(require(nativeAddonPath()!) as NativeAddon, threads);
+    const k = createNativeFastKernels(threads);
     k.setParallel?.(true);
     checkGemm(k);
     k.dispose();

@@ -72,7 +72,7 @@ export interface FastTraceLayer {
 
 export interface FastTraceWindow {
   readonly layers: readonly FastTraceLayer[];
-  readonly logits: FloatArray; // [T, B, outputSize]
+  readonly logits: FloatArray; // [T, B, outputSize]; empty when traced without scores
 }
 
 /**
@@ -433,7 +433,7 @@ export class FastLmEngine implements LmEngine {
    * (0 without targets).
    */
   private forward(rowInputs: ArrayLike<number>, rowTargets: ArrayLike<number> | undefined, B: number, T: number,
-    state: number, gradScale: number): number {
+    state: number, gradScale: number, withHead = true): number {
     const { k, H, L, G } = this;
     const ws = this.workspace(B, T);
     const GH = G * H;
@@ -481,6 +481,7 @@ export class FastLmEngine implements LmEngine {
         }
       }
     }
+    if (!withHead) return 0;
     const top = ws.hs[L - 1] + B * H;
     k.gemmPacked(TB, this.O, H, top, H, 1, this.headWTP, ws.logits, this.O, false);
     k.addRowBias(ws.logits, TB, this.O, this.headB.off);
@@ -590,9 +591,10 @@ export class FastLmEngine implements LmEngine {
   /**
    * Forward only over row-major [B, T] tokens, keeping every step's h, c and gates. `start`: zeros, the
    * state left by the previous traceWindow ('carry'), or explicit [L, B, H] h (and c for LSTM).
+   * `scores` false skips the head (logits come back empty): a sweep that only needs the states.
    */
   traceWindow(inputs: ArrayLike<number>, B: number, T: number,
-    start: 'zero' | 'carry' | { readonly h: ArrayLike<number>; readonly c?: ArrayLike<number> }): FastTraceWindow {
+    start: 'zero' | 'carry' | { readonly h: ArrayLike<number>; readonly c?: ArrayLike<number> }, scores = true): FastTraceWindow {
     this.assertAlive();
     const { k, H, L } = this;
     for (let i = 0; i < B * T; i++) {
@@ -610,7 +612,7 @@ export class FastLmEngine implements LmEngine {
         k.heap().set(start.c, ws.traceState + L * B * H);
       }
     }
-    this.forward(inputs, undefined, B, T, ws.traceState, 0);
+    this.forward(inputs, undefined, B, T, ws.traceState, 0, scores);
     this.carryState(ws.traceState);
     const heap = k.heap();
     const lstm = this.config.rnn.module === 'LSTM';
@@ -621,7 +623,7 @@ export class FastLmEngine implements LmEngine {
       // An Elman RNN has no gates (its buffer holds pre-activations): empty, like the reference trace.
       gates: this.config.rnn.module === 'RNN' ? heap.subarray(0, 0) : heap.subarray(ws.gates[l], ws.gates[l] + T * B * GH),
     }));
-    return { layers, logits: heap.subarray(ws.logits, ws.logits + T * B * this.O) };
+    return { layers, logits: scores ? heap.subarray(ws.logits, ws.logits + T * B * this.O) : heap.subarray(0, 0) };
   }
 
   /** The state after the last traceWindow: h then c, each [L, B, H] (copies). */

@@ -10,7 +10,7 @@ export interface LmTraceChunk {
   readonly streams: number;
   /** Heap views, time-major [steps, streams, H] (gates [steps, streams, G*H]); valid only inside onChunk. */
   readonly layers: readonly FastTraceLayer[];
-  /** [steps, streams, outputSize] next-token scores. */
+  /** [steps, streams, outputSize] next-token scores (empty when options.scores is false). */
   readonly logits: FloatArray;
 }
 
@@ -20,6 +20,8 @@ export interface LmTraceOptions {
    * much faster for long documents, but each stream after the first starts fresh. 1 (default) is exact.
    */
   readonly streams?: number;
+  /** Next-token scores for every step (default true); false for a sweep that only needs the states. */
+  readonly scores?: boolean;
   /** Steps per chunk (default 256). */
   readonly chunkSteps?: number;
   /** Initial state [L, streams, H] (h, and c for LSTM); zeros when omitted. */
@@ -45,7 +47,7 @@ export function traceTokens(engine: FastLmEngine, tokens: ArrayLike<number>, opt
     for (let s = 0; s < S; s++) for (let t = 0; t < T; t++) window[s * T + t] = tokens[s * perStream + start + t];
     // A shorter last chunk changes the workspace shape: carry the state across explicitly.
     const carried = first ? (options.h0 ? { h: options.h0, c: options.c0 } : 'zero' as const) : engine.traceState();
-    const w = engine.traceWindow(window, S, T, carried);
+    const w = engine.traceWindow(window, S, T, carried, options.scores ?? true);
     first = false;
     options.onChunk({ start, steps: T, streams: S, layers: w.layers, logits: w.logits });
   }

@@ -6,6 +6,7 @@ import { existsSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
 import type { LmConfig } from '../../core/engine';
+import type { FastKernels } from '../../core/fast/kernels';
 import { FastLmEngine } from '../../core/fast/lmDriver';
 import type { TensorMap } from '../../core/tensor';
 import { type NativeAddon, createNativeKernels } from './nativeKernels';
@@ -53,9 +54,14 @@ export function nativeAvailability(): NativeAvailability {
   return load().availability;
 }
 
-export function createNativeLmEngine(cfg: LmConfig, params?: TensorMap, options: { threads?: 1 | 2 } = {}): FastLmEngine {
-  if (cfg.rnn.dtype !== 'float32') throw new Error('the native engine computes in float32; use the js engine for float64');
+/** The native kernels alone (float32), for drivers other than the LM engine (e.g. bidirectional traces). */
+export function createNativeFastKernels(threads?: 1 | 2): FastKernels {
   const { addon, availability } = load();
   if (!addon) throw new Error(`the native engine is unavailable: ${availability.reason}`);
-  return new FastLmEngine(cfg, createNativeKernels(addon, options.threads ?? availability.threads ?? 1), params);
+  return createNativeKernels(addon, threads ?? availability.threads ?? 1);
+}
+
+export function createNativeLmEngine(cfg: LmConfig, params?: TensorMap, options: { threads?: 1 | 2 } = {}): FastLmEngine {
+  if (cfg.rnn.dtype !== 'float32') throw new Error('the native engine computes in float32; use the js engine for float64');
+  return new FastLmEngine(cfg, createNativeFastKernels(options.threads), params);
 }
