@@ -27,16 +27,26 @@ export function historySidecarPath(checkpointPath: string): string {
   return `${checkpointPath}.history.json`;
 }
 
+// btoa/atob exist in Node and in webviews alike (this module is also type-checked for the webview).
 function toBase64(a: Float64Array): string {
-  return Buffer.from(a.buffer, a.byteOffset, a.byteLength).toString('base64');
+  const bytes = new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
+  let binary = '';
+  for (let i = 0; i < bytes.length; i += 0x8000) binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  return btoa(binary);
 }
 
 function fromBase64(text: unknown, what: string): Float64Array {
   if (typeof text !== 'string') throw new Error(`${what} is missing`);
-  const bytes = Buffer.from(text, 'base64');
-  if (bytes.byteLength % 8 !== 0) throw new Error(`${what} is not a float64 series (${bytes.byteLength} bytes)`);
-  const out = new Float64Array(bytes.byteLength / 8);
-  new Uint8Array(out.buffer).set(bytes);
+  let binary: string;
+  try {
+    binary = atob(text);
+  } catch {
+    throw new Error(`${what} is not base64`);
+  }
+  if (binary.length % 8 !== 0) throw new Error(`${what} is not a float64 series (${binary.length} bytes)`);
+  const out = new Float64Array(binary.length / 8);
+  const bytes = new Uint8Array(out.buffer);
+  for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
   return out;
 }
 
