@@ -17,6 +17,7 @@ import { TraceService } from './extension/services/traceService';
 import { TrainingService } from './extension/services/trainingService';
 import { readSettings } from './extension/settings';
 import { registerSelfTest } from './extension/selfTest';
+import { registerHostProbe } from './extension/diagnostics/hostProbe';
 import { TrainingStatusBar } from './extension/statusBar';
 import { ModelsTreeProvider } from './extension/tree/modelsTree';
 import { watchTraceEdits } from './extension/providers/traceEdits';
@@ -112,6 +113,7 @@ export function activate(context: vscode.ExtensionContext): Gatescope {
   command('gatescope.colourByUnit', (a) => colourByUnit(g, a));
   command('gatescope.clearUnitColouring', () => decorations.clear());
   context.subscriptions.push(registerSelfTest()); // only with GATESCOPE_SELF_TEST=1 (e2e)
+  context.subscriptions.push(registerHostProbe(vscode.Uri.joinPath(context.extensionUri, 'dist').fsPath)); // only with GATESCOPE_HOST_PROBE=1
   output.info(`gatescope activated (${backend.description})`);
   return g;
 }
