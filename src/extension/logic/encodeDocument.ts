@@ -10,9 +10,16 @@ export interface DocumentEncoding {
   readonly unknown: number;
 }
 
+/**
+ * Runs on the extension host for every traced document (up to a million characters): one typed-array
+ * lookup per UTF-16 unit, the Map only for characters outside the BMP (a Map lookup per character made
+ * this the host's longest task while tracing).
+ */
 export function encodeDocument(vocab: CharVocab, text: string, maxTokens = Infinity): DocumentEncoding {
   const index = charIndex(vocab);
   const fallback = fallbackCharId(vocab);
+  const bmp = new Int32Array(0x10000).fill(-1); // id by UTF-16 code unit, -1 when not in the vocabulary
+  for (const [ch, id] of index) if (ch.length === 1) bmp[ch.charCodeAt(0)] = id;
   const cap = Math.min(text.length, maxTokens);
   const ids = new Int32Array(cap);
   const offsets = new Int32Array(cap + 1);
@@ -21,22 +28,27 @@ export function encodeDocument(vocab: CharVocab, text: string, maxTokens = Infin
   let i = 0;
   while (i < text.length && n < cap) {
     const code = text.charCodeAt(i);
-    let ch: string;
-    let width: number;
+    let id: number;
+    let width = 1;
     if (code === 13) {
-      ch = '\n';
-      width = text.charCodeAt(i + 1) === 10 ? 2 : 1;
+      id = bmp[10];
+      if (text.charCodeAt(i + 1) === 10) width = 2;
     } else if (code >= 0xd800 && code <= 0xdbff && i + 1 < text.length) {
       const low = text.charCodeAt(i + 1);
-      width = low >= 0xdc00 && low <= 0xdfff ? 2 : 1;
-      ch = text.slice(i, i + width);
+      if (low >= 0xdc00 && low <= 0xdfff) {
+        width = 2;
+        id = index.get(text.slice(i, i + 2)) ?? -1;
+      } else {
+        id = bmp[code];
+      }
     } else {
-      ch = text[i];
-      width = 1;
+      id = bmp[code];
     }
-    const id = index.get(ch);
-    if (id === undefined) unknown++;
-    ids[n] = id ?? fallback;
+    if (id < 0) {
+      unknown++;
+      id = fallback;
+    }
+    ids[n] = id;
     offsets[n] = i;
     n++;
     i += width;
