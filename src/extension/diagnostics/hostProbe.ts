@@ -2,7 +2,8 @@
 // environment (scripts/measure-host.sh sets it) the extension measures its host's event loop from
 // activation on: perf_hooks' event-loop delay histogram, a timer that notices stalls (fires late), and a V8
 // CPU profile of the host's main thread that names what ran during each stall (ours or code-server's).
-// The command gatescope.writeHostProbe(path) writes the report as JSON. Without the variable nothing runs.
+// The command gatescope.writeHostProbe(path) writes the report as JSON and starts a new measurement (each
+// report covers the time since the previous one: one per phase). Without the variable nothing runs.
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { Session } from 'node:inspector';
 import { writeFile } from 'node:fs/promises';
@@ -38,7 +39,7 @@ export function registerHostProbe(bundleDir: string): vscode.Disposable {
     await post('Profiler.setSamplingInterval', { interval: 500 });
     await post('Profiler.start');
   })() : Promise.resolve();
-  const since = Date.now();
+  let since = Date.now();
 
   const command = vscode.commands.registerCommand(HOST_PROBE_COMMAND, async (out: unknown) => {
     if (typeof out !== 'string') throw new Error(`${HOST_PROBE_COMMAND}: expected the path of the report`);
@@ -53,10 +54,15 @@ export function registerHostProbe(bundleDir: string): vscode.Disposable {
       await started;
       const { profile } = await post<{ profile: CpuProfile }>('Profiler.stop');
       attribution = attributeStalls(profile, stalls, (url) => url.includes(bundleDir));
-      await post('Profiler.start'); // keep measuring: the next report covers everything since activation
     }
     const report = { eventLoop: loop, stallThresholdMs: STALL_MS, stallCount: stalls.length, profiled: profiling, ...attribution };
+    // The next report covers the time from here (the profile's stop and the write above not included).
     await writeFile(out, JSON.stringify(report, null, 2));
+    if (profiling) await post('Profiler.start');
+    histogram.reset();
+    stalls.length = 0;
+    since = Date.now();
+    expected = nowUs() + TICK_MS * 1000;
     return report;
   });
 
