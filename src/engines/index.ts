@@ -109,19 +109,13 @@ export function createLmEngine(cfg: LmConfig, options: CreateEngineOptions = {})
     case 'js':
       if (fastWhy) throw new EngineUnavailableError(`the js engine does not support ${fastWhy}; use the reference engine`);
       return createJsLmEngine(cfg, params);
-    case 'native': {
-      if (fastWhy) throw new EngineUnavailableError(`the native engine does not support ${fastWhy}; use the reference engine`);
-      const n = nativeAvailability();
-      if (!n.available) throw new EngineUnavailableError(`the native engine is unavailable here: ${n.reason}`);
-      if (cfg.rnn.dtype !== 'float32') throw new EngineUnavailableError('the native engine computes in float32; use the js engine for float64');
-      return createNativeLmEngine(cfg, params);
-    }
+    case 'native':
     case 'wasm': {
-      if (fastWhy) throw new EngineUnavailableError(`the wasm engine does not support ${fastWhy}; use the reference engine`);
-      const w = wasmAvailability();
-      if (!w.available) throw new EngineUnavailableError(`the wasm engine is unavailable here: ${w.reason}`);
-      if (cfg.rnn.dtype !== 'float32') throw new EngineUnavailableError('the wasm engine computes in float32; use the js engine for float64');
-      return createWasmLmEngine(cfg, params);
+      if (fastWhy) throw new EngineUnavailableError(`the ${choice} engine does not support ${fastWhy}; use the reference engine`);
+      const a = choice === 'native' ? nativeAvailability() : wasmAvailability();
+      if (!a.available) throw new EngineUnavailableError(`the ${choice} engine is unavailable here: ${a.reason}`);
+      if (cfg.rnn.dtype !== 'float32') throw new EngineUnavailableError(`the ${choice} engine computes in float32; use the js engine for float64`);
+      return choice === 'native' ? createNativeLmEngine(cfg, params) : createWasmLmEngine(cfg, params);
     }
     case 'tfjs': {
       const m = loadTfjs();

@@ -26,4 +26,6 @@ test('native kernels refuse offsets outside the heap, bad tokens and use after d
   k.gatherRows(0, 100, 4, 1, 200, 1);
   k.dispose();
   assert.throws(() => k.colSum(0, 1, 1, 4), /disposed/);
+  assert.throws(() => k.setTokens(Int32Array.of(1)), /disposed/);
+  assert.throws(() => k.setHeap(new ArrayBuffer(8)), /disposed/);
 });

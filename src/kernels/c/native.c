@@ -192,6 +192,13 @@ static void run_pair(Native *s, task_fn fn, const int64_t *mine, const int64_t *
 
 // ---- argument handling ----------------------------------------------------------------------------
 
+/** False (with a JS error) once the kernel object was disposed. */
+static int alive(napi_env env, const Native *s) {
+  if (!s->disposed) return 1;
+  napi_throw_error(env, NULL, "native kernels were disposed");
+  return 0;
+}
+
 typedef struct {
   napi_env env;
   Native *s;
@@ -206,10 +213,7 @@ static Args read_args(napi_env env, napi_callback_info info, size_t n) {
   void *data = NULL;
   if (napi_get_cb_info(env, info, &argc, argv, NULL, &data) != napi_ok) return r;
   r.s = data;
-  if (r.s->disposed) {
-    napi_throw_error(env, NULL, "native kernels were disposed");
-    return r;
-  }
+  if (!alive(env, r.s)) return r;
   if (argc < n) {
     napi_throw_type_error(env, NULL, "native kernel called with too few arguments");
     return r;
@@ -275,35 +279,42 @@ static int packed_floats(const Native *s, int K, int N) {
 
 // ---- bindings -------------------------------------------------------------------------------------
 
-static napi_value set_heap(napi_env env, napi_callback_info info) {
-  napi_value argv[1];
+/** The first argument (undefined when missing) and the kernel object a binding belongs to. */
+static Native *first_arg(napi_env env, napi_callback_info info, napi_value *arg) {
   size_t argc = 1;
   void *data = NULL;
-  napi_get_cb_info(env, info, &argc, argv, NULL, &data);
-  Native *s = data;
+  napi_get_cb_info(env, info, &argc, arg, NULL, &data);
+  if (argc < 1) napi_get_undefined(env, arg);
+  return data;
+}
+
+static napi_value set_heap(napi_env env, napi_callback_info info) {
+  napi_value arg;
+  Native *s = first_arg(env, info, &arg);
+  if (!alive(env, s)) return NULL;
   void *bytes = NULL;
   size_t length = 0;
-  if (argc < 1 || napi_get_arraybuffer_info(env, argv[0], &bytes, &length) != napi_ok) {
+  if (napi_get_arraybuffer_info(env, arg, &bytes, &length) != napi_ok) {
     napi_throw_type_error(env, NULL, "setHeap expects an ArrayBuffer");
     return NULL;
   }
   if (s->heapRef) napi_delete_reference(env, s->heapRef);
-  napi_create_reference(env, argv[0], 1, &s->heapRef); // keeps the buffer alive while the kernels use it
+  napi_create_reference(env, arg, 1, &s->heapRef); // keeps the buffer alive while the kernels use it
   s->heap = bytes;
   s->floats = (int64_t)(length / sizeof(float));
   return NULL;
 }
 
 static napi_value set_tokens(napi_env env, napi_callback_info info) {
-  napi_value argv[1];
-  size_t argc = 1;
-  void *data = NULL;
-  napi_get_cb_info(env, info, &argc, argv, NULL, &data);
-  Native *s = data;
+  napi_value arg;
+  Native *s = first_arg(env, info, &arg);
+  if (!alive(env, s)) return NULL;
+  bool isTyped = false;
   napi_typedarray_type type;
   size_t length = 0;
   void *values = NULL;
-  if (argc < 1 || napi_get_typedarray_info(env, argv[0], &type, &length, &values, NULL, NULL) != napi_ok || type != napi_int32_array) {
+  if (napi_is_typedarray(env, arg, &isTyped) != napi_ok || !isTyped
+      || napi_get_typedarray_info(env, arg, &type, &length, &values, NULL, NULL) != napi_ok || type != napi_int32_array) {
     napi_throw_type_error(env, NULL, "setTokens expects an Int32Array");
     return NULL;
   }
@@ -532,6 +543,7 @@ static napi_value js_adam_step(napi_env env, napi_callback_info info) {
   void *data = NULL;
   napi_get_cb_info(env, info, &argc, argv, NULL, &data);
   Args r = {env, data, {0}, 1};
+  if (!alive(env, r.s)) return NULL;
   for (int i = 0; i < 5 && r.ok; i++) {
     if (napi_get_value_int32(env, argv[i], &r.v[i]) != napi_ok) {
       napi_throw_type_error(env, NULL, "adamStep expects integer offsets");
@@ -558,13 +570,10 @@ static napi_value js_adam_step(napi_env env, napi_callback_info info) {
 }
 
 static napi_value js_set_parallel(napi_env env, napi_callback_info info) {
-  napi_value argv[1];
-  size_t argc = 1;
-  void *data = NULL;
-  napi_get_cb_info(env, info, &argc, argv, NULL, &data);
-  Native *s = data;
+  napi_value arg;
+  Native *s = first_arg(env, info, &arg);
   bool on = false;
-  if (argc >= 1) napi_get_value_bool(env, argv[0], &on);
+  napi_get_value_bool(env, arg, &on);
   s->parallel = on && s->threads == 2;
   return NULL;
 }
@@ -579,11 +588,10 @@ static napi_value js_dispose(napi_env env, napi_callback_info info) {
 
 /** create(threads: 1 | 2): a kernel object with its own heap and (for 2) a helper thread. */
 static napi_value js_create(napi_env env, napi_callback_info info) {
-  napi_value argv[1];
-  size_t argc = 1;
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  napi_value arg;
+  first_arg(env, info, &arg);
   int32_t threads = 1;
-  if (argc >= 1) napi_get_value_int32(env, argv[0], &threads);
+  napi_get_value_int32(env, arg, &threads);
   Native *s = calloc(1, sizeof(Native));
   if (!s) {
     napi_throw_error(env, NULL, "out of memory");
