@@ -10,6 +10,7 @@ import { directions, GATES } from '../../core/config';
 import { readSettings } from '../settings';
 import { noteEditsSinceSnapshot } from '../providers/traceEdits';
 import { requireLanguageModel } from './modelCommands';
+import { formatCount } from '../logic/formatCount';
 
 let traceCounter = 0;
 
@@ -48,7 +49,7 @@ export async function traceActiveDocument(g: Gatescope, arg?: unknown): Promise<
   // The trace is usable as soon as the worker has it: the view and hovers show what the sweep has passed,
   // the notification follows the rest (and cancels it). The command resolves once all is prepared.
   const doc = await Promise.resolve(vscode.window.withProgress(
-    { location: vscode.ProgressLocation.Notification, title: `gatescope: tracing ${label} (${enc.ids.length.toLocaleString('en-US')} tokens)`, cancellable: true },
+    { location: vscode.ProgressLocation.Notification, title: `gatescope: tracing ${label} (${formatCount(enc.ids.length)} tokens)`, cancellable: true },
     async (progress, token) => {
       const remote = await g.backend.prepareTrace(model.data!, enc.ids, s.traceCheckpointInterval, { isCancelled: () => token.isCancellationRequested });
       const traced = new TracedDocument(document.uri.toString(), traceId, label, document.version, text, enc, model.id, model.data!, remote,
@@ -60,7 +61,7 @@ export async function traceActiveDocument(g: Gatescope, arg?: unknown): Promise<
       const watch = traced.progress.onDidChange((p) => {
         const pct = 100 * traced.progress.fraction;
         if (pct - reported >= 1) {
-          progress.report({ increment: pct - reported, message: `${Math.floor(pct)}% (${p.available.toLocaleString('en-US')} tokens viewable)` });
+          progress.report({ increment: pct - reported, message: `${Math.floor(pct)}% (${formatCount(p.available)} tokens viewable)` });
           reported = pct;
         }
       });
@@ -84,7 +85,7 @@ export async function traceActiveDocument(g: Gatescope, arg?: unknown): Promise<
   const notes: string[] = [];
   if (enc.unknown) notes.push(`${enc.unknown} character(s) not in the model's vocabulary were traced as a fallback character`);
   if (doc.length < enc.ids.length) notes.push(`only the first ${doc.length} tokens were traced (bidirectional models are traced in one piece)`);
-  if (enc.offsets[enc.ids.length] < text.length) notes.push(`traced the first ${enc.ids.length.toLocaleString('en-US')} tokens (gatescope.maxTraceLength)`);
+  if (enc.offsets[enc.ids.length] < text.length) notes.push(`traced the first ${formatCount(enc.ids.length)} tokens (gatescope.maxTraceLength)`);
   g.output.info(`traced ${label} with ${model.label}: ${doc.length} timesteps${notes.length ? `; ${notes.join('; ')}` : ''}`);
   if (notes.length) void vscode.window.showInformationMessage(`gatescope: ${notes.join('; ')}.`);
   return traceId;
