@@ -2,7 +2,7 @@
 // JavaScript instead of a wild write that would take the extension host down.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { nativeAddonPath, nativeAvailability } from '../../src/engines/native';
+import { createNativeFastKernels, nativeAddonPath, nativeAvailability } from '../../src/engines/native';
 import type { NativeAddon } from '../../src/engines/native/nativeKernels';
 
 const n = nativeAvailability();
@@ -28,4 +28,22 @@ test('native kernels refuse offsets outside the heap, bad tokens and use after d
   assert.throws(() => k.colSum(0, 1, 1, 4), /disposed/);
   assert.throws(() => k.setTokens(Int32Array.of(1)), /disposed/);
   assert.throws(() => k.setHeap(new ArrayBuffer(8)), /disposed/);
+});
+
+test('native gatherRows split across two threads equals the row-by-row definition', (t) => {
+  if (!n.available) return t.skip(`no native kernels: ${n.reason}`);
+  const k = createNativeFastKernels(2);
+  const V = 7, W = 512, rows = 64, first = 3;
+  const table = 16, bias = table + V * W, out = bias + W;
+  k.ensure(out + rows * W);
+  const h = k.heap();
+  for (let i = table; i < out; i++) h[i] = Math.sin(i);
+  const tokens = Int32Array.from({ length: first + rows }, (_, i) => (i * 5) % V);
+  k.setTokens(tokens, tokens);
+  k.gatherRows(out, table, W, rows, bias, first);
+  for (let r = 0; r < rows; r++) for (let j = 0; j < W; j++) {
+    const want = Math.fround(h[table + tokens[first + r] * W + j] + h[bias + j]);
+    assert.equal(h[out + r * W + j], want, `row ${r} column ${j}`);
+  }
+  k.dispose();
 });

@@ -408,6 +408,10 @@ static napi_value js_transpose(napi_env env, napi_callback_info info) {
 }
 
 /** gatherRows(out, table, width, rows, bias, firstToken): rows of tokens from firstToken on. */
+static void task_gather_rows(const int64_t *a) {
+  gather_rows((float *)a[0], (const float *)a[1], (int)a[2], (int)a[3], (const float *)a[4], (const int *)a[5]);
+}
+
 static napi_value js_gather_rows(napi_env env, napi_callback_info info) {
   Args r = read_args(env, info, 6);
   const int width = r.v[2], rows = r.v[3], first = r.v[5];
@@ -420,7 +424,14 @@ static napi_value js_gather_rows(napi_env env, napi_callback_info info) {
   if (!tokens_ok(&r, first + rows)) return NULL;
   const int32_t maxToken = token_bound(&r, first, rows);
   const float *table = span(&r, r.v[1], (int64_t)(maxToken + 1) * width);
-  if (r.ok) gather_rows(out, table, width, rows, bias, r.s->tokens + first);
+  if (!r.ok) return NULL;
+  const int32_t *tokens = r.s->tokens + first;
+  // Per step (B rows of 4H) this is a memory-bound copy the helper would otherwise idle through.
+  const int half = r.s->parallel && rows >= 2 && (int64_t)rows * width >= 16384 ? rows / 2 : rows;
+  const int64_t mine[] = {(int64_t)out, (int64_t)table, width, half, (int64_t)bias, (int64_t)tokens};
+  const int64_t theirs[] = {(int64_t)(out + (int64_t)half * width), (int64_t)table, width, rows - half, (int64_t)bias, (int64_t)(tokens + half)};
+  if (half == rows) task_gather_rows(mine);
+  else run_pair(r.s, task_gather_rows, mine, theirs, 6);
   return NULL;
 }
 
@@ -598,7 +609,7 @@ static napi_value js_create(napi_env env, napi_callback_info info) {
     return NULL;
   }
   s->threads = threads == 2 ? 2 : 1;
-  s->parallel = 0;
+  s->parallel = s->threads == 2; // on until setParallel(false), like the wasm helper thread
   for (int i = 0; i < 2; i++) s->scratch[i] = aligned_alloc(64, ((size_t)SCRATCH_FLOATS * sizeof(float) + 63) & ~(size_t)63);
   if (!s->scratch[0] || !s->scratch[1]) {
     native_free(s, env);
