@@ -3,6 +3,19 @@
 // the pure-TypeScript kernels and the WASM SIMD kernels alike.
 import type { FloatArray, FloatDType } from '../tensor';
 
+/** 0 LSTM, 1 GRU, 2 RNN (as the native kernels number them). */
+export type RecurrentModule = 0 | 1 | 2;
+
+/** A layer's workspace offsets, laid out as the LM driver's (time-major rows of B). */
+export interface LayerBuffers {
+  readonly gates: number; // [T*B, G*H]
+  readonly hs: number; // [(T+1)*B, H], h_{-1} first
+  readonly cs: number; // LSTM [(T+1)*B, H]
+  readonly tc: number; // LSTM [T*B, H]
+  readonly hn: number; // GRU [T*B, H]
+  readonly hproj: number; // GRU [B, G*H]
+}
+
 export interface FastKernels {
   /** Engine name reported by LmEngine.name, e.g. 'js', 'wasm-simd', 'wasm-relaxed'. */
   readonly name: string;
@@ -61,6 +74,13 @@ export interface FastKernels {
    * weight decay.
    */
   adamStep?(n: number, p: number, g: number, m: number, v: number, hyper: readonly number[]): void;
+  /**
+   * Optional: one unidirectional layer's whole recurrence over T steps, exactly the driver's per-step loop
+   * (gather the one-hot projection when table >= 0, add h_{t-1}·W_hh^T, cell step), so a backend can split
+   * the batch rows across its threads once per layer instead of handing off at every step.
+   */
+  layerForward?(module: RecurrentModule, T: number, B: number, H: number, buffers: LayerBuffers, packedWhhT: number,
+    table: number, bias: number, firstToken: number, bhn: number, flag: boolean): void;
   /** Optional: use (true) or idle (false) the backend's second thread; absent for single-threaded backends. */
   setParallel?(on: boolean): void;
   dispose(): void;

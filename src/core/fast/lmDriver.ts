@@ -460,6 +460,12 @@ export class FastLmEngine implements LmEngine {
         k.gemmPacked(TB, GH, H, ws.hs[l - 1] + B * H, H, 1, ly.wihTP, gates, GH, false);
         k.addRowBias(gates, TB, GH, ly.xbias);
       }
+      if (k.layerForward) {
+        const buffers = { gates, hs, cs: ws.cs[l] ?? 0, tc: ws.tc[l] ?? 0, hn: ws.hn[l] ?? 0, hproj: ws.hproj };
+        const module = rnn.module === 'LSTM' ? 0 : rnn.module === 'GRU' ? 1 : 2;
+        k.layerForward(module, T, B, H, buffers, ly.whhTP, l === 0 ? ly.wihT : -1, ly.xbias, 0, ly.bhn, rnn.module === 'RNN' ? relu : hard);
+        continue;
+      }
       for (let t = 0; t < T; t++) {
         const g = gates + t * B * GH, hPrev = hs + t * B * H, h = hPrev + B * H;
         if (l === 0) k.gatherRows(g, ly.wihT, GH, B, ly.xbias, t * B);

@@ -24,6 +24,8 @@ export interface NativeKernelObject {
   rnnForward(B: number, H: number, pre: number, h: number, relu: boolean): void;
   rnnBackward(B: number, H: number, h: number, dhIn: number, dhRec: number, dG: number, relu: boolean): void;
   adamStep(n: number, p: number, g: number, m: number, v: number, hyper: Float64Array): void;
+  layerForward(module: number, T: number, B: number, H: number, gates: number, hs: number, cs: number, tc: number, hn: number,
+    hproj: number, packed: number, table: number, bias: number, firstToken: number, bhn: number, flag: boolean): void;
   setParallel(on: boolean): void;
   dispose(): void;
 }
@@ -81,6 +83,8 @@ export function createNativeKernels(addon: NativeAddon, threads: 1 | 2): FastKer
       hyper.set(values);
       k.adamStep(n, p, g, m, v, hyper);
     },
+    layerForward: (module, T, B, H, w, packed, table, bias, firstToken, bhn, flag) =>
+      k.layerForward(module, T, B, H, w.gates, w.hs, w.cs, w.tc, w.hn, w.hproj, packed, table, bias, firstToken, bhn, flag),
     ...(threads === 2 ? { setParallel: (on: boolean) => k.setParallel(on) } : {}),
     dispose() {
       k.dispose();

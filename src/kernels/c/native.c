@@ -34,7 +34,7 @@ typedef struct {
   atomic_uint posted, claimed, done;
   atomic_int sleeping, quit;
   task_fn fn;
-  int64_t args[16];
+  int64_t args[24];
 } Helper;
 
 #define HELPER_SPIN_NS 300000L
@@ -544,6 +544,89 @@ static napi_value js_rnn_backward(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+// ---- a whole layer's recurrence ----------------------------------------------------------------
+// Per step the column-split GEMM and the row-split cell step each need a hand-off between the threads.
+// Batch rows never interact, so each thread can instead run the whole time loop for its own rows: one
+// hand-off per layer and window. Arguments: 0 module (0 LSTM, 1 GRU, 2 RNN), 1 T, 2 B, 3 H, 4 first row,
+// 5 rows, then pointers 6 gates, 7 hs, 8 cs, 9 tc, 10 hn, 11 hproj, 12 packed W_hh^T part 1, 13 part 2,
+// 14 table (0: gates already hold the input projection), 15 bias, 16 tokens, 17 bhn, then 18 column split
+// n0, 19 flag (hard sigmoid / relu), 20 scratch.
+static void task_layer_forward(const int64_t *a) {
+  const int module = (int)a[0], T = (int)a[1], B = (int)a[2], H = (int)a[3], b0 = (int)a[4], rows = (int)a[5];
+  float *gates = (float *)a[6], *hs = (float *)a[7], *cs = (float *)a[8], *tc = (float *)a[9], *hn = (float *)a[10];
+  float *hproj = (float *)a[11];
+  const float *part1 = (const float *)a[12], *part2 = (const float *)a[13], *table = (const float *)a[14];
+  const float *bias = (const float *)a[15], *bhn = (const float *)a[17];
+  const int32_t *tokens = (const int32_t *)a[16];
+  const int n0 = (int)a[18], flag = (int)a[19];
+  float *scratch = (float *)a[20];
+  const int G = module == 0 ? 4 : module == 1 ? 3 : 1, GH = G * H;
+  for (int t = 0; t < T; t++) {
+    const int64_t row = (int64_t)t * B + b0;
+    float *g = gates + row * GH;
+    const float *hPrev = hs + row * H;
+    float *h = hs + (row + B) * H;
+    if (table) gather_rows(g, table, GH, rows, bias, tokens + row);
+    // GRU: h W_hh^T goes to its own buffer (the reset gate scales part of it); else it adds to the gates.
+    float *out = module == 1 ? hproj + (int64_t)b0 * GH : g;
+    const int acc = module != 1;
+    gemm_prepacked(rows, n0, H, hPrev, H, 1, part1, out, GH, acc, scratch);
+    if (n0 < GH) gemm_prepacked(rows, GH - n0, H, hPrev, H, 1, part2, out + n0, GH, acc, scratch);
+    if (module == 0) lstm_forward(rows, H, g, cs + row * H, cs + (row + B) * H, tc + row * H, h, flag);
+    else if (module == 1) gru_forward(rows, H, g, out, bhn, hPrev, h, hn + row * H, flag);
+    else rnn_forward(rows, H, g, h, flag);
+  }
+}
+
+/**
+ * layerForward(module, T, B, H, gates, hs, cs, tc, hn, hproj, packedWhhT, table, bias, firstToken, bhn, flag):
+ * offsets as the driver's workspace; table -1 when the gates already hold the input projection.
+ */
+static napi_value js_layer_forward(napi_env env, napi_callback_info info) {
+  Args r = read_args(env, info, 16);
+  const int module = r.v[0], T = r.v[1], B = r.v[2], H = r.v[3], first = r.v[13];
+  if (r.ok && (module < 0 || module > 2 || T < 0 || B < 0 || H < 0 || first < 0)) {
+    napi_throw_range_error(env, NULL, "layerForward: bad module or sizes");
+    return NULL;
+  }
+  const int G = module == 0 ? 4 : module == 1 ? 3 : 1, GH = G * H;
+  const int64_t steps = (int64_t)T * B;
+  float *gates = span(&r, r.v[4], steps * GH);
+  float *hs = span(&r, r.v[5], steps * H + (int64_t)B * H);
+  float *cs = module == 0 ? span(&r, r.v[6], steps * H + (int64_t)B * H) : NULL;
+  float *tc = module == 0 ? span(&r, r.v[7], steps * H) : NULL;
+  float *hn = module == 1 ? span(&r, r.v[8], steps * H) : NULL;
+  float *hproj = module == 1 ? span(&r, r.v[9], (int64_t)B * GH) : NULL;
+  const float *packed = span(&r, r.v[10], packed_floats(r.s, H, GH));
+  const float *bhn = module == 1 ? span(&r, r.v[14], H) : NULL;
+  const float *table = NULL, *bias = NULL;
+  if (r.ok && r.v[11] >= 0) {
+    if (!tokens_ok(&r, first + (int)steps)) return NULL;
+    const int32_t maxToken = token_bound(&r, first, (int)steps);
+    table = span(&r, r.v[11], (int64_t)(maxToken + 1) * GH);
+    bias = span(&r, r.v[12], GH);
+  }
+  if (!r.ok || T == 0 || B == 0) return NULL;
+  Native *s = r.s;
+  const int n0 = split_at(s, GH);
+  const int half = s->parallel && B >= 2 ? B / 2 : B;
+  int64_t mine[21] = {module, T, B, H, 0, half, (int64_t)gates, (int64_t)hs, (int64_t)cs, (int64_t)tc, (int64_t)hn,
+                      (int64_t)hproj, (int64_t)packed, (int64_t)(packed + packed_b_floats(H, n0)), (int64_t)table,
+                      (int64_t)bias, (int64_t)(s->tokens ? s->tokens + first : NULL), (int64_t)bhn, n0, r.v[15],
+                      (int64_t)s->scratch[0]};
+  if (half == B) {
+    task_layer_forward(mine);
+    return NULL;
+  }
+  int64_t theirs[21];
+  memcpy(theirs, mine, sizeof(mine));
+  theirs[4] = half;
+  theirs[5] = B - half;
+  theirs[20] = (int64_t)s->scratch[1];
+  run_pair(s, task_layer_forward, mine, theirs, 21);
+  return NULL;
+}
+
 static void task_adam(const int64_t *a) {
   adam_step((int)a[0], (float *)a[1], (const float *)a[2], (float *)a[3], (float *)a[4], (const double *)a[5]);
 }
@@ -638,6 +721,7 @@ static napi_value js_create(napi_env env, napi_callback_info info) {
       {"rnnForward", NULL, js_rnn_forward, NULL, NULL, NULL, napi_default, s},
       {"rnnBackward", NULL, js_rnn_backward, NULL, NULL, NULL, napi_default, s},
       {"adamStep", NULL, js_adam_step, NULL, NULL, NULL, napi_default, s},
+      {"layerForward", NULL, js_layer_forward, NULL, NULL, NULL, napi_default, s},
       {"setParallel", NULL, js_set_parallel, NULL, NULL, NULL, napi_default, s},
       {"dispose", NULL, js_dispose, NULL, NULL, NULL, napi_default, s},
   };
