@@ -291,14 +291,21 @@ export class Session {
     await sleep(200);
   }
 
-  /** Shows the editor hover at the cursor and returns its text. */
-  async hoverAtCursor(expect: RegExp, timeoutMs = 30_000): Promise<string> {
+  /**
+   * Rests the mouse on the character right after the cursor, as a user points at it, and returns the text
+   * of the hover that appears. The pointer goes a quarter of a character past the cursor, so the editor
+   * resolves the same position as the cursor's.
+   */
+  async hoverWithMouse(expect: RegExp, timeoutMs = 30_000): Promise<string> {
     const hover = this.page.locator('.monaco-hover:not(.hidden)');
+    const cursor = this.page.locator('.monaco-editor.focused .cursors-layer .cursor').first();
     return waitFor(`an editor hover matching ${expect}`, async () => {
-      // editor.action.showHover, by its default chord.
-      await this.page.keyboard.press('Control+K');
-      await this.page.keyboard.press('Control+I');
-      await sleep(700);
+      const box = await cursor.boundingBox();
+      if (!box) return undefined;
+      await this.page.mouse.move(box.x + 200, box.y + 120); // away first: the hover appears on arrival
+      await sleep(200);
+      await this.page.mouse.move(box.x + 2, box.y + box.height / 2, { steps: 4 });
+      await sleep(900); // the editor's hover delay is 300 ms
       const texts = await hover.allInnerTexts();
       return texts.find((t) => expect.test(t));
     }, timeoutMs, 1000);

@@ -68,7 +68,7 @@ test('extension host event loop while training and tracing (measurement)', { tim
     await s.openFile('play.txt');
     for (const line of [40, 400, 1200, 2500, 4000]) {
       await s.goToPosition(line, 3);
-      await s.hoverAtCursor(/t = \d+ of \d+/, 60_000).catch(() => undefined);
+      await s.hoverWithMouse(/t = \d+ of \d+/, 60_000).catch(() => undefined);
     }
     const l = (await phase('tracing')).eventLoop;
     console.log('reports: .cache/e2e/host-probe-{startup,training,tracing}.json');

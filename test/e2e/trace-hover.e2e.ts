@@ -56,10 +56,10 @@ test('hover over a traced character shows the CLI-computed gate values', { timeo
     }, 120_000, 1000);
     await s.screenshot('traced');
 
-    // Hover the character in the editor (cursor there, then editor.action.showHover).
+    // Point the mouse at the character in the editor (found through the cursor placed before it).
     await s.openFile('speech.txt');
     await s.goToPosition(line, column);
-    const shown = await s.hoverAtCursor(/t = \d+ of \d+/, 60_000);
+    const shown = await s.hoverWithMouse(/t = \d+ of \d+/, 60_000);
     await s.screenshot('hover');
     const state = await s.exportState<State>();
     assert.ok(state.lastHover, 'the extension recorded no hover');
