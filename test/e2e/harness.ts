@@ -219,6 +219,32 @@ export class Session {
     await this.page.locator('.quick-input-widget').waitFor({ state: 'hidden', timeout: 10_000 }).catch(() => undefined);
   }
 
+  /** Picks the row of the open quick pick whose text contains `label`. */
+  async pickQuickItem(label: string, timeoutMs = 30_000): Promise<void> {
+    const row = this.page.locator('.quick-input-widget .monaco-list-row', { hasText: label }).first();
+    await row.waitFor({ state: 'visible', timeout: timeoutMs });
+    await row.click();
+  }
+
+  /**
+   * Answers VS Code's own open-file dialog (in code-server a quick input holding a path, VS Code's "simple
+   * file dialog") with an absolute path, as a user types it.
+   */
+  async pickFileInDialog(path: string, timeoutMs = 30_000): Promise<void> {
+    const input = this.page.locator('.quick-input-widget input.input');
+    await waitFor('the file dialog', async () => {
+      if (!(await input.isVisible().catch(() => false))) return undefined;
+      return (await input.inputValue()).startsWith('/') || undefined; // it opens on the workspace folder
+    }, timeoutMs, 200);
+    await input.fill(path);
+    await sleep(500); // the dialog lists the folder as the path is typed
+    await this.page.keyboard.press('Enter');
+    await waitFor('the file dialog to take the path', async () => {
+      if (!(await input.isVisible().catch(() => false))) return true;
+      return (await input.inputValue()) !== path || undefined; // the next dialog opened with its own folder
+    }, timeoutMs, 200);
+  }
+
   /** Labels of palette commands matching `filter`, once at least `atLeast` are listed. */
   async paletteCommands(filter: string, atLeast = 1, timeoutMs = 60_000): Promise<string[]> {
     const rows = this.page.locator('.quick-input-widget .monaco-list-row .label-name');

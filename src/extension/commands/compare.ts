@@ -10,6 +10,7 @@ import { diffView } from '../logic/diffView';
 import { parseSafetensors } from '../../core/formats/safetensors';
 import { readFile } from 'node:fs/promises';
 import { lmParamsOf, type ModelEntry, openedEntry } from '../services/modelStore';
+import { MODEL_FILTERS } from './modelCommands';
 import type { DiffViewModel } from '../../protocol/webview';
 
 export interface CompareOptions {
@@ -49,12 +50,11 @@ export async function compare(g: Gatescope, args?: unknown): Promise<DiffViewMod
 async function compareFiles(g: Gatescope, o: CompareOptions): Promise<DiffViewModel | undefined> {
   let left = o.left;
   let right = o.right;
-  if (!left || !right) {
-    const uris = await vscode.window.showOpenDialog({ canSelectMany: true, openLabel: 'Compare (pick two)', title: 'Pick two model files (reference first)', defaultUri: vscode.workspace.workspaceFolders?.[0]?.uri });
-    if (!uris) return undefined;
-    if (uris.length !== 2) throw new Error(`pick exactly two files (got ${uris.length})`);
-    [left, right] = uris.map((u) => u.fsPath);
-  }
+  // One dialog per file: the reference is unambiguous, and VS Code's own (web/remote) file dialog picks one.
+  left ??= await pickModelFile('Compare: the reference model file (1 of 2)', 'Use as reference');
+  if (!left) return undefined;
+  right ??= await pickModelFile(`Compare: the model file to compare with ${basename(left)} (2 of 2)`, 'Compare');
+  if (!right) return undefined;
   const [ta, tb] = await Promise.all([readTrajectory(left), readTrajectory(right)]);
   if (ta && tb) {
     return diffView({ title: 'Weight trajectories', leftLabel: basename(left), rightLabel: basename(right), left: ta, right: tb, rtol: o.tolerance });
@@ -67,6 +67,14 @@ async function compareFiles(g: Gatescope, o: CompareOptions): Promise<DiffViewMo
     title: 'Weights', leftLabel: basename(left), rightLabel: basename(right),
     left: stripRnn(lmParamsOf(a)), right: stripRnn(lmParamsOf(b)), rtol: o.tolerance,
   });
+}
+
+async function pickModelFile(title: string, openLabel: string): Promise<string | undefined> {
+  const uris = await vscode.window.showOpenDialog({
+    canSelectMany: false, title, openLabel, defaultUri: vscode.workspace.workspaceFolders?.[0]?.uri,
+    filters: MODEL_FILTERS,
+  });
+  return uris?.[0]?.fsPath;
 }
 
 /** Per-epoch weights (`epochN.<name>` tensors in a safetensors file, as `gatescope fit` writes), or null. */

@@ -6,7 +6,7 @@ import { describeModel, type ModelEntry, openedEntry } from '../services/modelSt
 import { readSettings } from '../settings';
 import { modelIdOf } from '../tree/modelsTree';
 
-const MODEL_FILTERS: Record<string, string[]> = {
+export const MODEL_FILTERS: Record<string, string[]> = {
   'Models': ['safetensors', 'pt', 'pth', 'bin', 'h5', 'keras', 'onnx', 'json', 'npz', 'npy'],
   'All files': ['*'],
 };
