@@ -139,20 +139,12 @@ export function topPredictions(logits: ArrayLike<number>, T: number, O: number):
 
 type FastState = { readonly h: FloatArray; readonly c?: FloatArray };
 
-/**
- * The fast engines: one traceLm sweep keeps states [L, 1, H] every K tokens; windows are recomputed from
- * the nearest state on an engine kept for the trace (the same choice traceLm makes: WASM for float32 when
- * available, else the js engine), as creating one per window would cost more than the window itself.
- */
-class FastTrace implements DocumentTrace {
-  private readonly states: FastState[] = [];
-  private done = 0;
-  private engine: FastLmEngine | undefined;
-
-  constructor(private readonly model: TraceModel, private ids: Int32Array, readonly checkpointEvery: number) {
-    const { numLayers: L, hiddenSize: H, dtype, module } = model.config.rnn;
-    this.states.push({ h: floatArray(dtype, L * H), ...(module === 'LSTM' ? { c: floatArray(dtype, L * H) } : {}) });
-  }
+/** A single forward sweep that keeps a state every `checkpointEvery` tokens: states[b] starts block b. */
+abstract class SweptTrace {
+  protected abstract readonly states: readonly unknown[];
+  protected abstract ids: Int32Array;
+  protected done = 0;
+  abstract readonly checkpointEvery: number;
 
   get length(): number {
     return this.ids.length;
@@ -164,6 +156,22 @@ class FastTrace implements DocumentTrace {
 
   get available(): number {
     return this.done >= this.ids.length ? this.ids.length : Math.min(this.ids.length, this.states.length * this.checkpointEvery);
+  }
+}
+
+/**
+ * The fast engines: one traceLm sweep keeps states [L, 1, H] every K tokens; windows are recomputed from
+ * the nearest state on an engine kept for the trace (the same choice traceLm makes: WASM for float32 when
+ * available, else the js engine), as creating one per window would cost more than the window itself.
+ */
+class FastTrace extends SweptTrace implements DocumentTrace {
+  protected readonly states: FastState[] = [];
+  private engine: FastLmEngine | undefined;
+
+  constructor(private readonly model: TraceModel, protected ids: Int32Array, readonly checkpointEvery: number) {
+    super();
+    const { numLayers: L, hiddenSize: H, dtype, module } = model.config.rnn;
+    this.states.push({ h: floatArray(dtype, L * H), ...(module === 'LSTM' ? { c: floatArray(dtype, L * H) } : {}) });
   }
 
   /** One engine for the sweep and the windows (windows asked between slices run on it too). */
@@ -330,22 +338,11 @@ function sliceRows(trace: TensorMap, from: number, to: number): TensorMap {
 }
 
 /** Reference lmForward with states kept every K tokens (configurations the fast engines lack). */
-class ReferenceTrace implements DocumentTrace {
-  private readonly states: (LmState | undefined)[] = [undefined];
-  private done = 0;
+class ReferenceTrace extends SweptTrace implements DocumentTrace {
+  protected readonly states: (LmState | undefined)[] = [undefined];
 
-  constructor(private readonly cfg: LmConfig, private readonly weights: LmWeights, private ids: Int32Array, readonly checkpointEvery: number) {}
-
-  get length(): number {
-    return this.ids.length;
-  }
-
-  get work(): number {
-    return this.ids.length;
-  }
-
-  get available(): number {
-    return this.done >= this.ids.length ? this.ids.length : Math.min(this.ids.length, this.states.length * this.checkpointEvery);
+  constructor(private readonly cfg: LmConfig, private readonly weights: LmWeights, protected ids: Int32Array, readonly checkpointEvery: number) {
+    super();
   }
 
   *prepare(): Generator<number, void> {
