@@ -161,7 +161,7 @@ abstract class SweptTrace {
 
 /**
  * The fast engines: one traceLm sweep keeps states [L, 1, H] every K tokens; windows are recomputed from
- * the nearest state on an engine kept for the trace (the same choice traceLm makes: WASM for float32 when
+ * the nearest state on an engine kept for the trace (native, else WASM, for float32 when
  * available, else the js engine), as creating one per window would cost more than the window itself.
  */
 class FastTrace extends SweptTrace implements DocumentTrace {
