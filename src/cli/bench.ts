@@ -6,7 +6,8 @@ import { existsSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { rnnConfig, type RnnModule } from '../core/config';
-import type { LmBatch, LmConfig, LmEngine, LmTrainOptions } from '../core/engine';
+import type { LmBatch, LmEngine, LmTrainOptions } from '../core/engine';
+import { type ModelConfig, modelConfig } from '../core/model';
 import { createRng } from '../core/random';
 import { type EngineChoice, availableEngines, createLmEngine, initTfjsBackend, traceLm } from '../engines';
 import { parseCli } from './args';
@@ -34,8 +35,8 @@ const timing = (samples: number[]): Timing => {
   return { msPerStep: ms, charsPerSec: (BATCH * SEQ) / (ms / 1000), samples };
 };
 
-function lmConfig(c: BenchConfig): LmConfig {
-  return { rnn: rnnConfig({ module: c.module, inputSize: VOCAB, hiddenSize: c.hidden, numLayers: c.layers }), vocabSize: VOCAB, outputSize: VOCAB };
+function lmConfig(c: BenchConfig): ModelConfig {
+  return modelConfig({ rnn: rnnConfig({ module: c.module, inputSize: VOCAB, hiddenSize: c.hidden, numLayers: c.layers }), vocabSize: VOCAB, outputSize: VOCAB });
 }
 
 function randomBatch(rng: ReturnType<typeof createRng>): LmBatch {

@@ -2,8 +2,9 @@
 // from the same initial weights on the same (seeded random) batches and reports, per step, each
 // engine's loss and the relative error of its loss and weights against the first engine.
 import { parseRnnConfig } from '../core/config';
-import type { LmBatch, LmConfig, LmTrainOptions, OptimizerConfig, OptimizerKind } from '../core/engine';
-import { initLmParameters } from '../core/init';
+import type { LmBatch, LmTrainOptions, OptimizerConfig, OptimizerKind } from '../core/engine';
+import { type ModelConfig, modelConfig } from '../core/model';
+import { initModelParameters } from '../core/init';
 import { createRng } from '../core/random';
 import { relativeError, values as valuesOf } from '../core/diff/metrics';
 import { type EngineChoice, createLmEngine, initTfjsBackend } from '../engines';
@@ -21,7 +22,7 @@ tfjs computes in float32: expect relative errors around 1e-6…1e-4 against a fl
 `;
 
 interface CompareSetup {
-  readonly cfg: LmConfig;
+  readonly cfg: ModelConfig;
   readonly batchSize: number;
   readonly seqLen: number;
   readonly seed: number;
@@ -45,7 +46,7 @@ function setupOf(json: unknown, path: string): CompareSetup {
   const optimizer = { ...opt, kind, lr: Number(opt.lr ?? 1e-3) } as OptimizerConfig;
   const clip = typeof o.clip_max_norm === 'number' ? { maxNorm: o.clip_max_norm } : undefined;
   return {
-    cfg: { rnn, vocabSize: vocab, outputSize: vocab },
+    cfg: modelConfig({ rnn, vocabSize: vocab }),
     batchSize: int('batch_size', 8) || 1, seqLen: int('seq_len', 16) || 1, seed: int('seed', 0),
     train: { optimizer, clip, stateful: o.stateful !== false },
   };
@@ -84,7 +85,7 @@ export async function run(args: string[]): Promise<number> {
     // WASM when tfjs' .wasm files are found (the build ships them next to the bundles), else cpu.
     backend = await initTfjsBackend();
   }
-  const init = initLmParameters(setup.cfg, createRng(setup.seed));
+  const init = initModelParameters(setup.cfg, createRng(setup.seed));
   const engines = names.map((n) => {
     try {
       return createLmEngine(setup.cfg, { engine: n as EngineChoice, params: init });

@@ -1,16 +1,19 @@
-// One shareable model file: a safetensors file whose tensors are the PyTorch state_dict of
-//   class CharModel(nn.Module): rnn = nn.LSTM/GRU/RNN(V, H, ...); head = nn.Linear(D*H, V)
-// (`rnn.weight_ih_l0`, ..., `head.weight`, `head.bias`), plus training extras under prefixes that
+// One shareable model file: a safetensors file whose tensors are the PyTorch state_dict of the model
+// (src/core/model.ts: `embedding.weight`, `rnn.weight_ih_l0`, ..., `head.weight` or `head.<i>.weight`), plus
+// training extras under prefixes that
 // `load_state_dict(..., strict=False)` ignores: `optimizer.<param>.<buffer>` and `train_state.{h,c}` (the
 // carried hidden state of stateful BPTT). Everything else — config, vocabulary, training progress,
 // loss history, engine, versions — is JSON in the header's `__metadata__["gatescope"]`.
-import type { LmConfig, OptimizerConfig } from './engine';
-import { type RnnConfig, parseRnnConfig, parameterSpecs, toTorchConfig } from './config';
+import type { OptimizerConfig } from './engine';
+import type { ModelConfig } from './model';
+import { type RnnConfig, parseRnnConfig } from './config';
+import { modelConfig, modelParameterShapes, modelToJson, parseModelConfig } from './model';
 import { type TensorMap, formatShape, shapeEquals } from './tensor';
 import { parseSafetensors, serializeSafetensors, FormatError } from './formats/safetensors';
 import { type Vocabulary, parseVocabulary, vocabularySize } from './data/tokenizer';
 
-export const CHECKPOINT_FORMAT_VERSION = 1;
+/** 2: metadata `model` (the whole model description); 1: `config` (rnn) + vocabSize/outputSize, the char model. */
+export const CHECKPOINT_FORMAT_VERSION = 2;
 export const GATESCOPE_VERSION = '0.1.0';
 const OPTIMIZER_PREFIX = 'optimizer.';
 const STATE_PREFIX = 'train_state.';
@@ -59,7 +62,7 @@ export interface TrainingState {
 }
 
 export interface Checkpoint {
-  readonly config: LmConfig;
+  readonly config: ModelConfig;
   readonly vocab: Vocabulary;
   /** `rnn.*` and `head.*` in PyTorch names and shapes. */
   readonly params: TensorMap;
@@ -69,14 +72,21 @@ export interface Checkpoint {
   readonly carried?: TensorMap;
   readonly training?: TrainingState;
   readonly engine: string;
+  /** Classifier: class names in label order (outputSize of them). */
+  readonly labels?: readonly string[];
 }
 
 interface Metadata {
   readonly formatVersion: number;
   readonly gatescopeVersion: string;
-  readonly config: Record<string, unknown>;
-  readonly vocabSize: number;
-  readonly outputSize: number;
+  /** Version 2. */
+  readonly model?: Record<string, unknown>;
+  /** Version 1: the rnn config of a one-hot → rnn → Linear model. */
+  readonly config?: Record<string, unknown>;
+  readonly vocabSize?: number;
+  readonly outputSize?: number;
+  /** Classifier: the name of each class, in label order. */
+  readonly labels?: readonly string[];
   readonly vocab: Vocabulary;
   readonly tokenizer: string;
   readonly engine: string;
@@ -90,9 +100,8 @@ export function serializeCheckpoint(ck: Checkpoint): Uint8Array {
   const meta: Metadata = {
     formatVersion: CHECKPOINT_FORMAT_VERSION,
     gatescopeVersion: GATESCOPE_VERSION,
-    config: toTorchConfig(ck.config.rnn),
-    vocabSize: ck.config.vocabSize,
-    outputSize: ck.config.outputSize,
+    model: modelToJson(ck.config),
+    ...(ck.labels ? { labels: ck.labels } : {}),
     vocab: ck.vocab,
     tokenizer: ck.vocab.kind === 'char' ? 'char' : ck.vocab.tokenizer,
     engine: ck.engine,
@@ -111,20 +120,23 @@ export function parseCheckpoint(bytes: Uint8Array, source = 'model'): Checkpoint
   } catch {
     throw new FormatError(`${source}: gatescope metadata is not valid JSON`);
   }
-  if (meta.formatVersion !== CHECKPOINT_FORMAT_VERSION) {
-    throw new FormatError(`${source}: model format version ${meta.formatVersion} is not supported (expected ${CHECKPOINT_FORMAT_VERSION})`);
+  if (meta.formatVersion !== 1 && meta.formatVersion !== CHECKPOINT_FORMAT_VERSION) {
+    throw new FormatError(`${source}: model format version ${meta.formatVersion} is not supported (expected 1 or ${CHECKPOINT_FORMAT_VERSION})`);
   }
   let vocab: Vocabulary;
-  let rnn: RnnConfig;
+  let config: ModelConfig;
   try {
     vocab = parseVocabulary(meta.vocab);
-    rnn = parseRnnConfig(meta.config);
+    config = meta.formatVersion === 1 ? legacyModel(meta) : parseModelConfig(meta.model);
   } catch (e) {
     throw new FormatError(`${source}: ${(e as Error).message}`);
   }
-  const config: LmConfig = { rnn, vocabSize: meta.vocabSize, outputSize: meta.outputSize };
-  if (vocabularySize(vocab) !== config.vocabSize || rnn.inputSize !== config.vocabSize) {
+  if (vocabularySize(vocab) !== config.vocabSize) {
     throw new FormatError(`${source}: vocabulary has ${vocabularySize(vocab)} tokens but the model expects ${config.vocabSize}`);
+  }
+  const labels = meta.labels;
+  if (labels !== undefined && !(Array.isArray(labels) && labels.length === config.outputSize && labels.every((l) => typeof l === 'string'))) {
+    throw new FormatError(`${source}: labels must be ${config.outputSize} class names`);
   }
   const params: TensorMap = new Map();
   const optimizer: TensorMap = new Map();
@@ -136,24 +148,22 @@ export function parseCheckpoint(bytes: Uint8Array, source = 'model'): Checkpoint
   }
   checkModelParameters(config, params, source);
   return {
-    config, vocab, params, engine: meta.engine,
+    config, vocab, params, engine: String(meta.engine ?? ''),
+    ...(labels ? { labels } : {}),
     ...(optimizer.size ? { optimizer } : {}),
     ...(carried.size ? { carried } : {}),
     ...(meta.training ? { training: meta.training } : {}),
   };
 }
 
-/** The expected `rnn.*` / `head.*` names and shapes of a model. */
-export function modelParameterShapes(cfg: LmConfig): Map<string, readonly number[]> {
-  const shapes = new Map<string, readonly number[]>();
-  for (const s of parameterSpecs(cfg.rnn)) shapes.set(`rnn.${s.name}`, s.shape);
-  const width = cfg.rnn.hiddenSize * (cfg.rnn.bidirectional ? 2 : 1);
-  shapes.set('head.weight', [cfg.outputSize, width]);
-  shapes.set('head.bias', [cfg.outputSize]);
-  return shapes;
+/** A version-1 checkpoint: the char model, one-hot → rnn → nn.Linear named `head`. */
+function legacyModel(meta: Metadata): ModelConfig {
+  const rnn: RnnConfig = parseRnnConfig(meta.config);
+  if (typeof meta.vocabSize !== 'number' || typeof meta.outputSize !== 'number') throw new Error('vocabSize / outputSize missing');
+  return modelConfig({ rnn, vocabSize: meta.vocabSize, outputSize: meta.outputSize });
 }
 
-function checkModelParameters(cfg: LmConfig, params: TensorMap, source: string): void {
+function checkModelParameters(cfg: ModelConfig, params: TensorMap, source: string): void {
   for (const [name, shape] of modelParameterShapes(cfg)) {
     const t = params.get(name);
     if (!t) throw new FormatError(`${source}: missing tensor ${name} ${formatShape(shape)}`);

@@ -1,21 +1,8 @@
 // The contract every training engine implements: the readable reference (src/core/reference), the fast
 // WASM engine and the TensorFlow.js engine. Engines are synchronous and run inside a worker thread;
 // the host talks to that worker through src/protocol/worker.ts.
-import type { RnnConfig } from './config';
+import type { ModelConfig } from './model';
 import type { FloatDType, TensorMap } from './tensor';
-
-/**
- * A token language model / classifier body: one-hot tokens -> nn.LSTM/GRU/RNN -> nn.Linear head.
- * Parameters use the PyTorch state_dict names of
- *   class CharModel(nn.Module): rnn = nn.LSTM(vocab, H, ...); head = nn.Linear(D*H, outputs)
- * i.e. `rnn.weight_ih_l0`, ..., `head.weight` [outputs, D*H], `head.bias` [outputs].
- * The one-hot input makes `rnn.weight_ih_l0` a [G*H, vocab] lookup table (engines gather rows).
- */
-export interface LmConfig {
-  readonly rnn: RnnConfig; // rnn.inputSize === vocabSize, batchFirst ignored (batches are [B, T])
-  readonly vocabSize: number;
-  readonly outputSize: number; // vocabSize for a language model
-}
 
 export type OptimizerKind = 'sgd' | 'adam' | 'rmsprop' | 'adagrad';
 
@@ -47,29 +34,43 @@ export interface LmTrainOptions {
   readonly stateful: boolean;
 }
 
-/** Row-major [batchSize, seqLen] token ids; targets are the next tokens. */
+/** Marks a language-model target that has no loss (padding), as F.cross_entropy's ignore_index. */
+export const IGNORE_INDEX = -100;
+
+/**
+ * Row-major [batchSize, seqLen] token ids. Targets: for a language model (readout per_step) the next token
+ * at every position, [batchSize * seqLen], IGNORE_INDEX where there is none; for a classifier the class of
+ * each sequence, [batchSize]. Sequence b is its first lengths[b] tokens (pack_padded_sequence semantics:
+ * the rest never reaches the model); every sequence is seqLen long when lengths is omitted.
+ */
 export interface LmBatch {
   readonly batchSize: number;
   readonly seqLen: number;
   readonly inputs: Int32Array;
   readonly targets: Int32Array;
+  readonly lengths?: Int32Array;
 }
 
-export interface LmStepResult {
-  /** Mean cross-entropy in nats per target token. */
+export interface Evaluation {
+  /** Mean cross-entropy in nats per target token (per sequence for a classifier). */
   readonly loss: number;
+  /** Classifier: the fraction of the batch whose arg-max class is the label. */
+  readonly accuracy?: number;
+}
+
+export interface LmStepResult extends Evaluation {
   /** Global L2 norm of all gradients before clipping. */
   readonly gradNorm: number;
 }
 
 export interface LmEngine {
   readonly name: string; // 'reference' | 'wasm-simd' | 'wasm-relaxed' | 'js' | 'tfjs' ...
-  readonly config: LmConfig;
+  readonly config: ModelConfig;
   readonly dtype: FloatDType;
   /** Forward + backward (BPTT over the window) + clipping + one optimizer step. */
   trainStep(batch: LmBatch, options: LmTrainOptions): LmStepResult;
-  /** Mean cross-entropy without gradients; uses and advances a separate evaluation state. */
-  evaluate(batch: LmBatch, stateful: boolean): number;
+  /** Loss (and a classifier's accuracy) without gradients; uses and advances a separate evaluation state. */
+  evaluate(batch: LmBatch, stateful: boolean): Evaluation;
   /** Zeroes the carried training and evaluation states. */
   resetState(): void;
   /** The carried training state (`h`, and `c` for LSTM; [L*D, B, H]), saved so a resumed run continues exactly. */

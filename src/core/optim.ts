@@ -153,9 +153,11 @@ export function clipGradValue(grads: Iterable<FloatTensor>, value: number): void
 /** Both clips as configured; returns the gradient norm measured before clipping. */
 export function applyClipping(grads: ReadonlyMap<string, FloatTensor>, clip: ClipConfig | undefined): number {
   const list = [...grads.values()];
-  if (clip?.value !== undefined) clipGradValue(list, clip.value);
-  if (clip?.maxNorm !== undefined) return clipGradNorm(list, clip.maxNorm);
-  return clipGradNorm(list, Infinity);
+  if (clip?.value === undefined) return clipGradNorm(list, clip?.maxNorm ?? Infinity);
+  const before = clipGradNorm(list, Infinity);
+  clipGradValue(list, clip.value);
+  if (clip.maxNorm !== undefined) clipGradNorm(list, clip.maxNorm);
+  return before;
 }
 
 /**

@@ -4,7 +4,8 @@
 // tfjs is used by 'auto' only when the user has @tensorflow/tfjs-node installed (never a dependency).
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import type { LmConfig, LmEngine } from '../core/engine';
+import type { LmEngine } from '../core/engine';
+import type { ModelConfig } from '../core/model';
 import { type FastLmEngine, fastUnsupportedReason } from '../core/fast/lmDriver';
 import { type LmTraceOptions, traceTokens } from '../core/fast/trace';
 import type { FloatArray } from '../core/tensor';
@@ -23,7 +24,7 @@ export interface CreateEngineOptions {
 
 export class EngineUnavailableError extends Error {}
 
-type TfjsFactory = (cfg: LmConfig, params?: TensorMap) => LmEngine;
+type TfjsFactory = (cfg: ModelConfig, params?: TensorMap) => LmEngine;
 
 interface TfjsModule {
   readonly createTfjsLmEngine: TfjsFactory;
@@ -99,7 +100,7 @@ export function availableEngines(): string[] {
   return names;
 }
 
-export function createLmEngine(cfg: LmConfig, options: CreateEngineOptions = {}): LmEngine {
+export function createLmEngine(cfg: ModelConfig, options: CreateEngineOptions = {}): LmEngine {
   const choice = options.engine ?? 'auto';
   const params = options.params;
   const fastWhy = fastUnsupportedReason(cfg);
@@ -145,7 +146,7 @@ export function createLmEngine(cfg: LmConfig, options: CreateEngineOptions = {})
 }
 
 /** The fastest fast-driver engine for a config the driver supports: native > wasm (float32) > js. */
-function createFastLmEngine(cfg: LmConfig, params?: TensorMap): FastLmEngine {
+function createFastLmEngine(cfg: ModelConfig, params?: TensorMap): FastLmEngine {
   if (cfg.rnn.dtype === 'float32' && nativeAvailability().available) return createNativeLmEngine(cfg, params);
   if (cfg.rnn.dtype === 'float32' && wasmAvailability().available) return createWasmLmEngine(cfg, params);
   return createJsLmEngine(cfg, params);
@@ -159,7 +160,7 @@ export type { LmTraceChunk, LmTraceOptions } from '../core/fast/trace';
  * Uses the native or WASM kernels for float32 when available, else the js engine (float64 too). Bidirectional and
  * reset-before GRU configs are not covered: use the reference lmForward for them.
  */
-export function traceLm(cfg: LmConfig, params: TensorMap, tokens: ArrayLike<number>,
+export function traceLm(cfg: ModelConfig, params: TensorMap, tokens: ArrayLike<number>,
   options: LmTraceOptions & { readonly engine?: 'auto' | 'native' | 'wasm' | 'js' }): { h: FloatArray; c?: FloatArray } {
   const why = fastUnsupportedReason(cfg);
   if (why) throw new EngineUnavailableError(`fast tracing does not support ${why}; use the reference lmForward`);

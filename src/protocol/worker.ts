@@ -1,7 +1,7 @@
 // The one typed protocol between a host (the extension, the CLI, tests: src/worker/client.ts) and the
 // compute worker (src/worker/main.ts, bundled to dist/worker.js). Every request carries an id; replies
 // name it. Structured clone carries Maps and typed arrays; trace buffers are transferred, not copied.
-import type { LmConfig } from '../core/engine';
+import type { ModelConfig } from '../core/model';
 import type { TensorMap } from '../core/tensor';
 import type { Vocabulary } from '../core/data/tokenizer';
 import type { ImportedModel } from '../core/layouts/model';
@@ -10,7 +10,7 @@ import type { TrainRequest, TrainRunEvent } from '../node/trainRun';
 
 /** A model that can be traced and sampled: config, PyTorch-named parameters and its vocabulary. */
 export interface ModelData {
-  readonly config: LmConfig;
+  readonly config: ModelConfig;
   readonly params: TensorMap;
   readonly vocab: Vocabulary;
 }

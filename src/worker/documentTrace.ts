@@ -7,7 +7,7 @@ import { directions, GATES } from '../core/config';
 import { encodeChars } from '../core/data/charVocab';
 import { normalizeNewlines } from '../core/data/text';
 import { encodeText, type Vocabulary } from '../core/data/tokenizer';
-import type { LmConfig } from '../core/engine';
+import type { ModelConfig } from '../core/model';
 import { type FastLmEngine, fastUnsupportedReason } from '../core/fast/lmDriver';
 import { traceTokens } from '../core/fast/trace';
 import { CheckpointedStackTrace } from '../core/fast/bidiTrace';
@@ -22,7 +22,7 @@ import { createWasmLmEngine, wasmAvailability } from '../engines/wasm';
 
 /** A model that can read documents: config, PyTorch-named parameters and its vocabulary. */
 export interface TraceModel {
-  readonly config: LmConfig;
+  readonly config: ModelConfig;
   readonly params: TensorMap;
   readonly vocab: Vocabulary;
 }
@@ -63,12 +63,12 @@ export const DEFAULT_CHECKPOINT_EVERY = 256;
 export const MAX_BIDIRECTIONAL_TOKENS = 20_000;
 
 /** Tokens of a document a model can trace: all, except for bidirectional models on the reference. */
-export function traceableTokens(config: LmConfig, tokens: number): number {
+export function traceableTokens(config: ModelConfig, tokens: number): number {
   return directions(config.rnn) === 2 && !fastBidirectional(config) ? Math.min(tokens, MAX_BIDIRECTIONAL_TOKENS) : tokens;
 }
 
 /** Bidirectional stacks the checkpointed fast trace (src/core/fast/bidiTrace.ts) runs. */
-function fastBidirectional(config: LmConfig): boolean {
+function fastBidirectional(config: ModelConfig): boolean {
   return directions(config.rnn) === 2 && fastUnsupportedReason({ ...config, rnn: { ...config.rnn, bidirectional: false } }) === undefined;
 }
 /**
@@ -269,7 +269,7 @@ class FastTrace extends SweptTrace implements DocumentTrace {
 }
 
 /** The kernels the fast engines would run on here: native (float32), WASM SIMD (float32), else js. */
-function traceKernels(dtype: LmConfig['rnn']['dtype']): FastKernels {
+function traceKernels(dtype: ModelConfig['rnn']['dtype']): FastKernels {
   if (dtype === 'float32') {
     if (nativeAvailability().available) return createNativeFastKernels(1); // B = 1: one thread
     const wasm = wasmAvailability();
@@ -341,7 +341,7 @@ function sliceRows(trace: TensorMap, from: number, to: number): TensorMap {
 class ReferenceTrace extends SweptTrace implements DocumentTrace {
   protected readonly states: (LmState | undefined)[] = [undefined];
 
-  constructor(private readonly cfg: LmConfig, private readonly weights: LmWeights, protected ids: Int32Array, readonly checkpointEvery: number) {
+  constructor(private readonly cfg: ModelConfig, private readonly weights: LmWeights, protected ids: Int32Array, readonly checkpointEvery: number) {
     super();
   }
 
@@ -380,7 +380,7 @@ class WholeTrace implements DocumentTrace {
   private trace: TensorMap | undefined;
   private logits: FloatArray | undefined;
 
-  constructor(private readonly cfg: LmConfig, private readonly weights: LmWeights, private readonly ids: Int32Array, readonly checkpointEvery: number) {}
+  constructor(private readonly cfg: ModelConfig, private readonly weights: LmWeights, private readonly ids: Int32Array, readonly checkpointEvery: number) {}
 
   get length(): number {
     return this.ids.length;

@@ -3,8 +3,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { type RnnModule, rnnConfig } from '../../src/core/config';
-import type { LmBatch, LmConfig, LmEngine, LmTrainOptions } from '../../src/core/engine';
-import { initLmParameters } from '../../src/core/init';
+import type { LmBatch, LmEngine, LmTrainOptions } from '../../src/core/engine';
+import { type ModelConfig, modelConfig } from '../../src/core/model';
+import { initModelParameters } from '../../src/core/init';
 import { createRng } from '../../src/core/random';
 import { createReferenceLmEngine } from '../../src/core/reference/lmEngine';
 import type { FloatDType, TensorMap } from '../../src/core/tensor';
@@ -14,8 +15,8 @@ import { createWasmLmEngine, wasmAvailability } from '../../src/engines/wasm';
 
 const V = 11;
 
-function lmConfig(module: RnnModule, layers: number, H: number, dtype: FloatDType, extra: object = {}): LmConfig {
-  return { rnn: rnnConfig({ module, inputSize: V, hiddenSize: H, numLayers: layers, dtype, ...extra }), vocabSize: V, outputSize: V };
+function lmConfig(module: RnnModule, layers: number, H: number, dtype: FloatDType, extra: object = {}): ModelConfig {
+  return modelConfig({ rnn: rnnConfig({ module, inputSize: V, hiddenSize: H, numLayers: layers, dtype, ...extra }), vocabSize: V, outputSize: V });
 }
 
 function batches(count: number, B: number, T: number, seed: number): LmBatch[] {
@@ -54,7 +55,7 @@ const OPTIONS: LmTrainOptions[] = [
   { optimizer: { kind: 'sgd', lr: 0.5, momentum: 0.9 }, clip: { value: 0.05 }, stateful: false },
 ];
 
-type Factory = (cfg: LmConfig, params: TensorMap) => LmEngine;
+type Factory = (cfg: ModelConfig, params: TensorMap) => LmEngine;
 const engines: { name: string; dtype: FloatDType; make: Factory; lossTol: number; trajTol: number }[] = [
   { name: 'js f64', dtype: 'float64', make: createJsLmEngine, lossTol: 1e-12, trajTol: 1e-10 },
   { name: 'js f32', dtype: 'float32', make: createJsLmEngine, lossTol: 1e-5, trajTol: 1e-4 },
@@ -83,12 +84,12 @@ for (const e of engines) {
     for (const c of CASES) for (const [oi, opts] of OPTIONS.entries()) {
       const cfg = lmConfig(c.module, c.layers, c.H, e.dtype, c.extra);
       const label = `${c.module} L${c.layers} H${c.H} ${JSON.stringify(c.extra ?? {})} ${opts.optimizer.kind}`;
-      const params = initLmParameters(cfg, createRng(7 + oi));
+      const params = initModelParameters(cfg, createRng(7 + oi));
       const ref = createReferenceLmEngine(cfg, params);
       const fast = e.make(cfg, params);
       const data = batches(20, 3, 5, 11 + oi);
       // Forward only first: evaluation loss from the same parameters.
-      const evalRef = ref.evaluate(data[0], false), evalFast = fast.evaluate(data[0], false);
+      const evalRef = ref.evaluate(data[0], false).loss, evalFast = fast.evaluate(data[0], false).loss;
       assert.ok(relErr(evalFast, evalRef) <= e.lossTol, `${label}: eval loss ${evalFast} vs ${evalRef}`);
       for (const [step, batch] of data.entries()) {
         const r = ref.trainStep(batch, opts), f = fast.trainStep(batch, opts);
@@ -99,7 +100,7 @@ for (const e of engines) {
       const diff = maxParamDiff(fast.getParameters(), ref.getParameters());
       assert.ok(diff <= e.trajTol, `${label}: parameters differ by ${diff} after 20 steps`);
       // Stateful evaluation continues from the carried state in both.
-      assert.ok(relErr(fast.evaluate(data[1], true), ref.evaluate(data[1], true)) <= e.trajTol, `${label}: stateful eval`);
+      assert.ok(relErr(fast.evaluate(data[1], true).loss, ref.evaluate(data[1], true).loss) <= e.trajTol, `${label}: stateful eval`);
       fast.dispose();
     }
   });
@@ -107,7 +108,7 @@ for (const e of engines) {
 
 test('optimizer state round-trips through getOptimizerState / setOptimizerState', () => {
   const cfg = lmConfig('LSTM', 1, 8, 'float64');
-  const params = initLmParameters(cfg, createRng(3));
+  const params = initModelParameters(cfg, createRng(3));
   const data = batches(4, 2, 4, 5);
   const opts: LmTrainOptions = { optimizer: { kind: 'adam', lr: 0.01 }, stateful: false };
   const a = createJsLmEngine(cfg, params);
@@ -119,7 +120,7 @@ test('optimizer state round-trips through getOptimizerState / setOptimizerState'
   assert.equal(maxParamDiff(a.getParameters(), b.getParameters()), 0);
 });
 
-const twoThreaded: { name: string; make: (cfg: LmConfig, params: TensorMap) => LmEngine }[] = [];
+const twoThreaded: { name: string; make: (cfg: ModelConfig, params: TensorMap) => LmEngine }[] = [];
 if (wasm.available && wasm.threads === 2) twoThreaded.push({ name: 'wasm', make: (c, p) => createWasmLmEngine(c, p, { threads: 2 }) });
 if (native.available && native.threads === 2) twoThreaded.push({ name: 'native', make: (c, p) => createNativeLmEngine(c, p, { threads: 2 }) });
 
@@ -128,7 +129,7 @@ for (const engine of twoThreaded) test(`two-thread ${engine.name} engine agrees 
   for (const module of ['LSTM', 'GRU', 'RNN'] as const) {
     // H = 130: register-tile and SIMD tails; B * H large enough for the cell kernels to split by rows.
     const cfg = lmConfig(module, 2, 130, 'float32');
-    const params = initLmParameters(cfg, createRng(21));
+    const params = initModelParameters(cfg, createRng(21));
     const ref = createReferenceLmEngine(cfg, params);
     const fast = engine.make(cfg, params);
     assert.equal(fast.name.endsWith('-2t'), true);

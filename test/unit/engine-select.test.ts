@@ -2,10 +2,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { rnnConfig } from '../../src/core/config';
-import type { LmConfig } from '../../src/core/engine';
+import { type ModelConfig, modelConfig } from '../../src/core/model';
 import { EngineUnavailableError, availableEngines, createLmEngine } from '../../src/engines';
 
-const lm = (extra: object): LmConfig => ({ rnn: rnnConfig({ module: 'LSTM', inputSize: 5, hiddenSize: 4, ...extra }), vocabSize: 5, outputSize: 5 });
+const lm = (extra: object): ModelConfig => (modelConfig({ rnn: rnnConfig({ module: 'LSTM', inputSize: 5, hiddenSize: 4, ...extra }), vocabSize: 5, outputSize: 5 }));
 
 test('availableEngines lists the built-in engines, fastest first', () => {
   const names = availableEngines();

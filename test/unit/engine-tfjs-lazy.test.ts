@@ -5,10 +5,10 @@ import assert from 'node:assert/strict';
 import { resolve } from 'node:path';
 import { build } from 'esbuild';
 import { rnnConfig } from '../../src/core/config';
-import type { LmConfig } from '../../src/core/engine';
+import { type ModelConfig, modelConfig } from '../../src/core/model';
 import { availableEngines, createLmEngine, initTfjsBackend } from '../../src/engines';
 
-const lm: LmConfig = { rnn: rnnConfig({ module: 'LSTM', inputSize: 5, hiddenSize: 4 }), vocabSize: 5, outputSize: 5 };
+const lm: ModelConfig = modelConfig({ rnn: rnnConfig({ module: 'LSTM', inputSize: 5, hiddenSize: 4 }), vocabSize: 5, outputSize: 5 });
 const tfjsLoaded = (): boolean => Object.keys(require.cache).some((k) => k.includes(`${'@tensorflow'}`));
 
 test('listing engines and the auto engine leave TensorFlow.js unloaded; asking for tfjs loads it', async () => {

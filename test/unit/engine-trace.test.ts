@@ -3,8 +3,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { type RnnModule, GATES, gateBlocks, rnnConfig } from '../../src/core/config';
-import type { LmConfig } from '../../src/core/engine';
-import { initLmParameters } from '../../src/core/init';
+import { type ModelConfig, modelConfig } from '../../src/core/model';
+import { initModelParameters } from '../../src/core/init';
 import { createRng } from '../../src/core/random';
 import type { FloatDType } from '../../src/core/tensor';
 import { lmForward, splitLmParameters } from '../../src/core/train/lmForward';
@@ -14,8 +14,8 @@ const V = 9;
 
 function check(module: RnnModule, layers: number, H: number, dtype: FloatDType, engine: 'js' | 'wasm' | 'native', streams: number, tol: number,
   scores = true): void {
-  const cfg: LmConfig = { rnn: rnnConfig({ module, inputSize: V, hiddenSize: H, numLayers: layers, dtype }), vocabSize: V, outputSize: V };
-  const params = initLmParameters(cfg, createRng(5));
+  const cfg: ModelConfig = modelConfig({ rnn: rnnConfig({ module, inputSize: V, hiddenSize: H, numLayers: layers, dtype }), vocabSize: V, outputSize: V });
+  const params = initModelParameters(cfg, createRng(5));
   const rng = createRng(9);
   const T = 10;
   const tokens = Int32Array.from({ length: T * streams }, () => rng.int(V));
@@ -79,7 +79,7 @@ test('native traceLm matches the reference trace in float32', (t) => {
 });
 
 test('traceLm refuses token counts that do not split into the streams', () => {
-  const cfg: LmConfig = { rnn: rnnConfig({ module: 'GRU', inputSize: V, hiddenSize: 4 }), vocabSize: V, outputSize: V };
-  const params = initLmParameters(cfg, createRng(1));
+  const cfg: ModelConfig = modelConfig({ rnn: rnnConfig({ module: 'GRU', inputSize: V, hiddenSize: 4 }), vocabSize: V, outputSize: V });
+  const params = initModelParameters(cfg, createRng(1));
   assert.throws(() => traceLm(cfg, params, [1, 2, 3], { streams: 2, onChunk: () => {} }), /equal non-empty streams/);
 });

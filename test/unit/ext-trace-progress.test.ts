@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { buildCharVocab } from '../../src/core/data/charVocab';
 import { lmConfigFor, initialWeights } from '../../src/core/train/model';
 import { rnnConfig } from '../../src/core/config';
+import { modelConfig } from '../../src/core/model';
 import { encodeDocument } from '../../src/extension/logic/encodeDocument';
 import { PreparationCancelledError, PreparationProgress } from '../../src/extension/logic/preparation';
 import { TracedDocument } from '../../src/extension/services/traceService';
@@ -17,7 +18,7 @@ const TEXT = 'a stitch in time saves nine, and a rolling stone gathers no moss.\
 function model(bidirectional = false): ModelData {
   const vocab = buildCharVocab(TEXT);
   const base = lmConfigFor(vocab, { module: 'LSTM', hiddenSize: 5, numLayers: 1, dtype: 'float64' });
-  const config = bidirectional ? { ...base, rnn: rnnConfig({ ...base.rnn, bidirectional: true }) } : base;
+  const config = bidirectional ? modelConfig({ rnn: rnnConfig({ ...base.rnn, bidirectional: true }), vocabSize: base.vocabSize }) : base;
   return { config, params: initialWeights(config, 7), vocab };
 }
 

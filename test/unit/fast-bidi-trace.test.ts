@@ -8,12 +8,12 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { type RnnConfig, parseRnnConfig, rnnConfig } from '../../src/core/config';
-import type { LmConfig } from '../../src/core/engine';
+import { type ModelConfig, modelConfig } from '../../src/core/model';
 import { CheckpointedStackTrace } from '../../src/core/fast/bidiTrace';
 import { createJsKernels } from '../../src/core/fast/jsKernels';
 import type { FastKernels } from '../../src/core/fast/kernels';
 import { parseSafetensors } from '../../src/core/formats/safetensors';
-import { initLmParameters } from '../../src/core/init';
+import { initModelParameters } from '../../src/core/init';
 import { createRng } from '../../src/core/random';
 import type { FloatDType, TensorMap } from '../../src/core/tensor';
 import { lmForward, splitLmParameters } from '../../src/core/train/lmForward';
@@ -99,10 +99,10 @@ for (const name of ['lstm_bi_2l_f64', 'gru_bi_f32']) {
   });
 }
 
-function lm(module: RnnConfig['module'], numLayers: number, dtype: FloatDType, extra: Partial<RnnConfig> = {}): { cfg: LmConfig; params: TensorMap } {
+function lm(module: RnnConfig['module'], numLayers: number, dtype: FloatDType, extra: Partial<RnnConfig> = {}): { cfg: ModelConfig; params: TensorMap } {
   const V = 11;
-  const cfg: LmConfig = { rnn: rnnConfig({ module, inputSize: V, hiddenSize: 7, numLayers, dtype, bidirectional: true, ...extra }), vocabSize: V, outputSize: V };
-  return { cfg, params: initLmParameters(cfg, createRng(41)) };
+  const cfg: ModelConfig = modelConfig({ rnn: rnnConfig({ module, inputSize: V, hiddenSize: 7, numLayers, dtype, bidirectional: true, ...extra }), vocabSize: V, outputSize: V });
+  return { cfg, params: initModelParameters(cfg, createRng(41)) };
 }
 
 function stackParams(params: TensorMap): TensorMap {

@@ -1,3 +1,4 @@
+import { modelConfig } from '../../src/core/model';
 // The WASM Adam kernel is bit-identical to src/core/optim.ts (same double-precision formulas on float32
 // storage), and the wasm engine's optimizer state round-trips in optim.ts's naming.
 import { test } from 'node:test';
@@ -38,7 +39,7 @@ test('wasm adamStep equals optim.ts Adam bit for bit', (t) => {
 
 test('wasm engine Adam state round-trips through get/setOptimizerState', (t) => {
   if (!w.available) return t.skip(`no wasm: ${w.reason}`);
-  const cfg = { rnn: rnnConfig({ module: 'GRU', inputSize: 7, hiddenSize: 12 }), vocabSize: 7, outputSize: 7 };
+  const cfg = modelConfig({ rnn: rnnConfig({ module: 'GRU', inputSize: 7, hiddenSize: 12 }), vocabSize: 7, outputSize: 7 });
   const rng = createRng(2);
   const batch = () => ({ batchSize: 2, seqLen: 5, inputs: Int32Array.from({ length: 10 }, () => rng.int(7)), targets: Int32Array.from({ length: 10 }, () => rng.int(7)) });
   const batches = Array.from({ length: 4 }, batch);

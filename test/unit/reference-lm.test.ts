@@ -1,3 +1,4 @@
+import { modelConfig } from '../../src/core/model';
 // The reference engine's training step (one-hot LSTM + Linear + cross-entropy + clip + Adam, stateful
 // truncated BPTT) against PyTorch over three windows (scripts/gen_core_fixtures.py).
 import { test } from 'node:test';
@@ -17,7 +18,7 @@ test('three stateful Adam steps equal PyTorch: losses, gradient norms and weight
   const init: TensorMap = new Map();
   for (const [k, t] of tensors) if (k.startsWith('init.')) init.set(k.slice(5), t);
   const engine = createReferenceLmEngine(
-    { rnn: rnnConfig({ module: 'LSTM', inputSize: V, hiddenSize: H, dtype: 'float64' }), vocabSize: V, outputSize: V }, init);
+    modelConfig({ rnn: rnnConfig({ module: 'LSTM', inputSize: V, hiddenSize: H, dtype: 'float64' }), vocabSize: V, outputSize: V }), init);
   const tokens = toNumbers(tensors.get('tokens')!); // [3, B, T+1]
   const losses = toNumbers(tensors.get('losses')!), norms = toNumbers(tensors.get('grad_norms')!);
   for (let s = 0; s < 3; s++) {
@@ -42,7 +43,7 @@ test('three stateful Adam steps equal PyTorch: losses, gradient norms and weight
 
 test('a learning-rate change keeps the optimizer state (schedules do not reset Adam)', () => {
   const V = 5;
-  const engine = createReferenceLmEngine({ rnn: rnnConfig({ module: 'GRU', inputSize: V, hiddenSize: 3, dtype: 'float64' }), vocabSize: V, outputSize: V });
+  const engine = createReferenceLmEngine(modelConfig({ rnn: rnnConfig({ module: 'GRU', inputSize: V, hiddenSize: 3, dtype: 'float64' }), vocabSize: V, outputSize: V }));
   const batch = { batchSize: 2, seqLen: 3, inputs: Int32Array.from([0, 1, 2, 3, 4, 0]), targets: Int32Array.from([1, 2, 3, 4, 0, 1]) };
   engine.trainStep(batch, { optimizer: { kind: 'adam', lr: 0.01 }, stateful: false });
   engine.trainStep(batch, { optimizer: { kind: 'adam', lr: 0.005 }, stateful: false });

@@ -5,11 +5,11 @@ import { initialWeights, lmConfigFor } from '../../src/core/train/model';
 import { lmForward, splitLmParameters } from '../../src/core/train/lmForward';
 import { LmStepper } from '../../src/core/train/stepper';
 import { rnnConfig } from '../../src/core/config';
-import type { LmConfig } from '../../src/core/engine';
+import type { ModelConfig } from '../../src/core/model';
 
 const vocab = buildVocabulary('abcdefgh \n', 'char');
 const base = lmConfigFor(vocab, { hiddenSize: 5, numLayers: 2, dtype: 'float64' });
-const variants: Array<[string, LmConfig]> = [
+const variants: Array<[string, ModelConfig]> = [
   ['LSTM 2 layers', base],
   ['GRU', { ...base, rnn: rnnConfig({ ...base.rnn, module: 'GRU' }) }],
   ['GRU reset-before hard sigmoid', { ...base, rnn: rnnConfig({ ...base.rnn, module: 'GRU', gruReset: 'before', recurrentActivation: 'hard_sigmoid' }) }],

@@ -3,15 +3,20 @@
 // input projections and weight gradients become single large GEMMs and only h·W_hh^T stays per step.
 // All numbers live in the kernels' heap (see kernels.ts); this file only plans buffers and sequences calls.
 import { type RnnConfig, gateBlocks, parameterSpecs } from '../config';
-import type { LmBatch, LmConfig, LmEngine, LmStepResult, LmTrainOptions, OptimizerConfig } from '../engine';
-import { initLmParameters } from '../init';
+import type { Evaluation, LmBatch, LmEngine, LmStepResult, LmTrainOptions, OptimizerConfig } from '../engine';
+import type { ModelConfig } from '../model';
+import { initModelParameters } from '../init';
 import { type Optimizer, applyClipping, createOptimizer } from '../optim';
 import { createRng } from '../random';
 import { type FloatArray, type FloatTensor, type TensorMap, floatArray, formatShape, numel, shapeEquals, toFloat } from '../tensor';
 import type { FastKernels } from './kernels';
 
 /** Why a config cannot run on the fast driver, or undefined when it can. */
-export function fastUnsupportedReason(cfg: LmConfig): string | undefined {
+export function fastUnsupportedReason(cfg: ModelConfig): string | undefined {
+  if (cfg.embedding) return 'embedding inputs';
+  if (cfg.readout !== 'per_step') return `the ${cfg.readout} readout`;
+  if (cfg.headSequential) return 'a Sequential head';
+  if (cfg.rnnDropout > 0) return 'dropout between layers';
   if (cfg.rnn.bidirectional) return 'bidirectional layers';
   if (cfg.rnn.module === 'GRU' && cfg.rnn.gruReset === 'before') return 'GRU with reset before the matmul';
   if (cfg.rnn.inputSize !== cfg.vocabSize) return `rnn.inputSize ${cfg.rnn.inputSize} differs from vocabSize ${cfg.vocabSize}`;
@@ -142,7 +147,7 @@ export class FastLmEngine implements LmEngine {
   private disposed = false;
   private readonly tuner: ParallelTuner | undefined;
 
-  constructor(readonly config: LmConfig, kernels: FastKernels, params?: TensorMap) {
+  constructor(readonly config: ModelConfig, kernels: FastKernels, params?: TensorMap) {
     const why = fastUnsupportedReason(config);
     if (why) throw new Error(`the ${kernels.name} engine does not support ${why}`);
     if (kernels.dtype !== config.rnn.dtype) throw new Error(`kernels are ${kernels.dtype}, model is ${config.rnn.dtype}`);
@@ -192,7 +197,7 @@ export class FastLmEngine implements LmEngine {
     this.k.ensure(top);
     this.k.fill(0, top, 0);
     // Without parameters: the same PyTorch-style initialisation (seed 0) as the reference engine.
-    this.setParameters(params ?? initLmParameters(config, createRng(0)));
+    this.setParameters(params ?? initModelParameters(config, createRng(0)));
   }
 
   // ---- parameters --------------------------------------------------------------------------------
@@ -418,6 +423,7 @@ export class FastLmEngine implements LmEngine {
   private checkBatch(batch: LmBatch): void {
     const n = batch.batchSize * batch.seqLen;
     if (batch.batchSize < 1 || batch.seqLen < 1) throw new Error('batch must have at least one sequence and one step');
+    if (batch.lengths) throw new Error(`the ${this.name} engine does not support variable-length batches`);
     if (batch.inputs.length !== n || batch.targets.length !== n) {
       throw new Error(`batch inputs/targets must hold ${n} ids (batchSize ${batch.batchSize} x seqLen ${batch.seqLen})`);
     }
@@ -581,7 +587,7 @@ export class FastLmEngine implements LmEngine {
     return { loss, gradNorm };
   }
 
-  evaluate(batch: LmBatch, stateful: boolean): number {
+  evaluate(batch: LmBatch, stateful: boolean): Evaluation {
     this.assertAlive();
     this.checkBatch(batch);
     const ws = this.workspace(batch.batchSize, batch.seqLen);
@@ -589,7 +595,7 @@ export class FastLmEngine implements LmEngine {
     const n = batch.batchSize * batch.seqLen;
     const loss = this.forward(batch.inputs, batch.targets, batch.batchSize, batch.seqLen, ws.evalState, 0) / n;
     if (stateful) this.carryState(ws.evalState);
-    return loss;
+    return { loss };
   }
 
   // ---- tracing -------------------------------------------------------------------------------------

@@ -26,6 +26,8 @@ export interface RnnOptions {
   readonly trace?: boolean;
   /** Keep what rnnBackward needs. */
   readonly forBackward?: boolean;
+  /** nn.LSTM(dropout=p) in training mode: drops the outputs of every layer but the last. */
+  readonly dropout?: { readonly p: number; readonly uniform: () => number };
 }
 
 export interface RnnForwardResult {
@@ -72,7 +74,8 @@ interface SavedForward {
   readonly cfg: RnnConfig;
   readonly shape: Shape;
   readonly lengths: readonly number[];
-  readonly layerInputs: FloatArray[]; // per layer, [T, N, in_l]
+  readonly layerInputs: FloatArray[]; // per layer, [T, N, in_l] (after dropout)
+  readonly dropoutMasks: (FloatArray | null)[]; // per layer > 0: 0 or 1/(1-p) on its input
   readonly records: DirectionRecord[][]; // [layer][direction]
   readonly h0: FloatArray; // [L*D, N, H]
   readonly c0: FloatArray | null;
@@ -183,10 +186,21 @@ export function rnnForward(cfg: RnnConfig, params: TensorMap, inputs: RnnInputs,
   const hN = make(cfg.numLayers * D * N * H);
   const cN = c0 ? make(hN.length) : null;
   const layerInputs: FloatArray[] = [];
+  const dropoutMasks: (FloatArray | null)[] = [null];
   const records: DirectionRecord[][] = [];
 
   let layerIn = x;
   for (let layer = 0; layer < cfg.numLayers; layer++) {
+    if (layer > 0 && options.dropout && options.dropout.p > 0) {
+      const { p: rate, uniform } = options.dropout;
+      const mask = make(layerIn.length), dropped = make(layerIn.length);
+      for (let i = 0; i < mask.length; i++) {
+        mask[i] = uniform() < rate ? 0 : 1 / (1 - rate);
+        dropped[i] = layerIn[i] * mask[i];
+      }
+      dropoutMasks.push(mask);
+      layerIn = dropped;
+    } else if (layer > 0) dropoutMasks.push(null);
     layerInputs.push(layerIn);
     const inSize = layer === 0 ? cfg.inputSize : H * D;
     const layerOut = make(T * N * D * H);
@@ -228,7 +242,7 @@ export function rnnForward(cfg: RnnConfig, params: TensorMap, inputs: RnnInputs,
     hN: { dtype: cfg.dtype, shape: stateShape, data: hN },
     ...(cN ? { cN: { dtype: cfg.dtype, shape: stateShape, data: cN } } : {}),
     ...(options.trace ? { trace: traceOf(cfg, records, T, N) } : {}),
-    ...(options.forBackward ? { saved: { cfg, shape, lengths, layerInputs, records, h0, c0 } } : {}),
+    ...(options.forBackward ? { saved: { cfg, shape, lengths, layerInputs, dropoutMasks, records, h0, c0 } } : {}),
   };
   return result;
 }
@@ -325,6 +339,8 @@ export function rnnBackward(forward: RnnForwardResult, up: RnnUpstreamGrads): Rn
       dh0.set(dh, sIdx * N * H);
       if (dc0 && dc) dc0.set(dc, sIdx * N * H);
     }
+    const mask = saved.dropoutMasks[layer];
+    if (mask) for (let i = 0; i < dLayerIn.length; i++) dLayerIn[i] *= mask[i];
     dLayerOut = dLayerIn;
   }
   const stateShape = forward.hN.shape;

@@ -1,6 +1,6 @@
 // Gate saturation: how often gates sit near 0 or 1 (a stuck-open forget gate, a closed input gate).
 // Computed on a small batch with the traced reference forward.
-import type { LmConfig } from '../engine';
+import type { ModelConfig } from '../model';
 import { GATES, directions, suffix } from '../config';
 import type { LmWeights } from './lmForward';
 import { lmForward } from './lmForward';
@@ -17,7 +17,7 @@ export interface GateSaturation {
 /** Gates that squash to (0, 1): all but the LSTM cell candidate g and the GRU candidate n. */
 const SIGMOID_GATES = new Set(['i', 'f', 'o', 'r', 'z']);
 
-export function gateSaturation(cfg: LmConfig, weights: LmWeights, ids: ArrayLike<number>, T: number, N: number): GateSaturation[] {
+export function gateSaturation(cfg: ModelConfig, weights: LmWeights, ids: ArrayLike<number>, T: number, N: number): GateSaturation[] {
   const gates = GATES[cfg.rnn.module].filter((g) => SIGMOID_GATES.has(g));
   if (!gates.length) return [];
   const { trace } = lmForward(cfg, weights, ids, T, N, undefined, { trace: true });

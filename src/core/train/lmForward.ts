@@ -1,6 +1,6 @@
 // Inference through a language model (one-hot tokens -> rnn -> linear head) with the readable reference
 // rnnForward: used for sampling, tracing documents and gate statistics, whichever engine trained it.
-import type { LmConfig } from '../engine';
+import type { ModelConfig } from '../model';
 import { directions } from '../config';
 import { type FloatArray, type FloatTensor, type TensorMap, floatArray, toFloat } from '../tensor';
 import { rnnForward } from '../reference/rnn';
@@ -26,7 +26,7 @@ export interface LmWeights {
   readonly headBias: FloatArray; // [outputSize]
 }
 
-export function splitLmParameters(cfg: LmConfig, params: TensorMap): LmWeights {
+export function splitLmParameters(cfg: ModelConfig, params: TensorMap): LmWeights {
   const rnn: TensorMap = new Map();
   for (const [name, t] of params) if (name.startsWith('rnn.')) rnn.set(name.slice(4), t);
   const w = params.get('head.weight');
@@ -36,14 +36,14 @@ export function splitLmParameters(cfg: LmConfig, params: TensorMap): LmWeights {
 }
 
 /** One-hot [T, N, V] of time-major [T, N] ids. */
-export function oneHot(cfg: LmConfig, ids: ArrayLike<number>, T: number, N: number): FloatTensor {
+export function oneHot(cfg: ModelConfig, ids: ArrayLike<number>, T: number, N: number): FloatTensor {
   const V = cfg.vocabSize;
   const data = floatArray(cfg.rnn.dtype, T * N * V);
   for (let i = 0; i < T * N; i++) data[i * V + ids[i]] = 1;
   return { dtype: cfg.rnn.dtype, shape: [T, N, V], data };
 }
 
-export function zeroState(cfg: LmConfig, N: number): LmState {
+export function zeroState(cfg: ModelConfig, N: number): LmState {
   const shape = [cfg.rnn.numLayers * directions(cfg.rnn), N, cfg.rnn.hiddenSize];
   const make = (): FloatTensor => ({ dtype: cfg.rnn.dtype, shape, data: floatArray(cfg.rnn.dtype, shape[0] * N * shape[2]) });
   return cfg.rnn.module === 'LSTM' ? { h: make(), c: make() } : { h: make() };
@@ -51,7 +51,7 @@ export function zeroState(cfg: LmConfig, N: number): LmState {
 
 /** Runs time-major [T, N] ids from `state` (zeros when omitted). */
 export function lmForward(
-  cfg: LmConfig, weights: LmWeights, ids: ArrayLike<number>, T: number, N: number,
+  cfg: ModelConfig, weights: LmWeights, ids: ArrayLike<number>, T: number, N: number,
   state?: LmState, options: { trace?: boolean } = {},
 ): LmForwardResult {
   const rnnCfg = { ...cfg.rnn, batchFirst: false };

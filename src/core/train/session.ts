@@ -1,7 +1,8 @@
 // A training run over an engine: stateful truncated BPTT (or random windows), clipping, step decay,
 // periodic validation with gate statistics and samples. Synchronous steps, pulled one at a time through
 // a generator, so the caller decides between steps whether to go on (cancel) and when to checkpoint.
-import type { LmBatch, LmConfig, LmEngine } from '../engine';
+import type { LmBatch, LmEngine } from '../engine';
+import type { ModelConfig } from '../model';
 import type { Checkpoint, LossPoint, TrainSettings, TrainingState } from '../checkpoint';
 import { createRng, type Rng } from '../random';
 import type { Vocabulary } from '../data/tokenizer';
@@ -29,7 +30,7 @@ const GATE_STREAMS = 4;
 
 export class TrainSession {
   readonly settings: TrainSettings;
-  readonly config: LmConfig;
+  readonly config: ModelConfig;
   private readonly engine: LmEngine;
   private readonly vocab: Vocabulary;
   private readonly data: TokenSplit;
@@ -146,7 +147,7 @@ export class TrainSession {
       ? Math.min(this.settings.evalBatches, this.validationLayout.windowsPerEpoch) : this.validationLayout.windowsPerEpoch;
     this.engine.resetEvaluationState?.();
     let total = 0;
-    for (let w = 0; w < n; w++) total += this.engine.evaluate(streamBatch(this.data.validation, this.validationLayout, w), true);
+    for (let w = 0; w < n; w++) total += this.engine.evaluate(streamBatch(this.data.validation, this.validationLayout, w), true).loss;
     return total / n;
   }
 

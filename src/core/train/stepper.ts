@@ -2,7 +2,7 @@
 // the one-hot input is a column gather, state lives in Float64Arrays, and gate activations can be
 // recorded per step. Used to sweep long documents (trace checkpoints every K tokens) and to answer
 // trace windows quickly. Unidirectional models only (a bidirectional state depends on the future).
-import type { LmConfig } from '../engine';
+import type { ModelConfig } from '../model';
 import { GATES, gateBlocks, suffix } from '../config';
 import { type TensorMap, toFloat } from '../tensor';
 
@@ -43,7 +43,7 @@ export class LmStepper {
   private readonly xBuf: Float64Array;
   private readonly gate: (x: number) => number;
 
-  constructor(readonly cfg: LmConfig, params: TensorMap) {
+  constructor(readonly cfg: ModelConfig, params: TensorMap) {
     const r = cfg.rnn;
     if (r.bidirectional) throw new UnsupportedModelError('a bidirectional model cannot be traced token by token');
     this.L = r.numLayers;

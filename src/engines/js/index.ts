@@ -1,10 +1,10 @@
 // The pure-TypeScript fast engine: the layer-wise driver over plain typed-array loops. Runs anywhere
 // (no WebAssembly needed) and is the float64 fast path.
-import type { LmConfig } from '../../core/engine';
+import type { ModelConfig } from '../../core/model';
 import { createJsKernels } from '../../core/fast/jsKernels';
 import { FastLmEngine } from '../../core/fast/lmDriver';
 import type { TensorMap } from '../../core/tensor';
 
-export function createJsLmEngine(cfg: LmConfig, params?: TensorMap): FastLmEngine {
+export function createJsLmEngine(cfg: ModelConfig, params?: TensorMap): FastLmEngine {
   return new FastLmEngine(cfg, createJsKernels(cfg.rnn.dtype), params);
 }

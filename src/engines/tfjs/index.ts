@@ -8,8 +8,9 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { GATES, type RnnConfig } from '../../core/config';
-import type { LmBatch, LmConfig, LmEngine, LmStepResult, LmTrainOptions } from '../../core/engine';
-import { initLmParameters } from '../../core/init';
+import type { Evaluation, LmBatch, LmEngine, LmStepResult, LmTrainOptions } from '../../core/engine';
+import type { ModelConfig } from '../../core/model';
+import { initModelParameters } from '../../core/init';
 import { OptimizerSlot, applyClipping } from '../../core/optim';
 import { createRng } from '../../core/random';
 import { type FloatTensor, type TensorMap, formatShape, shapeEquals, toFloat } from '../../core/tensor';
@@ -19,9 +20,12 @@ import { gateOrder, permuteRowBlocks, transpose2d } from '../../core/layouts/blo
 export class TfjsUnsupportedError extends Error {}
 
 /** Why the tfjs engine cannot run cfg, or undefined when it can. */
-export function tfjsUnsupportedReason(cfg: LmConfig): string | undefined {
+export function tfjsUnsupportedReason(cfg: ModelConfig): string | undefined {
   const r = cfg.rnn;
   if (r.bidirectional) return 'bidirectional models (not wired up for tfjs)';
+  if (cfg.embedding || cfg.readout !== 'per_step' || cfg.headSequential || cfg.rnnDropout > 0) {
+    return 'models other than one-hot → rnn → Linear language models';
+  }
   if (r.module === 'GRU' && r.gruReset === 'after') return 'PyTorch GRUs: tfjs GRU has no reset_after=true';
   if (r.dtype !== 'float32') return 'float64 (TensorFlow.js computes in float32)';
   return undefined;
@@ -53,7 +57,7 @@ async function selectBackend(wasmDir: string | undefined): Promise<string> {
 
 type Layer = ReturnType<typeof tf.layers.lstm>;
 
-export function createTfjsLmEngine(cfg: LmConfig, params?: TensorMap): LmEngine {
+export function createTfjsLmEngine(cfg: ModelConfig, params?: TensorMap): LmEngine {
   const why = tfjsUnsupportedReason(cfg);
   if (why) throw new TfjsUnsupportedError(`the tfjs engine does not support ${why}`);
   const rnnCfg: RnnConfig = { ...cfg.rnn, batchFirst: false };
@@ -76,13 +80,13 @@ export function createTfjsLmEngine(cfg: LmConfig, params?: TensorMap): LmEngine 
   });
   const headW = tf.variable(tf.zeros([O, H]), true, 'gatescope_head_weight');
   const headB = tf.variable(tf.zeros([O]), true, 'gatescope_head_bias');
-  let current = adopt(params ?? initLmParameters(cfg, createRng(0)));
+  let current = adopt(params ?? initModelParameters(cfg, createRng(0)));
   const optimizer = new OptimizerSlot();
   let trainState: tf.Tensor[][] | undefined;
   let evalState: tf.Tensor[][] | undefined;
 
   function adopt(p: TensorMap): Map<string, FloatTensor> {
-    const expected = initLmParameters(cfg, createRng(0));
+    const expected = initModelParameters(cfg, createRng(0));
     const out = new Map<string, FloatTensor>();
     for (const [name, e] of expected) {
       const t = p.get(name);
@@ -189,7 +193,7 @@ export function createTfjsLmEngine(cfg: LmConfig, params?: TensorMap): LmEngine 
       else { drop(newState); trainState = undefined; }
       return { loss, gradNorm };
     },
-    evaluate(batch: LmBatch, stateful: boolean): number {
+    evaluate(batch: LmBatch, stateful: boolean): Evaluation {
       upload();
       let states: tf.Tensor[][] = [];
       const loss = tf.tidy(() => {
@@ -200,7 +204,7 @@ export function createTfjsLmEngine(cfg: LmConfig, params?: TensorMap): LmEngine 
       drop(evalState);
       if (stateful) evalState = states;
       else { drop(states); evalState = undefined; }
-      return loss;
+      return { loss };
     },
     resetState() {
       drop(trainState);

@@ -1,6 +1,6 @@
 // The WASM SIMD engine: the fast LM driver over the C kernels, with relaxed-SIMD FMA when the runtime
 // validates it (Node 20 needs --experimental-wasm-relaxed-simd) and plain SIMD128 otherwise. float32 only.
-import type { LmConfig } from '../../core/engine';
+import type { ModelConfig } from '../../core/model';
 import { FastLmEngine } from '../../core/fast/lmDriver';
 import type { TensorMap } from '../../core/tensor';
 import type { KernelVariant } from './kernelFiles';
@@ -68,7 +68,7 @@ function canRunHelperThread(): boolean {
 }
 
 /** float32 only. Defaults: the best SIMD variant and the thread count wasmAvailability() reports. */
-export function createWasmLmEngine(cfg: LmConfig, params?: TensorMap, options: WasmEngineOptions = {}): FastLmEngine {
+export function createWasmLmEngine(cfg: ModelConfig, params?: TensorMap, options: WasmEngineOptions = {}): FastLmEngine {
   if (cfg.rnn.dtype !== 'float32') throw new Error('the wasm engine computes in float32; use the js engine for float64');
   const a = wasmAvailability();
   const simd = options.variant ?? a.variant;
