@@ -1,5 +1,6 @@
 // gatescope sample MODEL --prime "ROMEO:" --temperature 0.8 -n 300 [--top-k K] [--seed S]
 import { sampleText } from '../core/sample';
+import { describeModel, taskOf } from '../core/model';
 import { FormatError } from '../core/formats/safetensors';
 import { ModelFileError, readModelFile } from '../node/modelFile';
 import { parseCli } from './args';
@@ -41,6 +42,9 @@ export async function run(args: string[], io?: CommandOutput): Promise<number> {
   } catch (e) {
     if (e instanceof ModelFileError || e instanceof FormatError) throw new UsageError(e.message);
     throw e;
+  }
+  if (taskOf(ck.config) !== 'lm') {
+    throw new UsageError(`${positionals[0]}: is a sequence classifier (${describeModel(ck.config)}); sampling needs a language model — use "gatescope trace MODEL --text FILE" to classify a text`);
   }
   const r = sampleText(ck.config, ck.params, ck.vocab, { prime: values.prime ?? '', length, temperature, topK, seed });
   const sep = ck.vocab.kind === 'word' && r.prime ? ' ' : '';

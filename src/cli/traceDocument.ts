@@ -6,7 +6,8 @@ import type { TensorMap } from '../core/tensor';
 import { serializeSafetensors, FormatError } from '../core/formats/safetensors';
 import { decodeTextBytes } from '../core/data/text';
 import { tokenText, vocabularySize } from '../core/data/tokenizer';
-import { directions, GATES, toTorchConfig } from '../core/config';
+import { directions, GATES } from '../core/config';
+import { modelToJson } from '../core/model';
 import { ModelFileError, readModelFile } from '../node/modelFile';
 import { MAX_BIDIRECTIONAL_TOKENS, TOP_K, createDocumentTrace, encodeDocument, traceableTokens } from '../worker/documentTrace';
 import { parseCli } from './args';
@@ -15,9 +16,12 @@ import { readInput, writeOutput } from './io';
 import type { CommandOutput } from './train';
 
 const HELP = `usage: gatescope trace MODEL.safetensors --text FILE --out TRACE.safetensors
-  Runs a model trained with "gatescope train" over FILE and writes, per layer l:
-  trace_l{l}_h, trace_l{l}_c (LSTM), trace_l{l}_gate_{i,f,g,o | r,z,n}: [T, H] float32,
-  plus tokens [T] and offsets [T+1] (int32, UTF-16 offsets), top_ids / top_probs [T, ${TOP_K}].
+  Runs a model trained with "gatescope train" over FILE (one sequence) and writes, per layer l and direction:
+  trace_l{l}[_reverse]_h, _c (LSTM), _gate_{i,f,g,o | r,z,n}: [T, H] float32,
+  plus tokens [T] and offsets [T+1] (int32, UTF-16 offsets of each token, char and word models),
+  top_ids / top_probs [T, ${TOP_K}]: the next-token predictions after each token (language model), or a
+  \`last\`-readout classifier's top classes had the text ended there; and for a classifier
+  class_probs [C], its prediction for the whole text (class names in the metadata's "labels").
 `;
 
 /** Output size limit: the trace is built in memory before the atomic write. */
@@ -59,6 +63,7 @@ export async function traceDocument(args: string[], io?: CommandOutput): Promise
   const out: TensorMap = new Map();
   const traced = new Map<string, Float32Array>(); // trace_l{l}_{h|c|gate_*}: [T, H] float32, whatever the model's dtype
   const topIds = new Int32Array(T * TOP_K), topProbs = new Float32Array(T * TOP_K);
+  let stepScores = true;
   const CHUNK = 4096;
   for (let s = 0; s < T; s += CHUNK) {
     const w = doc.window(s, Math.min(T, s + CHUNK));
@@ -73,17 +78,30 @@ export async function traceDocument(args: string[], io?: CommandOutput): Promise
     }
     topIds.set(w.topIds, s * TOP_K);
     topProbs.set(w.topProbs, s * TOP_K);
+    stepScores &&= w.topIds.length > 0;
   }
+  const prediction = doc.prediction();
   doc.dispose();
   out.set('tokens', { dtype: 'int32', shape: [T], data: enc.ids });
   if (enc.offsets.length) out.set('offsets', { dtype: 'int32', shape: [T + 1], data: enc.offsets });
-  out.set('top_ids', { dtype: 'int32', shape: [T, TOP_K], data: topIds });
-  out.set('top_probs', { dtype: 'float32', shape: [T, TOP_K], data: topProbs });
+  if (stepScores) {
+    out.set('top_ids', { dtype: 'int32', shape: [T, TOP_K], data: topIds });
+    out.set('top_probs', { dtype: 'float32', shape: [T, TOP_K], data: topProbs });
+  }
+  if (prediction) out.set('class_probs', { dtype: 'float32', shape: [prediction.length], data: prediction });
   const vocabulary = Array.from({ length: vocabularySize(ck.vocab) }, (_, i) => tokenText(ck.vocab, i));
   writeOutput(values.out, serializeSafetensors(out, {
-    producer: 'gatescope trace', model: modelPath, config: JSON.stringify(toTorchConfig(ck.config.rnn)), vocabulary: JSON.stringify(vocabulary),
-    trace_layout: 'trace_l{layer}_{h|c|gate_*}: [T, H]; row t is the state after reading token t',
+    producer: 'gatescope trace', model: modelPath, config: JSON.stringify(modelToJson(ck.config)), vocabulary: JSON.stringify(vocabulary),
+    ...(ck.labels ? { labels: JSON.stringify(ck.labels) } : {}),
+    trace_layout: 'trace_l{layer}[_reverse]_{h|c|gate_*}: [T, H]; row t is the state after reading token t (reverse: after reading tokens T-1..t)',
   }));
   write(`wrote ${values.out}: ${T} tokens x ${L} layer(s) x ${H} units` + (enc.unknown ? ` (${enc.unknown} unknown characters read as the fallback)` : '') + '\n');
+  if (prediction) write(`prediction: ${describePrediction(prediction, ck.labels)}\n`);
   return 0;
+}
+
+/** `sports 0.91, world 0.05, business 0.03`: the classes by probability. */
+export function describePrediction(probs: Float32Array, labels: readonly string[] | undefined): string {
+  return [...probs].map((p, k) => ({ p, name: labels?.[k] ?? String(k) })).sort((a, b) => b.p - a.p).slice(0, 5)
+    .map(({ p, name }) => `${name} ${p.toFixed(3)}`).join(', ');
 }

@@ -1,8 +1,11 @@
-// gatescope train --text FILE... --out MODEL.safetensors: trains a char (or word) language model with a
-// progress line on stderr; Ctrl-C stops after the current step and saves, --resume continues exactly.
+// gatescope train --text FILE... | --data FILE|DIR --out MODEL.safetensors: trains a char or word language
+// model, or a sequence classifier, with a progress line on stderr; Ctrl-C stops after the current step and
+// saves, --resume continues exactly.
 import type { OptimizerKind } from '../core/engine';
 import type { TrainSettings } from '../core/checkpoint';
 import type { RnnModule } from '../core/config';
+import { READOUTS, type Readout, parseHeadSpec } from '../core/model';
+import type { ModelShape } from '../core/train/model';
 import { TrainingDivergedError } from '../core/train/events';
 import { DataTooSmallError } from '../core/train/session';
 import { FormatError } from '../core/formats/safetensors';
@@ -13,25 +16,48 @@ import { ModelFileError } from '../node/modelFile';
 import { parseCli } from './args';
 import { UsageError } from './errors';
 
-const HELP = `usage: gatescope train --text FILE... --out MODEL.safetensors [options]
+const HELP = `usage: gatescope train --text FILE... --out MODEL.safetensors [options]      (language model)
+       gatescope train --data FILE|DIR --out MODEL.safetensors [options]     (sequence classifier)
+Data
   --text FILE        training text; repeat or use a glob ("docs/**/*.md"); binary files are skipped
+  --data FILE|DIR    labelled examples: CSV/TSV (text and label columns), JSON Lines {"text":..,"label":..},
+                     or a folder with one subfolder of .txt files per class; labels are names or integers
+  --text-column C    --label-column C   column name or 0-based index (CSV/TSV; default: detected)
+  --header / --no-header                 whether the CSV/TSV's first row names the columns (default: detected)
+  --max-length N     classifier: truncate sequences to N tokens (400)
+  --words            word-level tokens (torchtext basic_english) instead of characters; --min-freq N
+  --validation F     fraction held out for validation (0.1)
   --out FILE         model file (safetensors, loadable in PyTorch); saved at every evaluation and on Ctrl-C
   --resume           continue the run saved in --out (--steps / --epochs / --minutes then count from there)
-  --model M          lstm (default), gru or rnn        --hidden N   hidden size (128)
-  --layers N         stacked layers (1)                 --seq N      BPTT window (64)
-  --batch N          parallel streams (32)              --steps N    optimizer steps (1000)
-  --epochs N         passes over the text instead of --steps
+Model
+  --model M          lstm (default), gru, rnn (tanh) or rnn-relu
+  --hidden N         hidden size (128)              --layers N       stacked layers (1)
+  --bidirectional    bidirectional layers           --no-bias        layers without biases
+  --embedding E      nn.Embedding of width E (default: one-hot tokens)
+  --dropout P        nn.LSTM dropout between layers (training only)
+  --readout R        per_step (language model), or last (default for --data), mean, max (classifier)
+  --head SPEC        layers before the output Linear, e.g. 128,relu,dropout0.2 (default: one Linear)
+  --dtype D          float32 (default) or float64 (reference and js engines; matches PyTorch bit for bit)
+Training
+  --seq N            BPTT window (64)               --batch N        sequences per step (32)
+  --steps N          optimizer steps (1000)         --epochs N       passes over the data instead of --steps
   --minutes M        stop and save after M minutes of training
-  --lr X             learning rate (Adam 0.002)         --optimizer  adam|sgd|rmsprop|adagrad
-  --clip X           max gradient norm (5; 0 = off)     --seed N     (1)
+  --optimizer O      adam (default), sgd, rmsprop or adagrad
+  --lr X             learning rate (adam 0.002, sgd 0.1, rmsprop 0.002, adagrad 0.01)
+  --momentum X       sgd / rmsprop momentum          --nesterov       sgd Nesterov momentum
+  --weight-decay X   L2 penalty added to the gradient (torch.optim's weight_decay)
+  --clip X           max gradient norm (5; 0 = off) --clip-value X   clamp each gradient to ±X
   --lr-decay F@N     multiply the rate by F every N steps, e.g. 0.5@2000
   --eval-every N     validation + checkpoint interval in steps (250)
-  --shuffle          independent random windows instead of stateful streams
-  --words            word-level tokens (torchtext basic_english) instead of characters; --min-freq N
+  --shuffle          independent random windows instead of stateful streams (language model)
+  --seed N           (1)
   --engine E         auto (default), native, wasm, js, reference, tfjs
 `;
 
-const MODULES: Record<string, RnnModule> = { lstm: 'LSTM', gru: 'GRU', rnn: 'RNN' };
+const MODULES: Record<string, { module: RnnModule; nonlinearity?: 'tanh' | 'relu' }> = {
+  lstm: { module: 'LSTM' }, gru: { module: 'GRU' }, rnn: { module: 'RNN', nonlinearity: 'tanh' },
+  'rnn-tanh': { module: 'RNN', nonlinearity: 'tanh' }, 'rnn-relu': { module: 'RNN', nonlinearity: 'relu' },
+};
 const OPTIMIZERS: readonly OptimizerKind[] = ['adam', 'sgd', 'rmsprop', 'adagrad'];
 const ENGINES: readonly EngineChoice[] = ['auto', 'native', 'wasm', 'js', 'reference', 'tfjs'];
 
@@ -49,23 +75,57 @@ function nonNegative(v: string | undefined, flag: string): number | undefined {
   return n;
 }
 
+function fraction(v: string | undefined, flag: string): number | undefined {
+  const n = nonNegative(v, flag);
+  if (n !== undefined && !(n < 1)) throw new UsageError(`${flag} must be in [0, 1), got "${v}"`);
+  return n;
+}
+
+/** A column given as a 0-based index or a name. */
+const column = (v: string | undefined): string | number | undefined => (v === undefined ? undefined : /^\d+$/.test(v) ? Number(v) : v);
+
+const defined = <T extends object>(o: T): Partial<T> => Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+
 export function parseTrainArgs(args: string[]): TrainRequest | 'help' {
   const { values } = parseCli(args, {
-    text: { type: 'string', multiple: true }, out: { type: 'string' }, resume: { type: 'boolean' },
-    model: { type: 'string' }, hidden: { type: 'string' }, layers: { type: 'string' }, seq: { type: 'string' },
-    batch: { type: 'string' }, steps: { type: 'string' }, epochs: { type: 'string' }, minutes: { type: 'string' },
-    lr: { type: 'string' }, optimizer: { type: 'string' }, clip: { type: 'string' }, seed: { type: 'string' },
+    text: { type: 'string', multiple: true }, data: { type: 'string' }, out: { type: 'string' }, resume: { type: 'boolean' },
+    'text-column': { type: 'string' }, 'label-column': { type: 'string' }, header: { type: 'boolean' }, 'no-header': { type: 'boolean' },
+    'max-length': { type: 'string' }, validation: { type: 'string' },
+    model: { type: 'string' }, hidden: { type: 'string' }, layers: { type: 'string' }, bidirectional: { type: 'boolean' },
+    'no-bias': { type: 'boolean' }, embedding: { type: 'string' }, dropout: { type: 'string' }, readout: { type: 'string' },
+    head: { type: 'string' }, dtype: { type: 'string' },
+    seq: { type: 'string' }, batch: { type: 'string' }, steps: { type: 'string' }, epochs: { type: 'string' }, minutes: { type: 'string' },
+    lr: { type: 'string' }, optimizer: { type: 'string' }, momentum: { type: 'string' }, nesterov: { type: 'boolean' },
+    'weight-decay': { type: 'string' }, clip: { type: 'string' }, 'clip-value': { type: 'string' }, seed: { type: 'string' },
     'lr-decay': { type: 'string' }, 'eval-every': { type: 'string' }, shuffle: { type: 'boolean' },
     words: { type: 'boolean' }, 'min-freq': { type: 'string' }, engine: { type: 'string' }, help: { type: 'boolean', short: 'h' },
   });
   if (values.help) return 'help';
-  if (!values.text?.length) throw new UsageError('missing --text FILE');
+  if (values.text?.length && values.data) throw new UsageError('give --text (language model) or --data (classifier), not both');
+  if (!values.text?.length && !values.data) throw new UsageError('missing --text FILE (language model) or --data FILE|DIR (classifier)');
   if (!values.out) throw new UsageError('missing --out MODEL.safetensors');
   if (values.steps !== undefined && values.epochs !== undefined) throw new UsageError('give --steps or --epochs, not both');
-  const module = values.model === undefined ? undefined : MODULES[values.model.toLowerCase()];
-  if (values.model !== undefined && !module) throw new UsageError(`--model must be lstm, gru or rnn, got "${values.model}"`);
+  if (values.header && values['no-header']) throw new UsageError('give --header or --no-header, not both');
+  const kind = values.model === undefined ? undefined : MODULES[values.model.toLowerCase()];
+  if (values.model !== undefined && !kind) throw new UsageError(`--model must be lstm, gru, rnn or rnn-relu, got "${values.model}"`);
+  const readout = values.readout as Readout | undefined;
+  if (readout !== undefined && !READOUTS.includes(readout)) throw new UsageError(`--readout must be one of ${READOUTS.join(', ')}, got "${values.readout}"`);
+  if (values.data && readout === 'per_step') throw new UsageError('--readout per_step is a language model: a classifier reads out last, mean or max');
+  if (values.text?.length && readout !== undefined && readout !== 'per_step') throw new UsageError(`--readout ${readout} is for a classifier: give --data`);
+  if (values.dtype !== undefined && values.dtype !== 'float32' && values.dtype !== 'float64') throw new UsageError(`--dtype must be float32 or float64, got "${values.dtype}"`);
+  if (values.head !== undefined) {
+    try {
+      parseHeadSpec(values.head, 1, 1);
+    } catch (e) {
+      throw new UsageError(`--head: ${(e as Error).message}`);
+    }
+  }
   const optimizer = (values.optimizer ?? 'adam') as OptimizerKind;
   if (!OPTIMIZERS.includes(optimizer)) throw new UsageError(`--optimizer must be one of ${OPTIMIZERS.join(', ')}, got "${values.optimizer}"`);
+  if (values.nesterov && optimizer !== 'sgd') throw new UsageError('--nesterov applies to --optimizer sgd');
+  const momentum = nonNegative(values.momentum, '--momentum');
+  if (momentum !== undefined && optimizer !== 'sgd' && optimizer !== 'rmsprop') throw new UsageError('--momentum applies to sgd and rmsprop');
+  if (values.nesterov && !momentum) throw new UsageError('--nesterov needs --momentum > 0');
   const engine = (values.engine ?? 'auto') as EngineChoice;
   if (!ENGINES.includes(engine)) throw new UsageError(`--engine must be one of ${ENGINES.join(', ')}, got "${values.engine}"`);
   let lrDecay: TrainSettings['lrDecay'];
@@ -80,18 +140,38 @@ export function parseTrainArgs(args: string[]): TrainRequest | 'help' {
   const minutes = nonNegative(values.minutes, '--minutes');
   const seed = values.seed === undefined ? undefined : Number(values.seed);
   if (seed !== undefined && !Number.isInteger(seed)) throw new UsageError(`--seed must be an integer, got "${values.seed}"`);
-  const settings: Partial<TrainSettings> = Object.fromEntries(Object.entries({
+  const clipValue = nonNegative(values['clip-value'], '--clip-value');
+  const settings: Partial<TrainSettings> = defined({
     seqLen: positiveInt(values.seq, '--seq'), batchSize: positiveInt(values.batch, '--batch'),
     steps: positiveInt(values.steps, '--steps'), clip: nonNegative(values.clip, '--clip'), seed,
+    clipValue: clipValue || undefined, maxLength: positiveInt(values['max-length'], '--max-length'),
+    validationFraction: fraction(values.validation, '--validation'),
     evalEvery: positiveInt(values['eval-every'], '--eval-every'), shuffle: values.shuffle, lrDecay,
-    optimizer: { kind: optimizer, lr: lr ?? defaultLr },
-  }).filter(([, v]) => v !== undefined));
+    optimizer: {
+      kind: optimizer, lr: lr ?? defaultLr,
+      ...defined({ momentum, nesterov: values.nesterov, weightDecay: nonNegative(values['weight-decay'], '--weight-decay') }),
+    },
+  });
+  const dropout = fraction(values.dropout, '--dropout');
+  const model: Partial<ModelShape> = defined({
+    module: kind?.module, nonlinearity: kind?.nonlinearity,
+    hiddenSize: positiveInt(values.hidden, '--hidden'), numLayers: positiveInt(values.layers, '--layers'),
+    bidirectional: values.bidirectional, bias: values['no-bias'] ? false : undefined,
+    embeddingDim: positiveInt(values.embedding, '--embedding'), dropout, readout, head: values.head,
+    dtype: values.dtype as ModelShape['dtype'] | undefined,
+  });
   return {
-    textPaths: values.text, out: values.out, resume: !!values.resume, level: values.words ? 'word' : 'char',
-    minFreq: positiveInt(values['min-freq'], '--min-freq'), engine, settings,
-    model: Object.fromEntries(Object.entries({
-      module, hiddenSize: positiveInt(values.hidden, '--hidden'), numLayers: positiveInt(values.layers, '--layers'),
-    }).filter(([, v]) => v !== undefined)),
+    ...(values.data ? {
+      classify: {
+        path: values.data,
+        options: defined({
+          textColumn: column(values['text-column']), labelColumn: column(values['label-column']),
+          header: values.header ? true : values['no-header'] ? false : undefined,
+        }),
+      },
+    } : { textPaths: values.text }),
+    out: values.out, resume: !!values.resume, level: values.words ? 'word' : 'char',
+    minFreq: positiveInt(values['min-freq'], '--min-freq'), engine, settings, model,
     ...(epochs !== undefined ? { epochs } : {}),
     ...(minutes !== undefined ? { maxSeconds: minutes * 60 } : {}),
   };
@@ -115,22 +195,31 @@ export class ProgressPrinter {
       case 'start': {
         for (const s of e.skipped) this.line(`skipped ${s.path}: ${s.reason}`);
         const files = e.sources.length === 1 ? e.sources[0].path : `${e.sources.length} files`;
-        this.line(`${e.resumed ? 'resuming' : 'training'} on ${files}: ${e.tokens} tokens, vocabulary ${e.vocabSize}, ` +
+        const what = e.classification ? `${e.classification.examples} examples in ${e.classification.classes.length} classes, ${e.tokens} tokens` : `${e.tokens} tokens`;
+        this.line(`${e.resumed ? 'resuming' : 'training'} on ${files}: ${what}, vocabulary ${e.vocabSize}, ` +
           `${e.parameters} parameters, engine ${e.engine}, steps ${e.startStep}→${e.totalSteps}`);
+        this.line(`model: ${e.model}`);
+        for (const note of e.classification?.notes ?? []) this.line(`data: ${note}`);
         if (!e.exactResume) this.line('note: the carried hidden state was not restored (engine or checkpoint lacks it); training continues from a zero state');
         return;
       }
       case 'step': {
         const remaining = (e.totalSteps - e.step) * (e.elapsedSeconds / Math.max(1, e.step));
         const eta = this.maxSeconds !== undefined ? Math.min(remaining, this.maxSeconds - e.elapsedSeconds) : remaining;
-        const text = `step ${e.step}/${e.totalSteps}  loss ${e.loss.toFixed(3)}${this.lastVal}  ` +
-          `${Math.round(e.tokensPerSecond)} chars/s  ETA ${formatDuration(Math.max(0, eta))}`;
+        const acc = e.accuracy !== undefined ? `  acc ${(100 * e.accuracy).toFixed(1)}%` : '';
+        const text = `step ${e.step}/${e.totalSteps}  loss ${e.loss.toFixed(3)}${acc}${this.lastVal}  ` +
+          `${Math.round(e.tokensPerSecond)} tokens/s  ETA ${formatDuration(Math.max(0, eta))}`;
         const now = Date.now();
         if (this.tty) { if (now - this.lastLine > 200 || e.step === e.totalSteps) { this.write(`\r${text}\x1b[K`); this.lastLine = now; } }
         else if (now - this.lastLine > 5000) { this.write(`${text}\n`); this.lastLine = now; }
         return;
       }
       case 'eval':
+        if (e.validationAccuracy !== undefined) {
+          this.lastVal = `  val ${e.validationLoss.toFixed(3)} acc ${(100 * e.validationAccuracy).toFixed(1)}%`;
+          this.line(`step ${e.step}: train ${e.trainLoss.toFixed(4)}  val ${e.validationLoss.toFixed(4)} nats  val accuracy ${(100 * e.validationAccuracy).toFixed(2)}%`);
+          return;
+        }
         this.lastVal = `  val ${e.validationLoss.toFixed(3)} (${e.validationBits.toFixed(2)} bits)`;
         this.line(`step ${e.step}: train ${e.trainLoss.toFixed(4)}  val ${e.validationLoss.toFixed(4)} nats ` +
           `(${e.validationBits.toFixed(3)} bits)  saturated gates ${e.gateSaturation.map((g) => `${g.gate}${g.layer}:${(g.low * 100).toFixed(0)}/${(g.high * 100).toFixed(0)}%`).join(' ')}`);

@@ -27,6 +27,10 @@ export interface TrainSettings {
   readonly optimizer: OptimizerConfig;
   /** Max global gradient L2 norm; 0 disables clipping. */
   readonly clip: number;
+  /** clip_grad_value_: clamp every gradient element to ±clipValue (before the norm clip); absent = off. */
+  readonly clipValue?: number;
+  /** Classifier: sequences longer than this many tokens are truncated. */
+  readonly maxLength?: number;
   /** Step decay: lr * factor^floor(step / every). */
   readonly lrDecay?: { readonly every: number; readonly factor: number };
   readonly validationFraction: number;
@@ -43,6 +47,8 @@ export interface TrainSettings {
 export interface LossPoint {
   readonly step: number;
   readonly loss: number;
+  /** Classifier validation points: accuracy. */
+  readonly accuracy?: number;
 }
 
 /** Where a run stands: enough to continue it bit for bit. */

@@ -1,6 +1,6 @@
 // Sampling text from a language model: prime, then one token at a time with temperature, top-k or
 // greedy choice, from a seeded generator so the same seed gives the same sample.
-import type { ModelConfig } from './model';
+import { type ModelConfig, taskOf } from './model';
 import type { FloatArray, TensorMap } from './tensor';
 import { createRng, type Rng } from './random';
 import { type Vocabulary, decodeTokens, encodeText } from './data/tokenizer';
@@ -60,6 +60,7 @@ function startToken(vocab: Vocabulary): number {
 }
 
 export function sampleText(cfg: ModelConfig, params: TensorMap, vocab: Vocabulary, options: SampleOptions): SampleResult {
+  if (taskOf(cfg) !== 'lm') throw new RangeError('sampling needs a language model; this model is a sequence classifier');
   const temperature = options.temperature ?? 1;
   if (!(temperature >= 0) || !Number.isFinite(temperature)) throw new RangeError(`temperature must be >= 0, got ${temperature}`);
   const weights = splitLmParameters(cfg, params);

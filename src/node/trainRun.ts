@@ -1,16 +1,21 @@
-// One training run from text files to a model file, shared by the CLI and the worker: loads the text,
-// builds or resumes the model, trains on the chosen engine, saves a checkpoint at every evaluation, on
-// stop and at the end (atomically), so an interrupted run loses at most the steps since the last save.
+// One training run from files to a model file, shared by the CLI and the worker: loads the text (language
+// model) or the labelled examples (classifier), builds or resumes the model, trains on the chosen engine,
+// saves a checkpoint at every evaluation, on stop and at the end (atomically), so an interrupted run loses
+// at most the steps since the last save.
 import type { LmEngine } from '../core/engine';
 import type { Checkpoint, TrainSettings } from '../core/checkpoint';
+import { describeModel, taskOf } from '../core/model';
 import { type Vocabulary, buildVocabulary, encodeText, vocabularySize } from '../core/data/tokenizer';
 import { codePoints } from '../core/data/text';
-import { type ModelShape, initialWeights, lmConfigFor } from '../core/train/model';
+import { type ModelShape, initialWeights, modelConfigFor } from '../core/train/model';
 import { trainSettings } from '../core/train/settings';
 import { TrainSession } from '../core/train/session';
-import { streamLayout } from '../core/data/streams';
-import { splitTrainValidation } from '../core/data/split';
+import { LabelledSequenceData, TokenStreamData, type TrainingData } from '../core/train/trainingData';
 import type { TrainEvent } from '../core/train/events';
+import {
+  ClassificationDataError, buildClassificationVocabulary, describeEncoding, encodeExamples, labelSet,
+} from '../core/data/classification';
+import { type ClassificationSourceOptions, readClassificationSource } from './classificationFiles';
 import { type EngineChoice, createLmEngine, initTfjsBackend } from '../engines/index';
 import { type LoadedText, loadTextSources } from './textSources';
 import { checkWritable, readModelFile, writeModelFile } from './modelFile';
@@ -19,6 +24,8 @@ export interface TrainRequest {
   /** Files or glob patterns; or `text` (e.g. an editor selection) instead. */
   readonly textPaths?: readonly string[];
   readonly text?: string;
+  /** Sequence classification: a CSV/TSV/JSONL file or a folder of class folders (then `model.readout` is last/mean/max). */
+  readonly classify?: { readonly path: string; readonly options?: ClassificationSourceOptions };
   readonly out: string;
   /** Continue the run saved in `out`. */
   readonly resume?: boolean;
@@ -38,6 +45,10 @@ export type TrainRunEvent =
   | {
     readonly kind: 'start'; readonly sources: LoadedText['used']; readonly skipped: LoadedText['skipped'];
     readonly tokens: number; readonly vocabSize: number; readonly parameters: number; readonly engine: string;
+    /** The model in one line (e.g. `Embedding(5000→64) → LSTM 1×128 → last → Linear(128→4)`). */
+    readonly model: string;
+    /** Classifier: examples, class names and what reading and encoding the data did (truncation, skipped files). */
+    readonly classification?: { readonly examples: number; readonly classes: readonly string[]; readonly notes: readonly string[] };
     readonly startStep: number; readonly totalSteps: number; readonly resumed: boolean;
     /** False when resuming on an engine that cannot restore the carried BPTT state (it restarts from zeros). */
     readonly exactResume: boolean;
@@ -76,8 +87,34 @@ function encodeForResume(vocab: Vocabulary, text: string, out: string): Int32Arr
   return encodeText(vocab, text);
 }
 
+/** A classifier's data: examples read and encoded with the model's (or a new) vocabulary and classes. */
+function loadClassification(req: TrainRequest, ck: Checkpoint | undefined, settings: TrainSettings) {
+  const { path, options } = req.classify!;
+  let source, encoded, vocab: Vocabulary, paddingIdx: number | null;
+  try {
+    source = readClassificationSource(path, options);
+    if (ck) {
+      vocab = ck.vocab;
+      paddingIdx = ck.config.embedding?.paddingIdx ?? null;
+    } else {
+      ({ vocab, paddingIdx } = buildClassificationVocabulary(source.examples.map((e) => e.text), req.level ?? 'char', { minFreq: req.minFreq ?? 1 }));
+    }
+    const labels = ck ? labelSet(source.examples, { names: ck.labels ?? [], source: path }) : labelSet(source.examples, { source: path });
+    encoded = encodeExamples(source.examples, vocab, { maxLength: settings.maxLength ?? 400, labels, source: path });
+  } catch (e) {
+    if (e instanceof ClassificationDataError || e instanceof RangeError) throw new TrainInputError(e.message);
+    throw e;
+  }
+  const data = new LabelledSequenceData({ sequences: encoded.sequences, labels: encoded.labels }, settings);
+  return {
+    vocab, paddingIdx, data, tokens: encoded.tokens, labels: encoded.labelSet.names,
+    used: source.sources.map((f) => ({ path: f.path, chars: f.bytes })),
+    skipped: source.skipped.map((f) => ({ path: f.path, reason: f.reason })),
+    classification: { examples: encoded.sequences.length, classes: encoded.labelSet.names, notes: [...source.notes, ...describeEncoding(encoded)] },
+  };
+}
+
 function prepare(req: TrainRequest): Prepared {
-  const loaded = loadText(req);
   let ck: Checkpoint | undefined;
   if (req.resume) {
     ck = readModelFile(req.out);
@@ -85,30 +122,50 @@ function prepare(req: TrainRequest): Prepared {
   } else {
     checkWritable(req.out);
   }
-  const vocab = ck ? ck.vocab : buildVocabulary(loaded.text, req.level ?? 'char', { minFreq: req.minFreq ?? 1 });
-  const tokens = ck ? encodeForResume(vocab, loaded.text, req.out) : encodeText(vocab, loaded.text);
-  if (vocab.kind === 'char' && vocabularySize(vocab) < 2) throw new TrainInputError('the text needs at least two distinct characters');
-  const config = ck ? ck.config : lmConfigFor(vocab, req.model);
+  const classify = ck ? taskOf(ck.config) === 'classify' : !!req.classify;
+  if (ck && classify !== !!req.classify) {
+    throw new TrainInputError(`${req.out}: is a ${classify ? 'classifier; give its --data' : 'language model; give its --text'} to resume`);
+  }
   let settings = ck ? ck.training!.settings : trainSettings(req.settings);
   const startStep = ck?.training?.step ?? 0;
   if (ck && req.settings?.steps !== undefined) settings = { ...settings, steps: startStep + req.settings.steps };
-  if (req.epochs !== undefined) {
-    const train = splitTrainValidation(tokens, settings.validationFraction).train;
-    const perEpoch = Math.max(1, streamLayout(train.length, settings.batchSize, settings.seqLen).windowsPerEpoch);
-    settings = { ...settings, steps: startStep + Math.round(req.epochs * perEpoch) };
+  let vocab: Vocabulary, data: TrainingData, tokenCount: number, used: LoadedText['used'], skipped: LoadedText['skipped'];
+  let labels: readonly string[] | undefined, classification: Extract<TrainRunEvent, { kind: 'start' }>['classification'];
+  let paddingIdx: number | null = null;
+  if (classify) {
+    const c = loadClassification(req, ck, settings);
+    ({ vocab, data, labels, used, skipped, classification, paddingIdx } = c);
+    tokenCount = c.tokens;
+  } else {
+    const loaded = loadText(req);
+    vocab = ck ? ck.vocab : buildVocabulary(loaded.text, req.level ?? 'char', { minFreq: req.minFreq ?? 1 });
+    const tokens = ck ? encodeForResume(vocab, loaded.text, req.out) : encodeText(vocab, loaded.text);
+    if (vocab.kind === 'char' && vocabularySize(vocab) < 2) throw new TrainInputError('the text needs at least two distinct characters');
+    data = new TokenStreamData(tokens, settings);
+    tokenCount = tokens.length;
+    used = loaded.used;
+    skipped = loaded.skipped;
+  }
+  if (req.epochs !== undefined) settings = { ...settings, steps: startStep + Math.max(1, Math.round(req.epochs * data.batchesPerEpoch)) };
+  let config;
+  try {
+    config = ck ? ck.config : modelConfigFor(vocab, { ...(classify ? { readout: 'last' } : {}), paddingIdx, ...req.model }, labels?.length);
+  } catch (e) {
+    throw new TrainInputError((e as Error).message);
   }
   const engine = createLmEngine(config, { engine: req.engine ?? 'auto', params: ck ? ck.params : initialWeights(config, settings.seed) });
   const session = new TrainSession({
-    engine, vocab, tokens, settings, sources: loaded.used.map((s) => s.path), ...(ck ? { resume: ck } : {}),
+    engine, vocab, data, settings, sources: used.map((s) => s.path), ...(labels ? { labels } : {}), ...(ck ? { resume: ck } : {}),
   });
   let parameters = 0;
   for (const t of engine.getParameters().values()) parameters += t.data.length;
   return {
     session, engine,
     start: {
-      kind: 'start', sources: loaded.used, skipped: loaded.skipped, tokens: tokens.length, vocabSize: vocabularySize(vocab),
-      parameters, engine: engine.name, startStep, totalSteps: settings.steps, resumed: !!ck,
-      exactResume: !ck || settings.shuffle || (!!engine.setCarriedState && !!ck.carried),
+      kind: 'start', sources: used, skipped, tokens: tokenCount, vocabSize: vocabularySize(vocab),
+      parameters, engine: engine.name, startStep, totalSteps: settings.steps, resumed: !!ck, model: describeModel(config),
+      exactResume: !ck || !data.stateful || (!!engine.setCarriedState && !!ck.carried),
+      ...(classification ? { classification } : {}),
     },
   };
 }

@@ -6,7 +6,8 @@
 import { directions, GATES } from '../core/config';
 import { encodeChars } from '../core/data/charVocab';
 import { normalizeNewlines } from '../core/data/text';
-import { encodeText, type Vocabulary } from '../core/data/tokenizer';
+import type { Vocabulary } from '../core/data/tokenizer';
+import { encodeWords, tokenizeWords, wordOffsets } from '../core/data/wordVocab';
 import type { ModelConfig } from '../core/model';
 import { type FastLmEngine, fastUnsupportedReason } from '../core/fast/lmDriver';
 import { traceTokens } from '../core/fast/trace';
@@ -16,7 +17,9 @@ import type { FastKernels } from '../core/fast/kernels';
 import { createWasmKernels } from '../engines/wasm/wasmKernels';
 import { createNativeFastKernels, createNativeLmEngine, nativeAvailability } from '../engines/native/index';
 import { type FloatArray, type TensorMap, floatArray } from '../core/tensor';
-import { type LmState, type LmWeights, lmForward, splitLmParameters } from '../core/train/lmForward';
+import { type LmForwardResult, type LmState, type LmWeights, StreamReadout, classProbabilities, lmForward, softmaxRows, splitLmParameters } from '../core/train/lmForward';
+import { foldEmbedding } from '../core/foldEmbedding';
+import { taskOf } from '../core/model';
 import { createJsLmEngine } from '../engines/js';
 import { createWasmLmEngine, wasmAvailability } from '../engines/wasm';
 
@@ -32,7 +35,10 @@ export interface TraceWindowData {
   readonly end: number;
   /** trace_l{k}[_reverse]_{h|c|gate_*}: [end - start, 1, H] in the model's dtype. */
   readonly tensors: TensorMap;
-  /** [T, TOP_K]: after reading token t, the most likely next tokens and their probabilities. */
+  /**
+   * [T, TOP_K]: after reading token t, the most likely next tokens (language model) or classes (a `last`-readout
+   * unidirectional classifier, had the sequence ended there) and their probabilities; empty for other classifiers.
+   */
   readonly topIds: Int32Array;
   readonly topProbs: Float32Array;
 }
@@ -51,6 +57,8 @@ export interface DocumentTrace {
   /** Sweeps the document in slices; yields the work done (0..work) after each slice. */
   prepare(): Generator<number, void>;
   window(start: number, end: number): TraceWindowData;
+  /** A classifier's class probabilities for the whole document as one sequence, once prepared; undefined for a language model. */
+  prediction(): Float32Array | undefined;
   dispose(): void;
 }
 
@@ -64,12 +72,18 @@ export const MAX_BIDIRECTIONAL_TOKENS = 20_000;
 
 /** Tokens of a document a model can trace: all, except for bidirectional models on the reference. */
 export function traceableTokens(config: ModelConfig, tokens: number): number {
-  return directions(config.rnn) === 2 && !fastBidirectional(config) ? Math.min(tokens, MAX_BIDIRECTIONAL_TOKENS) : tokens;
+  const onehot = { ...config, embedding: null, rnn: { ...config.rnn, inputSize: config.vocabSize } };
+  return directions(config.rnn) === 2 && !fastBidirectional(onehot) ? Math.min(tokens, MAX_BIDIRECTIONAL_TOKENS) : tokens;
+}
+
+/** Models (embeddings folded) the fast token-stream traces run: a language model with one Linear head. */
+function fastTraceable(config: ModelConfig): boolean {
+  return config.readout === 'per_step' && !config.headSequential && !config.embedding && fastUnsupportedReason(config) === undefined;
 }
 
 /** Bidirectional stacks the checkpointed fast trace (src/core/fast/bidiTrace.ts) runs. */
 function fastBidirectional(config: ModelConfig): boolean {
-  return directions(config.rnn) === 2 && fastUnsupportedReason({ ...config, rnn: { ...config.rnn, bidirectional: false } }) === undefined;
+  return directions(config.rnn) === 2 && fastTraceable({ ...config, rnn: { ...config.rnn, bidirectional: false } });
 }
 /**
  * Tokens per prepare() slice (rounded to whole K-blocks): between slices the worker answers window requests
@@ -79,7 +93,7 @@ const SLICE_TOKENS = 4096;
 
 export interface EncodedDocument {
   readonly ids: Int32Array;
-  /** UTF-16 offset of each token in the (CRLF-normalised) text, plus the end; empty for word models. */
+  /** UTF-16 offset of each token in the (CRLF-normalised) text, plus the end of the last one. */
   readonly offsets: Int32Array;
   /** Characters outside the vocabulary (read as the fallback token). */
   readonly unknown: number;
@@ -88,7 +102,8 @@ export interface EncodedDocument {
 export function encodeDocument(vocab: Vocabulary, text: string): EncodedDocument {
   const clean = normalizeNewlines(text);
   if (vocab.kind === 'char') return encodeChars(vocab, clean);
-  return { ids: encodeText(vocab, clean), offsets: new Int32Array(0), unknown: 0 };
+  const tokens = tokenizeWords(clean);
+  return { ids: encodeWords(vocab, tokens), offsets: wordOffsets(clean, tokens), unknown: 0 };
 }
 
 export function createDocumentTrace(model: TraceModel, ids: Int32Array, checkpointEvery = DEFAULT_CHECKPOINT_EVERY): DocumentTrace {
@@ -96,8 +111,9 @@ export function createDocumentTrace(model: TraceModel, ids: Int32Array, checkpoi
   for (let i = 0; i < ids.length; i++) {
     if (!(ids[i] >= 0 && ids[i] < model.config.vocabSize)) throw new RangeError(`token ${i} (id ${ids[i]}) is outside the vocabulary of ${model.config.vocabSize}`);
   }
-  if (fastUnsupportedReason(model.config) === undefined) return new FastTrace(model, ids, K);
-  if (fastBidirectional(model.config)) return new BidirectionalTrace(model, ids, K);
+  const folded: TraceModel = { ...model, ...foldEmbedding(model.config, model.params) };
+  if (fastTraceable(folded.config)) return new FastTrace(folded, ids, K);
+  if (fastBidirectional(folded.config)) return new BidirectionalTrace(folded, ids, K);
   const weights = splitLmParameters(model.config, model.params);
   if (directions(model.config.rnn) === 2) return new WholeTrace(model.config, weights, ids.subarray(0, MAX_BIDIRECTIONAL_TOKENS), K);
   return new ReferenceTrace(model.config, weights, ids, K);
@@ -111,6 +127,7 @@ function checkWindow(start: number, end: number, length: number): void {
 
 /** Top-K next tokens (softmax over each row of logits [T, O]). */
 export function topPredictions(logits: ArrayLike<number>, T: number, O: number): { topIds: Int32Array; topProbs: Float32Array } {
+  if (logits.length < T * O) return { topIds: new Int32Array(0), topProbs: new Float32Array(0) }; // no per-step scores
   const topIds = new Int32Array(T * TOP_K);
   const topProbs = new Float32Array(T * TOP_K);
   const k = Math.min(TOP_K, O);
@@ -260,6 +277,10 @@ class FastTrace extends SweptTrace implements DocumentTrace {
     return { start, end, tensors, ...topPredictions(logits, T, O) };
   }
 
+  prediction(): undefined {
+    return undefined; // language models only (fastTraceable)
+  }
+
   dispose(): void {
     this.states.length = 0;
     this.ids = new Int32Array(0);
@@ -321,6 +342,10 @@ class BidirectionalTrace implements DocumentTrace {
     return { start, end, tensors: w.tensors, ...topPredictions(w.logits!, end - start, this.model.config.outputSize) };
   }
 
+  prediction(): undefined {
+    return undefined; // language models only (fastTraceable)
+  }
+
   dispose(): void {
     this.stack?.dispose();
     this.stack = undefined;
@@ -340,6 +365,7 @@ function sliceRows(trace: TensorMap, from: number, to: number): TensorMap {
 /** Reference lmForward with states kept every K tokens (configurations the fast engines lack). */
 class ReferenceTrace extends SweptTrace implements DocumentTrace {
   protected readonly states: (LmState | undefined)[] = [undefined];
+  private predicted: Float32Array | undefined;
 
   constructor(private readonly cfg: ModelConfig, private readonly weights: LmWeights, protected ids: Int32Array, readonly checkpointEvery: number) {
     super();
@@ -369,9 +395,38 @@ class ReferenceTrace extends SweptTrace implements DocumentTrace {
     return { start, end, tensors: sliceRows(r.trace!, start - a, end - a), ...topPredictions(r.logits.subarray((start - a) * O), end - start, O) };
   }
 
+  prediction(): Float32Array | undefined {
+    if (taskOf(this.cfg) !== 'classify' || this.done < this.ids.length || !this.ids.length) return undefined;
+    this.predicted ??= this.predictWhole();
+    return this.predicted;
+  }
+
+  /** `last`: the final state, from the last kept one; mean / max: the readout accumulated block by block. */
+  private predictWhole(): Float32Array {
+    const K = this.checkpointEvery, n = this.ids.length;
+    if (this.cfg.readout === 'last') {
+      const b = this.states.length - 1;
+      const r = lmForward(this.cfg, this.weights, this.ids.subarray(b * K), n - b * K, 1, this.states[b]);
+      return classProbabilities(this.cfg, this.weights, this.readout(r), 1);
+    }
+    const acc = new StreamReadout(this.cfg, 1);
+    for (let b = 0; b * K < n; b++) {
+      const to = Math.min(n, (b + 1) * K);
+      acc.add(lmForward(this.cfg, this.weights, this.ids.subarray(b * K, to), to - b * K, 1, this.states[b]).output, to - b * K);
+    }
+    return classProbabilities(this.cfg, this.weights, acc.features(), 1);
+  }
+
+  private readout(r: LmForwardResult): FloatArray {
+    // h_n[-1] of a unidirectional stack: the last step's output.
+    const W = this.cfg.rnn.hiddenSize;
+    return r.output.subarray(r.output.length - W);
+  }
+
   dispose(): void {
     this.states.length = 0;
     this.ids = new Int32Array(0);
+    this.predicted = undefined;
   }
 }
 
@@ -379,6 +434,7 @@ class ReferenceTrace extends SweptTrace implements DocumentTrace {
 class WholeTrace implements DocumentTrace {
   private trace: TensorMap | undefined;
   private logits: FloatArray | undefined;
+  private predicted: Float32Array | undefined;
 
   constructor(private readonly cfg: ModelConfig, private readonly weights: LmWeights, private readonly ids: Int32Array, readonly checkpointEvery: number) {}
 
@@ -399,7 +455,12 @@ class WholeTrace implements DocumentTrace {
     const r = lmForward(this.cfg, this.weights, this.ids, this.ids.length, 1, undefined, { trace: true });
     this.trace = r.trace!;
     this.logits = r.logits;
+    if (r.sequenceLogits) this.predicted = softmaxRows(r.sequenceLogits, this.cfg.outputSize);
     yield this.ids.length;
+  }
+
+  prediction(): Float32Array | undefined {
+    return this.predicted;
   }
 
   window(start: number, end: number): TraceWindowData {
@@ -412,5 +473,6 @@ class WholeTrace implements DocumentTrace {
   dispose(): void {
     this.trace = undefined;
     this.logits = undefined;
+    this.predicted = undefined;
   }
 }

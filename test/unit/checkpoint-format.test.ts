@@ -1,12 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { buildVocabulary } from '../../src/core/data/tokenizer';
-import { initialWeights, lmConfigFor } from '../../src/core/train/model';
+import { initialWeights, modelConfigFor } from '../../src/core/train/model';
 import { parseCheckpoint, serializeCheckpoint } from '../../src/core/checkpoint';
 import { parseSafetensors, serializeSafetensors } from '../../src/core/formats/safetensors';
 
 const vocab = buildVocabulary('hello world\n', 'char');
-const cfg = lmConfigFor(vocab, { hiddenSize: 4, numLayers: 2 });
+const cfg = modelConfigFor(vocab, { hiddenSize: 4, numLayers: 2 });
 const params = initialWeights(cfg, 1);
 
 test('a checkpoint is a safetensors file with PyTorch names first, extras under prefixes, metadata JSON', () => {

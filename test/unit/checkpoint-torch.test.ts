@@ -7,7 +7,7 @@ import { mkdtempSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { buildVocabulary, encodeText } from '../../src/core/data/tokenizer';
-import { initialWeights, lmConfigFor } from '../../src/core/train/model';
+import { initialWeights, modelConfigFor } from '../../src/core/train/model';
 import { serializeCheckpoint } from '../../src/core/checkpoint';
 import { lmForward, splitLmParameters } from '../../src/core/train/lmForward';
 import { createReferenceLmEngine } from '../../src/core/reference/lmEngine';
@@ -29,7 +29,7 @@ test('the model file loads in PyTorch with the README snippet and gives the same
   // The README's model: 65 characters, 256 units, one layer, file shakespeare.safetensors.
   const text = Array.from({ length: 65 }, (_, i) => String.fromCharCode(32 + i)).join('');
   const vocab = buildVocabulary(text, 'char');
-  const cfg = lmConfigFor(vocab, { hiddenSize: 256 });
+  const cfg = modelConfigFor(vocab, { hiddenSize: 256 });
   const engine = createReferenceLmEngine(cfg, initialWeights(cfg, 3));
   const path = join(dir, 'shakespeare.safetensors');
   writeFileSync(path, serializeCheckpoint({

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { traceDocument } from '../../src/cli/traceDocument';
 import { buildVocabulary, encodeText } from '../../src/core/data/tokenizer';
-import { initialWeights, lmConfigFor } from '../../src/core/train/model';
+import { initialWeights, modelConfigFor } from '../../src/core/train/model';
 import { serializeCheckpoint } from '../../src/core/checkpoint';
 import { parseSafetensors } from '../../src/core/formats/safetensors';
 import { lmForward, splitLmParameters } from '../../src/core/train/lmForward';
@@ -14,7 +14,7 @@ test('gatescope trace MODEL --text FILE writes the per-timestep trace of the doc
   const dir = mkdtempSync(join(tmpdir(), 'gatescope-tracedoc-'));
   const text = 'to be, or not to be:\nthat is the question.\n'.repeat(8);
   const vocab = buildVocabulary(text, 'char');
-  const cfg = lmConfigFor(vocab, { hiddenSize: 6, numLayers: 2 });
+  const cfg = modelConfigFor(vocab, { hiddenSize: 6, numLayers: 2 });
   const params = initialWeights(cfg, 2);
   writeFileSync(join(dir, 'm.safetensors'), serializeCheckpoint({ config: cfg, vocab, params, engine: 'reference' }));
   writeFileSync(join(dir, 'doc.txt'), text);

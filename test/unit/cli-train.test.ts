@@ -64,7 +64,7 @@ test('bad inputs: one-line errors, nothing written or lost', async () => {
   mkdirSync(locked);
   chmodSync(locked, 0o500);
   if (process.getuid?.() !== 0) await assert.rejects(train(['--text', textPath, '--out', join(locked, 'm.safetensors'), ...small]), /cannot write/);
-  await assert.rejects(train(['--text', textPath, '--out', out, '--model', 'transformer']), /--model must be lstm, gru or rnn/);
+  await assert.rejects(train(['--text', textPath, '--out', out, '--model', 'transformer']), /--model must be lstm, gru, rnn or rnn-relu/);
   await assert.rejects(train(['--text', textPath, '--out', out, '--lr=-1']), /--lr must be a number >= 0/);
 
   // Resuming on text with characters the model never saw is refused, and the model file is untouched.

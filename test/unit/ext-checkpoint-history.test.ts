@@ -5,13 +5,13 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildVocabulary } from '../../src/core/data/tokenizer';
-import { initialWeights, lmConfigFor } from '../../src/core/train/model';
+import { initialWeights, modelConfigFor } from '../../src/core/train/model';
 import { parseCheckpoint, serializeCheckpoint, type TrainingState } from '../../src/core/checkpoint';
 import { serializeSafetensors } from '../../src/core/formats/safetensors';
 import { readTrainingState } from '../../src/extension/services/checkpointHistory';
 
 const vocab = buildVocabulary('hello world\n', 'char');
-const cfg = lmConfigFor(vocab, { hiddenSize: 4, numLayers: 1 });
+const cfg = modelConfigFor(vocab, { hiddenSize: 4, numLayers: 1 });
 const params = initialWeights(cfg, 1);
 const training: TrainingState = {
   settings: {

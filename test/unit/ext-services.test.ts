@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildCharVocab } from '../../src/core/data/charVocab';
-import { lmConfigFor, initialWeights } from '../../src/core/train/model';
+import { modelConfigFor, initialWeights } from '../../src/core/train/model';
 import { lmForward, splitLmParameters } from '../../src/core/train/lmForward';
 import { readModelFile } from '../../src/node/modelFile';
 import { encodeDocument } from '../../src/extension/logic/encodeDocument';
@@ -26,7 +26,7 @@ const TEXT = 'the quick brown fox jumps over the lazy dog.\n'.repeat(20);
 
 function tinyModel(module: 'LSTM' | 'GRU' | 'RNN', numLayers = 1, dtype: 'float32' | 'float64' = 'float64'): ModelData {
   const vocab = buildCharVocab(TEXT);
-  const config = lmConfigFor(vocab, { module, hiddenSize: 6, numLayers, dtype });
+  const config = modelConfigFor(vocab, { module, hiddenSize: 6, numLayers, dtype });
   return { config, params: initialWeights(config, 3), vocab };
 }
 

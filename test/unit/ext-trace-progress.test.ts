@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { buildCharVocab } from '../../src/core/data/charVocab';
-import { lmConfigFor, initialWeights } from '../../src/core/train/model';
+import { modelConfigFor, initialWeights } from '../../src/core/train/model';
 import { rnnConfig } from '../../src/core/config';
 import { modelConfig } from '../../src/core/model';
 import { encodeDocument } from '../../src/extension/logic/encodeDocument';
@@ -17,7 +17,7 @@ const TEXT = 'a stitch in time saves nine, and a rolling stone gathers no moss.\
 
 function model(bidirectional = false): ModelData {
   const vocab = buildCharVocab(TEXT);
-  const base = lmConfigFor(vocab, { module: 'LSTM', hiddenSize: 5, numLayers: 1, dtype: 'float64' });
+  const base = modelConfigFor(vocab, { module: 'LSTM', hiddenSize: 5, numLayers: 1, dtype: 'float64' });
   const config = bidirectional ? modelConfig({ rnn: rnnConfig({ ...base.rnn, bidirectional: true }), vocabSize: base.vocabSize }) : base;
   return { config, params: initialWeights(config, 7), vocab };
 }

@@ -1,13 +1,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { buildVocabulary } from '../../src/core/data/tokenizer';
-import { initialWeights, lmConfigFor } from '../../src/core/train/model';
+import { initialWeights, modelConfigFor } from '../../src/core/train/model';
 import { chooseToken, sampleText } from '../../src/core/sample';
 import { createRng } from '../../src/core/random';
 import { lmForward, splitLmParameters } from '../../src/core/train/lmForward';
 
 const vocab = buildVocabulary('ROMEO: hello, world!\n', 'char');
-const cfg = lmConfigFor(vocab, { hiddenSize: 8, dtype: 'float64' });
+const cfg = modelConfigFor(vocab, { hiddenSize: 8, dtype: 'float64' });
 const params = initialWeights(cfg, 3);
 
 test('the same seed gives the same sample; a different seed a different one', () => {

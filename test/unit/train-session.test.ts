@@ -3,8 +3,9 @@ import assert from 'node:assert/strict';
 import { createReferenceLmEngine } from '../../src/core/reference/lmEngine';
 import { buildVocabulary, encodeText } from '../../src/core/data/tokenizer';
 import { TrainSession } from '../../src/core/train/session';
+import { TokenStreamData } from '../../src/core/train/trainingData';
 import { trainSettings, learningRateAt } from '../../src/core/train/settings';
-import { initialWeights, lmConfigFor } from '../../src/core/train/model';
+import { initialWeights, modelConfigFor } from '../../src/core/train/model';
 import { type TrainEvent, TrainingDivergedError } from '../../src/core/train/events';
 import { parseCheckpoint, serializeCheckpoint } from '../../src/core/checkpoint';
 import type { TrainSettings } from '../../src/core/checkpoint';
@@ -13,12 +14,12 @@ import type { TensorMap } from '../../src/core/tensor';
 const TEXT = 'the quick brown fox jumps over the lazy dog. '.repeat(12);
 const vocab = buildVocabulary(TEXT, 'char');
 const tokens = encodeText(vocab, TEXT);
-const cfg = lmConfigFor(vocab, { hiddenSize: 6, dtype: 'float64' });
+const cfg = modelConfigFor(vocab, { hiddenSize: 6, dtype: 'float64' });
 const settings: TrainSettings = trainSettings({ seqLen: 8, batchSize: 3, steps: 8, evalEvery: 4, optimizer: { kind: 'adam', lr: 0.01 }, seed: 7 });
 
 function session(s: TrainSettings = settings) {
   const engine = createReferenceLmEngine(cfg, initialWeights(cfg, s.seed));
-  return new TrainSession({ engine, vocab, tokens, settings: s, sources: ['mem'] });
+  return new TrainSession({ engine, vocab, data: new TokenStreamData(tokens, s), settings: s, sources: ['mem'] });
 }
 
 function drain(it: Iterable<TrainEvent>): TrainEvent[] {
@@ -57,7 +58,7 @@ test('train 2N steps == train N, checkpoint to bytes, resume, train N (weights a
   const bytes = serializeCheckpoint(first.checkpoint());
   const ck = parseCheckpoint(bytes);
   const engine = createReferenceLmEngine(ck.config, ck.params);
-  const resumed = new TrainSession({ engine, vocab: ck.vocab, tokens, settings: ck.training!.settings, resume: ck });
+  const resumed = new TrainSession({ engine, vocab: ck.vocab, data: new TokenStreamData(tokens, ck.training!.settings), settings: ck.training!.settings, resume: ck });
   assert.equal(resumed.step, 4);
   drain(resumed.run());
   const a = full.checkpoint(), b = resumed.checkpoint();
@@ -74,7 +75,7 @@ test('random windows (shuffle) also resume exactly', () => {
   const first = session(s);
   drain(first.run(() => first.step >= 3));
   const ck = parseCheckpoint(serializeCheckpoint(first.checkpoint()));
-  const resumed = new TrainSession({ engine: createReferenceLmEngine(ck.config, ck.params), vocab, tokens, settings: s, resume: ck });
+  const resumed = new TrainSession({ engine: createReferenceLmEngine(ck.config, ck.params), vocab, data: new TokenStreamData(tokens, s), settings: s, resume: ck });
   drain(resumed.run());
   assertSameTensors(full.checkpoint().params, resumed.checkpoint().params);
 });
@@ -90,7 +91,7 @@ test('a NaN loss stops training naming the step and rolls back to the last evalu
   // An engine whose third step blows up (as a too-large learning rate eventually does).
   const engine = { ...real, trainStep: (b: Parameters<typeof real.trainStep>[0], o: Parameters<typeof real.trainStep>[1]) =>
     (++calls === 3 ? { loss: NaN, gradNorm: NaN } : real.trainStep(b, o)) };
-  const run = new TrainSession({ engine, vocab, tokens, settings: { ...settings, evalEvery: 2 } });
+  const run = new TrainSession({ engine, vocab, data: new TokenStreamData(tokens, settings), settings: { ...settings, evalEvery: 2 } });
   const before: TrainEvent[] = [];
   assert.throws(() => { for (const e of run.run()) before.push(e); }, (e: unknown) => {
     assert.ok(e instanceof TrainingDivergedError);
@@ -102,5 +103,5 @@ test('a NaN loss stops training naming the step and rolls back to the last evalu
 });
 
 test('too little text is refused with the numbers', () => {
-  assert.throws(() => new TrainSession({ engine: createReferenceLmEngine(cfg), vocab, tokens: tokens.subarray(0, 20), settings }), /needs at least 25/);
+  assert.throws(() => new TokenStreamData(tokens.subarray(0, 20), settings), /needs at least 25/);
 });

@@ -1,14 +1,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { buildVocabulary } from '../../src/core/data/tokenizer';
-import { initialWeights, lmConfigFor } from '../../src/core/train/model';
+import { initialWeights, modelConfigFor } from '../../src/core/train/model';
 import { lmForward, splitLmParameters } from '../../src/core/train/lmForward';
 import { LmStepper } from '../../src/core/train/stepper';
 import { rnnConfig } from '../../src/core/config';
 import type { ModelConfig } from '../../src/core/model';
 
 const vocab = buildVocabulary('abcdefgh \n', 'char');
-const base = lmConfigFor(vocab, { hiddenSize: 5, numLayers: 2, dtype: 'float64' });
+const base = modelConfigFor(vocab, { hiddenSize: 5, numLayers: 2, dtype: 'float64' });
 const variants: Array<[string, ModelConfig]> = [
   ['LSTM 2 layers', base],
   ['GRU', { ...base, rnn: rnnConfig({ ...base.rnn, module: 'GRU' }) }],

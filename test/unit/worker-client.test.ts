@@ -12,7 +12,7 @@ import { readModelFile } from '../../src/node/modelFile';
 import { createDocumentTrace, encodeDocument } from '../../src/worker/documentTrace';
 import { lmForward, splitLmParameters } from '../../src/core/train/lmForward';
 import { buildCharVocab } from '../../src/core/data/charVocab';
-import { lmConfigFor, initialWeights } from '../../src/core/train/model';
+import { modelConfigFor, initialWeights } from '../../src/core/train/model';
 import { serializeCheckpoint } from '../../src/core/checkpoint';
 import { sampleText } from '../../src/core/sample';
 import { CancelledError, type ModelData } from '../../src/extension/services/backend';
@@ -147,7 +147,7 @@ const TEXT = 'all the world is a stage, and all the men and women merely players
 
 function memoryModel(): ModelData {
   const vocab = buildCharVocab(TEXT);
-  const config = lmConfigFor(vocab, { module: 'LSTM', hiddenSize: 16, numLayers: 2, dtype: 'float32' });
+  const config = modelConfigFor(vocab, { module: 'LSTM', hiddenSize: 16, numLayers: 2, dtype: 'float32' });
   return { config, params: initialWeights(config, 5), vocab };
 }
 

@@ -87,3 +87,47 @@ export function encodeWords(vocab: WordVocab, tokens: readonly string[]): Int32A
 export function decodeWords(vocab: WordVocab, ids: ArrayLike<number>): string {
   return Array.from({ length: ids.length }, (_, i) => vocab.words[ids[i]] ?? '<unk>').join(' ');
 }
+
+/**
+ * Where each basic_english token of `text` came from, as UTF-16 offsets: token i starts at offsets[i], and
+ * offsets[T] is the end of the last token (so [offsets[i], offsets[i+1]) also covers the gap after token i,
+ * as a char model's offsets cover one character). Tokens are found in order in the lower-cased text; the
+ * characters the tokenizer drops (quotes, `;`, `:`, `<br />`) are skipped over.
+ */
+export function wordOffsets(text: string, tokens: readonly string[]): Int32Array {
+  // Lower-case code point by code point, remembering where each lower-cased unit came from.
+  let lower = '';
+  const origin: number[] = [];
+  for (let i = 0; i < text.length;) {
+    const cp = text.codePointAt(i)!;
+    const width = cp > 0xffff ? 2 : 1;
+    const l = String.fromCodePoint(cp).toLowerCase();
+    for (let k = 0; k < l.length; k++) origin.push(i);
+    lower += l;
+    i += width;
+  }
+  origin.push(text.length);
+  const offsets = new Int32Array(tokens.length + 1);
+  let p = 0, end = 0;
+  tokens.forEach((token, i) => {
+    let at = lower.indexOf(token, p);
+    let stop = at + token.length;
+    if (at < 0) {
+      // The token spans a dropped character (a quote inside a word): match it unit by unit, skipping those.
+      at = p;
+      while (at < lower.length && lower[at] !== token[0]) at++;
+      let j = at, k = 0;
+      while (j < lower.length && k < token.length) {
+        if (lower[j] === token[k]) k++;
+        else if (lower[j] !== '"') break;
+        j++;
+      }
+      stop = j;
+    }
+    offsets[i] = origin[Math.min(at, lower.length)];
+    end = origin[Math.min(stop, lower.length)];
+    p = stop;
+  });
+  offsets[tokens.length] = tokens.length ? end : 0;
+  return offsets;
+}

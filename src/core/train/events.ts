@@ -11,6 +11,8 @@ export interface StepEvent {
   readonly lr: number;
   readonly tokensPerSecond: number; // over the recent steps
   readonly elapsedSeconds: number;
+  /** Classifier: the fraction of the batch classified right. */
+  readonly accuracy?: number;
 }
 
 export interface EvalEvent {
@@ -19,6 +21,8 @@ export interface EvalEvent {
   readonly trainLoss: number; // mean of the steps since the previous evaluation
   readonly validationLoss: number; // nats per token
   readonly validationBits: number; // bits per token (per char for char models)
+  /** Classifier: the fraction of the validation examples classified right. */
+  readonly validationAccuracy?: number;
   readonly gateSaturation: readonly GateSaturation[];
 }
 

@@ -1,14 +1,15 @@
-// A training run over an engine: stateful truncated BPTT (or random windows), clipping, step decay,
-// periodic validation with gate statistics and samples. Synchronous steps, pulled one at a time through
+// A training run over an engine, for a language model (stateful truncated BPTT or random windows) or a
+// sequence classifier (length-bucketed labelled sequences): clipping, step decay, periodic validation
+// (with accuracy for classifiers), gate statistics and samples. Synchronous steps, pulled one at a time through
 // a generator, so the caller decides between steps whether to go on (cancel) and when to checkpoint.
 import type { LmBatch, LmEngine } from '../engine';
 import type { ModelConfig } from '../model';
 import type { Checkpoint, LossPoint, TrainSettings, TrainingState } from '../checkpoint';
 import { createRng, type Rng } from '../random';
 import type { Vocabulary } from '../data/tokenizer';
-import { type TokenSplit, splitTrainValidation } from '../data/split';
-import { type StreamLayout, minimumTokens, randomBatch, streamBatch, streamLayout } from '../data/streams';
 import { sampleText } from '../sample';
+import { taskOf } from '../model';
+import { type TrainingData, batchTokens } from './trainingData';
 import { gateSaturation } from './gateStats';
 import { splitLmParameters } from './lmForward';
 import { learningRateAt } from './settings';
@@ -17,14 +18,17 @@ import { type TrainEvent, TrainingDivergedError } from './events';
 export interface SessionInit {
   readonly engine: LmEngine;
   readonly vocab: Vocabulary;
-  readonly tokens: Int32Array; // the whole encoded text; split here
+  /** TokenStreamData for a language model, LabelledSequenceData for a classifier. */
+  readonly data: TrainingData;
+  /** Classifier: the class names, saved in the checkpoint. */
+  readonly labels?: readonly string[];
   readonly settings: TrainSettings;
   readonly sources?: readonly string[];
   /** Continue from this checkpoint (its engine state must already be loaded, or pass it here). */
   readonly resume?: Checkpoint;
 }
 
-export class DataTooSmallError extends Error {}
+export { DataTooSmallError } from './trainingData';
 
 const GATE_STREAMS = 4;
 
@@ -33,9 +37,8 @@ export class TrainSession {
   readonly config: ModelConfig;
   private readonly engine: LmEngine;
   private readonly vocab: Vocabulary;
-  private readonly data: TokenSplit;
-  private readonly layout: StreamLayout;
-  private readonly validationLayout: StreamLayout | null;
+  private readonly data: TrainingData;
+  private readonly labels: readonly string[] | undefined;
   private readonly sources: readonly string[];
   private rng: Rng;
   private stepsDone: number;
@@ -53,16 +56,9 @@ export class TrainSession {
     this.config = init.engine.config;
     this.vocab = init.vocab;
     this.sources = init.sources ?? [];
-    this.data = splitTrainValidation(init.tokens, s.validationFraction);
-    const need = minimumTokens(s.batchSize, s.seqLen);
-    if (this.data.train.length < need) {
-      throw new DataTooSmallError(`training text has ${this.data.train.length} tokens after the validation split; ` +
-        `batch ${s.batchSize} x sequence ${s.seqLen} needs at least ${need}`);
-    }
-    this.layout = streamLayout(this.data.train.length, s.batchSize, s.seqLen);
-    const vb = Math.max(1, Math.min(s.batchSize, Math.floor((this.data.validation.length - 1) / s.seqLen)));
-    this.validationLayout = this.data.validation.length >= minimumTokens(1, s.seqLen)
-      ? streamLayout(this.data.validation.length, vb, s.seqLen) : null;
+    this.data = init.data;
+    this.labels = init.labels;
+    if (init.data.task !== taskOf(this.config)) throw new Error(`${init.data.task} data for a ${taskOf(this.config)} model`);
     const t = init.resume?.training;
     this.rng = createRng(s.seed, t?.rngState);
     this.stepsDone = t?.step ?? 0;
@@ -82,8 +78,9 @@ export class TrainSession {
     return this.stepsDone >= this.settings.steps;
   }
 
+  /** Validation tokens (language model) or examples (classifier). */
   get validationTokens(): number {
-    return this.data.validation.length;
+    return this.data.validationSize;
   }
 
   /**
@@ -92,18 +89,17 @@ export class TrainSession {
    */
   *run(shouldStop: () => boolean = () => false): Generator<TrainEvent, void> {
     const s = this.settings;
-    const tokensPerStep = s.batchSize * s.seqLen;
     if (!this.lastGood) this.lastGood = this.checkpoint();
     let sinceEval: number[] = [];
-    let recent = { steps: 0, seconds: 0 };
+    let recent = { tokens: 0, seconds: 0, steps: 0 };
     while (!this.done && !shouldStop()) {
       const lr = learningRateAt(s, this.stepsDone);
       const batch = this.nextBatch();
       const t0 = performance.now();
       const r = this.engine.trainStep(batch, {
         optimizer: { ...s.optimizer, lr },
-        ...(s.clip > 0 ? { clip: { maxNorm: s.clip } } : {}),
-        stateful: !s.shuffle,
+        clip: { ...(s.clip > 0 ? { maxNorm: s.clip } : {}), ...(s.clipValue ? { value: s.clipValue } : {}) },
+        stateful: this.data.stateful,
       });
       const seconds = (performance.now() - t0) / 1000;
       this.stepsDone++;
@@ -116,17 +112,19 @@ export class TrainSession {
       }
       this.lossHistory.push({ step: this.stepsDone, loss: r.loss });
       sinceEval.push(r.loss);
-      recent = recent.steps >= 20 ? { steps: 1, seconds } : { steps: recent.steps + 1, seconds: recent.seconds + seconds };
+      const tokens = batchTokens(batch);
+      recent = recent.steps >= 20 ? { steps: 1, tokens, seconds } : { steps: recent.steps + 1, tokens: recent.tokens + tokens, seconds: recent.seconds + seconds };
       yield {
         kind: 'step', step: this.stepsDone, totalSteps: s.steps, epoch: this.epoch, loss: r.loss, gradNorm: r.gradNorm, lr,
-        tokensPerSecond: (recent.steps * tokensPerStep) / Math.max(recent.seconds, 1e-9), elapsedSeconds: this.elapsed,
+        tokensPerSecond: recent.tokens / Math.max(recent.seconds, 1e-9), elapsedSeconds: this.elapsed,
+        ...(r.accuracy !== undefined ? { accuracy: r.accuracy } : {}),
       };
       if (s.evalEvery > 0 && (this.stepsDone % s.evalEvery === 0 || this.done)) {
         yield this.evaluate(sinceEval);
         sinceEval = [];
         this.lastGood = this.checkpoint();
       }
-      if (s.sampleEvery > 0 && this.stepsDone % s.sampleEvery === 0) {
+      if (s.sampleEvery > 0 && this.stepsDone % s.sampleEvery === 0 && this.data.task === 'lm') {
         yield { kind: 'sample', step: this.stepsDone, text: this.sample() };
       }
     }
@@ -142,13 +140,30 @@ export class TrainSession {
 
   /** Mean validation loss over the validation streams (all windows, or the first evalBatches). */
   validationLoss(): number {
-    if (!this.validationLayout) return NaN;
-    const n = this.settings.evalBatches > 0
-      ? Math.min(this.settings.evalBatches, this.validationLayout.windowsPerEpoch) : this.validationLayout.windowsPerEpoch;
+    return this.validation().loss;
+  }
+
+  /**
+   * Validation loss (mean per window of the streams; per example for a classifier) and a classifier's
+   * accuracy; NaN without validation data.
+   */
+  validation(): { loss: number; accuracy?: number } {
+    const batches = this.data.validationBatches(this.settings.evalBatches);
+    if (!batches.length) return { loss: NaN };
     this.engine.resetEvaluationState?.();
-    let total = 0;
-    for (let w = 0; w < n; w++) total += this.engine.evaluate(streamBatch(this.data.validation, this.validationLayout, w), true).loss;
-    return total / n;
+    if (this.data.stateful) {
+      let total = 0;
+      for (const b of batches) total += this.engine.evaluate(b, true).loss;
+      return { loss: total / batches.length };
+    }
+    let loss = 0, correct = 0, n = 0;
+    for (const b of batches) {
+      const e = this.engine.evaluate(b, false);
+      loss += e.loss * b.batchSize;
+      correct += (e.accuracy ?? 0) * b.batchSize;
+      n += b.batchSize;
+    }
+    return this.data.task === 'classify' ? { loss: loss / n, accuracy: correct / n } : { loss: loss / n };
   }
 
   sample(length = this.settings.sampleLength, seed = this.settings.seed + this.stepsDone): string {
@@ -161,10 +176,10 @@ export class TrainSession {
     const training: TrainingState = {
       settings: this.settings, step: this.stepsDone, window: this.window, epoch: this.epoch, rngState: this.rng.state(),
       lossHistory: [...this.lossHistory], validationHistory: [...this.validationHistory], elapsedSeconds: this.elapsed,
-      data: { sources: this.sources, tokens: this.data.train.length + this.data.validation.length },
+      data: { sources: this.sources, tokens: this.data.trainSize + this.data.validationSize },
     };
     return {
-      config: this.config, vocab: this.vocab, params: this.engine.getParameters(),
+      config: this.config, vocab: this.vocab, params: this.engine.getParameters(), ...(this.labels ? { labels: this.labels } : {}),
       optimizer: this.engine.getOptimizerState(), ...(carried?.size ? { carried } : {}), training, engine: this.engine.name,
     };
   }
@@ -188,33 +203,30 @@ export class TrainSession {
   }
 
   private nextBatch(): LmBatch {
-    const s = this.settings;
-    if (s.shuffle) return randomBatch(this.data.train, s.batchSize, s.seqLen, this.rng);
-    if (this.window >= this.layout.windowsPerEpoch) {
-      // A new pass starts at the beginning of every stream: the carried state no longer fits.
+    if (this.settings.shuffle && this.data.task === 'lm') return this.data.batch(this.epoch, this.window, this.rng);
+    if (this.window >= this.data.batchesPerEpoch) {
+      // A new pass (streams restart from their beginning, or the examples are reshuffled): no state carries over.
       this.window = 0;
       this.epoch++;
       this.engine.resetState();
     }
-    return streamBatch(this.data.train, this.layout, this.window++);
+    return this.data.batch(this.epoch, this.window++, this.rng);
   }
 
   private evaluate(sinceEval: number[]): TrainEvent {
-    const validationLoss = this.validationLoss();
-    this.validationHistory.push({ step: this.stepsDone, loss: validationLoss });
+    const v = this.validation();
+    this.validationHistory.push({ step: this.stepsDone, loss: v.loss, ...(v.accuracy !== undefined ? { accuracy: v.accuracy } : {}) });
     return {
       kind: 'eval', step: this.stepsDone,
       trainLoss: sinceEval.reduce((a, b) => a + b, 0) / Math.max(1, sinceEval.length),
-      validationLoss, validationBits: validationLoss / Math.LN2, gateSaturation: this.gateStatistics(),
+      validationLoss: v.loss, validationBits: v.loss / Math.LN2, gateSaturation: this.gateStatistics(),
+      ...(v.accuracy !== undefined ? { validationAccuracy: v.accuracy } : {}),
     };
   }
 
   private gateStatistics() {
-    const src = this.data.validation.length > this.settings.seqLen * GATE_STREAMS + 1 ? this.data.validation : this.data.train;
-    const T = Math.min(this.settings.seqLen, Math.floor((src.length - 1) / GATE_STREAMS));
-    const ids = new Int32Array(T * GATE_STREAMS);
-    const stride = Math.floor(src.length / GATE_STREAMS);
-    for (let t = 0; t < T; t++) for (let n = 0; n < GATE_STREAMS; n++) ids[t * GATE_STREAMS + n] = src[n * stride + t];
-    return gateSaturation(this.config, splitLmParameters(this.config, this.engine.getParameters()), ids, T, GATE_STREAMS);
+    const { ids, T, N } = this.data.probe(this.settings.seqLen, GATE_STREAMS);
+    if (T < 1) return [];
+    return gateSaturation(this.config, splitLmParameters(this.config, this.engine.getParameters()), ids, T, N);
   }
 }
