@@ -35,3 +35,42 @@ test('foreign or damaged files are refused with a message naming the file', () =
   const bytes = serializeCheckpoint({ config: cfg, vocab, params: missing, engine: 'reference' });
   assert.throws(() => parseCheckpoint(bytes, 'm.safetensors'), /m\.safetensors: missing tensor head\.bias/);
 });
+
+test('a version-1 file (written before the general model: rnn config + vocabSize/outputSize) still loads as the char model', () => {
+  const meta = {
+    formatVersion: 1, gatescopeVersion: '0.1.0', vocabSize: cfg.vocabSize, outputSize: cfg.outputSize, vocab, tokenizer: 'char', engine: 'wasm-simd',
+    config: { module: 'LSTM', input_size: cfg.vocabSize, hidden_size: 4, num_layers: 2, bidirectional: false, batch_first: false, bias: true, nonlinearity: null, dtype: 'float32' },
+  };
+  const ck = parseCheckpoint(serializeSafetensors(params, { format: 'pt', gatescope: JSON.stringify(meta) }), 'old.safetensors');
+  assert.equal(ck.config.embedding, null);
+  assert.equal(ck.config.readout, 'per_step');
+  assert.equal(ck.config.headSequential, false);
+  assert.deepEqual(ck.config.rnn, cfg.rnn);
+  assert.deepEqual(ck.config, cfg);
+  // Saved again, it is a version-2 file with the same tensors.
+  const again = parseCheckpoint(serializeCheckpoint(ck));
+  assert.deepEqual(again.config, cfg);
+});
+
+test('a classifier round-trips with its model description and class names; bad metadata is refused', () => {
+  const words = buildVocabulary('good bad fine awful great\n', 'word');
+  const c = modelConfigFor(words, { embeddingDim: 3, bidirectional: true, hiddenSize: 4, readout: 'max', head: '5,relu,dropout0.1' }, 3);
+  const p = initialWeights(c, 2);
+  const bytes = serializeCheckpoint({ config: c, vocab: words, params: p, engine: 'reference', labels: ['neg', 'neutral', 'pos'] });
+  const names = [...parseSafetensors(bytes).tensors.keys()];
+  assert.deepEqual(names.slice(0, 2), ['embedding.weight', 'rnn.weight_ih_l0']);
+  assert.deepEqual(names.slice(-4), ['head.0.weight', 'head.0.bias', 'head.3.weight', 'head.3.bias']);
+  const ck = parseCheckpoint(bytes);
+  assert.deepEqual(ck.config, c);
+  assert.deepEqual(ck.labels, ['neg', 'neutral', 'pos']);
+  const bad = (edit: (m: Record<string, any>) => void): Uint8Array => {
+    const file = parseSafetensors(bytes);
+    const m = JSON.parse(file.metadata.gatescope);
+    edit(m);
+    return serializeSafetensors(file.tensors, { format: 'pt', gatescope: JSON.stringify(m) });
+  };
+  assert.throws(() => parseCheckpoint(bad((m) => { m.labels = ['a']; }), 'c.safetensors'), /c\.safetensors: labels must be 3 class names/);
+  assert.throws(() => parseCheckpoint(bad((m) => { m.model.rnn.num_layers = 1e8; }), 'c.safetensors'), /c\.safetensors: num_layers must be/);
+  assert.throws(() => parseCheckpoint(bad((m) => { m.model.head[0].type = 'Conv1d'; }), 'c.safetensors'), /unknown layer type "Conv1d"/);
+  assert.throws(() => parseCheckpoint(bad((m) => { m.formatVersion = 3; }), 'c.safetensors'), /version 3 is not supported/);
+});
