@@ -214,16 +214,18 @@ export class ProgressPrinter {
         else if (now - this.lastLine > 5000) { this.write(`${text}\n`); this.lastLine = now; }
         return;
       }
-      case 'eval':
+      case 'eval': {
+        const cover = e.validationBatches < e.validationBatchesTotal ? ` (${e.validationBatches} of ${e.validationBatchesTotal} validation batches)` : '';
         if (e.validationAccuracy !== undefined) {
           this.lastVal = `  val ${e.validationLoss.toFixed(3)} acc ${(100 * e.validationAccuracy).toFixed(1)}%`;
-          this.line(`step ${e.step}: train ${e.trainLoss.toFixed(4)}  val ${e.validationLoss.toFixed(4)} nats  val accuracy ${(100 * e.validationAccuracy).toFixed(2)}%`);
+          this.line(`step ${e.step}: train ${e.trainLoss.toFixed(4)}  val ${e.validationLoss.toFixed(4)} nats  val accuracy ${(100 * e.validationAccuracy).toFixed(2)}%${cover}`);
           return;
         }
         this.lastVal = `  val ${e.validationLoss.toFixed(3)} (${e.validationBits.toFixed(2)} bits)`;
         this.line(`step ${e.step}: train ${e.trainLoss.toFixed(4)}  val ${e.validationLoss.toFixed(4)} nats ` +
-          `(${e.validationBits.toFixed(3)} bits)  saturated gates ${e.gateSaturation.map((g) => `${g.gate}${g.layer}:${(g.low * 100).toFixed(0)}/${(g.high * 100).toFixed(0)}%`).join(' ')}`);
+          `(${e.validationBits.toFixed(3)} bits)${cover}  saturated gates ${e.gateSaturation.map((g) => `${g.gate}${g.layer}:${(g.low * 100).toFixed(0)}/${(g.high * 100).toFixed(0)}%`).join(' ')}`);
         return;
+      }
       case 'sample':
         this.line(`sample at step ${e.step}:\n${e.text}`);
         return;

@@ -105,3 +105,17 @@ test('a NaN loss stops training naming the step and rolls back to the last evalu
 test('too little text is refused with the numbers', () => {
   assert.throws(() => new TokenStreamData(tokens.subarray(0, 20), settings), /needs at least 25/);
 });
+
+test('evaluation during a run reads a bounded prefix of the validation split, the last one all of it', () => {
+  const long = encodeText(vocab, TEXT.repeat(12));
+  const s = trainSettings({ seqLen: 4, batchSize: 2, steps: 6, evalEvery: 3, optimizer: { kind: 'adam', lr: 0.01 }, seed: 7 });
+  const engine = createReferenceLmEngine(cfg, initialWeights(cfg, s.seed));
+  const run = new TrainSession({ engine, vocab, data: new TokenStreamData(long, s), settings: s });
+  const evals = drain(run.run()).filter((e) => e.kind === 'eval');
+  assert.equal(evals.length, 2);
+  const [mid, last] = evals as Extract<TrainEvent, { kind: 'eval' }>[];
+  assert.equal(mid.validationBatches, 8, 'max(8, 0.3 × evalEvery) windows mid-run');
+  assert.ok(mid.validationBatchesTotal > 8);
+  assert.equal(last.validationBatches, last.validationBatchesTotal, 'the whole split at the end');
+  assert.equal(last.validationLoss, run.validationLoss());
+});

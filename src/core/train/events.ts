@@ -23,6 +23,9 @@ export interface EvalEvent {
   readonly validationBits: number; // bits per token (per char for char models)
   /** Classifier: the fraction of the validation examples classified right. */
   readonly validationAccuracy?: number;
+  /** What the figures cover: validation batches read, of all in the split (a bounded subsample during a run, all at its end). */
+  readonly validationBatches: number;
+  readonly validationBatchesTotal: number;
   readonly gateSaturation: readonly GateSaturation[];
 }
 

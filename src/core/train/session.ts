@@ -120,7 +120,7 @@ export class TrainSession {
         ...(r.accuracy !== undefined ? { accuracy: r.accuracy } : {}),
       };
       if (s.evalEvery > 0 && (this.stepsDone % s.evalEvery === 0 || this.done)) {
-        yield this.evaluate(sinceEval);
+        yield this.evaluate(sinceEval, this.done);
         sinceEval = [];
         this.lastGood = this.checkpoint();
       }
@@ -135,26 +135,39 @@ export class TrainSession {
     const last = this.validationHistory[this.validationHistory.length - 1];
     if (this.stepsDone === 0 || last?.step === this.stepsDone) return null;
     const since = this.lossHistory.filter((p) => p.step > (last?.step ?? 0)).map((p) => p.loss);
-    return this.evaluate(since);
+    return this.evaluate(since, true);
   }
 
-  /** Mean validation loss over the validation streams (all windows, or the first evalBatches). */
+  /** Mean validation loss over the whole validation split. */
   validationLoss(): number {
-    return this.validation().loss;
+    return this.validation(true).loss;
+  }
+
+  /**
+   * Validation batches an evaluation reads: `evalBatches` when set; otherwise, during the run, a bounded
+   * prefix of the split (a forward pass costs about a third of a training step, so 0.3 × evalEvery batches
+   * keep evaluation near a tenth of the training time), and the whole split at the end.
+   */
+  private evaluationBatches(full: boolean): number {
+    const s = this.settings;
+    if (s.evalBatches > 0) return s.evalBatches;
+    return full ? 0 : Math.max(8, Math.ceil(0.3 * s.evalEvery));
   }
 
   /**
    * Validation loss (mean per window of the streams; per example for a classifier) and a classifier's
-   * accuracy; NaN without validation data.
+   * accuracy over `full` the whole split or the bounded subsample; NaN without validation data.
    */
-  validation(): { loss: number; accuracy?: number } {
-    const batches = this.data.validationBatches(this.settings.evalBatches);
-    if (!batches.length) return { loss: NaN };
+  validation(full: boolean): { loss: number; accuracy?: number; batches: number; of: number } {
+    const all = this.data.validationBatches(0).length;
+    const batches = this.data.validationBatches(this.evaluationBatches(full));
+    if (!batches.length) return { loss: NaN, batches: 0, of: all };
+    const cover = { batches: batches.length, of: all };
     this.engine.resetEvaluationState?.();
     if (this.data.stateful) {
       let total = 0;
       for (const b of batches) total += this.engine.evaluate(b, true).loss;
-      return { loss: total / batches.length };
+      return { loss: total / batches.length, ...cover };
     }
     let loss = 0, correct = 0, n = 0;
     for (const b of batches) {
@@ -163,7 +176,7 @@ export class TrainSession {
       correct += (e.accuracy ?? 0) * b.batchSize;
       n += b.batchSize;
     }
-    return this.data.task === 'classify' ? { loss: loss / n, accuracy: correct / n } : { loss: loss / n };
+    return this.data.task === 'classify' ? { loss: loss / n, accuracy: correct / n, ...cover } : { loss: loss / n, ...cover };
   }
 
   sample(length = this.settings.sampleLength, seed = this.settings.seed + this.stepsDone): string {
@@ -213,13 +226,14 @@ export class TrainSession {
     return this.data.batch(this.epoch, this.window++, this.rng);
   }
 
-  private evaluate(sinceEval: number[]): TrainEvent {
-    const v = this.validation();
+  private evaluate(sinceEval: number[], full: boolean): TrainEvent {
+    const v = this.validation(full);
     this.validationHistory.push({ step: this.stepsDone, loss: v.loss, ...(v.accuracy !== undefined ? { accuracy: v.accuracy } : {}) });
     return {
       kind: 'eval', step: this.stepsDone,
       trainLoss: sinceEval.reduce((a, b) => a + b, 0) / Math.max(1, sinceEval.length),
       validationLoss: v.loss, validationBits: v.loss / Math.LN2, gateSaturation: this.gateStatistics(),
+      validationBatches: v.batches, validationBatchesTotal: v.of,
       ...(v.accuracy !== undefined ? { validationAccuracy: v.accuracy } : {}),
     };
   }
