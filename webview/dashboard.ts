@@ -1,5 +1,6 @@
 // Training dashboard: live train/validation loss (decimated, zoomable, smoothed, optional log scale),
-// tokens/s, gradient norm, latest samples at a few temperatures and gate saturation over training.
+// tokens/s, gradient norm, latest samples at a few temperatures and gate saturation over training; for a
+// sequence classifier, train and validation accuracy instead of samples (it generates no text).
 import { Chart, type ChartDataset, registerables } from 'chart.js';
 import zoomPlugin from 'chartjs-plugin-zoom';
 import type { RunSummary, SampleAtTemperature, SaturationPoint, SeriesBuffers, ToWebviewMessage } from '../src/protocol/webview';
@@ -31,10 +32,13 @@ export class DashboardView {
   private readonly train = new Series();
   private readonly validation = new Series();
   private readonly grad = new Series();
+  private readonly accuracy = new Series();
+  private readonly validationAccuracy = new Series();
   private saturation: SaturationPoint[] = [];
   private samples: SampleAtTemperature[] = [];
   private run: RunSummary | undefined;
   private readonly lossChart: Chart<'line', XY[]>;
+  private readonly accuracyChart: Chart<'line', XY[]>;
   private readonly gradChart: Chart<'line', XY[]>;
   private readonly saturationChart: Chart<'line', XY[]>;
   private redrawQueued = false;
@@ -46,10 +50,11 @@ export class DashboardView {
         h('span', { id: 'run-label', class: 'title', text: 'No training run yet — run “gatescope: Train char LSTM”.' }),
         h('span', { id: 'run-status', class: 'badge', role: 'status', 'aria-live': 'polite', text: 'idle' }),
         h('button', { id: 'cancel-run', type: 'button', disabled: true, text: 'Cancel' })),
+      h('div', { id: 'run-model', class: 'subtitle' }),
       h('section', { class: 'stats', 'aria-label': 'Training statistics' },
         stat('Step', 'step'), stat('First loss', 'first-loss'), stat('Last loss', 'last-loss'),
-        stat('Validation loss', 'val-loss'), stat('Tokens/s', 'tokens-per-sec'), stat('Gradient norm', 'grad-norm'),
-        stat('Engine', 'engine')),
+        stat('Validation loss', 'val-loss'), stat('Accuracy', 'accuracy'), stat('Validation accuracy', 'val-accuracy'),
+        stat('Tokens/s', 'tokens-per-sec'), stat('Gradient norm', 'grad-norm'), stat('Engine', 'engine')),
       h('div', { class: 'toolbar' },
         h('label', { for: 'smoothing', text: 'Smoothing' }),
         h('input', { id: 'smoothing', type: 'range', min: 0, max: 0.99, step: 0.01, value: this.state.smoothing, 'aria-label': 'Loss smoothing' }),
@@ -57,12 +62,20 @@ export class DashboardView {
         h('label', {}, h('input', { id: 'log-scale', type: 'checkbox', checked: this.state.logScale }), ' Log scale'),
         h('button', { id: 'reset-zoom', type: 'button', text: 'Reset zoom' })),
       h('div', { class: 'chart-box' }, h('canvas', { id: 'loss-chart', role: 'img', 'aria-label': 'Training and validation loss per step' })),
+      h('div', { id: 'accuracy-box', class: 'chart-box small' },
+        h('canvas', { id: 'accuracy-chart', role: 'img', 'aria-label': 'Training and validation accuracy per step' })),
       h('div', { class: 'grid2' },
         h('div', { class: 'chart-box small' }, h('canvas', { id: 'grad-chart', role: 'img', 'aria-label': 'Gradient norm per step' })),
         h('div', { class: 'chart-box small' }, h('canvas', { id: 'saturation-chart', role: 'img', 'aria-label': 'Gate saturation per evaluation' }))),
-      h('section', { 'aria-label': 'Samples' }, h('h3', { text: 'Latest samples' }), h('div', { id: 'sample-text', 'aria-live': 'polite' })),
+      h('section', { 'aria-label': 'Samples' }, h('h3', { text: 'Latest samples' }),
+        h('p', { id: 'samples-note', class: 'note' }),
+        h('div', { id: 'sample-text', 'aria-live': 'polite' })),
     );
     this.lossChart = this.makeChart('loss-chart', 'loss (nats/token)');
+    this.accuracyChart = this.makeChart('accuracy-chart', 'accuracy');
+    this.accuracyChart.options.scales!.y!.min = 0;
+    this.accuracyChart.options.scales!.y!.max = 1;
+    this.showTask();
     this.gradChart = this.makeChart('grad-chart', 'gradient norm');
     this.saturationChart = this.makeChart('saturation-chart', 'fraction saturated');
     const smoothing = byId<HTMLInputElement>('smoothing');
@@ -86,7 +99,7 @@ export class DashboardView {
     switch (m.type) {
       case 'dashboardReset':
         this.run = m.run;
-        for (const s of [this.train, this.validation, this.grad]) s.reset();
+        for (const s of [this.train, this.validation, this.grad, this.accuracy, this.validationAccuracy]) s.reset();
         this.saturation = [];
         this.samples = [];
         this.showRun();
@@ -99,6 +112,8 @@ export class DashboardView {
         this.train.reset(m.train);
         this.validation.reset(m.validation);
         this.grad.reset(m.gradNorm);
+        this.accuracy.reset(m.accuracy);
+        this.validationAccuracy.reset(m.validationAccuracy);
         this.saturation = [...m.saturation];
         this.samples = [...m.samples];
         if (m.lastStep) this.showStep(m.lastStep.tokensPerSecond, m.lastStep.gradNorm, m.lastStep.step, m.lastStep.totalSteps);
@@ -114,10 +129,12 @@ export class DashboardView {
           case 'step':
             this.train.push(e.step, e.loss);
             this.grad.push(e.step, e.gradNorm);
+            if (e.accuracy !== undefined) this.accuracy.push(e.step, e.accuracy);
             this.showStep(e.tokensPerSecond, e.gradNorm, e.step, e.totalSteps);
             break;
           case 'eval':
             this.validation.push(e.step, e.validationLoss);
+            if (e.validationAccuracy !== undefined) this.validationAccuracy.push(e.step, e.validationAccuracy);
             this.saturation.push({ step: e.step, entries: e.gateSaturation });
             break;
           case 'sample':
@@ -161,6 +178,26 @@ export class DashboardView {
     status.dataset.status = r.status;
     (byId('cancel-run') as HTMLButtonElement).disabled = r.status !== 'training';
     setText(byId('engine'), r.engine ?? '–');
+    this.showTask();
+  }
+
+  /** A classifier: no samples (it generates no text), accuracy shown. Older runs without a task: by their data. */
+  private get classifier(): boolean {
+    return this.run?.task === 'classify' || this.accuracy.xs.length > 0 || this.validationAccuracy.xs.length > 0;
+  }
+
+  private showTask(): void {
+    const classifier = this.classifier;
+    const r = this.run;
+    const model = r?.model ? `${classifier ? 'Sequence classifier' : 'Language model'}: ${r.model}` : '';
+    const classes = r?.classes?.length ? ` · ${r.classes.length} classes: ${r.classes.join(', ')}` : '';
+    setText(byId('run-model'), model + classes);
+    for (const id of ['accuracy-box', 'accuracy-stat', 'val-accuracy-stat']) shown(byId(id), classifier);
+    setText(byId('samples-note'), classifier
+      ? 'No samples: a sequence classifier labels a text, it does not generate one. Trace a document (“gatescope: Trace active document”) to see its prediction.'
+      : '');
+    shown(byId('samples-note'), classifier);
+    this.lossChart.options.scales!.y!.title!.text = classifier ? 'loss (nats/example)' : 'loss (nats/token)';
   }
 
   private showStep(tokensPerSec: number, gradNorm: number, step: number, total: number): void {
@@ -236,6 +273,21 @@ export class DashboardView {
     setText(byId('first-loss'), formatNumber(first));
     setText(byId('last-loss'), formatNumber(last));
     setText(byId('val-loss'), formatNumber(this.validation.ys.at(-1)));
+    const lastAccuracy = this.accuracy.ys.at(-1);
+    setText(byId('accuracy'), percent(lastAccuracy));
+    setText(byId('val-accuracy'), percent(this.validationAccuracy.ys.at(-1)));
+    byId('val-accuracy').dataset.value = String(this.validationAccuracy.ys.at(-1) ?? '');
+    byId('accuracy').dataset.value = lastAccuracy === undefined ? '' : String(lastAccuracy);
+    if (this.classifier) {
+      const accSmooth = toPoints(this.accuracy.xs, w > 0 ? smoothEma(this.accuracy.ys, w) : this.accuracy.ys);
+      this.accuracyChart.data.datasets = [
+        { label: 'train', data: accSmooth, borderColor: PALETTE[0], backgroundColor: PALETTE[0] },
+        { label: 'validation', data: toPoints(this.validationAccuracy.xs, this.validationAccuracy.ys), borderColor: PALETTE[1], backgroundColor: PALETTE[1], pointRadius: 2 },
+      ];
+      this.accuracyChart.update('none');
+      byId('accuracy-chart').dataset.points = String(this.validationAccuracy.xs.length);
+      this.showTask();
+    }
     byId('last-loss').dataset.value = last === undefined ? '' : String(last);
     byId('first-loss').dataset.value = first === undefined ? '' : String(first);
 
@@ -265,6 +317,16 @@ export class DashboardView {
 }
 
 function stat(label: string, id: string): HTMLElement {
-  return h('div', { class: 'stat' }, h('span', { class: 'stat-label', id: `${id}-label`, text: label }),
+  return h('div', { class: 'stat', id: `${id}-stat` }, h('span', { class: 'stat-label', id: `${id}-label`, text: label }),
     h('span', { class: 'stat-value', id, 'aria-labelledby': `${id}-label`, text: '–' }));
+}
+
+/** Shows or hides an element (display too: the stylesheet's display rules would win over [hidden]). */
+function shown(el: HTMLElement, visible: boolean): void {
+  el.hidden = !visible;
+  el.style.display = visible ? '' : 'none';
+}
+
+function percent(v: number | undefined): string {
+  return v === undefined || !Number.isFinite(v) ? '–' : `${(100 * v).toFixed(1)}%`;
 }

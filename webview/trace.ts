@@ -1,7 +1,10 @@
 // Trace view: heatmap of units × timesteps for one tensor (h, c or a gate) of one layer/direction, with
-// the text under it. The view pulls fixed blocks of timesteps from the host (which asks the worker),
-// so a million-character document scrolls without ever holding the whole trace.
-import type { SpanMatch, TensorSelector, ToWebviewMessage, TraceLayout, TraceProgressMessage, WindowResponse } from '../src/protocol/webview';
+// the text under it (characters or words), and for a sequence classifier its prediction for the document.
+// The view pulls fixed blocks of timesteps from the host (which asks the worker), so a million-character
+// document scrolls without ever holding the whole trace.
+import type {
+  SpanMatch, TensorSelector, ToWebviewMessage, TraceLayout, TracePredictionMessage, TraceProgressMessage, WindowResponse,
+} from '../src/protocol/webview';
 import { parseUnitFilter, parseViewState, sortUnits, type TraceViewState, UNIT_SORTS, type UnitSort } from '../src/extension/logic/viewState';
 import { visibleChar } from '../src/extension/logic/tokens';
 import { colour, cssColour, scaleFor } from './colormap';
@@ -50,6 +53,7 @@ export class TraceView {
         h('button', { id: 'find-spans', type: 'button', disabled: true, title: 'Select a span (drag over the heatmap) first', text: 'Find units on over span' }),
         h('button', { id: 'clear-filter', type: 'button', text: 'All units' })),
       h('div', { id: 'trace-error', class: 'error', role: 'alert' }),
+      h('section', { id: 'trace-prediction', 'aria-label': 'Prediction for the document', 'aria-live': 'polite' }),
       h('div', { id: 'heatmap-box', class: 'heatmap-box' },
         h('canvas', { id: 'trace-heatmap', tabindex: 0, role: 'img', 'aria-label': 'Heatmap of units by timesteps. Arrow keys scroll and pick units, Enter colours the text by the unit.' }),
         h('div', { id: 'trace-tooltip', class: 'tooltip', hidden: true })),
@@ -86,13 +90,21 @@ export class TraceView {
           unit: same && this.state.unit !== null && this.state.unit < m.layout.hiddenSize ? this.state.unit : null,
         });
         this.fillSelects();
-        setText(byId('trace-title'), `${m.layout.documentLabel} — ${m.layout.module}, ${m.layout.numLayers} layer(s) × ${m.layout.hiddenSize} units, ${m.layout.length.toLocaleString('en-US')} timesteps`);
+        const unit = m.layout.tokenLevel === 'word' ? 'words' : 'timesteps';
+        const what = m.layout.task === 'classify' ? 'classifier' : 'language model';
+        setText(byId('trace-title'), `${m.layout.documentLabel} — ${m.layout.module} ${what}, ${m.layout.numLayers} layer(s) × ${m.layout.hiddenSize} units${m.layout.directions === 2 ? ', bidirectional' : ''}, ${m.layout.length.toLocaleString('en-US')} ${unit}`);
+        byId('trace-title').title = m.layout.model ?? '';
+        this.showPrediction(undefined);
         this.queueFrame();
         break;
       }
+      case 'tracePrediction':
+        if (this.layout && m.traceId === this.layout.traceId) this.showPrediction(m);
+        break;
       case 'traceProgress':
         if (!this.layout || m.traceId !== this.layout.traceId) break;
         this.progress = m;
+        if (this.layout.task === 'classify' && m.state !== 'ready' && !byId('trace-prediction').dataset.classes) this.showPrediction(undefined);
         setText(byId('trace-error'), m.state === 'cancelled' ? 'Tracing was cancelled; run “gatescope: Trace active document” again.'
           : m.state === 'failed' ? 'Tracing failed (see the gatescope output).' : '');
         this.queueFrame();
@@ -111,6 +123,42 @@ export class TraceView {
       default:
         break;
     }
+  }
+
+  /**
+   * A classifier's class probabilities for the whole document as bars, most likely first; before they arrive,
+   * what the view is waiting for. Empty for a language model.
+   */
+  private showPrediction(m: TracePredictionMessage | undefined): void {
+    const box = byId('trace-prediction');
+    delete box.dataset.classes;
+    if (!this.layout || this.layout.task !== 'classify') {
+      box.replaceChildren();
+      return;
+    }
+    if (!m) {
+      const p = this.progress;
+      const note = p && (p.state === 'cancelled' || p.state === 'failed') ? `none (tracing ${p.state})` : 'computed once the whole document is traced…';
+      box.replaceChildren(h('h3', { text: 'Prediction for the whole document' }), h('p', { class: 'note', text: note }));
+      return;
+    }
+    const probs = new Float32Array(m.probabilities);
+    const order = Array.from(probs, (_, i) => i).sort((a, b) => probs[b] - probs[a] || a - b);
+    box.dataset.classes = String(m.classes.length);
+    box.dataset.top = m.classes[order[0]] ?? '';
+    box.replaceChildren(
+      h('h3', { text: 'Prediction for the whole document' }),
+      h('ol', { class: 'prediction-bars' }, ...order.map((k, rank) => {
+        const bar = h('span', { class: 'prediction-bar' });
+        bar.style.display = 'inline-block';
+        bar.style.height = '0.8em';
+        bar.style.width = `${Math.max(0.5, 100 * probs[k]) * 2}px`;
+        bar.style.background = rank === 0 ? 'var(--vscode-charts-blue, #4e79a7)' : 'var(--vscode-charts-foreground, #888)';
+        bar.style.marginRight = '6px';
+        return h('li', { class: 'prediction', 'data-class': m.classes[k] ?? String(k), 'data-probability': probs[k] },
+          bar, h('span', { class: 'prediction-label', text: `${m.classes[k] ?? `class ${k}`} ${(100 * probs[k]).toFixed(1)}%` }));
+      })),
+    );
   }
 
   // ------------------------------------------------------------------ state and controls
@@ -392,7 +440,7 @@ export class TraceView {
     const s = this.slice(t, t + 1);
     if (!s) return;
     const v = s.data[unit];
-    tip.textContent = `t ${t} '${visibleChar(s.tokens[0])}' · unit ${unit} · ${this.state.selector.tensor} = ${v.toFixed(4)}`;
+    tip.textContent = `t ${t} '${this.layout.tokenLevel === 'word' ? s.tokens[0] : visibleChar(s.tokens[0])}' · unit ${unit} · ${this.state.selector.tensor} = ${v.toFixed(4)}`;
     tip.style.left = `${e.offsetX + 12}px`;
     tip.style.top = `${e.offsetY + 12}px`;
     tip.hidden = false;
@@ -465,9 +513,15 @@ export class TraceView {
     const unit = this.state.unit;
     const t0 = this.state.position;
     const box = byId('trace-text');
+    const words = this.layout?.tokenLevel === 'word';
     const spans = s.tokens.map((tok, c) => {
-      const el = h('span', { 'data-t': t0 + c, title: `t ${t0 + c}`, text: visibleChar(tok) });
+      // A word gets its cell like a character does: its first letters show, all of it in the tooltip.
+      const el = h('span', { 'data-t': t0 + c, title: words ? `t ${t0 + c}: ${tok}` : `t ${t0 + c}`, text: words ? tok : visibleChar(tok) });
       el.style.width = `${CELL_W}px`;
+      if (words) {
+        el.style.overflow = 'hidden';
+        el.style.textAlign = 'left';
+      }
       if (unit !== null) el.style.background = cssColour(s.data[c * H + unit], scale);
       return el;
     });

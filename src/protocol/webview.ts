@@ -4,8 +4,9 @@
 // Pure module: no vscode, no DOM. Both sides import it; the guards check what arrives.
 import type { GateSaturation } from '../core/train/gateStats';
 import type { StepEvent, TrainEvent } from '../core/train/events';
+import type { Task } from '../core/model';
 
-export type { GateSaturation, StepEvent, TrainEvent };
+export type { GateSaturation, StepEvent, TrainEvent, Task };
 
 export type ViewKind = 'dashboard' | 'trace' | 'diff';
 export const VIEW_KINDS: readonly ViewKind[] = ['dashboard', 'trace', 'diff'];
@@ -34,6 +35,12 @@ export interface RunSummary {
   readonly engine?: string;
   readonly checkpointPath?: string;
   readonly error?: string;
+  /** lm: a language model (samples, loss per token); classify: a sequence classifier (accuracy, no samples). */
+  readonly task?: Task;
+  /** The model in one line (core/model.ts describeModel), once the run started. */
+  readonly model?: string;
+  /** A classifier's class names, once the run started. */
+  readonly classes?: readonly string[];
 }
 
 /** A complete series as two parallel Float64 buffers (steps, values). */
@@ -52,6 +59,12 @@ export interface TraceLayout {
   readonly directions: 1 | 2;
   /** Per layer/direction tensor kinds: 'h', 'c', 'gate_i', ... */
   readonly tensors: readonly string[];
+  /** lm (default): a language model; classify: a sequence classifier (its prediction comes in a tracePrediction message). */
+  readonly task?: Task;
+  /** Timesteps are characters (default) or words. */
+  readonly tokenLevel?: 'char' | 'word';
+  /** The model in one line (core/model.ts describeModel). */
+  readonly model?: string;
 }
 
 export interface TensorSelector {
@@ -104,6 +117,10 @@ export interface DashboardHistoryMessage {
   readonly train: SeriesBuffers;
   readonly validation: SeriesBuffers;
   readonly gradNorm: SeriesBuffers;
+  /** Classifier: the fraction of each step's batch classified right (absent or empty for a language model). */
+  readonly accuracy?: SeriesBuffers;
+  /** Classifier: the fraction of the validation examples classified right, per evaluation. */
+  readonly validationAccuracy?: SeriesBuffers;
   readonly lastStep?: StepEvent;
   readonly saturation: readonly SaturationPoint[];
   readonly samples: readonly SampleAtTemperature[];
@@ -124,6 +141,15 @@ export interface TraceProgressMessage {
   readonly total: number;
   readonly available: number;
 }
+/** A classifier's prediction for the whole traced document, sent once its trace is prepared. */
+export interface TracePredictionMessage {
+  readonly type: 'tracePrediction';
+  readonly traceId: string;
+  /** Class names in label order. */
+  readonly classes: readonly string[];
+  /** Float32 [classes.length]: the class probabilities. */
+  readonly probabilities: ArrayBuffer;
+}
 export interface WindowResponse {
   readonly type: 'window';
   readonly id: number;
@@ -131,7 +157,7 @@ export interface WindowResponse {
   readonly selector: TensorSelector;
   readonly start: number;
   readonly end: number;
-  /** The characters under timesteps start..end, one string per token. */
+  /** The text under timesteps start..end, one string per token (a character, or a word without the gap after it). */
   readonly tokens: readonly string[];
   /** Float32 row-major [end - start, hiddenSize]. */
   readonly data: ArrayBuffer;
@@ -156,6 +182,7 @@ export type ToWebviewMessage =
   | RunStatusMessage
   | TraceLayoutMessage
   | TraceProgressMessage
+  | TracePredictionMessage
   | WindowResponse
   | FindSpansResponse
   | ErrorResponse
@@ -199,7 +226,7 @@ export type FromWebviewMessage =
 // ---------------------------------------------------------------- guards
 
 const TO_WEBVIEW_TYPES: ReadonlySet<string> = new Set<ToWebviewMessage['type']>([
-  'init', 'dashboardReset', 'dashboardHistory', 'trainEvent', 'runStatus', 'traceLayout', 'traceProgress', 'window', 'spans',
+  'init', 'dashboardReset', 'dashboardHistory', 'trainEvent', 'runStatus', 'traceLayout', 'traceProgress', 'tracePrediction', 'window', 'spans',
   'error', 'diffReport', 'reveal',
 ]);
 

@@ -1,18 +1,22 @@
 // The one typed protocol between a host (the extension, the CLI, tests: src/worker/client.ts) and the
 // compute worker (src/worker/main.ts, bundled to dist/worker.js). Every request carries an id; replies
 // name it. Structured clone carries Maps and typed arrays; trace buffers are transferred, not copied.
-import type { ModelConfig } from '../core/model';
+import type { ModelConfig, Task } from '../core/model';
 import type { TensorMap } from '../core/tensor';
 import type { Vocabulary } from '../core/data/tokenizer';
 import type { ImportedModel } from '../core/layouts/model';
 import type { SampleOptions } from '../core/sample';
 import type { TrainRequest, TrainRunEvent } from '../node/trainRun';
 
-/** A model that can be traced and sampled: config, PyTorch-named parameters and its vocabulary. */
+/**
+ * A model that can be traced (and, a language model, sampled): config, PyTorch-named parameters and its
+ * vocabulary; a classifier also its class names (the checkpoint's `labels`, in label order).
+ */
 export interface ModelData {
   readonly config: ModelConfig;
   readonly params: TensorMap;
   readonly vocab: Vocabulary;
+  readonly labels?: readonly string[];
 }
 
 /** A gatescope checkpoint on disk (read by the worker), or a model the host already holds. */
@@ -88,6 +92,15 @@ export interface TraceReadyResult {
   readonly hiddenSize: number;
   readonly numLayers: number;
   readonly gates: readonly string[];
+  /** lm: windows carry next-token predictions; classify: see TraceWindowResult and TracePreparedResult. */
+  readonly task: Task;
+}
+
+/** The answer to prepareTrace once the whole document is swept: the trace as started, plus its prediction. */
+export interface TracePreparedResult extends Omit<TraceReadyResult, 'kind'> {
+  readonly kind: 'tracePrepared';
+  /** A classifier's class probabilities for the whole document (outputSize of them); absent for a language model. */
+  readonly prediction?: Float32Array;
 }
 
 export interface TraceWindowResult {
@@ -96,12 +109,16 @@ export interface TraceWindowResult {
   readonly end: number;
   /** trace_l{k}[_reverse]_{h|c|gate_*}: [end - start, 1, H] in the model's dtype. */
   readonly tensors: TensorMap;
-  readonly topIds: Int32Array; // [T, 5]
-  readonly topProbs: Float32Array; // [T, 5]
+  /**
+   * [T, 5] after each token: the next-token predictions (language model), the top classes had the text ended
+   * there (a `last`-readout unidirectional classifier); empty (length 0) for other classifiers.
+   */
+  readonly topIds: Int32Array;
+  readonly topProbs: Float32Array;
 }
 
 export type WorkerResult =
-  | TrainedResult | SampledResult | TraceReadyResult | TraceWindowResult
+  | TrainedResult | SampledResult | TracePreparedResult | TraceWindowResult
   | { readonly kind: 'loaded'; readonly model: LoadedModel }
   | { readonly kind: 'compared'; readonly comparison: EngineComparison }
   | { readonly kind: 'disposed' };

@@ -4,7 +4,7 @@
 import { Worker } from 'node:worker_threads';
 import { join } from 'node:path';
 import type {
-  EngineComparison, HostRequest, LoadedModel, ModelData, ModelSource, SampledResult, TraceInput, TraceReadyResult,
+  EngineComparison, HostRequest, LoadedModel, ModelData, ModelSource, SampledResult, TraceInput, TracePreparedResult, TraceReadyResult,
   TraceWindowResult, TrainedResult, WorkerMessage, WorkerResult,
 } from '../protocol/worker';
 import type { TrainRequest, TrainRunEvent } from '../node/trainRun';
@@ -103,10 +103,11 @@ export class WorkerClient {
   }
 
   /**
-   * Sweeps the document, keeping states every K tokens; resolves when done, and an aborted `signal` rejects
-   * with kind 'cancelled'. The trace can be windowed from onStarted on (traceWindow before `available`).
+   * Sweeps the document, keeping states every K tokens; resolves when done (with a classifier's prediction for
+   * the whole document), and an aborted `signal` rejects with kind 'cancelled'. The trace can be windowed
+   * from onStarted on (traceWindow before `available`).
    */
-  async prepareTrace(model: ModelSource, input: TraceInput, options: PrepareTraceOptions = {}): Promise<TraceReadyResult> {
+  async prepareTrace(model: ModelSource, input: TraceInput, options: PrepareTraceOptions = {}): Promise<TracePreparedResult> {
     const { id, promise } = this.request(
       (id) => ({ type: 'prepareTrace', id, model, input, ...(options.checkpointEvery ? { checkpointEvery: options.checkpointEvery } : {}) }),
       (m) => {
@@ -118,7 +119,7 @@ export class WorkerClient {
     options.signal?.addEventListener('abort', cancel, { once: true });
     if (options.signal?.aborted) cancel();
     try {
-      return (await promise) as TraceReadyResult;
+      return (await promise) as TracePreparedResult;
     } finally {
       options.signal?.removeEventListener('abort', cancel);
     }

@@ -14,6 +14,7 @@ import { TextSourceError } from '../node/textSources';
 import { ModelFileError, readModelFile } from '../node/modelFile';
 import { tokenText, vocabularySize } from '../core/data/tokenizer';
 import { GATES } from '../core/config';
+import { taskOf } from '../core/model';
 import { type DocumentTrace, createDocumentTrace, encodeDocument } from './documentTrace';
 import { readModel } from './modelFiles';
 import { compareEngines } from './engineCompare';
@@ -91,7 +92,7 @@ async function handle(m: HostRequest): Promise<{ result: WorkerResult; transfer?
       const ready: TraceReadyResult = {
         kind: 'traceReady', traceId, tokens: trace.length, offsets: doc.offsets, unknown: doc.unknown, checkpointEvery: trace.checkpointEvery,
         vocabulary: Array.from({ length: vocabularySize(model.vocab) }, (_, i) => tokenText(model.vocab, i)),
-        module: rnn.module, hiddenSize: rnn.hiddenSize, numLayers: rnn.numLayers, gates: GATES[rnn.module],
+        module: rnn.module, hiddenSize: rnn.hiddenSize, numLayers: rnn.numLayers, gates: GATES[rnn.module], task: taskOf(model.config),
       };
       send({ type: 'traceStarted', id: m.id, ready });
       send({ type: 'traceProgress', id: m.id, done: 0, total: trace.work, available: trace.available });
@@ -109,7 +110,11 @@ async function handle(m: HostRequest): Promise<{ result: WorkerResult; transfer?
         preparing.delete(m.id);
         preparingTraces.delete(traceId);
       }
-      return { result: ready };
+      const prediction = trace.prediction()?.slice(); // a copy: the trace keeps its own
+      return {
+        result: { ...ready, kind: 'tracePrepared', ...(prediction ? { prediction } : {}) },
+        ...(prediction ? { transfer: [prediction.buffer as ArrayBuffer] } : {}),
+      };
     }
     case 'traceWindow': {
       const trace = traces.get(m.traceId);

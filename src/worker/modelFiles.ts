@@ -19,7 +19,10 @@ export async function readModel(path: string): Promise<LoadedModel> {
   if (isGatescopeCheckpoint(bytes)) {
     const ck = parseCheckpoint(bytes, path);
     const loss = ck.training?.lossHistory.at(-1)?.loss;
-    return { engine: ck.engine, data: { config: ck.config, params: ck.params, vocab: ck.vocab }, ...(loss !== undefined ? { loss } : {}) };
+    return {
+      engine: ck.engine, data: { config: ck.config, params: ck.params, vocab: ck.vocab, ...(ck.labels ? { labels: ck.labels } : {}) },
+      ...(loss !== undefined ? { loss } : {}),
+    };
   }
   return { imported: await loadModelFile(path) };
 }

@@ -36,7 +36,7 @@ function prepared(model: ModelData, ids: Int32Array, K: number): RemoteTrace {
   for (const _ of doc.prepare()) { /* sweep */ }
   const progress = new PreparationProgress(doc.length);
   progress.finish();
-  return { length: doc.length, progress, window: async (start, end) => doc.window(start, end).tensors, dispose: () => doc.dispose() };
+  return { length: doc.length, progress, window: async (start, end) => doc.window(start, end), prediction: () => doc.prediction(), dispose: () => doc.dispose() };
 }
 
 async function traced(model: ModelData, text: string, K: number, block: number): Promise<TracedDocument> {
@@ -52,7 +52,7 @@ test('windowed trace equals one full reference forward pass (fast engines, check
     const ids = encodeDocument(model.vocab as { kind: 'char'; chars: string[] }, TEXT.slice(0, 300)).ids;
     const full = lmForward(model.config, splitLmParameters(model.config, model.params), ids, ids.length, 1, undefined, { trace: true }).trace!;
     const remote = prepared(model, ids, 16);
-    const got = await remote.window(50, 250); // spans blocks, starts and ends mid-block
+    const got = (await remote.window(50, 250)).tensors; // spans blocks, starts and ends mid-block
     assert.deepEqual([...got.keys()].sort(), [...full.keys()].sort());
     for (const [name, t] of full) {
       const ref = t.data as Float64Array;

@@ -31,7 +31,8 @@ function steppedRemote(m: ModelData, ids: Int32Array, K: number): RemoteTrace & 
   return {
     length: doc.length,
     progress,
-    window: async (start, end) => doc.window(start, end).tensors,
+    window: async (start, end) => doc.window(start, end),
+    prediction: () => doc.prediction(),
     step() {
       const r = sweep.next();
       if (r.done) progress.finish();

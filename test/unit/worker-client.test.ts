@@ -49,6 +49,9 @@ test('worker: train streams progress, sample, prepareTrace + traceWindow match t
     assert.equal(ready.unknown, 1); // the emoji is not in the vocabulary
     assert.equal(ready.offsets.length, ready.tokens + 1);
     assert.deepEqual(ready.gates, ['i', 'f', 'g', 'o']);
+    assert.equal(ready.kind, 'tracePrepared');
+    assert.equal(ready.task, 'lm');
+    assert.equal(ready.prediction, undefined, 'a language model has no whole-document prediction');
     const w = await client.traceWindow(ready.traceId, 9, 15);
     // The same numbers from a plain forward pass over the whole prefix.
     const ck = readModelFile(model);
@@ -166,7 +169,7 @@ test('WorkerBackend: traces and samples exactly like in-process, cancels, loads 
     assert.equal(remote.progress.current.state, 'ready');
     const local = createDocumentTrace(m, ids, 64);
     for (const _ of local.prepare()) { /* sweep */ }
-    const [wa, wb] = [await remote.window(100, 300), local.window(100, 300).tensors];
+    const [wa, wb] = [(await remote.window(100, 300)).tensors, local.window(100, 300).tensors];
     assert.deepEqual([...wa.keys()], [...wb.keys()]);
     for (const [k, t] of wb) {
       const x = wa.get(k)!.data as Float32Array;

@@ -4,7 +4,9 @@
 import * as vscode from 'vscode';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import type { Gatescope } from '../context';
+import { taskOf } from '../../core/model';
 import { buildTestState } from '../logic/testState';
+import { modelDetails } from '../services/modelStore';
 
 /** Extension-host event-loop delay since activation (or the last reset): proof that nothing blocks it. */
 const loopDelay = monitorEventLoopDelay({ resolution: 10 });
@@ -36,14 +38,20 @@ export async function exportTestState(g: Gatescope, first?: unknown, second?: un
   const colouring = g.decorations.current;
   const state = buildTestState({
     backend: g.backend.description,
-    ...(m ? { currentModel: { id: m.id, label: m.label, ...(m.path ? { path: m.path } : {}), ...(rnn ? { module: rnn.module, hiddenSize: rnn.hiddenSize, numLayers: rnn.numLayers } : {}), ...(m.data ? { vocabSize: m.data.config.vocabSize } : {}) } } : {}),
+    ...(m ? {
+      currentModel: {
+        id: m.id, label: m.label, ...(m.path ? { path: m.path } : {}),
+        ...(rnn ? { module: rnn.module, hiddenSize: rnn.hiddenSize, numLayers: rnn.numLayers } : {}),
+        ...(m.data ? { vocabSize: m.data.config.vocabSize, task: taskOf(m.data.config), ...modelDetails(m) } : {}),
+      },
+    } : {}),
     models: g.models.models.map((x) => ({ id: x.id, label: x.label, ...(x.path ? { path: x.path } : {}) })),
     ...(run ? {
       run: {
         runId: run.runId, label: run.label, status: run.status, ...(run.engine ? { engine: run.engine } : {}),
         ...(run.checkpointPath ? { checkpointPath: run.checkpointPath } : {}), ...(run.error ? { error: run.error } : {}),
         steps: run.train.steps(), losses: run.train.values(), validationSteps: run.validation.steps(), validationLosses: run.validation.values(),
-        samples: run.samples,
+        samples: run.samples, accuracies: run.accuracy.values(), validationAccuracies: run.validationAccuracy.values(),
       },
     } : {}),
     ...(g.hover.lastHover ? { lastHover: g.hover.lastHover } : {}),

@@ -2,6 +2,7 @@
 import * as vscode from 'vscode';
 import type { Gatescope } from '../context';
 import { basename } from 'node:path';
+import { taskOf } from '../../core/model';
 import { describeModel, type ModelEntry, openedEntry } from '../services/modelStore';
 import { readSettings } from '../settings';
 import { modelIdOf } from '../tree/modelsTree';
@@ -42,8 +43,11 @@ export function useModel(g: Gatescope, arg?: unknown): void {
   if (id) g.models.setCurrent(id);
 }
 
-/** The current model when it can be traced / sampled; otherwise explains what to do, returns undefined. */
-export async function requireLanguageModel(g: Gatescope, action: string): Promise<ModelEntry | undefined> {
+/**
+ * The current model when it can be traced (a gatescope model: language model or classifier); otherwise
+ * explains what to do, returns undefined.
+ */
+export async function requireTraceableModel(g: Gatescope, action: string): Promise<ModelEntry | undefined> {
   const m = g.models.current;
   if (m?.data) return m;
   const why = m ? `${m.label} has no vocabulary (imported weights)` : 'there is no model yet';
@@ -60,6 +64,17 @@ export interface SampleCommandOptions {
   readonly seed?: number;
   /** Do not open an editor with the result (tests). */
   readonly quiet?: boolean;
+}
+
+/** The current model when it can generate text; a classifier is refused with what it can do instead. */
+export async function requireLanguageModel(g: Gatescope, action: string): Promise<ModelEntry | undefined> {
+  const m = await requireTraceableModel(g, action);
+  if (!m?.data || taskOf(m.data.config) === 'lm') return m;
+  const pick = await vscode.window.showErrorMessage(
+    `gatescope: ${m.label} is a sequence classifier (${describeModel(m)}): it labels a text, it cannot generate one. `
+    + 'Trace a document to see its prediction, or make a language model current.', 'Trace active document');
+  if (pick === 'Trace active document') await vscode.commands.executeCommand('gatescope.traceActiveDocument');
+  return undefined;
 }
 
 export async function sampleTextCommand(g: Gatescope, args?: unknown): Promise<string | undefined> {

@@ -1,15 +1,16 @@
-// "Trace active document": encode the document with the current model's vocabulary, prepare it in the
-// worker (states checkpointed every K tokens), open the trace view. Plus unit colouring commands.
+// "Trace active document": encode the document with the current model's vocabulary (characters or words),
+// prepare it in the worker (states checkpointed every K tokens), open the trace view; a classifier's
+// prediction for the document shows there once prepared. Plus unit colouring commands.
 import * as vscode from 'vscode';
 import type { Gatescope } from '../context';
-import { encodeDocument } from '../logic/encodeDocument';
+import { encodeVocabularyDocument } from '../logic/encodeDocument';
 import { CancelledError } from '../services/backend';
 import { type TraceOptions, TracedDocument } from '../services/traceService';
 import type { ModelData } from '../services/backend';
 import { directions, GATES } from '../../core/config';
 import { readSettings } from '../settings';
 import { noteEditsSinceSnapshot } from '../providers/traceEdits';
-import { requireLanguageModel } from './modelCommands';
+import { requireTraceableModel } from './modelCommands';
 import { formatCount } from '../logic/formatCount';
 
 let traceCounter = 0;
@@ -30,16 +31,12 @@ export async function traceActiveDocument(g: Gatescope, arg?: unknown): Promise<
     void vscode.window.showWarningMessage('gatescope: open a text document to trace.');
     return undefined;
   }
-  const model = await requireLanguageModel(g, 'trace a document');
+  const model = await requireTraceableModel(g, 'trace a document');
   if (!model?.data) return undefined;
   const vocab = model.data.vocab;
-  if (vocab.kind !== 'char') {
-    void vscode.window.showErrorMessage('gatescope: tracing needs a character-level model (this one is word-level).');
-    return undefined;
-  }
   const s = readSettings();
   const text = document.getText();
-  const enc = encodeDocument(vocab, text, s.maxTraceLength);
+  const enc = encodeVocabularyDocument(vocab, text, s.maxTraceLength);
   if (enc.ids.length === 0) {
     void vscode.window.showWarningMessage('gatescope: the document is empty.');
     return undefined;
@@ -83,10 +80,18 @@ export async function traceActiveDocument(g: Gatescope, arg?: unknown): Promise<
     return undefined;
   }
   const notes: string[] = [];
-  if (enc.unknown) notes.push(`${enc.unknown} character(s) not in the model's vocabulary were traced as a fallback character`);
+  const words = vocab.kind === 'word';
+  if (enc.unknown) {
+    notes.push(words ? `${enc.unknown} word(s) not in the model's vocabulary were read as <unk>`
+      : `${enc.unknown} character(s) not in the model's vocabulary were traced as a fallback character`);
+  }
   if (doc.length < enc.ids.length) notes.push(`only the first ${doc.length} tokens were traced (bidirectional models are traced in one piece)`);
-  if (enc.offsets[enc.ids.length] < text.length) notes.push(`traced the first ${formatCount(enc.ids.length)} tokens (gatescope.maxTraceLength)`);
-  g.output.info(`traced ${label} with ${model.label}: ${doc.length} timesteps${notes.length ? `; ${notes.join('; ')}` : ''}`);
+  if (enc.ids.length >= s.maxTraceLength && enc.offsets[enc.ids.length] < text.length) {
+    notes.push(`traced the first ${formatCount(enc.ids.length)} tokens (gatescope.maxTraceLength)`);
+  }
+  const top = doc.prediction(1)?.[0];
+  const verdict = top ? `; predicted ${JSON.stringify(top.token)} (${(100 * top.probability).toFixed(1)}%)` : '';
+  g.output.info(`traced ${label} with ${model.label}: ${doc.length} timesteps${verdict}${notes.length ? `; ${notes.join('; ')}` : ''}`);
   if (notes.length) void vscode.window.showInformationMessage(`gatescope: ${notes.join('; ')}.`);
   return traceId;
 }

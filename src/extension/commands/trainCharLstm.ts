@@ -1,10 +1,18 @@
-// "gatescope: Train char LSTM": text from the selection, the active editor or chosen workspace files;
-// then three prompts (cell, layers × units, steps; defaults from settings); a progress notification with
-// cancel; the checkpoint lands in the workspace's checkpoint folder. Tests and scripts may pass an
-// options object instead of answering the prompts.
+// "gatescope: Train char LSTM": text from the selection, the active editor or chosen workspace files; a
+// labelled-data source (CSV/TSV/JSON Lines/fastText file or a folder of class folders, picked in the explorer
+// or open in the editor) proposes a sequence classifier first. Then a few prompts, numbered ("2/4"), whose
+// first item is always the default (logic/trainPlan.ts): task, cell (a classifier may be bidirectional),
+// layers × units, steps. A progress notification with cancel; the checkpoint lands in the workspace's
+// checkpoint folder. Tests and scripts may pass an options object instead of answering the prompts.
 import * as vscode from 'vscode';
 import { basename } from 'node:path';
+import type { Readout } from '../../core/model';
+import { detectClassificationSource } from '../../node/classificationFiles';
 import type { Gatescope } from '../context';
+import {
+  type DataFormat, type TrainAnswers, type TrainTask, cellChoices, isClassifier, promptTitle, sizeChoices, taskChoices, trainPlan,
+  validateSteps,
+} from '../logic/trainPlan';
 import { readSettings } from '../settings';
 import type { TrainSpec } from '../services/backend';
 import type { TrainingRun } from '../services/trainingRun';
@@ -12,7 +20,14 @@ import type { TrainingRun } from '../services/trainingRun';
 export interface TrainCommandOptions {
   readonly text?: string;
   readonly files?: readonly string[];
+  /** A sequence classifier on this CSV/TSV/JSONL file or folder of class folders. */
+  readonly classify?: string;
+  /** Classifier tokens (default word). */
+  readonly level?: 'char' | 'word';
+  readonly readout?: Exclude<Readout, 'per_step'>;
+  readonly embeddingDim?: number;
   readonly module?: 'LSTM' | 'GRU' | 'RNN';
+  readonly bidirectional?: boolean;
   readonly hiddenSize?: number;
   readonly numLayers?: number;
   readonly steps?: number;
@@ -24,52 +39,92 @@ export interface TrainCommandOptions {
   readonly wait?: boolean;
 }
 
-interface TextChoice {
+interface Source {
+  /** Text to train a language model on (selection, editor). */
   readonly text?: string;
+  /** Files to train a language model on. */
   readonly files?: string[];
+  /** A file or folder of labelled examples, with its format. */
+  readonly data?: { readonly path: string; readonly format: DataFormat; readonly unsaved: boolean };
   readonly label: string;
 }
 
+const nameOf = (uris: readonly vscode.Uri[]): string => (uris.length === 1 ? basename(uris[0].fsPath) : `${uris.length} files`);
+
+/** A labelled-data format for a file or folder on disk, or undefined. */
+function dataFormat(uri: vscode.Uri): DataFormat | undefined {
+  return uri.scheme === 'file' ? detectClassificationSource(uri.fsPath) : undefined;
+}
+
+/** One picked file or folder: labelled data when it looks like it, else a text file. */
+async function fromUri(uri: vscode.Uri, text?: string, unsaved = false): Promise<Source | undefined> {
+  const format = dataFormat(uri);
+  const label = basename(uri.fsPath);
+  if (format) return { data: { path: uri.fsPath, format, unsaved }, label, ...(text !== undefined ? { text } : { files: [uri.fsPath] }) };
+  const stat = await Promise.resolve(vscode.workspace.fs.stat(uri)).catch(() => undefined);
+  if (stat && stat.type & vscode.FileType.Directory) {
+    void vscode.window.showErrorMessage(`gatescope: ${label} is not a folder of class folders (one subfolder of .txt files per class). `
+      + 'To train a language model, pick its text files.');
+    return undefined;
+  }
+  return text !== undefined ? { text, label } : { files: [uri.fsPath], label };
+}
+
 /**
- * The text, without asking when the answer is obvious: a non-empty selection, else the active editor,
- * else (or from the explorer / a files argument) chosen workspace files.
+ * The data, without asking when the answer is obvious: a non-empty selection, else the active editor, else
+ * (or from the explorer / a files argument) chosen workspace files.
  */
-async function chooseText(args: unknown): Promise<TextChoice | undefined> {
-  if (args instanceof vscode.Uri) return { files: [args.fsPath], label: basename(args.fsPath) };
+async function chooseSource(args: unknown): Promise<Source | undefined> {
+  if (args instanceof vscode.Uri) return fromUri(args);
   if (Array.isArray(args) && args.every((a) => a instanceof vscode.Uri) && args.length) {
     const uris = args as vscode.Uri[];
-    return { files: uris.map((u) => u.fsPath), label: uris.length === 1 ? basename(uris[0].fsPath) : `${uris.length} files` };
+    return uris.length === 1 ? fromUri(uris[0]) : { files: uris.map((u) => u.fsPath), label: nameOf(uris) };
   }
   const editor = vscode.window.activeTextEditor;
   if (editor && !editor.selection.isEmpty) {
     return { text: editor.document.getText(editor.selection), label: `selection of ${basename(editor.document.fileName)}` };
   }
-  if (editor && editor.document.getText().length > 0) return { text: editor.document.getText(), label: basename(editor.document.fileName) };
-  const uris = await vscode.window.showOpenDialog({ canSelectMany: true, openLabel: 'Train on these', title: 'Train char model: text files', defaultUri: vscode.workspace.workspaceFolders?.[0]?.uri });
+  if (editor && editor.document.getText().length > 0) {
+    const d = editor.document;
+    return d.isUntitled ? { text: d.getText(), label: basename(d.fileName) } : fromUri(d.uri, d.getText(), d.isDirty);
+  }
+  const uris = await vscode.window.showOpenDialog({ canSelectMany: true, openLabel: 'Train on these', title: 'Train: text files, or one CSV/TSV/JSONL of labelled examples', defaultUri: vscode.workspace.workspaceFolders?.[0]?.uri });
   if (!uris?.length) return undefined;
-  return { files: uris.map((u) => u.fsPath), label: uris.length === 1 ? basename(uris[0].fsPath) : `${uris.length} files` };
+  return uris.length === 1 ? fromUri(uris[0]) : { files: uris.map((u) => u.fsPath), label: nameOf(uris) };
 }
 
-async function chooseModel(defaultModule: 'LSTM' | 'GRU' | 'RNN'): Promise<'LSTM' | 'GRU' | 'RNN' | undefined> {
-  const modules = (['LSTM', 'GRU', 'RNN'] as const).slice().sort((a, b) => (a === defaultModule ? -1 : b === defaultModule ? 1 : 0));
-  const pick = await vscode.window.showQuickPick(modules.map((m) => ({ label: m, description: m === defaultModule ? 'default' : m === 'RNN' ? 'Elman tanh RNN' : undefined })), { title: 'Train char model: cell' });
-  return pick?.label as 'LSTM' | 'GRU' | 'RNN' | undefined;
+/** Prompts, numbered: the task (labelled data only), cell, size, steps. Undefined when dismissed. */
+async function ask(source: Source, defaults: { module: 'LSTM' | 'GRU' | 'RNN'; hiddenSize: number; numLayers: number; steps: number }): Promise<TrainAnswers | undefined> {
+  const total = source.data ? 4 : 3;
+  let step = 0;
+  let task: TrainTask = 'lm';
+  if (source.data) {
+    const saved = source.data.unsaved ? ' (the file as saved on disk)' : '';
+    const pick = await vscode.window.showQuickPick(taskChoices(source.data.format).map((c) => ({ ...c, detail: c.task === 'lm' ? c.detail : c.detail + saved })),
+      { title: `Train on ${source.label} (${++step}/${total}): what to train`, placeHolder: 'This looks like labelled examples: a sequence classifier?' });
+    if (!pick) return undefined;
+    task = pick.task;
+  }
+  const cell = await vscode.window.showQuickPick(cellChoices(task, defaults.module), { title: promptTitle(task, ++step, total, 'cell') });
+  if (!cell) return undefined;
+  const size = await vscode.window.showQuickPick(sizeChoices(defaults.hiddenSize, defaults.numLayers), { title: promptTitle(task, ++step, total, 'layers × hidden units') });
+  if (!size) return undefined;
+  const steps = await vscode.window.showInputBox({ title: promptTitle(task, ++step, total, 'optimizer steps'), value: String(defaults.steps), validateInput: validateSteps });
+  if (steps === undefined) return undefined;
+  return {
+    task, module: cell.module, bidirectional: cell.bidirectional, hiddenSize: size.hiddenSize, numLayers: size.numLayers,
+    steps: Number(steps.trim()), sourceLabel: source.label,
+  };
 }
 
-async function chooseSize(hidden: number, layers: number): Promise<{ hiddenSize: number; numLayers: number } | undefined> {
-  const sizes: [number, number, string][] = [[layers, hidden, 'default (settings)'], [1, 64, 'fast'], [1, 128, ''], [2, 128, ''], [1, 256, 'slower, better'], [2, 256, 'slow'], [1, 512, 'slowest']];
-  const seen = new Set<string>();
-  const items = sizes.filter(([l, h]) => !seen.has(`${l}x${h}`) && seen.add(`${l}x${h}`)).map(([l, h, d]) => ({ label: `${l} × ${h}`, description: d, l, h }));
-  const pick = await vscode.window.showQuickPick(items, { title: 'Train char model: layers × hidden units' });
-  return pick ? { hiddenSize: pick.h, numLayers: pick.l } : undefined;
-}
-
-async function chooseSteps(dflt: number): Promise<number | undefined> {
-  const v = await vscode.window.showInputBox({
-    title: 'Train char model: optimizer steps', value: String(dflt),
-    validateInput: (s) => (/^\d+$/.test(s.trim()) && Number(s) > 0 ? undefined : 'a positive whole number of steps'),
-  });
-  return v === undefined ? undefined : Number(v.trim());
+/** The answers a scripted call gives (options over settings), without prompts. */
+function scriptedAnswers(o: TrainCommandOptions, source: Source, s: ReturnType<typeof readSettings>): TrainAnswers {
+  const task: TrainTask = o.classify === undefined ? 'lm' : o.level === 'char' ? 'classify-chars' : 'classify-words';
+  return {
+    task, module: o.module ?? s.model, bidirectional: o.bidirectional ?? false,
+    hiddenSize: o.hiddenSize ?? s.hiddenSize, numLayers: o.numLayers ?? s.numLayers, steps: o.steps ?? s.steps, sourceLabel: source.label,
+    ...(o.readout ? { readout: o.readout } : {}), ...(o.embeddingDim ? { embeddingDim: o.embeddingDim } : {}),
+  };
 }
 
 function checkpointUri(g: Gatescope, folder: string, name: string): vscode.Uri {
@@ -81,34 +136,36 @@ function checkpointUri(g: Gatescope, folder: string, name: string): vscode.Uri {
 
 export async function trainCharLstm(g: Gatescope, args?: unknown): Promise<string | undefined> {
   const s = readSettings();
-  const opts: TrainCommandOptions = args && typeof args === 'object' && !(args instanceof vscode.Uri) ? args as TrainCommandOptions : {};
-  const scripted = opts.text !== undefined || opts.files !== undefined;
-  const source: TextChoice | undefined = scripted
-    ? { ...(opts.text !== undefined ? { text: opts.text } : {}), ...(opts.files ? { files: [...opts.files] } : {}), label: opts.files?.length === 1 ? basename(opts.files[0]) : 'text' }
-    : await chooseText(args);
+  const opts: TrainCommandOptions = args && typeof args === 'object' && !(args instanceof vscode.Uri) && !Array.isArray(args) ? args as TrainCommandOptions : {};
+  const scripted = opts.text !== undefined || opts.files !== undefined || opts.classify !== undefined;
+  let source: Source | undefined;
+  if (opts.classify !== undefined) {
+    source = { data: { path: opts.classify, format: detectClassificationSource(opts.classify) ?? 'csv', unsaved: false }, label: basename(opts.classify) };
+  } else if (scripted) {
+    source = { ...(opts.text !== undefined ? { text: opts.text } : {}), ...(opts.files ? { files: [...opts.files] } : {}), label: opts.files?.length === 1 ? basename(opts.files[0]) : 'text' };
+  } else {
+    source = await chooseSource(args);
+  }
   if (!source) return undefined;
-  const module = scripted ? opts.module ?? s.model : await chooseModel(s.model);
-  if (!module) return undefined;
-  const size = scripted ? { hiddenSize: opts.hiddenSize ?? s.hiddenSize, numLayers: opts.numLayers ?? s.numLayers } : await chooseSize(s.hiddenSize, s.numLayers);
-  if (!size) return undefined;
-  const steps = scripted ? opts.steps ?? s.steps : await chooseSteps(s.steps);
-  if (!steps) return undefined;
-  const label = `${module} ${size.numLayers}×${size.hiddenSize} on ${source.label}`;
-  const out = opts.out ? vscode.Uri.file(opts.out) : checkpointUri(g, s.checkpointFolder, `${source.label}-${module}-${size.hiddenSize}`);
+  const answers = scripted ? scriptedAnswers(opts, source, s)
+    : await ask(source, { module: s.model, hiddenSize: s.hiddenSize, numLayers: s.numLayers, steps: s.steps });
+  if (!answers) return undefined;
+  const plan = trainPlan(answers, { seqLen: opts.seqLen ?? s.sequenceLength, batchSize: opts.batchSize ?? s.batchSize, learningRate: s.learningRate, sampleLength: s.sampleLength });
+  const out = opts.out ? vscode.Uri.file(opts.out) : checkpointUri(g, s.checkpointFolder, plan.fileStem);
   await vscode.workspace.fs.createDirectory(vscode.Uri.joinPath(out, '..'));
+  const data: Pick<TrainSpec, 'text' | 'textPaths' | 'classify'> = isClassifier(answers.task) ? { classify: { path: source.data!.path } }
+    : source.text !== undefined ? { text: source.text } : { textPaths: source.files };
   const spec: TrainSpec = {
-    ...(source.text !== undefined ? { text: source.text } : { textPaths: source.files }),
+    ...data,
     out: out.fsPath,
     engine: (opts.engine ?? s.engine) as TrainSpec['engine'],
-    model: { module, hiddenSize: size.hiddenSize, numLayers: size.numLayers },
-    settings: {
-      steps, seqLen: opts.seqLen ?? s.sequenceLength, batchSize: opts.batchSize ?? s.batchSize,
-      optimizer: { kind: 'adam', lr: s.learningRate }, evalEvery: Math.max(10, Math.round(steps / 20)),
-      sampleEvery: Math.max(50, Math.round(steps / 5)), sampleLength: Math.min(200, s.sampleLength),
-    },
+    level: plan.level,
+    ...(plan.minFreq !== undefined ? { minFreq: plan.minFreq } : {}),
+    model: plan.model,
+    settings: plan.settings,
   };
-  const run = g.training.start(spec, label);
-  g.output.info(`training ${label} → ${out.fsPath} (${g.backend.description})`);
+  const run = g.training.start(spec, plan.label);
+  g.output.info(`training ${plan.label} → ${out.fsPath} (${g.backend.description})`);
   g.panels.showDashboard().reveal();
   const finished = followWithProgress(g, run);
   if (opts.wait) {
@@ -127,12 +184,22 @@ function followWithProgress(g: Gatescope, run: TrainingRun): Promise<void> {
       let reported = 0;
       let lastMessage = 0;
       const sub = run.onDidEvent((e) => {
+        if (e.kind === 'start') {
+          g.output.info(`${run.label}: ${e.model}; ${e.parameters.toLocaleString('en-US')} parameters on ${e.engine}`);
+          if (e.classification) {
+            const c = e.classification;
+            g.output.info(`${run.label}: ${c.examples} examples in ${c.classes.length} classes (${c.classes.join(', ')})`);
+            for (const note of c.notes) g.output.info(`${run.label}: ${note}`);
+          }
+          return;
+        }
         if (e.kind !== 'step') return;
         const pct = (100 * e.step) / Math.max(1, e.totalSteps);
         const now = Date.now();
         if (now - lastMessage < 250 && e.step !== e.totalSteps) return;
         lastMessage = now;
-        progress.report({ increment: pct - reported, message: `step ${e.step}/${e.totalSteps} · loss ${e.loss.toFixed(3)}` });
+        const accuracy = e.accuracy !== undefined ? ` · accuracy ${(100 * e.accuracy).toFixed(0)}%` : '';
+        progress.report({ increment: pct - reported, message: `step ${e.step}/${e.totalSteps} · loss ${e.loss.toFixed(3)}${accuracy}` });
         reported = pct;
       });
       try {

@@ -1,13 +1,39 @@
-// Token ids of an editor document for a char model, with each token's UTF-16 offset in the document
-// (what hovers and decorations need). CRLF and lone CR count as one '\n' token spanning their code
-// units, matching how training text is normalised, so positions stay aligned with the editor.
+// Token ids of an editor document, with each token's UTF-16 offset in the document (what hovers and
+// decorations need). Char models: CRLF and lone CR count as one '\n' token spanning their code units,
+// matching how training text is normalised, so positions stay aligned with the editor. Word models: the
+// core's basic_english tokens and word offsets (the same ids the worker and `gatescope trace` use).
 import { type CharVocab, charIndex, fallbackCharId } from '../../core/data/charVocab';
+import type { Vocabulary } from '../../core/data/tokenizer';
+import { type WordVocab, encodeWords, tokenizeWords, wordOffsets } from '../../core/data/wordVocab';
 
 export interface DocumentEncoding {
   readonly ids: Int32Array;
-  /** offsets[t] is where token t starts; offsets[tokens] is the text length. */
+  /**
+   * offsets[t] is where token t starts; offsets[tokens] is where the last one ends (the text length for a
+   * char model). A word's range [offsets[t], offsets[t+1]) covers the word and the gap after it.
+   */
   readonly offsets: Int32Array;
+  /** Characters (char model) or words (word model) outside the vocabulary. */
   readonly unknown: number;
+}
+
+/** Any model's document encoding: the char fast path below, or words. */
+export function encodeVocabularyDocument(vocab: Vocabulary, text: string, maxTokens = Infinity): DocumentEncoding {
+  return vocab.kind === 'char' ? encodeDocument(vocab, text, maxTokens) : encodeWordDocument(vocab, text, maxTokens);
+}
+
+/**
+ * Words as the core tokenizes them (torchtext basic_english: lower-cased, punctuation split off). CR and
+ * CRLF are whitespace to it, so the editor's own text gives the same tokens as the normalised one, with
+ * offsets straight into the editor's text.
+ */
+export function encodeWordDocument(vocab: WordVocab, text: string, maxTokens = Infinity): DocumentEncoding {
+  const all = tokenizeWords(text);
+  const tokens = all.length > maxTokens ? all.slice(0, maxTokens) : all;
+  const ids = encodeWords(vocab, tokens);
+  let unknown = 0;
+  for (let i = 0; i < ids.length; i++) if (ids[i] === vocab.unkId && vocab.words[vocab.unkId] !== tokens[i]) unknown++;
+  return { ids, offsets: wordOffsets(text, tokens), unknown };
 }
 
 /**

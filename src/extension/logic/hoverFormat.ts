@@ -1,5 +1,7 @@
-// The hover over a traced character: gate means, the top units by magnitude with unicode bars, and the
-// model's top next-token predictions. Pure: takes the numbers, returns Markdown.
+// The hover over a traced token: gate means, the top units by magnitude with unicode bars, and what the
+// model predicts there: the next token (language model), the classes had the text ended here (a `last`-readout
+// unidirectional classifier) or the whole document's classes (other classifiers). Pure: takes the numbers,
+// returns Markdown; every piece of document or file text goes into a code span.
 import { bar, level, signed } from './bars';
 import type { Prediction } from './predictions';
 import { visibleChar } from './tokens';
@@ -15,8 +17,22 @@ export interface HoverSnapshot {
   /** Per-unit values at this timestep: 'h', 'c', 'gate_i', ... each of length hiddenSize. */
   readonly tensors: ReadonlyMap<string, ArrayLike<number>>;
   readonly predictions: readonly Prediction[];
+  /** What `predictions` are (default next-token); `document` with no predictions: not prepared yet. */
+  readonly predicting?: PredictionKind;
   readonly topUnits: number;
 }
+
+/**
+ * next-token: a language model's next token; classes-if-ended: a classifier's classes had the text ended at
+ * this token; document: a classifier's prediction for the whole document (the same at every token).
+ */
+export type PredictionKind = 'next-token' | 'classes-if-ended' | 'document';
+
+const PREDICTION_TITLES: Record<PredictionKind, string> = {
+  'next-token': 'next token:',
+  'classes-if-ended': 'classes if the text ended here:',
+  document: 'prediction for the whole document:',
+};
 
 /** Display order: gates first (as the cell computes them), then c and h. */
 export function hoverColumns(tensors: ReadonlyMap<string, ArrayLike<number>>): string[] {
@@ -47,10 +63,15 @@ function maxAbs(v: ArrayLike<number>): number {
   return m;
 }
 
-/** Markdown code span that survives any character, backticks included. */
-function code(text: string): string {
-  const fence = text.includes('`') ? '``' : '`';
-  return `${fence} ${text} ${fence}`;
+/**
+ * Markdown code span that survives any text (a class name from a data file, a word of the document): backtick
+ * runs (the fence is one longer than the longest) and line breaks (shown as ⏎: a code span cannot hold one).
+ */
+export function code(text: string): string {
+  const flat = text.replace(/\r\n|\r|\n/g, '⏎');
+  const longest = Math.max(0, ...(flat.match(/`+/g) ?? []).map((run) => run.length));
+  const fence = '`'.repeat(longest + 1);
+  return `${fence} ${flat} ${fence}`;
 }
 
 export function formatHover(s: HoverSnapshot): string {
@@ -79,12 +100,16 @@ export function formatHover(s: HoverSnapshot): string {
     });
     lines.push(`| ${u} | ${cells.join(' | ')} |`);
   }
+  const kind = s.predicting ?? 'next-token';
   if (s.predictions.length) {
-    lines.push('', 'next token:');
+    lines.push('', PREDICTION_TITLES[kind]);
     lines.push('');
     for (const p of s.predictions) {
-      lines.push(`- ${code(visibleChar(p.token))} ${(p.probability * 100).toFixed(1)}% ${bar(p.probability, 1, 10)}`);
+      const label = kind === 'next-token' ? visibleChar(p.token) : p.token;
+      lines.push(`- ${code(label)} ${(p.probability * 100).toFixed(1)}% ${bar(p.probability, 1, 10)}`);
     }
+  } else if (kind === 'document') {
+    lines.push('', `${PREDICTION_TITLES.document} _shown once the whole document is traced._`);
   }
   return lines.join('\n');
 }

@@ -2,12 +2,18 @@
 // checkpoint keeps the loss histories and the sidecar next to it (logic/runHistory.ts) the gradient-norm
 // and gate-saturation histories and the samples. This rebuilds the dashboard's history message from those
 // plus what the webview remembered (the run's summary and samples). Pure: no vscode, no fs.
-import type { TrainingState } from '../../core/checkpoint';
+import type { LossPoint, TrainingState } from '../../core/checkpoint';
 import { type DashboardHistoryMessage, exactBuffer, float64Buffer, type RunStatus, type RunSummary, type SampleAtTemperature, type SeriesBuffers } from '../../protocol/webview';
 import { historyUpTo, type RunHistory } from './runHistory';
 
 function seriesOf(points: readonly { readonly step: number; readonly loss: number }[]): SeriesBuffers {
   return { steps: float64Buffer(points.map((p) => p.step)), values: float64Buffer(points.map((p) => p.loss)) };
+}
+
+/** A classifier's accuracy at the points that carry one. */
+function accuracyOf(points: readonly LossPoint[]): SeriesBuffers {
+  const scored = points.filter((p) => p.accuracy !== undefined);
+  return { steps: float64Buffer(scored.map((p) => p.step)), values: float64Buffer(scored.map((p) => p.accuracy!)) };
 }
 
 const EMPTY: readonly { step: number; loss: number }[] = [];
@@ -47,6 +53,9 @@ export function restoredHistory(
     ...(run.engine ? { engine: run.engine } : {}),
     ...(run.checkpointPath ? { checkpointPath: run.checkpointPath } : {}),
     ...(error ? { error } : {}),
+    ...(run.task ? { task: run.task } : {}),
+    ...(run.model ? { model: run.model } : {}),
+    ...(run.classes ? { classes: run.classes } : {}),
   };
   return {
     type: 'dashboardHistory',
@@ -54,10 +63,13 @@ export function restoredHistory(
     train: seriesOf(training?.lossHistory ?? EMPTY),
     validation: seriesOf(training?.validationHistory ?? EMPTY),
     gradNorm: gradNorm ? { steps: exactBuffer(gradNorm.steps), values: exactBuffer(gradNorm.values) } : seriesOf(EMPTY),
+    accuracy: accuracyOf(training?.lossHistory ?? EMPTY),
+    validationAccuracy: accuracyOf(training?.validationHistory ?? EMPTY),
     ...(training && last ? {
       lastStep: {
         kind: 'step', step: training.step, totalSteps: training.settings.steps, epoch: training.epoch, loss: last.loss,
         gradNorm: lastGradNorm, lr: training.settings.optimizer.lr, tokensPerSecond: NaN, elapsedSeconds: training.elapsedSeconds,
+        ...(last.accuracy !== undefined ? { accuracy: last.accuracy } : {}),
       },
     } : {}),
     saturation: [...(extra?.saturation ?? [])],

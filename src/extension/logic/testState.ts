@@ -2,12 +2,17 @@
 // running extension (current model, last training losses, last hover, open panels). Pure builder.
 
 export interface TestStateInput {
-  readonly currentModel?: { id: string; label: string; path?: string; module?: string; hiddenSize?: number; numLayers?: number; vocabSize?: number };
+  readonly currentModel?: {
+    id: string; label: string; path?: string; module?: string; hiddenSize?: number; numLayers?: number; vocabSize?: number;
+    task?: string; description?: string; classes?: readonly string[];
+  };
   readonly models: readonly { id: string; label: string; path?: string }[];
   readonly run?: {
     runId: string; label: string; status: string; engine?: string; checkpointPath?: string; error?: string;
     steps: ArrayLike<number>; losses: ArrayLike<number>; validationSteps: ArrayLike<number>; validationLosses: ArrayLike<number>;
     samples: readonly { step: number; temperature: number; text: string }[];
+    /** Classifier: per-step and per-evaluation accuracy (empty for a language model). */
+    accuracies?: ArrayLike<number>; validationAccuracies?: ArrayLike<number>;
   };
   readonly lastHover?: { uri: string; position: number; markdown: string; millis: number };
   readonly panels: readonly { view: string; title: string; visible: boolean; ready: boolean }[];
@@ -29,6 +34,7 @@ export function buildTestState(s: TestStateInput): Record<string, unknown> {
       runId: r.runId, label: r.label, status: r.status, engine: r.engine ?? null, checkpointPath: r.checkpointPath ?? null, error: r.error ?? null,
       steps: Array.from(r.steps), losses, firstLoss: losses[0] ?? null, lastLoss: losses.at(-1) ?? null,
       validationSteps: Array.from(r.validationSteps), validationLosses: Array.from(r.validationLosses),
+      accuracies: Array.from(r.accuracies ?? []), validationAccuracies: Array.from(r.validationAccuracies ?? []),
       samples: r.samples,
     } : null,
     lastHover: s.lastHover ?? null,

@@ -92,6 +92,9 @@ export function parseRunSummary(raw: unknown): RunSummary | undefined {
     ...(str(r.engine) ? { engine: r.engine } : {}),
     ...(str(r.checkpointPath) && r.checkpointPath ? { checkpointPath: r.checkpointPath } : {}),
     ...(str(r.error) ? { error: r.error } : {}),
+    ...(r.task === 'lm' || r.task === 'classify' ? { task: r.task } : {}),
+    ...(str(r.model) ? { model: r.model } : {}),
+    ...(Array.isArray(r.classes) && r.classes.every(str) ? { classes: r.classes } : {}),
   };
 }
 

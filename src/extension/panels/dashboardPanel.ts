@@ -89,6 +89,8 @@ export class DashboardPanel extends PanelHost {
       train: buffers(run.train),
       validation: buffers(run.validation),
       gradNorm: buffers(run.gradNorm),
+      accuracy: buffers(run.accuracy),
+      validationAccuracy: buffers(run.validationAccuracy),
       ...(run.lastStep ? { lastStep: run.lastStep } : {}),
       saturation: run.saturation,
       samples: run.samples,

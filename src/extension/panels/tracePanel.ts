@@ -1,5 +1,6 @@
-// The trace panel: heatmaps of one traced document. The webview pulls timestep windows; this host side
-// answers from the document's block cache (the worker recomputes missing blocks from a checkpoint).
+// The trace panel: heatmaps of one traced document, and a classifier's prediction for it. The webview pulls
+// timestep windows; this host side answers from the document's block cache (the worker recomputes missing
+// blocks from a checkpoint).
 import type * as vscode from 'vscode';
 import { exactBuffer, type FromWebviewMessage, type TensorSelector } from '../../protocol/webview';
 import { type IDisposable, MutableDisposable, toDisposable } from '../lifecycle';
@@ -38,6 +39,7 @@ export class TracePanel extends PanelHost {
     this.panel.title = `gatescope: Trace ${doc.label}`;
     this.post({ type: 'traceLayout', layout: doc.layout });
     this.postProgress(doc);
+    this.postPrediction(doc);
     // While the document prepares, the view learns how far it may scroll into computed blocks.
     let timer: ReturnType<typeof setTimeout> | undefined;
     const sub = doc.progress.onDidChange((p) => {
@@ -48,6 +50,7 @@ export class TracePanel extends PanelHost {
       clearTimeout(timer);
       timer = undefined;
       this.postProgress(doc);
+      this.postPrediction(doc);
     });
     this.progressWatch.value = toDisposable(() => { sub.dispose(); clearTimeout(timer); });
   }
@@ -55,6 +58,12 @@ export class TracePanel extends PanelHost {
   private postProgress(doc: TracedDocument): void {
     const p = doc.progress.current;
     this.post({ type: 'traceProgress', traceId: doc.traceId, state: p.state, done: p.done, total: p.total, available: p.available });
+  }
+
+  /** A classifier's prediction for the whole document, once its trace is prepared. */
+  private postPrediction(doc: TracedDocument): void {
+    const p = doc.predictionProbabilities();
+    if (p) this.post({ type: 'tracePrediction', traceId: doc.traceId, classes: doc.classes, probabilities: exactBuffer(Float32Array.from(p)) });
   }
 
   revealPosition(position: number, span?: { start: number; end: number }): void {
@@ -73,7 +82,7 @@ export class TracePanel extends PanelHost {
         const end = Math.min(m.end, m.start + MAX_WINDOW, doc.length);
         const data = await doc.window(m.selector, m.start, end);
         const tokens: string[] = [];
-        for (let t = m.start; t < end; t++) tokens.push(doc.tokenText(t));
+        for (let t = m.start; t < end; t++) tokens.push(doc.tokenLabel(t));
         this.reply({ type: 'window', id: m.id, traceId: m.traceId, selector: m.selector, start: m.start, end, tokens, data: exactBuffer(data) });
         break;
       }

@@ -1,5 +1,5 @@
-// Hover over any character of a traced document: that timestep's gates, top units and the model's
-// next-token predictions. Blocks come from the host cache; a miss asks the worker for one block
+// Hover over any token of a traced document: that timestep's gates, top units and what the model predicts
+// there (next tokens, or a classifier's classes). Blocks come from the host cache; a miss asks the worker for one block
 // (recomputed forward from the nearest checkpoint), which stays well under the 50 ms budget.
 import * as vscode from 'vscode';
 import { Emitter, Disposable } from '../lifecycle';
@@ -50,7 +50,7 @@ export class GateHoverProvider extends Disposable implements vscode.HoverProvide
     md.supportHtml = false;
     md.isTrusted = false;
     const start = document.positionAt(doc.encoding.offsets[t]);
-    const end = document.positionAt(doc.encoding.offsets[t + 1]);
+    const end = document.positionAt(doc.tokenEnd(t));
     return new vscode.Hover(md, new vscode.Range(start, end));
   }
 

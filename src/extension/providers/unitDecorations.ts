@@ -78,12 +78,12 @@ export class UnitDecorations extends Disposable {
       for (let t = 0; t < end - start; t++) max = Math.max(max, Math.abs(values[t * H + a.colouring.unit]));
       const pos: vscode.Range[][] = this.positive.map(() => []);
       const neg: vscode.Range[][] = this.negative.map(() => []);
-      const offsets = a.doc.encoding.offsets;
+      const offsets = a.doc.encoding.offsets; // a word's range without the gap after it (tokenEnd)
       for (let t = start; t < end; t++) {
         const v = values[(t - start) * H + a.colouring.unit] / max;
         const b = Math.min(BUCKETS - 1, Math.floor(Math.abs(v) * BUCKETS));
         if (Math.abs(v) < 0.5 / BUCKETS) continue;
-        const range = new vscode.Range(editor.document.positionAt(offsets[t]), editor.document.positionAt(offsets[t + 1]));
+        const range = new vscode.Range(editor.document.positionAt(offsets[t]), editor.document.positionAt(a.doc.tokenEnd(t)));
         (v > 0 ? pos : neg)[b].push(range);
       }
       this.positive.forEach((d, i) => editor.setDecorations(d, pos[i]));

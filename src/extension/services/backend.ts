@@ -28,6 +28,18 @@ export interface TrainJob extends IDisposable {
   readonly done: Promise<TrainOutcome>;
 }
 
+/** Timesteps start..end of a trace. */
+export interface TraceBlock {
+  /** trace_l{k}[_reverse]_{h|c|gate_*} tensors [end - start, 1, H]. */
+  readonly tensors: TensorMap;
+  /**
+   * [end - start, 5] after each token: the next-token predictions (language model) or the top classes had the
+   * text ended there (a `last`-readout unidirectional classifier); empty for other classifiers.
+   */
+  readonly topIds: Int32Array;
+  readonly topProbs: Float32Array;
+}
+
 /**
  * A document being prepared for windowed tracing (states checkpointed every K tokens in the worker). It is
  * usable at once: windows starting before progress.current.available can be asked for while it prepares.
@@ -36,8 +48,9 @@ export interface TrainJob extends IDisposable {
 export interface RemoteTrace extends IDisposable {
   readonly length: number;
   readonly progress: PreparationProgress;
-  /** trace_l{k}[_reverse]_{h|c|gate_*} tensors [end - start, 1, H] for timesteps start..end. */
-  window(start: number, end: number): Promise<TensorMap>;
+  window(start: number, end: number): Promise<TraceBlock>;
+  /** A classifier's class probabilities for the whole document once prepared; undefined before, and for a language model. */
+  prediction(): Float32Array | undefined;
 }
 
 export interface SampleRequest {

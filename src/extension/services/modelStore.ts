@@ -2,6 +2,8 @@
 // "Trace active document" and "Sample text" use.
 import { Disposable, Emitter } from '../lifecycle';
 import { type ImportedModel, toLmParams } from '../../core/layouts/model';
+import { describeModel as describeConfig, taskOf } from '../../core/model';
+import { classNames } from '../logic/predictions';
 import type { TensorMap } from '../../core/tensor';
 import type { LoadedModel, ModelData } from './backend';
 
@@ -11,7 +13,7 @@ export interface ModelEntry {
   /** Where it lives on disk (checkpoint or imported file), when it does. */
   readonly path?: string;
   readonly origin: 'trained' | 'opened';
-  /** A language model with its vocabulary: can be traced and sampled. */
+  /** A gatescope model with its vocabulary: can be traced (and sampled, a language model). */
   readonly data?: ModelData;
   /** A model imported from another framework (canonical PyTorch layout), for comparisons. */
   readonly imported?: ImportedModel;
@@ -37,12 +39,25 @@ export function lmParamsOf(entry: ModelEntry): TensorMap {
   return new Map();
 }
 
+/** A short description: `LSTM 1×128, vocab 65` or `GRU 1×64 bi classifier, 4 classes`. */
 export function describeModel(entry: Pick<ModelEntry, 'data' | 'imported'>): string {
   const r = entry.data?.config.rnn ?? entry.imported?.config;
   if (!r) return 'empty model';
   const dir = r.bidirectional ? ' bi' : '';
-  const tail = entry.data ? `vocab ${entry.data.config.vocabSize}` : `input ${r.inputSize}, ${entry.imported!.source.format}`;
-  return `${r.module} ${r.numLayers}×${r.hiddenSize}${dir}, ${tail}`;
+  const cfg = entry.data?.config;
+  const classifier = cfg && taskOf(cfg) === 'classify';
+  const tail = !cfg ? `input ${r.inputSize}, ${entry.imported!.source.format}` : classifier ? `${cfg.outputSize} classes` : `vocab ${cfg.vocabSize}`;
+  return `${r.module} ${r.numLayers}×${r.hiddenSize}${dir}${classifier ? ' classifier' : ''}, ${tail}`;
+}
+
+/**
+ * What a model is, in full: the one-line model description (core/model.ts) and, for a classifier, its class
+ * names. Plain text (class names come from data files): views escape it.
+ */
+export function modelDetails(entry: Pick<ModelEntry, 'data' | 'imported'>): { description: string; classes?: string[] } {
+  const cfg = entry.data?.config;
+  if (!cfg) return { description: describeModel(entry) };
+  return { description: describeConfig(cfg), ...(taskOf(cfg) === 'classify' ? { classes: classNames(entry.data!.labels, cfg.outputSize) } : {}) };
 }
 
 export class ModelStore extends Disposable {

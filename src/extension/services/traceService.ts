@@ -1,17 +1,19 @@
 // Traced documents: a document's tokens prepared in the worker (states checkpointed every K tokens),
 // with a host-side cache of timestep blocks so hovers and the trace view's scrolling rarely wait.
 import { directions, GATES, suffix } from '../../core/config';
+import { describeModel, taskOf } from '../../core/model';
+import { tokenText } from '../../core/data/tokenizer';
 import type { TensorMap } from '../../core/tensor';
 import type { SpanMatch, TensorSelector, TraceLayout } from '../../protocol/webview';
 import { Disposable, Emitter } from '../lifecycle';
 import type { DocumentEncoding } from '../logic/encodeDocument';
-import type { HoverSnapshot } from '../logic/hoverFormat';
-import { headLogits, topK } from '../logic/predictions';
+import type { HoverSnapshot, PredictionKind } from '../logic/hoverFormat';
+import { type Prediction, classNames, predictionKind, rowPredictions, topClasses } from '../logic/predictions';
 import { SpanScanner, unitsOnOverSpan } from '../logic/spans';
 import { tokenAtOffset } from '../logic/tokens';
 import { blocksCovering, WindowCache } from '../logic/windowCache';
 import type { PreparationProgress } from '../logic/preparation';
-import type { ModelData, RemoteTrace } from './backend';
+import type { ModelData, RemoteTrace, TraceBlock } from './backend';
 
 export interface TraceOptions {
   readonly blockSize: number;
@@ -20,8 +22,12 @@ export interface TraceOptions {
 }
 
 export class TracedDocument extends Disposable {
-  readonly cache: WindowCache<TensorMap>;
+  readonly cache: WindowCache<TraceBlock>;
   readonly layout: TraceLayout;
+  /** What the per-token predictions mean for this model (next token, classes had the text ended, none). */
+  readonly predicting: PredictionKind;
+  /** A classifier's class names (label order); empty for a language model. */
+  readonly classes: readonly string[];
   /** Tokens from here on changed in the editor since the trace was taken (length: none did). */
   private stale: number;
 
@@ -55,7 +61,12 @@ export class TracedDocument extends Disposable {
       numLayers: rnn.numLayers,
       directions: directions(rnn) as 1 | 2,
       tensors: ['h', ...(rnn.module === 'LSTM' ? ['c'] : []), ...GATES[rnn.module].map((g) => `gate_${g}`)],
+      task: taskOf(model.config),
+      tokenLevel: model.vocab.kind,
+      model: describeModel(model.config),
     };
+    this.predicting = predictionKind(model.config);
+    this.classes = this.layout.task === 'classify' ? classNames(model.labels, model.config.outputSize) : [];
     this.stale = remote.length;
   }
 
@@ -87,8 +98,31 @@ export class TracedDocument extends Disposable {
     this.stale = Math.min(this.stale, this.layout.directions === 2 ? 0 : t);
   }
 
+  /** The document text of token t (a word model's token includes the gap after the word). */
   tokenText(t: number): string {
     return this.text.slice(this.encoding.offsets[t], this.encoding.offsets[t + 1]);
+  }
+
+  /** Token t as the views show it: a character, or a word up to the gap after it (which may hold dropped quotes). */
+  tokenLabel(t: number): string {
+    const text = this.tokenText(t);
+    return this.layout.tokenLevel === 'word' ? /^\S*/.exec(text)![0] || text : text;
+  }
+
+  /** Where token t ends in the document for highlighting (a word without the gap after it). */
+  tokenEnd(t: number): number {
+    return this.encoding.offsets[t] + this.tokenLabel(t).length;
+  }
+
+  /** A classifier's class probabilities for the whole document, highest first; undefined until prepared (and for a language model). */
+  prediction(k = Infinity): Prediction[] | undefined {
+    const p = this.remote.prediction();
+    return p && this.classes.length ? topClasses(p, this.classes, Math.min(k, this.classes.length)) : undefined;
+  }
+
+  /** The raw class probabilities (label order) of prediction(). */
+  predictionProbabilities(): Float32Array | undefined {
+    return this.classes.length ? this.remote.prediction() : undefined;
   }
 
   tokenAt(offset: number): number {
@@ -119,7 +153,7 @@ export class TracedDocument extends Disposable {
     const blocks = blocksCovering(lo, hi, this.cache.blockSize, this.length);
     const maps = await Promise.all(blocks.map((b) => this.cache.get(b)));
     blocks.forEach((b, k) => {
-      const t = maps[k].get(name);
+      const t = maps[k].tensors.get(name);
       if (!t) throw new Error(`trace has no tensor ${name}`);
       const from = Math.max(lo, b.start);
       const to = Math.min(hi, b.end);
@@ -129,24 +163,32 @@ export class TracedDocument extends Disposable {
     return out;
   }
 
-  /** All tensors of every layer at timestep t (loads the block if needed). */
-  async stepValues(t: number): Promise<TensorMap> {
+  /** All tensors of every layer at timestep t, and the block's predictions there (loads the block if needed). */
+  private async step(t: number): Promise<{ values: TensorMap; block: TraceBlock; row: number; rows: number }> {
     const [b] = blocksCovering(t, t + 1, this.cache.blockSize, this.length);
     if (!b) throw new Error(`timestep ${t} is outside the trace (length ${this.length})`);
-    const map = await this.cache.get(b);
+    const block = await this.cache.get(b);
     const H = this.layout.hiddenSize;
     const row = t - b.start;
-    const out: TensorMap = new Map();
-    for (const [name, tensor] of map) {
+    const values: TensorMap = new Map();
+    for (const [name, tensor] of block.tensors) {
       const data = tensor.data as Float32Array | Float64Array;
-      out.set(name, { dtype: tensor.dtype, shape: [H], data: data.subarray(row * H, (row + 1) * H) });
+      values.set(name, { dtype: tensor.dtype, shape: [H], data: data.subarray(row * H, (row + 1) * H) });
     }
-    return out;
+    return { values, block, row, rows: b.end - b.start };
   }
 
-  /** What the hover shows at timestep t for one layer (direction 0), with top-k next tokens. */
+  /** All tensors of every layer at timestep t (loads the block if needed). */
+  async stepValues(t: number): Promise<TensorMap> {
+    return (await this.step(t)).values;
+  }
+
+  /**
+   * What the hover shows at timestep t for one layer (direction 0), with the top-k predictions: next tokens
+   * (language model), the classes had the text ended here, or the whole document's classes (see PredictionKind).
+   */
   async hoverSnapshot(t: number, layer: number, topUnits: number, topPredictions: number): Promise<HoverSnapshot> {
-    const values = await this.stepValues(t);
+    const { values, block, row, rows } = await this.step(t);
     const rnn = this.model.config.rnn;
     const L = Math.min(Math.max(0, layer), rnn.numLayers - 1);
     const tensors = new Map<string, ArrayLike<number>>();
@@ -154,29 +196,18 @@ export class TracedDocument extends Disposable {
       const v = values.get(traceTensorName({ layer: L, direction: 0, tensor: kind }));
       if (v) tensors.set(kind, v.data as ArrayLike<number>);
     }
+    const { vocab, config } = this.model;
+    const name = this.layout.task === 'lm' ? (id: number) => tokenText(vocab, id) : (id: number) => this.classes[id] ?? `class ${id}`;
+    let predicting = this.predicting;
+    let predictions = predicting === 'document' ? [] : rowPredictions(block.topIds, block.topProbs, rows, row, config.outputSize, topPredictions, name);
+    if (!predictions.length && this.layout.task === 'classify') {
+      predicting = 'document'; // no per-token scores for this model: the whole document's classes
+      predictions = this.prediction(topPredictions) ?? [];
+    }
     return {
       module: rnn.module, layer: L, numLayers: rnn.numLayers, direction: 0, position: t, length: this.length,
-      char: this.tokenText(t), tensors, topUnits, predictions: this.predictions(values, topPredictions),
+      char: this.tokenLabel(t), tensors, topUnits, predictions, predicting,
     };
-  }
-
-  private predictions(values: TensorMap, k: number): HoverSnapshot['predictions'] {
-    const { config, params, vocab } = this.model;
-    const w = params.get('head.weight');
-    const b = params.get('head.bias');
-    if (!w || k <= 0) return [];
-    const rnn = config.rnn;
-    const H = rnn.hiddenSize;
-    const top = rnn.numLayers - 1;
-    const input = new Float64Array(H * directions(rnn));
-    for (let d = 0; d < directions(rnn); d++) {
-      const h = values.get(traceTensorName({ layer: top, direction: d as 0 | 1, tensor: 'h' }));
-      if (!h) return [];
-      input.set(h.data as ArrayLike<number>, d * H);
-    }
-    const logits = headLogits({ weight: w.data as ArrayLike<number>, ...(b ? { bias: b.data as ArrayLike<number> } : {}), outputs: config.outputSize, inputs: input.length }, input);
-    const name = (id: number): string => (vocab.kind === 'char' ? vocab.chars[id] : vocab.words[id]) ?? '?';
-    return topK(logits, k, name);
   }
 
   /**

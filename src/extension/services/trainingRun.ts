@@ -2,7 +2,7 @@
 // dashboard replays after a reload) and its status. Disposing a run cancels its job.
 import type { StepEvent } from '../../core/train/events';
 import type { TrainRunEvent } from '../../node/trainRun';
-import type { RunStatus, RunSummary, SampleAtTemperature, SaturationPoint } from '../../protocol/webview';
+import type { RunStatus, RunSummary, SampleAtTemperature, SaturationPoint, Task } from '../../protocol/webview';
 import { Disposable, Emitter } from '../lifecycle';
 import type { RunHistory } from '../logic/runHistory';
 import { SeriesBuilder } from '../logic/series';
@@ -14,6 +14,9 @@ export class TrainingRun extends Disposable {
   readonly train = new SeriesBuilder();
   readonly validation = new SeriesBuilder();
   readonly gradNorm = new SeriesBuilder();
+  /** Classifier: each step's batch accuracy, and the validation accuracy per evaluation. */
+  readonly accuracy = new SeriesBuilder();
+  readonly validationAccuracy = new SeriesBuilder();
   readonly saturation: SaturationPoint[] = [];
   samples: SampleAtTemperature[] = [];
   lastStep: StepEvent | undefined;
@@ -21,6 +24,11 @@ export class TrainingRun extends Disposable {
   private errorText: string | undefined;
   engine: string | undefined;
   checkpointPath: string | undefined;
+  /** A language model (from text) or a sequence classifier (from labelled examples). */
+  readonly task: Task;
+  /** The model in one line and a classifier's class names, from the run's start. */
+  model: string | undefined;
+  classes: readonly string[] | undefined;
   private readonly job: TrainJob;
   /** Settles when the job ends: the outcome, or undefined when it failed. */
   readonly finished: Promise<TrainOutcome | undefined>;
@@ -39,6 +47,7 @@ export class TrainingRun extends Disposable {
     backend: Backend,
   ) {
     super();
+    this.task = spec.classify ? 'classify' : 'lm';
     this.job = backend.train(spec, (e) => this.accept(e));
     this.register(this.job);
     this.settled = Promise.resolve();
@@ -74,6 +83,9 @@ export class TrainingRun extends Disposable {
       ...(this.engine ? { engine: this.engine } : {}),
       ...(this.checkpointPath ? { checkpointPath: this.checkpointPath } : {}),
       ...(this.errorText ? { error: this.errorText } : {}),
+      task: this.task,
+      ...(this.model ? { model: this.model } : {}),
+      ...(this.classes ? { classes: this.classes } : {}),
     };
   }
 
@@ -117,6 +129,9 @@ export class TrainingRun extends Disposable {
     switch (e.kind) {
       case 'start':
         this.engine = e.engine;
+        this.model = e.model;
+        if (e.classification) this.classes = e.classification.classes;
+        this.onDidChangeStatusEmitter.fire(this.summary()); // the views learn the model
         break;
       case 'saved':
         // Views remember the run by its checkpoint: tell them it exists (it may land after the status change).
@@ -129,9 +144,11 @@ export class TrainingRun extends Disposable {
         this.lastStep = e;
         this.train.push(e.step, e.loss);
         this.gradNorm.push(e.step, e.gradNorm);
+        if (e.accuracy !== undefined) this.accuracy.push(e.step, e.accuracy);
         break;
       case 'eval':
         this.validation.push(e.step, e.validationLoss);
+        if (e.validationAccuracy !== undefined) this.validationAccuracy.push(e.step, e.validationAccuracy);
         this.saturation.push({ step: e.step, entries: e.gateSaturation });
         break;
       case 'sample':

@@ -1,7 +1,9 @@
 // Starts and tracks training runs: one current run at a time (starting another cancels it), a short
 // history of finished runs for the tree view, and what happens when a run ends (checkpoint written,
-// model registered, samples at a few temperatures). Each time a run's checkpoint is (re)written, what the
-// checkpoint lacks (gradient norms, gate saturation, samples) goes to its sidecar for a restored dashboard.
+// model registered, a language model sampled at a few temperatures). Each time a run's checkpoint is
+// (re)written, what the checkpoint lacks (gradient norms, gate saturation, samples) goes to its sidecar for
+// a restored dashboard.
+import { taskOf } from '../../core/model';
 import type { RunSummary } from '../../protocol/webview';
 import { Disposable, Emitter, MutableDisposable } from '../lifecycle';
 import type { Backend, ModelData, TrainOutcome, TrainSpec } from './backend';
@@ -101,7 +103,7 @@ export class TrainingService extends Disposable {
       ...(run.train.last() !== undefined ? { loss: run.train.last()! } : {}),
     });
     run.touch();
-    await this.sampleTemperatures(run, model, outcome.steps);
+    if (taskOf(model.config) === 'lm') await this.sampleTemperatures(run, model, outcome.steps); // a classifier generates nothing
   }
 
   private async sampleTemperatures(run: TrainingRun, model: ModelData, step: number): Promise<void> {

@@ -47,6 +47,7 @@ export class WorkerBackend implements Backend {
     const client = this.client();
     const abort = new AbortController();
     let progress: PreparationProgress | undefined;
+    let prediction: Float32Array | undefined;
     return new Promise<RemoteTrace>((resolve, reject) => {
       const poll = options.isCancelled ? setInterval(() => { if (options.isCancelled!()) abort.abort(); }, CANCEL_POLL_MS) : undefined;
       const onStarted = (ready: TraceReadyResult): void => {
@@ -58,8 +59,10 @@ export class WorkerBackend implements Backend {
           progress: p,
           window: async (start, end) => {
             if (closed) throw new Error('this trace was closed');
-            return (await client.traceWindow(ready.traceId, start, end)).tensors;
+            const w = await client.traceWindow(ready.traceId, start, end);
+            return { tensors: w.tensors, topIds: w.topIds, topProbs: w.topProbs };
           },
+          prediction: () => prediction,
           dispose: () => {
             if (closed) return;
             closed = true;
@@ -69,7 +72,10 @@ export class WorkerBackend implements Backend {
         });
       };
       client.prepareTrace(model, { ids }, { checkpointEvery, signal: abort.signal, onStarted, onProgress: (d, t, a) => progress?.update(d, t, a) })
-        .then(() => progress?.finish(), (e: unknown) => {
+        .then((done) => {
+          prediction = done.prediction;
+          progress?.finish();
+        }, (e: unknown) => {
           const err = e instanceof WorkerRequestError && e.kind === 'cancelled' ? new CancelledError() : e instanceof Error ? e : new Error(String(e));
           progress?.fail(err);
           reject(err); // only when the trace never started

@@ -3,7 +3,7 @@
 import * as vscode from 'vscode';
 import { Disposable, Emitter, type IDisposable, MutableDisposable } from '../lifecycle';
 import type { ModelEntry, ModelStore } from '../services/modelStore';
-import { describeModel } from '../services/modelStore';
+import { describeModel, modelDetails } from '../services/modelStore';
 import type { TrainingRun } from '../services/trainingRun';
 import type { TrainingService } from '../services/trainingService';
 
@@ -58,7 +58,11 @@ export class ModelsTreeProvider extends Disposable implements vscode.TreeDataPro
         const loss = r.train.last();
         const step = r.lastStep ? `${r.lastStep.step}/${r.lastStep.totalSteps}` : '';
         item.description = [r.status, step, loss !== undefined ? `loss ${loss.toFixed(3)}` : ''].filter(Boolean).join(' · ');
-        item.tooltip = new vscode.MarkdownString([`**${r.label}**`, `status: ${r.status}`, r.engine ? `engine: ${r.engine}` : '', r.checkpointPath ? `checkpoint: \`${r.checkpointPath}\`` : '', r.error ? `error: ${r.error}` : ''].filter(Boolean).join('\n\n'));
+        const summary = r.summary();
+        item.tooltip = tooltip(r.label, undefined, [
+          `status: ${r.status}`, summary.model ?? '', summary.classes ? `classes: ${summary.classes.join(', ')}` : '',
+          r.engine ? `engine: ${r.engine}` : '', r.checkpointPath ? `checkpoint: ${r.checkpointPath}` : '', r.error ? `error: ${r.error}` : '',
+        ]);
         item.iconPath = new vscode.ThemeIcon(r.status === 'training' ? 'sync~spin' : r.status === 'done' ? 'check' : r.status === 'cancelled' ? 'circle-slash' : 'error');
         item.contextValue = `gatescope.run.${r.status}`;
         item.command = { command: 'gatescope.showDashboard', title: 'Show training dashboard' };
@@ -70,15 +74,38 @@ export class ModelsTreeProvider extends Disposable implements vscode.TreeDataPro
         const current = this.models.current?.id === m.id;
         const item = new vscode.TreeItem(m.label, vscode.TreeItemCollapsibleState.None);
         item.description = `${current ? '● ' : ''}${describeModel(m)}${m.loss !== undefined ? ` · loss ${m.loss.toFixed(3)}` : ''}`;
-        item.tooltip = new vscode.MarkdownString([`**${m.label}**${current ? ' (current)' : ''}`, describeModel(m), m.path ? `\`${m.path}\`` : '', m.engine ? `engine: ${m.engine}` : ''].filter(Boolean).join('\n\n'));
+        const details = modelDetails(m);
+        item.tooltip = tooltip(m.label, current ? ' (current)' : undefined, [
+          details.description, details.classes ? `classes: ${details.classes.join(', ')}` : '', m.path ?? '', m.engine ? `engine: ${m.engine}` : '',
+        ]);
         item.iconPath = new vscode.ThemeIcon(current ? 'pass-filled' : 'circuit-board');
-        item.contextValue = 'gatescope.model';
+        // Classifiers cannot be sampled: their context menu has no "Sample text".
+        item.contextValue = details.classes ? 'gatescope.model.classifier' : 'gatescope.model';
         item.command = { command: 'gatescope.useModel', title: 'Use this model', arguments: [m.id] };
         item.id = `model:${m.id}`;
         return item;
       }
     }
   }
+}
+
+/**
+ * A tree item's tooltip: the title in bold, then one paragraph per line. Names, paths, errors and class names
+ * come from files and data, so they go in as text (escaped), never as Markdown.
+ */
+function tooltip(title: string, suffix: string | undefined, lines: readonly string[]): vscode.MarkdownString {
+  const md = new vscode.MarkdownString();
+  md.isTrusted = false;
+  md.supportHtml = false;
+  md.appendMarkdown('**');
+  md.appendText(title);
+  md.appendMarkdown('**');
+  if (suffix) md.appendText(suffix);
+  for (const line of lines.filter(Boolean)) {
+    md.appendMarkdown('\n\n');
+    md.appendText(line);
+  }
+  return md;
 }
 
 /** Tree nodes arrive as command arguments from the context menu; this finds the model id in one. */
