@@ -39,21 +39,26 @@ export interface RecurrentCell {
   readonly hasCellState: boolean;
   forward(w: CellWeights, x: FloatArray, hPrev: FloatArray, cPrev: FloatArray | null,
     hNext: FloatArray, cNext: FloatArray | null, rec: StepRecord): void;
-  /** dh, dc: gradient on hNext / cNext. Accumulates into grads, writes out.dhPrev/dcPrev, adds to out.dx. */
-  backward(w: CellWeights, grads: CellGrads, x: FloatArray, hPrev: FloatArray, cPrev: FloatArray | null,
+  /**
+   * dh, dc: gradient on hNext / cNext. Accumulates into grads (skipped when null: only the input and state
+   * gradients are wanted), writes out.dhPrev/dcPrev, adds to out.dx.
+   */
+  backward(w: CellWeights, grads: CellGrads | null, x: FloatArray, hPrev: FloatArray, cPrev: FloatArray | null,
     hNext: FloatArray, cNext: FloatArray | null, rec: StepRecord, dh: FloatArray, dc: FloatArray | null, out: StepGrads): void;
 }
 
 type Scratch = (n: number) => FloatArray;
 
 /** Shared backward tail: weight and bias grads from the pre-activation grads of both products. */
-function accumulateAffineGrads(w: CellWeights, grads: CellGrads, x: FloatArray, hPrev: FloatArray,
+function accumulateAffineGrads(w: CellWeights, grads: CellGrads | null, x: FloatArray, hPrev: FloatArray,
   dGi: FloatArray, dGh: FloatArray, out: StepGrads): void {
   const rows = dGi.length;
-  addOuterProduct(grads.wIh, rows, w.inputSize, dGi, x);
-  addOuterProduct(grads.wHh, rows, w.hiddenSize, dGh, hPrev);
-  if (grads.bIh) addInto(grads.bIh, dGi);
-  if (grads.bHh) addInto(grads.bHh, dGh);
+  if (grads) {
+    addOuterProduct(grads.wIh, rows, w.inputSize, dGi, x);
+    addOuterProduct(grads.wHh, rows, w.hiddenSize, dGh, hPrev);
+    if (grads.bIh) addInto(grads.bIh, dGi);
+    if (grads.bHh) addInto(grads.bHh, dGh);
+  }
   addTransposedProduct(out.dx, w.wIh, rows, w.inputSize, dGi);
   addTransposedProduct(out.dhPrev, w.wHh, rows, w.hiddenSize, dGh);
 }
@@ -156,8 +161,8 @@ function gruCell(gate: Activation, resetBefore: boolean, scratch: Scratch): Recu
         const whn = w.wHh.subarray(2 * H * H, 3 * H * H);
         const dRh = scratch(H).fill(0);
         addTransposedProduct(dRh, whn, H, H, dAn);
-        addOuterProduct(grads.wHh.subarray(2 * H * H, 3 * H * H), H, H, dAn, rec.extra);
-        if (grads.bHh) addInto(grads.bHh.subarray(2 * H, 3 * H), dAn);
+        if (grads) addOuterProduct(grads.wHh.subarray(2 * H * H, 3 * H * H), H, H, dAn, rec.extra);
+        if (grads?.bHh) addInto(grads.bHh.subarray(2 * H, 3 * H), dAn);
         for (let k = 0; k < H; k++) {
           dGi[k] = dRh[k] * hPrev[k] * gate.dfFromOutput(a[k]);
           out.dhPrev[k] += dRh[k] * a[k];
@@ -165,12 +170,12 @@ function gruCell(gate: Activation, resetBefore: boolean, scratch: Scratch): Recu
         dGh.set(dGi.subarray(0, 2 * H));
         // r and z rows only: the n rows of W_hh were handled above.
         const rows = 2 * H;
-        addOuterProduct(grads.wIh, 3 * H, w.inputSize, dGi, x);
-        if (grads.bIh) addInto(grads.bIh, dGi);
+        if (grads) addOuterProduct(grads.wIh, 3 * H, w.inputSize, dGi, x);
+        if (grads?.bIh) addInto(grads.bIh, dGi);
         addTransposedProduct(out.dx, w.wIh, 3 * H, w.inputSize, dGi);
         const dGhRZ = dGh.subarray(0, rows);
-        addOuterProduct(grads.wHh, rows, H, dGhRZ, hPrev);
-        if (grads.bHh) addInto(grads.bHh.subarray(0, rows), dGhRZ);
+        if (grads) addOuterProduct(grads.wHh, rows, H, dGhRZ, hPrev);
+        if (grads?.bHh) addInto(grads.bHh.subarray(0, rows), dGhRZ);
         addTransposedProduct(out.dhPrev, w.wHh, rows, H, dGhRZ);
         return;
       }

@@ -147,6 +147,18 @@ export function modelLoss(cfg: ModelConfig, fwd: ModelForward, dLogits?: FloatAr
 
 /** Gradients of every parameter (state_dict names) for ∂loss/∂logits. */
 export function modelBackward(cfg: ModelConfig, params: ReadonlyMap<string, FloatTensor>, fwd: ModelForward, dLogits: FloatArray): Map<string, FloatTensor> {
+  return modelGradients(cfg, params, fwd, dLogits).params;
+}
+
+export interface ModelGradients {
+  readonly params: Map<string, FloatTensor>;
+  /** ∂loss/∂(rnn input): [T, B, input_size] time-major — the embedding vectors' or the one-hot rows' gradient. */
+  readonly inputs: FloatArray;
+}
+
+/** `parameters: false`: only the input gradients are wanted (the recurrent weights' are left zero). */
+export function modelGradients(cfg: ModelConfig, params: ReadonlyMap<string, FloatTensor>, fwd: ModelForward, dLogits: FloatArray,
+  options: { parameters?: boolean } = {}): ModelGradients {
   const dtype = cfg.rnn.dtype;
   const grads = zeroGrads(modelParameterShapes(cfg), dtype);
   const dFeatures = headBackward(cfg, (n) => params.get(n)!.data, (n) => grads.get(n)!.data, fwd.head, dLogits);
@@ -176,7 +188,7 @@ export function modelBackward(cfg: ModelConfig, params: ReadonlyMap<string, Floa
   const rg = rnnBackward(fwd.rnn, {
     ...(dOutput ? { dOutput: { dtype, shape: fwd.rnn.output.shape, data: dOutput } } : {}),
     ...(dHN ? { dHN: { dtype, shape: fwd.rnn.hN.shape, data: dHN } } : {}),
-  });
+  }, options);
   for (const [name, g] of rg.grads) grads.get(`rnn.${name}`)!.data.set(g.data as FloatArray);
   if (cfg.embedding) {
     // nn.Embedding: each position's input gradient lands on its token's row; padding_idx's row gets none.
@@ -189,7 +201,7 @@ export function modelBackward(cfg: ModelConfig, params: ReadonlyMap<string, Floa
       for (let k = 0; k < E; k++) dTable[id * E + k] += dx[src + k];
     }
   }
-  return grads;
+  return { params: grads, inputs: rg.dx.data };
 }
 
 /** The final state to carry into the next window (stateful truncated BPTT). */

@@ -283,7 +283,8 @@ function upstream(cfg: RnnConfig, t: Tensor | undefined, expected: readonly numb
   return toFloat(t, cfg.dtype).data;
 }
 
-export function rnnBackward(forward: RnnForwardResult, up: RnnUpstreamGrads): RnnGrads {
+/** `parameters: false` skips the weight gradients (returned as zeros) when only dx / dh0 are wanted. */
+export function rnnBackward(forward: RnnForwardResult, up: RnnUpstreamGrads, options: { parameters?: boolean } = {}): RnnGrads {
   const saved = forward.saved;
   if (!saved) throw new Error('rnnBackward needs a forward pass run with { forBackward: true }');
   const { cfg, shape, lengths, layerInputs, records } = saved;
@@ -314,7 +315,7 @@ export function rnnBackward(forward: RnnForwardResult, up: RnnUpstreamGrads): Rn
       const reverse = d === 1;
       const rec = records[layer][d];
       const s = suffix(layer, reverse);
-      const g: CellGrads = {
+      const g: CellGrads | null = options.parameters === false ? null : {
         wIh: gradArrays.get(`weight_ih${s}`)!, wHh: gradArrays.get(`weight_hh${s}`)!,
         bIh: cfg.bias ? gradArrays.get(`bias_ih${s}`)! : null, bHh: cfg.bias ? gradArrays.get(`bias_hh${s}`)! : null,
       };
