@@ -3,33 +3,36 @@
 // offsets in the text, and the top-5 next-token predictions). src/cli/trace.ts dispatches here when its
 // first argument is a model file rather than a flag.
 import type { TensorMap } from '../core/tensor';
-import { serializeSafetensors, FormatError } from '../core/formats/safetensors';
+import { serializeSafetensors } from '../core/formats/safetensors';
 import { decodeTextBytes } from '../core/data/text';
 import { tokenText, vocabularySize } from '../core/data/tokenizer';
 import { directions, GATES } from '../core/config';
 import { modelToJson } from '../core/model';
-import { ModelFileError, readModelFile } from '../node/modelFile';
+import { OPEN_FLAGS_HELP, OPEN_FLAG_OPTIONS, openModelForCli } from './openFlags';
 import { MAX_BIDIRECTIONAL_TOKENS, TOP_K, createDocumentTrace, encodeDocument, traceableTokens } from '../worker/documentTrace';
 import { parseCli } from './args';
 import { UsageError } from './errors';
 import { readInput, writeOutput } from './io';
 import type { CommandOutput } from './train';
 
-const HELP = `usage: gatescope trace MODEL.safetensors --text FILE --out TRACE.safetensors
+const HELP = `usage: gatescope trace MODEL --text FILE --out TRACE.safetensors [vocabulary and model flags]
   Runs a model trained with "gatescope train" over FILE (one sequence) and writes, per layer l and direction:
   trace_l{l}[_reverse]_h, _c (LSTM), _gate_{i,f,g,o | r,z,n}: [T, H] float32,
   plus tokens [T] and offsets [T+1] (int32, UTF-16 offsets of each token, char and word models),
   top_ids / top_probs [T, ${TOP_K}]: the next-token predictions after each token (language model), or a
   \`last\`-readout classifier's top classes had the text ended there; and for a classifier
   class_probs [C], its prediction for the whole text (class names in the metadata's "labels").
-`;
+  MODEL is a gatescope model file, or a state_dict another program wrote (the flags below tell the rest).
+${OPEN_FLAGS_HELP}`;
 
 /** Output size limit: the trace is built in memory before the atomic write. */
 const MAX_BYTES = 2 ** 31;
 
 export async function traceDocument(args: string[], io?: CommandOutput): Promise<number> {
   const write = io?.out ?? ((s: string) => process.stdout.write(s));
-  const { values, positionals } = parseCli(args, { text: { type: 'string' }, out: { type: 'string' }, help: { type: 'boolean', short: 'h' } }, true);
+  const { values, positionals } = parseCli(args, {
+    text: { type: 'string' }, out: { type: 'string' }, help: { type: 'boolean', short: 'h' }, ...OPEN_FLAG_OPTIONS,
+  }, true);
   if (values.help) {
     write(HELP);
     return 0;
@@ -38,13 +41,9 @@ export async function traceDocument(args: string[], io?: CommandOutput): Promise
   if (!values.text) throw new UsageError('missing --text FILE');
   if (!values.out) throw new UsageError('missing --out TRACE.safetensors');
   const modelPath = positionals[0];
-  let ck;
-  try {
-    ck = readModelFile(modelPath);
-  } catch (e) {
-    if (e instanceof ModelFileError || e instanceof FormatError) throw new UsageError(e.message);
-    throw e;
-  }
+  const opened = openModelForCli(modelPath, values);
+  for (const note of opened.notes) (io?.err ?? ((s: string) => process.stderr.write(s)))(`${note}\n`);
+  const ck = opened.model;
   const decoded = decodeTextBytes(readInput(values.text));
   if (decoded.binary) throw new UsageError(`${values.text}: ${decoded.reason} (binary file?)`);
   if (!decoded.text.length) throw new UsageError(`${values.text}: is empty`);

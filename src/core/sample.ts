@@ -49,14 +49,15 @@ export function chooseToken(logits: ArrayLike<number>, rng: Rng, temperature = 1
 
 /**
  * The first input when there is no prime: a newline for char models that know it (text starts after a
- * line break), else token 0.
+ * line break), `<eos>` for word_language_model's words, else token 0.
  */
 function startToken(vocab: Vocabulary): number {
   if (vocab.kind === 'char') {
     const nl = vocab.chars.indexOf('\n');
     return nl >= 0 ? nl : 0;
   }
-  return 0;
+  const eos = vocab.tokenizer === 'whitespace_eos' ? vocab.words.indexOf('<eos>') : -1;
+  return eos >= 0 ? eos : 0;
 }
 
 export function sampleText(cfg: ModelConfig, params: TensorMap, vocab: Vocabulary, options: SampleOptions): SampleResult {
@@ -66,7 +67,9 @@ export function sampleText(cfg: ModelConfig, params: TensorMap, vocab: Vocabular
   const weights = splitLmParameters(cfg, params);
   const rng = createRng(options.seed ?? 0);
   const prime = options.prime ?? '';
-  const primeIds = prime ? encodeText(vocab, prime) : Int32Array.of(startToken(vocab));
+  let primeIds = prime ? encodeText(vocab, prime) : Int32Array.of(startToken(vocab));
+  // A prime is the start of a line, not a whole one: no <eos> unless it ends with a newline.
+  if (prime && vocab.kind === 'word' && vocab.tokenizer === 'whitespace_eos' && !prime.endsWith('\n') && primeIds.length > 1) primeIds = primeIds.subarray(0, -1);
   const O = cfg.outputSize;
   // Prime in one pass (T = prime length, N = 1), then carry h/c one token at a time.
   let r = lmForward(cfg, weights, primeIds, primeIds.length, 1);

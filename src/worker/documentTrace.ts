@@ -7,7 +7,7 @@ import { directions, GATES } from '../core/config';
 import { encodeChars } from '../core/data/charVocab';
 import { normalizeNewlines } from '../core/data/text';
 import type { Vocabulary } from '../core/data/tokenizer';
-import { encodeWords, tokenizeWords, wordOffsets } from '../core/data/wordVocab';
+import { encodeWords, splitWords } from '../core/data/wordVocab';
 import type { ModelConfig } from '../core/model';
 import { type FastLmEngine, fastUnsupportedReason } from '../core/fast/lmDriver';
 import { traceTokens } from '../core/fast/trace';
@@ -102,8 +102,8 @@ export interface EncodedDocument {
 export function encodeDocument(vocab: Vocabulary, text: string): EncodedDocument {
   const clean = normalizeNewlines(text);
   if (vocab.kind === 'char') return encodeChars(vocab, clean);
-  const tokens = tokenizeWords(clean);
-  return { ids: encodeWords(vocab, tokens), offsets: wordOffsets(clean, tokens), unknown: 0 };
+  const { tokens, offsets } = splitWords(vocab.tokenizer, clean);
+  return { ids: encodeWords(vocab, tokens), offsets, unknown: 0 };
 }
 
 export function createDocumentTrace(model: TraceModel, ids: Int32Array, checkpointEvery = DEFAULT_CHECKPOINT_EVERY): DocumentTrace {

@@ -33,5 +33,5 @@ test('gatescope trace MODEL --text FILE writes the per-timestep trace of the doc
   }
   assert.deepEqual(t.get('top_ids')!.shape, [ids.length, 5]);
   assert.deepEqual([...(t.get('offsets')!.data as Int32Array)].slice(0, 3), [0, 1, 2]);
-  await assert.rejects(traceDocument([join(dir, 'doc.txt'), '--text', join(dir, 'doc.txt'), '--out', join(dir, 'x')]), /doc\.txt: not a safetensors file/);
+  await assert.rejects(traceDocument([join(dir, 'doc.txt'), '--text', join(dir, 'doc.txt'), '--out', join(dir, 'x')]), /doc\.txt: unrecognised tensor file/);
 });

@@ -74,5 +74,5 @@ test('bad inputs: one-line errors, nothing written or lost', async () => {
   writeFileSync(other, 'Zebras quack: §§§\n'.repeat(50));
   await assert.rejects(train(['--text', other, '--out', model, '--resume', ...small]), /vocabulary mismatch: the text has \d+ character\(s\)/);
   assert.deepEqual(readFileSync(model), before);
-  await assert.rejects(sample([textPath]), /play\.txt: not a safetensors file/);
+  await assert.rejects(sample([textPath]), /play\.txt: unrecognised tensor file/);
 });

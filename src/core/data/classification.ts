@@ -10,7 +10,7 @@ import { createRng } from '../random';
 import { buildCharVocab, charIndex, encodeChars } from './charVocab';
 import { normalizeNewlines } from './text';
 import type { TokenLevel, Vocabulary } from './tokenizer';
-import { type WordVocabOptions, buildWordVocab, compareCodePoints, tokenizeWords } from './wordVocab';
+import { type WordVocabOptions, buildWordVocab, compareCodePoints, splitWords, tokenizeWords } from './wordVocab';
 
 /** Bad classification data; the message names the file (`source`), the line and the column. */
 export class ClassificationDataError extends Error {}
@@ -687,7 +687,7 @@ export function buildClassificationVocabulary(texts: Iterable<string>, level: To
   const specials = wordOptions.specials ?? ['<unk>', '<pad>'];
   const vocab = buildWordVocab((function* () { for (const t of texts) yield* tokenizeWords(normalizeNewlines(t)); })(), { ...wordOptions, specials });
   const pad = vocab.words.indexOf('<pad>');
-  return { vocab, paddingId: pad >= 0 ? pad : vocab.unkId, paddingIdx: pad >= 0 ? pad : null };
+  return { vocab, paddingId: pad >= 0 ? pad : vocab.unkId ?? 0, paddingIdx: pad >= 0 ? pad : null };
 }
 
 /** One text → ids, with the vocabulary's index built once (encodeText rebuilds it on every call). */
@@ -701,13 +701,16 @@ export function textEncoder(vocab: Vocabulary): (text: string) => { ids: Int32Ar
   }
   const index = new Map(vocab.words.map((w, i) => [w, i]));
   return (text) => {
-    const words = tokenizeWords(normalizeNewlines(text));
+    const words = splitWords(vocab.tokenizer, normalizeNewlines(text)).tokens;
     const ids = new Int32Array(words.length);
     let unknown = 0;
     for (let i = 0; i < words.length; i++) {
       const id = index.get(words[i]);
-      if (id === undefined) unknown++;
-      ids[i] = id ?? vocab.unkId;
+      if (id === undefined) {
+        if (vocab.unkId === null) throw new ClassificationDataError(`the word ${JSON.stringify(words[i])} is not in the vocabulary, which has no <unk>`);
+        unknown++;
+      }
+      ids[i] = id ?? vocab.unkId!;
     }
     return { ids, unknown };
   };

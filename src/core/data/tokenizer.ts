@@ -1,6 +1,6 @@
 // One interface over char- and word-level vocabularies, so training, sampling and tracing need not care.
 import { type CharVocab, buildCharVocab, charIndex, decodeChars, encodeChars } from './charVocab';
-import { type WordVocab, type WordVocabOptions, buildWordVocab, decodeWords, encodeWords, tokenizeWords } from './wordVocab';
+import { WORD_TOKENIZERS, type WordTokenizer, type WordVocab, type WordVocabOptions, buildWordVocab, decodeWords, encodeWords, splitWords, tokenizeWords } from './wordVocab';
 import { normalizeNewlines } from './text';
 
 export type Vocabulary = CharVocab | WordVocab;
@@ -23,7 +23,7 @@ export function encodeText(vocab: Vocabulary, text: string): Int32Array {
   const clean = normalizeNewlines(text);
   switch (vocab.kind) {
     case 'char': return encodeChars(vocab, clean, charIndex(vocab)).ids;
-    case 'word': return encodeWords(vocab, tokenizeWords(clean));
+    case 'word': return encodeWords(vocab, splitWords(vocab.tokenizer, clean).tokens);
   }
 }
 
@@ -52,9 +52,11 @@ export function parseVocabulary(json: unknown): Vocabulary {
   if (o && o.kind === 'char' && Array.isArray(o.chars) && o.chars.every((c) => typeof c === 'string')) {
     return { kind: 'char', chars: o.chars as string[] };
   }
+  const tokenizer = (o?.tokenizer ?? 'basic_english') as WordTokenizer;
   if (o && o.kind === 'word' && Array.isArray(o.words) && o.words.every((c) => typeof c === 'string')
-      && typeof o.unkId === 'number') {
-    return { kind: 'word', tokenizer: 'basic_english', words: o.words as string[], unkId: o.unkId };
+      && WORD_TOKENIZERS.includes(tokenizer)
+      && (o.unkId === null || (typeof o.unkId === 'number' && Number.isInteger(o.unkId) && o.unkId >= 0 && o.unkId < o.words.length))) {
+    return { kind: 'word', tokenizer, words: o.words as string[], unkId: o.unkId as number | null };
   }
   throw new Error('vocabulary metadata is missing or malformed');
 }

@@ -1,4 +1,5 @@
-// Word-level tokens: torchtext's `basic_english` tokenizer and `build_vocab_from_iterator` ordering.
+// Word-level tokens: torchtext's `basic_english` tokenizer and `build_vocab_from_iterator` ordering, and
+// pytorch/examples word_language_model's `data.Corpus` tokens (whitespace-split words, `<eos>` per line).
 
 /** torchtext.data.utils._basic_english_normalize: exactly its pattern list, in its order. */
 const BASIC_ENGLISH: ReadonlyArray<readonly [RegExp, string]> = [
@@ -32,13 +33,49 @@ export function tokenizeWords(text: string): string[] {
   return splitLinesKeepEnds(text).flatMap(basicEnglish);
 }
 
+/** basic_english: torchtext's; whitespace_eos: `line.split() + ['<eos>']` for every line, as word_language_model. */
+export type WordTokenizer = 'basic_english' | 'whitespace_eos';
+export const WORD_TOKENIZERS: readonly WordTokenizer[] = ['basic_english', 'whitespace_eos'];
+
 export interface WordVocab {
   readonly kind: 'word';
-  readonly tokenizer: 'basic_english';
+  readonly tokenizer: WordTokenizer;
   /** Token id -> word; specials first. */
   readonly words: readonly string[];
-  /** Id of `<unk>`, the id every out-of-vocabulary word maps to. */
-  readonly unkId: number;
+  /** Id of `<unk>`, the id every out-of-vocabulary word maps to; null when the vocabulary has none. */
+  readonly unkId: number | null;
+}
+
+/** A word the vocabulary does not have, in a vocabulary without `<unk>`. */
+export class UnknownWordError extends RangeError {}
+
+/** Tokens of a text and where each starts (offsets[T] = end of the last), for either tokenizer. */
+export function splitWords(tokenizer: WordTokenizer, text: string): { tokens: string[]; offsets: Int32Array } {
+  if (tokenizer === 'basic_english') {
+    const tokens = tokenizeWords(text);
+    return { tokens, offsets: wordOffsets(text, tokens) };
+  }
+  // word_language_model reads the file line by line (a final line without '\n' still ends with <eos>).
+  const tokens: string[] = [];
+  const starts: number[] = [];
+  let end = 0;
+  let lineStart = 0;
+  while (lineStart < text.length) {
+    const nl = text.indexOf('\n', lineStart);
+    const lineEnd = nl < 0 ? text.length : nl;
+    for (const m of text.slice(lineStart, lineEnd).matchAll(/\S+/g)) {
+      tokens.push(m[0]);
+      starts.push(lineStart + m.index!);
+    }
+    tokens.push('<eos>');
+    starts.push(lineEnd);
+    end = Math.min(text.length, lineEnd + 1);
+    lineStart = lineEnd + 1;
+  }
+  const offsets = new Int32Array(tokens.length + 1);
+  offsets.set(starts);
+  offsets[tokens.length] = end;
+  return { tokens, offsets };
 }
 
 export interface WordVocabOptions {
@@ -81,11 +118,21 @@ export function buildWordVocab(tokens: Iterable<string>, options: WordVocabOptio
 
 export function encodeWords(vocab: WordVocab, tokens: readonly string[]): Int32Array {
   const index = new Map(vocab.words.map((w, i) => [w, i]));
-  return Int32Array.from(tokens, (w) => index.get(w) ?? vocab.unkId);
+  const unk = vocab.unkId;
+  if (unk === null) {
+    const unknown = [...new Set(tokens.filter((w) => !index.has(w)))];
+    if (unknown.length) {
+      throw new UnknownWordError(`${unknown.length} word(s) are not in the vocabulary, which has no <unk> (${unknown.slice(0, 8).map((w) => JSON.stringify(w)).join(' ')})`);
+    }
+  }
+  return Int32Array.from(tokens, (w) => index.get(w) ?? unk!);
 }
 
 export function decodeWords(vocab: WordVocab, ids: ArrayLike<number>): string {
-  return Array.from({ length: ids.length }, (_, i) => vocab.words[ids[i]] ?? '<unk>').join(' ');
+  const words = Array.from({ length: ids.length }, (_, i) => vocab.words[ids[i]] ?? '<unk>');
+  if (vocab.tokenizer !== 'whitespace_eos') return words.join(' ');
+  // word_language_model's <eos> ends a line.
+  return words.map((w) => (w === '<eos>' ? '\n' : w)).join(' ').replace(/ ?\n ?/g, '\n');
 }
 
 /**
