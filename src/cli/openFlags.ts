@@ -25,8 +25,8 @@ export const OPEN_FLAG_OPTIONS = {
 export const OPEN_FLAGS_HELP = `Models written by other programs (state_dicts: torch.save, safetensors, npz):
   --vocab FILE            the vocabulary: a JSON list or token -> id map, or one token per line
   --vocab-from CORPUS...  rebuild it from the program's corpus files (in the order it reads them), with
-  --vocab-rule R          corpus (word_language_model: first appearance, <eos> per line), printable
-                          (char-rnn.pytorch's string.printable), sorted-chars, basic_english
+  --vocab-rule R          corpus (word_language_model: first appearance, <eos> per line), sorted-chars,
+                          basic_english; or printable alone (char-rnn.pytorch's string.printable)
   --tokenizer T           basic_english or whitespace_eos, for word vocabularies (default: from the tokens)
   --rnn-prefix P          which recurrent stack, when the file has several
   --nonlinearity N        tanh or relu, for an Elman RNN
@@ -47,7 +47,7 @@ export function openOptions(values: Record<string, unknown>): OpenModelOptions {
   const activations = s('head-activation')?.split(',').map((a) => a.trim().toLowerCase());
   if (activations?.some((a) => a !== 'relu' && a !== 'tanh')) throw new UsageError(`--head-activation takes relu or tanh per gap, got "${s('head-activation')}"`);
   const readout = oneOf(s('readout'), READOUTS.filter((r) => r !== 'per_step'), '--readout') as Readout | undefined;
-  const vocabulary = s('vocab') !== undefined || corpus?.length ? {
+  const vocabulary = s('vocab') !== undefined || corpus?.length || s('vocab-rule') !== undefined ? {
     ...(s('vocab') !== undefined ? { file: s('vocab') } : {}),
     ...(corpus?.length ? { corpus } : {}),
     ...(s('vocab-rule') !== undefined ? { rule: oneOf(s('vocab-rule'), VOCABULARY_RULES, '--vocab-rule') as VocabularyRule } : {}),

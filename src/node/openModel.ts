@@ -64,6 +64,9 @@ function loadVocabulary(src: VocabularySource): { vocab: Vocabulary; note: strin
     const tokens = parseVocabularyText(readText(src.file), src.file);
     return { vocab: vocabularyFromTokens(tokens, src.tokenizer), note: `vocabulary: ${tokens.length} tokens from ${src.file}` };
   }
+  if (src.rule === 'printable' && !src.corpus?.length) {
+    return { vocab: vocabularyFromCorpus('printable', []), note: 'vocabulary: Python\'s string.printable (100 characters)' };
+  }
   if (src.corpus?.length) {
     if (!src.rule) throw new OpenModelError('rebuilding a vocabulary needs its rule: --vocab-rule corpus|printable|sorted-chars|basic_english');
     const vocab = vocabularyFromCorpus(src.rule, src.corpus.map(readText));
