@@ -57,7 +57,7 @@ const tokens = Array.from({ length: T }, (_, k) => text.slice(offsets[k], offset
 /** JSON with ArrayBuffers as {"$b64": "..."} (the page turns them back into ArrayBuffers). */
 function encode(x: unknown): string {
   return JSON.stringify(x, (_k, v: unknown) => (v instanceof ArrayBuffer ? { $b64: Buffer.from(v).toString('base64') } : v))
-    .replace(/</g, '\\u003c');
+    .replace(/</g, '\\u003c').replace(/>/g, '\\u003e').replace(/\u2028/g, '\\u2028').replace(/\u2029/g, '\\u2029');
 }
 
 const theme: ToWebviewMessage = { type: 'init', view: 'dashboard', theme: 'light' };
@@ -88,7 +88,9 @@ window.acquireVsCodeApi = () => ({
 
 const bundle = readFileSync(join(root, 'dist/webview.js'), 'utf8');
 const css = readFileSync(join(root, 'media/webview.css'), 'utf8');
-const escapeAttr = (s: string) => s.replace(/&/g, '&amp;').replace(/"/g, '&quot;');
+/** Text for HTML element content or a quoted attribute: everything from a file (engine, names, numbers) goes through this. */
+const escapeHtml = (s: unknown) => String(s).replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
+const escapeAttr = escapeHtml;
 const escapeScript = (s: string) => s.replace(/<\/script/gi, '<\\/script');
 // Light theme values for the --vscode-* variables the webview reads (VS Code injects them in the editor).
 const vscodeVars = `:root{--vscode-foreground:#3b3b3b;--vscode-editor-background:#fff;--vscode-font-family:system-ui,sans-serif;
@@ -105,6 +107,7 @@ function viewPage(view: 'dashboard' | 'trace', data: object): string {
 const dashboardPage = viewPage('dashboard', { onReady: [theme, dashboardHistory], tensors: {}, tokens: [], hiddenSize: 0 });
 const tracePage = viewPage('trace', { onReady: [{ ...theme, view: 'trace' }, { type: 'traceLayout', layout }], tensors, tokens,
   hiddenSize: rnn.hiddenSize });
+const loss = (x: unknown): string => (typeof x === 'number' ? x.toFixed(3) : escapeHtml(x));
 const first = history[0]?.loss;
 const last = history.at(-1)?.loss;
 const html = `<!DOCTYPE html>
@@ -112,10 +115,10 @@ const html = `<!DOCTYPE html>
 <style>body{font-family:system-ui,sans-serif;margin:1.5rem;color:#222}iframe{width:100%;border:1px solid #ddd;border-radius:4px}
 pre{background:#f6f6f6;padding:.75rem;white-space:pre-wrap}</style></head><body>
 <h1>gatescope demo</h1>
-<p>${run.label}: ${history.length ? `${history.at(-1)!.step} steps, training loss ${first?.toFixed(3)} → ${last?.toFixed(3)} nats/char` : 'no training history'},
-engine ${ck.engine}. Trace of the first ${T} characters; the views below are the extension's own webviews.</p>
+<p>${escapeHtml(run.label)}: ${history.length ? `${escapeHtml(history.at(-1)!.step)} steps, training loss ${loss(first)} → ${loss(last)} nats/char` : 'no training history'},
+engine ${escapeHtml(ck.engine)}. Trace of the first ${T} characters; the views below are the extension's own webviews.</p>
 <h2>Training</h2><iframe id="dashboard" style="height:900px" srcdoc="${escapeAttr(dashboardPage)}"></iframe>
-<h2>Sample (temperature 0.8)</h2><pre id="sample">${sample.replace(/&/g, '&amp;').replace(/</g, '&lt;')}</pre>
+<h2>Sample (temperature 0.8)</h2><pre id="sample">${escapeHtml(sample)}</pre>
 <h2>Trace</h2><iframe id="trace" style="height:720px" srcdoc="${escapeAttr(tracePage)}"></iframe>
 </body></html>`;
 writeFileSync(values.out!, html);

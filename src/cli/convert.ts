@@ -1,11 +1,11 @@
 // gatescope convert IN --out OUT [--to safetensors|npz|keras-h5]: import any supported model file to
 // the canonical layout and write it for another tool (format from --to or OUT's extension).
-import { writeFileSync } from 'node:fs';
 import { exportModel, type ExportFormat } from '../core/formats/export';
 import { loadModelFile } from '../node/loadModelFile';
 import { parseCli, requireOption } from './args';
 import { UsageError } from './errors';
 import { IMPORT_FLAGS_HELP, IMPORT_FLAG_OPTIONS, importOptions } from './importFlags';
+import { writeOutput } from './io';
 
 const HELP = `usage: gatescope convert IN --out OUT [--to safetensors|npz|keras-h5] [import flags]
   IN     .pt, .safetensors, .npz, Keras .h5/.weights.h5/.keras, TensorFlow.js model.json, .onnx
@@ -34,7 +34,7 @@ export async function run(args: string[]): Promise<number> {
   const out = requireOption(values.out, '--out OUT');
   const format = formatOf(out, values.to);
   const model = await loadModelFile(positionals[0], importOptions(values));
-  writeFileSync(out, await exportModel(model, format));
+  writeOutput(out, await exportModel(model, format));
   const c = model.config;
   process.stdout.write(`${positionals[0]} (${model.source.format}, ${model.source.layout} layout) → ${out} (${format}): ${c.module} ${c.inputSize}→${c.hiddenSize} ×${c.numLayers}${c.bidirectional ? ' bidirectional' : ''}${model.head ? ` + head ${model.head.weight.shape[0]}` : ''}\n`);
   for (const n of model.source.notes) process.stdout.write(`note: ${n}\n`);

@@ -1,16 +1,11 @@
 // Reading the user's files and writing results, with one-line errors that name the file.
-import { readFileSync } from 'node:fs';
 import { writeFileAtomic } from '../node/atomicWrite';
+import { readRegularFile } from '../node/loadModelFile';
 import { UsageError } from './errors';
 
-/** A file's bytes, or a one-line error naming it. */
+/** A file's bytes, or a one-line error naming it (missing, a folder, a device or pipe, over 2 GiB). */
 export function readInput(path: string): Uint8Array {
-  try {
-    return readFileSync(path);
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    throw new UsageError(`${path}: ${code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a directory' : (err as Error).message}`);
-  }
+  return readRegularFile(path, (m) => new UsageError(m));
 }
 
 export function readJson(path: string): unknown {

@@ -1,7 +1,9 @@
 // `gatescope <command> [args]`: each command lives in its own module exporting run(args) → exit code.
 import { UsageError } from './errors';
 import { ConfigError } from '../core/config';
-import { FormatError } from '../core/formats/safetensors';
+import { FormatError, oneLine } from '../core/formats/errors';
+import { ModelFileError } from '../node/modelFile';
+import { installEnvLoadLimits } from '../node/loadModelFile';
 
 type CommandModule = { run(args: string[]): Promise<number> };
 
@@ -15,6 +17,11 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<CommandMod
   convert: { summary: 'import a model from any supported format and write safetensors, .npz or Keras .h5', load: () => import('./convert') },
   compare: { summary: 'train two engines (e.g. reference,tfjs) from the same weights and batches; per-step errors', load: () => import('./compare') },
 };
+
+/** Bad input (arguments, configs, files): one line on stderr and exit 2, never a stack trace. */
+export function isInputError(err: unknown): err is Error {
+  return err instanceof UsageError || err instanceof ConfigError || err instanceof FormatError || err instanceof ModelFileError;
+}
 
 function usage(): string {
   const width = Math.max(...Object.keys(COMMANDS).map((c) => c.length));
@@ -34,10 +41,11 @@ export async function main(argv: string[]): Promise<number> {
     return 2;
   }
   try {
+    installEnvLoadLimits(); // GATESCOPE_MAX_INFLATE_BYTES and the other budgets of file readers
     return await (await command.load()).run(rest);
   } catch (err) {
-    if (err instanceof UsageError || err instanceof ConfigError || err instanceof FormatError) {
-      process.stderr.write(`gatescope ${name}: ${err.message}\n`);
+    if (isInputError(err)) {
+      process.stderr.write(`gatescope ${name}: ${oneLine(err.message)}\n`);
       return 2;
     }
     throw err;

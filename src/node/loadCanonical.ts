@@ -4,13 +4,12 @@
 import { basename } from 'node:path';
 import type { TensorMap } from '../core/tensor';
 import { isHdf5, readTensorFile } from '../core/formats';
-import { isZip } from '../core/formats/pt';
+import { guardRead } from '../core/formats/errors';
+import { ZipArchive, isZip } from '../core/formats/zip';
 import type { ModelImportOptions } from '../core/formats/model';
 import { importNamed } from '../core/layouts/named';
 import { toLmParams, type ImportedModel } from '../core/layouts/model';
-import { loadModelFile } from './loadModelFile';
-import { readFileSync } from 'node:fs';
-import { unzipSync } from 'fflate';
+import { installEnvLoadLimits, loadModelFile, readRegularFile } from './loadModelFile';
 
 export interface CanonicalFile {
   readonly tensors: TensorMap;
@@ -18,11 +17,11 @@ export interface CanonicalFile {
   readonly description: string;
 }
 
-function isModelFile(bytes: Uint8Array, name: string): boolean {
+function isModelFile(bytes: Uint8Array, name: string, options: ModelImportOptions): boolean {
   if (/\.(onnx|json|h5|keras)$/i.test(name) || isHdf5(bytes)) return true;
   if (isZip(bytes)) {
-    const names = Object.keys(unzipSync(bytes, { filter: (f) => f.name === 'config.json' || f.name === 'model.weights.h5' }));
-    return names.length > 0;
+    const zip = ZipArchive.open(bytes, name, options.limits); // the central directory only
+    return zip.has('config.json') || zip.has('model.weights.h5');
   }
   return false;
 }
@@ -34,19 +33,20 @@ function modelTensors(m: ImportedModel): TensorMap {
 }
 
 export async function loadCanonical(path: string, options: ModelImportOptions = {}): Promise<CanonicalFile> {
-  const bytes = readFileSync(path);
+  installEnvLoadLimits();
+  const bytes = readRegularFile(path);
   const name = basename(path);
-  if (isModelFile(bytes, name)) {
-    const m = await loadModelFile(path, options);
+  if (guardRead(name, () => isModelFile(bytes, name, options))) {
+    const m = await loadModelFile(path, options, bytes);
     return { tensors: modelTensors(m), model: m, description: `${m.source.format} (${m.source.layout} layout)` };
   }
-  const file = readTensorFile(bytes, name);
+  const file = readTensorFile(bytes, name, options.limits);
   const names = [...file.tensors.keys()];
   const pytorchNames = names.some((n) => /(^|\.)weight_ih_l\d+$/.test(n));
   const looksForeign = !pytorchNames && names.some((n) => /^[WU](_?[a-z])?$|^Wxh$/.test(n));
   if (looksForeign) {
     // An unknown or ambiguous layout is an error that lists the tensors and the flag to pass.
-    const m = importNamed(file.tensors, { ...options, format: file.format });
+    const m = guardRead(name, () => importNamed(file.tensors, { ...options, format: file.format }));
     return { tensors: modelTensors(m), model: m, description: `${file.format} (${m.source.layout} layout)` };
   }
   return { tensors: file.tensors, description: `${file.format} tensors` };

@@ -1,20 +1,20 @@
 // Model files on disk: read and parse a checkpoint, write one atomically.
-import { readFileSync, statSync, unlinkSync } from 'node:fs';
+import { unlinkSync } from 'node:fs';
 import { type Checkpoint, parseCheckpoint, serializeCheckpoint } from '../core/checkpoint';
+import { guardRead } from '../core/formats/errors';
 import { writeFileAtomic } from './atomicWrite';
+import { installEnvLoadLimits, readRegularFile } from './loadModelFile';
 
 export class ModelFileError extends Error {}
 
+/**
+ * Reads and parses a gatescope checkpoint: ModelFileError when the file cannot be read (missing, a
+ * folder, a device or pipe, over 2 GiB), FormatError (one line naming it) when its content is bad.
+ */
 export function readModelFile(path: string): Checkpoint {
-  let bytes: Uint8Array;
-  try {
-    if (statSync(path).isDirectory()) throw new ModelFileError(`${path}: is a directory, not a model file`);
-    bytes = new Uint8Array(readFileSync(path));
-  } catch (e) {
-    if (e instanceof ModelFileError) throw e;
-    throw new ModelFileError(`${path}: cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
-  }
-  return parseCheckpoint(bytes, path);
+  installEnvLoadLimits();
+  const bytes = readRegularFile(path, (m) => new ModelFileError(m), 'cannot read (ENOENT)');
+  return guardRead(path, () => parseCheckpoint(bytes, path));
 }
 
 export function writeModelFile(path: string, ck: Checkpoint): void {

@@ -5,10 +5,11 @@
 //   Keras 3 (`x.weights.h5`, and model.weights.h5 inside a `.keras` zip next to config.json):
 //     layers/<snake_case class>[_k]/cell/vars/{0,1,2} = kernel, recurrent_kernel, bias; Bidirectional
 //     under forward_layer/ and backward_layer/; Dense under layers/dense/vars/{0,1}.
-import { unzipSync } from 'fflate';
 import type { FloatTensor, Tensor } from '../tensor';
-import { FormatError } from './safetensors';
+import { FormatError } from './errors';
 import { type H5Group, type H5Node, attrString, attrStrings, h5Get, readHdf5 } from './hdf5';
+import type { LoadLimits } from './limits';
+import type { ZipArchive } from './zip';
 import {
   type KerasCellWeights, type KerasDense, type KerasRnnClass, type KerasRnnLayer, type KerasRnnSettings,
   kerasClassFromShapes, kerasToCanonical,
@@ -31,20 +32,45 @@ export interface KerasLayerRecord {
 
 export interface KerasImportFlags {
   readonly recurrentActivation?: RnnConfig['recurrentActivation'];
+  readonly limits?: Partial<LoadLimits>;
 }
 
-type LayerConfig = { class_name?: string; config?: Record<string, unknown>; name?: string };
+export type LayerConfig = { class_name?: string; config?: Record<string, unknown>; name?: string };
 
 function float(t: Tensor, what: string): FloatTensor {
   if (t.dtype !== 'float32' && t.dtype !== 'float64') throw new FormatError(`${what}: ${t.dtype} weights are not supported (float32/float64)`);
   return t as FloatTensor;
 }
 
-function configLayers(modelConfig: unknown): LayerConfig[] {
-  const c = modelConfig as { config?: { layers?: LayerConfig[] } | LayerConfig[] } | undefined;
-  if (!c) return [];
-  if (Array.isArray(c.config)) return c.config; // very old Keras: Sequential config is the layer list
-  return c.config?.layers ?? [];
+const isObject = (v: unknown): v is Record<string, unknown> => !!v && typeof v === 'object' && !Array.isArray(v);
+
+/**
+ * The layer list of a Keras model_config / config.json (or a tfjs modelTopology), checked for shape:
+ * each layer an object with a string class_name and an object config.
+ */
+export function configLayers(modelConfig: unknown, source = 'model config'): LayerConfig[] {
+  if (modelConfig === undefined || modelConfig === null) return [];
+  if (!isObject(modelConfig)) throw new FormatError(`${source}: model config is not a JSON object`);
+  const c = modelConfig.config;
+  // very old Keras: a Sequential config is the layer list itself
+  const layers = Array.isArray(c) ? c : isObject(c) ? c.layers : undefined;
+  if (layers === undefined || layers === null) return [];
+  if (!Array.isArray(layers)) throw new FormatError(`${source}: model config "layers" is not a list`);
+  return layers.map((l, i) => {
+    if (!isObject(l)) throw new FormatError(`${source}: model config layer ${i} is not an object`);
+    if (l.class_name !== undefined && typeof l.class_name !== 'string') throw new FormatError(`${source}: model config layer ${i} has a class_name that is not a string`);
+    if (l.config !== undefined && l.config !== null && !isObject(l.config)) throw new FormatError(`${source}: model config layer ${i} has a config that is not an object`);
+    return { class_name: l.class_name as string | undefined, config: (l.config ?? undefined) as Record<string, unknown> | undefined, name: typeof l.name === 'string' ? l.name : undefined };
+  });
+}
+
+/** JSON text from a Keras file (model_config attribute, config.json), or a FormatError naming it. */
+export function parseKerasJson(text: string, source: string, what: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    throw new FormatError(`${source}: ${what} is not valid JSON (${(e as Error).message.split('\n')[0].slice(0, 120)})`);
+  }
 }
 
 function layerName(l: LayerConfig): string {
@@ -72,7 +98,7 @@ function legacyLayers(root: H5Group, source: string): { layers: KerasLayerRecord
   const names = attrStrings(weightsRoot.attrs, 'layer_names');
   if (!names) throw new FormatError(`${source}: no layer_names attribute (not a Keras weights file)`);
   const configText = attrString(root.attrs, 'model_config');
-  const cfgLayers = configText ? configLayers(JSON.parse(configText)) : [];
+  const cfgLayers = configText ? configLayers(parseKerasJson(configText, source, 'model_config'), source) : [];
   const byName = new Map(cfgLayers.map((l) => [layerName(l), l]));
   const layers: KerasLayerRecord[] = [];
   for (const name of names) {
@@ -150,7 +176,7 @@ function v3Layers(root: H5Group, config: unknown, source: string): { layers: Ker
   if (!container || container.kind !== 'group') throw new FormatError(`${source}: no layers/ group (not a Keras 3 weights file)`);
   const paths = [...container.children.keys()];
   let order: { path: string; lc?: LayerConfig }[];
-  const cfgLayers = configLayers(config).filter((l) => l.class_name !== 'InputLayer');
+  const cfgLayers = configLayers(config, source).filter((l) => l.class_name !== 'InputLayer');
   if (cfgLayers.length) {
     const used = new Map<string, number>();
     order = cfgLayers.map((lc) => {
@@ -238,7 +264,7 @@ export function kerasRecordsToModel(records: readonly KerasLayerRecord[], format
 
 /** A Keras .h5 / .weights.h5 file (either generation). */
 export async function importKerasH5(bytes: Uint8Array, source: string, flags: KerasImportFlags = {}, config?: unknown, format?: string): Promise<ImportedModel> {
-  const root = await readHdf5(bytes, source);
+  const root = await readHdf5(bytes, source, flags.limits);
   if (root.children.has('layers') || root.children.has('_layer_checkpoint_dependencies')) {
     const { layers, configKnown, notes } = v3Layers(root, config, source);
     return kerasRecordsToModel(layers, format ?? 'keras-v3', configKnown, true, notes, flags);
@@ -249,17 +275,13 @@ export async function importKerasH5(bytes: Uint8Array, source: string, flags: Ke
 }
 
 /** A Keras 3 `.keras` archive: config.json + model.weights.h5. */
-export async function importKerasArchive(entries: Record<string, Uint8Array>, source: string, flags: KerasImportFlags = {}): Promise<ImportedModel> {
-  const weights = entries['model.weights.h5'];
+export async function importKerasArchive(zip: ZipArchive, source: string, flags: KerasImportFlags = {}): Promise<ImportedModel> {
+  const weights = zip.read('model.weights.h5');
   if (!weights) {
-    if (entries['model.weights.npz']) throw new FormatError(`${source}: .keras archives with npz weights are not supported (h5 only)`);
+    if (zip.has('model.weights.npz')) throw new FormatError(`${source}: .keras archives with npz weights are not supported (h5 only)`);
     throw new FormatError(`${source}: .keras archive without model.weights.h5`);
   }
-  const cfgBytes = entries['config.json'];
-  const config = cfgBytes ? JSON.parse(new TextDecoder().decode(cfgBytes)) : undefined;
-  return importKerasH5(weights, source, flags, config, 'keras');
-}
-
-export function unzipKeras(bytes: Uint8Array): Record<string, Uint8Array> {
-  return unzipSync(bytes);
+  const cfgBytes = zip.read('config.json');
+  const config = cfgBytes ? parseKerasJson(new TextDecoder().decode(cfgBytes), source, 'config.json') : undefined;
+  return importKerasH5(weights, source, { ...flags, limits: flags.limits ?? zip.limits }, config, 'keras');
 }

@@ -1,8 +1,12 @@
 // NumPy .npy (magic, version, header dict literal, raw data) and .npz (a zip of <name>.npy entries,
 // stored or deflated). Handles both byte orders and fortran_order; writes little-endian C-order v1.0.
-import { unzipSync, zipSync } from 'fflate';
+import { zipSync } from 'fflate';
 import { type DType, type Tensor, type TensorData, type TensorMap, numel } from '../tensor';
-import { FormatError, BYTES_PER_ELEMENT, typedArrayOf } from './safetensors';
+import { FormatError } from './errors';
+import { BYTES_PER_ELEMENT, typedArrayOf } from './safetensors';
+import { type LoadLimits, TensorBudget, checkedNumel, loadLimits } from './limits';
+import { ZipArchive } from './zip';
+import { swapBytes } from './pt';
 
 const MAGIC = [0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59]; // \x93NUMPY
 
@@ -35,39 +39,47 @@ function parseHeader(text: string, source: string): NpyHeader {
   const shapeText = /'shape'\s*:\s*\(([^)]*)\)/.exec(text)?.[1];
   if (descr === undefined || fortran === undefined || shapeText === undefined) {
     if (/'descr'\s*:\s*\[/.test(text)) throw new FormatError(`${source}: structured (record) arrays are not supported`);
-    throw new FormatError(`${source}: malformed .npy header ${JSON.stringify(text.trim())}`);
+    throw new FormatError(`${source}: malformed .npy header ${JSON.stringify(text.trim().slice(0, 120))}`);
   }
-  const shape = shapeText.split(',').map((s) => s.trim()).filter((s) => s.length).map((s) => {
-    const n = Number(s.replace(/L$/, ''));
-    if (!Number.isInteger(n) || n < 0) throw new FormatError(`${source}: bad dimension "${s}" in .npy shape`);
+  const parts = shapeText.split(',').map((s) => s.trim());
+  if (parts.length > 65 || parts.slice(0, -1).some((s) => !s.length)) throw new FormatError(`${source}: malformed .npy shape (${shapeText.slice(0, 60)})`);
+  const shape = parts.filter((s) => s.length).map((s) => {
+    const n = /^\d+L?$/.test(s) ? Number(s.replace(/L$/, '')) : NaN;
+    if (!Number.isSafeInteger(n)) throw new FormatError(`${source}: bad dimension "${s.slice(0, 30)}" in .npy shape`);
     return n;
   });
   return { descr, fortranOrder: fortran === 'True', shape };
 }
 
-export function parseNpy(bytes: Uint8Array, source = '.npy'): Tensor {
+export function parseNpy(bytes: Uint8Array, source = '.npy', limits?: Partial<LoadLimits>, budget?: TensorBudget): Tensor {
   if (!isNpy(bytes)) throw new FormatError(`${source}: not a .npy file (magic number missing)`);
+  if (bytes.length < 10) throw new FormatError(`${source}: truncated .npy header`);
   const major = bytes[6];
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   let headerLen: number;
   let start: number;
   if (major === 1) { headerLen = view.getUint16(8, true); start = 10; }
-  else if (major === 2 || major === 3) { headerLen = view.getUint32(8, true); start = 12; }
+  else if ((major === 2 || major === 3) && bytes.length >= 12) { headerLen = view.getUint32(8, true); start = 12; }
+  else if (major === 2 || major === 3) throw new FormatError(`${source}: truncated .npy header`);
   else throw new FormatError(`${source}: unsupported .npy version ${major}`);
+  if (start + headerLen > bytes.length) throw new FormatError(`${source}: .npy header of ${headerLen} bytes runs past the end of the file (truncated?)`);
   const header = parseHeader(new TextDecoder(major === 3 ? 'utf-8' : 'latin1').decode(bytes.subarray(start, start + headerLen)), source);
   const order = header.descr[0];
   const code = header.descr.slice(1);
-  const kind = DESCR[code];
+  const kind = Object.hasOwn(DESCR, code) ? DESCR[code] : undefined;
   if (!kind || !'<>|='.includes(order)) {
-    throw new FormatError(`${source}: unsupported dtype "${header.descr}" (float16/32/64, int8–64, uint8–64 and bool are supported)`);
+    const hint = /^.O$/.test(header.descr) ? ' (object arrays need pickle, which is never loaded)' : '';
+    throw new FormatError(`${source}: unsupported dtype "${header.descr}"${hint} (float16/32/64, int8–64, uint8–64 and bool are supported)`);
   }
   const itemSize = Number(code.slice(1));
-  const n = numel(header.shape);
+  const n = checkedNumel(header.shape);
   const dataStart = start + headerLen;
-  if (dataStart + n * itemSize > bytes.length) throw new FormatError(`${source}: data is shorter than its shape ${JSON.stringify(header.shape)}`);
+  if (!(n * itemSize <= bytes.length - dataStart)) throw new FormatError(`${source}: data is shorter than its shape ${JSON.stringify(header.shape)} (truncated?)`);
+  const nbytes = n * itemSize;
+  (budget ?? new TensorBudget(source, loadLimits(limits))).take(kind.convert ? n * BYTES_PER_ELEMENT[kind.dtype] : nbytes, `array ${JSON.stringify(header.shape)}`);
   // A real copy (Buffer.slice would be a view): byte swapping happens in place.
-  const raw = new Uint8Array(bytes.subarray(dataStart, dataStart + n * itemSize));
-  if (order === '>' && itemSize > 1) for (let i = 0; i < raw.length; i += itemSize) raw.subarray(i, i + itemSize).reverse();
+  const raw = new Uint8Array(bytes.subarray(dataStart, dataStart + nbytes));
+  if (order === '>' && itemSize > 1) swapBytes(raw, itemSize);
   let data: TensorData = kind.convert ? widenUnsigned(raw, kind.convert, source) : typedArrayOf(kind.dtype, raw);
   if (header.fortranOrder && header.shape.length > 1) data = fortranToC(data, header.shape);
   return { dtype: kind.dtype, shape: header.shape, data };
@@ -103,22 +115,17 @@ function fortranToC(data: TensorData, shape: number[]): TensorData {
   return out;
 }
 
-export function parseNpz(bytes: Uint8Array, source = '.npz'): TensorMap {
-  let entries: Record<string, Uint8Array>;
-  try {
-    entries = unzipSync(bytes);
-  } catch (e) {
-    throw new FormatError(`${source}: not a readable zip archive (${(e as Error).message})`);
-  }
-  return npzEntries(entries, source);
+export function parseNpz(bytes: Uint8Array, source = '.npz', limits?: Partial<LoadLimits>): TensorMap {
+  return npzEntries(ZipArchive.open(bytes, source, limits), source);
 }
 
-/** The arrays of an already unzipped .npz. */
-export function npzEntries(entries: Record<string, Uint8Array>, source = '.npz'): TensorMap {
+/** The arrays of an .npz archive (pickled object arrays are refused: .npy entries only, never pickle). */
+export function npzEntries(zip: ZipArchive, source = '.npz'): TensorMap {
   const out: TensorMap = new Map();
-  for (const [name, b] of Object.entries(entries)) {
+  const budget = new TensorBudget(source, zip.limits);
+  for (const name of zip.names) {
     if (!name.endsWith('.npy')) continue;
-    out.set(name.slice(0, -4), parseNpy(b, `${source}:${name}`));
+    out.set(name.slice(0, -4), parseNpy(zip.read(name)!, `${source}:${name}`, zip.limits, budget));
   }
   if (!out.size) throw new FormatError(`${source}: zip archive without .npy entries (not an .npz file)`);
   return out;

@@ -1,20 +1,22 @@
 // ONNX models: the LSTM / GRU / RNN nodes of the main graph with their W, R, B (and P) tensors,
 // read from initializers or Constant nodes. Parsed straight from the protobuf wire format.
-import type { FloatTensor, Tensor } from '../tensor';
-import { numel } from '../tensor';
-import { FormatError, typedArrayOf } from './safetensors';
-import { type ProtoField, float32, int64, int64s, readMessage, str } from './protobuf';
+import type { DType, FloatTensor, Tensor } from '../tensor';
+import { FormatError } from './errors';
+import { BYTES_PER_ELEMENT, typedArrayOf } from './safetensors';
+import { type ProtoField, bytesOf, float32, float32s, float64s, int64, int64s, readMessage, str } from './protobuf';
 import { type OnnxRnnNode, onnxToCanonical } from '../layouts/onnx';
 import type { ImportedModel } from '../layouts/model';
+import { type LoadLimits, TensorBudget, badShape, checkedNumel, describe, loadLimits } from './limits';
 
 // ModelProto.graph = 7; GraphProto: node = 1, initializer = 5; NodeProto: input 1, output 2, name 3,
-// op_type 4, attribute 5; AttributeProto: name 1, f 2, i 3, s 4, t 5, floats 7, ints 8, strings 9;
+// op_type 4, attribute 5; AttributeProto: name 1, f 2, i 3, s 4, t 5, floats 7, ints 8, strings 9, type 20;
 // TensorProto: dims 1, data_type 2, float_data 4, int32_data 5, int64_data 7, name 8, raw_data 9,
-// double_data 10, data_location 14.
+// double_data 10, external_data 13 (key 1 / value 2: location, offset, length), data_location 14.
 const FLOAT = 1;
 const INT32 = 6;
 const INT64 = 7;
 const DOUBLE = 11;
+const DTYPE_OF_ONNX: Record<number, DType> = { [FLOAT]: 'float32', [INT32]: 'int32', [INT64]: 'int64', [DOUBLE]: 'float64' };
 
 export interface OnnxNode {
   readonly opType: string;
@@ -29,6 +31,17 @@ export interface OnnxGraph {
   readonly initializers: Map<string, Tensor>;
 }
 
+/** Reads a file next to the model (external tensor data); undefined when it does not exist. */
+export type OnnxSiblingReader = (relativePath: string) => Uint8Array | undefined;
+
+interface TensorContext {
+  readonly source: string;
+  readonly budget: TensorBudget;
+  readonly readSibling?: OnnxSiblingReader;
+  /** External data files read so far (a file shared by many tensors is read once). */
+  readonly external: Map<string, Uint8Array>;
+}
+
 function fields(msg: ProtoField[], n: number): ProtoField[] {
   return msg.filter((f) => f.field === n);
 }
@@ -36,57 +49,114 @@ function one(msg: ProtoField[], n: number): ProtoField | undefined {
   return msg.find((f) => f.field === n);
 }
 
-export function parseTensorProto(bytes: Uint8Array, source: string): { name: string; tensor: Tensor } {
-  const m = readMessage(bytes);
-  const name = str(one(m, 8)?.value ?? new Uint8Array());
-  const dims = fields(m, 1).flatMap(int64s);
-  const type = Number(one(m, 2)?.value ?? 0n);
-  const n = numel(dims);
-  if (one(m, 14) && Number(one(m, 14)!.value) === 1) throw new FormatError(`${source}: tensor "${name}" is stored externally (external data files are not supported)`);
-  const raw = one(m, 9)?.value as Uint8Array | undefined;
-  const shape = dims;
-  switch (type) {
-    case FLOAT: {
-      if (raw) return { name, tensor: { dtype: 'float32', shape, data: typedArrayOf('float32', raw) } };
-      const vals = fields(m, 4).flatMap((f) => (f.value instanceof Uint8Array ? [...new Float32Array(new Uint8Array(f.value).buffer)] : [float32(f.value)]));
-      return { name, tensor: { dtype: 'float32', shape, data: Float32Array.from(vals.length ? vals : new Array(n).fill(0)) } };
-    }
-    case DOUBLE: {
-      if (raw) return { name, tensor: { dtype: 'float64', shape, data: typedArrayOf('float64', raw) } };
-      const vals = fields(m, 10).flatMap((f) => (f.value instanceof Uint8Array ? [...new Float64Array(new Uint8Array(f.value).buffer)] : [Number(f.value)]));
-      return { name, tensor: { dtype: 'float64', shape, data: Float64Array.from(vals) } };
-    }
-    case INT64: {
-      if (raw) return { name, tensor: { dtype: 'int64', shape, data: typedArrayOf('int64', raw) } };
-      return { name, tensor: { dtype: 'int64', shape, data: BigInt64Array.from(fields(m, 7).flatMap(int64s), (v) => BigInt(v)) } };
-    }
-    case INT32: {
-      if (raw) return { name, tensor: { dtype: 'int32', shape, data: typedArrayOf('int32', raw) } };
-      return { name, tensor: { dtype: 'int32', shape, data: Int32Array.from(fields(m, 5).flatMap(int64s)) } };
-    }
-    default:
-      return { name, tensor: { dtype: 'uint8', shape: [0], data: new Uint8Array(0) } }; // unused here
+function message(f: ProtoField, what: string, source: string): ProtoField[] {
+  try {
+    return readMessage(bytesOf(f, what));
+  } catch (e) {
+    if (e instanceof FormatError) throw new FormatError(`${source}: ${what}: ${e.message}`);
+    throw e;
   }
 }
 
-function parseAttribute(bytes: Uint8Array, source: string): [string, unknown] {
+export function parseTensorProto(bytes: Uint8Array, source: string, ctx?: Partial<TensorContext>): { name: string; tensor: Tensor } {
+  const c: TensorContext = { source, budget: ctx?.budget ?? new TensorBudget(source, loadLimits()), readSibling: ctx?.readSibling, external: ctx?.external ?? new Map() };
   const m = readMessage(bytes);
-  const name = str(one(m, 1)?.value ?? new Uint8Array());
-  const type = Number(one(m, 20)?.value ?? 0n);
+  const name = one(m, 8) ? str(one(m, 8)!.value) : '';
+  const what = `tensor "${name}"`;
+  const fail = (msg: string): never => { throw new FormatError(`${source}: ${what} ${msg}`); };
+  const dims = fields(m, 1).flatMap(int64s);
+  const problem = badShape(dims);
+  if (problem) fail(problem);
+  const type = one(m, 2) ? int64(one(m, 2)!.value) : 0;
+  const dtype = Object.hasOwn(DTYPE_OF_ONNX, type) ? DTYPE_OF_ONNX[type] : undefined;
+  const shape = dims;
+  if (!dtype) return { name, tensor: { dtype: 'uint8', shape: [0], data: new Uint8Array(0) } }; // not a weight type: never used as one
+  const n = checkedNumel(dims);
+  const es = BYTES_PER_ELEMENT[dtype];
+  const nbytes = n * es;
+  const external = one(m, 14) && int64(one(m, 14)!.value) === 1;
+  let raw = one(m, 9) ? bytesOf(one(m, 9)!, `raw_data of ${what}`) : undefined;
+  if (external) raw = externalData(m, c, what, nbytes);
+  if (raw) {
+    if (raw.length !== nbytes) fail(`${formatDims(dims)} needs ${nbytes} bytes of raw data, has ${raw.length}`);
+    c.budget.take(nbytes, what);
+    return { name, tensor: { dtype, shape, data: typedArrayOf(dtype, raw) } };
+  }
+  const values = ((): number[] => {
+    switch (type) {
+      case FLOAT: return fields(m, 4).flatMap(float32s);
+      case DOUBLE: return fields(m, 10).flatMap(float64s);
+      case INT64: return fields(m, 7).flatMap(int64s);
+      default: return fields(m, 5).flatMap(int64s);
+    }
+  })();
+  if (values.length !== n) fail(`${formatDims(dims)} has ${values.length} values, not ${n}`);
+  c.budget.take(nbytes, what);
+  switch (dtype) {
+    case 'float32': return { name, tensor: { dtype, shape, data: Float32Array.from(values) } };
+    case 'float64': return { name, tensor: { dtype, shape, data: Float64Array.from(values) } };
+    case 'int64': return { name, tensor: { dtype, shape, data: BigInt64Array.from(values, (v) => BigInt(v)) } };
+    default: return { name, tensor: { dtype: 'int32', shape, data: Int32Array.from(values) } };
+  }
+}
+
+const formatDims = (dims: readonly number[]): string => `[${dims.join(', ')}]`;
+
+/** Tensor data kept in another file (data_location EXTERNAL): read through the caller, inside the model's folder. */
+function externalData(m: ProtoField[], c: TensorContext, what: string, nbytes: number): Uint8Array {
+  const fail = (msg: string): never => { throw new FormatError(`${c.source}: ${what} ${msg}`); };
+  const info = new Map<string, string>();
+  for (const f of fields(m, 13)) {
+    const kv = message(f, 'external_data entry', c.source);
+    info.set(one(kv, 1) ? str(one(kv, 1)!.value) : '', one(kv, 2) ? str(one(kv, 2)!.value) : '');
+  }
+  const location = info.get('location');
+  if (!location) return fail('is stored externally without a location');
+  if (!c.readSibling) return fail(`is stored externally in ${describe(location)}; open the .onnx file from its folder`);
+  const num = (key: string, dflt: number): number => {
+    const v = info.get(key);
+    if (v === undefined || v === '') return dflt;
+    const x = /^\d+$/.test(v) ? Number(v) : NaN;
+    if (!Number.isSafeInteger(x)) fail(`has external_data ${key} ${describe(v)}, not a non-negative integer`);
+    return x;
+  };
+  let file = c.external.get(location);
+  if (!file) {
+    file = c.readSibling(location);
+    if (!file) return fail(`is stored externally in ${describe(location)}, which is missing`);
+    c.external.set(location, file);
+  }
+  const offset = num('offset', 0);
+  const length = num('length', file.length - Math.min(offset, file.length));
+  if (offset + length > file.length) fail(`reads bytes ${offset}..${offset + length} of ${describe(location)}, which has ${file.length}`);
+  if (length !== nbytes) fail(`needs ${nbytes} bytes, its external data has ${length}`);
+  return file.subarray(offset, offset + length);
+}
+
+function parseAttribute(bytes: Uint8Array, source: string, ctx: TensorContext): [string, unknown] {
+  const m = readMessage(bytes);
+  const name = one(m, 1) ? str(one(m, 1)!.value) : '';
+  const type = one(m, 20) ? int64(one(m, 20)!.value) : 0;
+  const value = (n: number, kind: string): ProtoField => {
+    const f = one(m, n);
+    if (!f) throw new FormatError(`${source}: attribute "${name}" of type ${kind} has no value`);
+    return f;
+  };
   // AttributeType: FLOAT 1, INT 2, STRING 3, TENSOR 4, FLOATS 6, INTS 7, STRINGS 8
   switch (type) {
-    case 1: return [name, float32(one(m, 2)!.value)];
-    case 2: return [name, int64(one(m, 3)!.value)];
-    case 3: return [name, str(one(m, 4)!.value)];
-    case 4: return [name, parseTensorProto(one(m, 5)!.value as Uint8Array, source).tensor];
-    case 6: return [name, fields(m, 7).flatMap((f) => (f.value instanceof Uint8Array ? [...new Float32Array(new Uint8Array(f.value).buffer)] : [float32(f.value)]))];
+    case 1: return [name, float32(value(2, 'FLOAT').value)];
+    case 2: return [name, int64(value(3, 'INT').value)];
+    case 3: return [name, str(value(4, 'STRING').value)];
+    case 4: return [name, parseTensorProto(bytesOf(value(5, 'TENSOR'), `attribute "${name}"`), source, ctx).tensor];
+    case 6: return [name, fields(m, 7).flatMap(float32s)];
     case 7: return [name, fields(m, 8).flatMap(int64s)];
     case 8: return [name, fields(m, 9).map((f) => str(f.value))];
     default: return [name, undefined];
   }
 }
 
-export function parseOnnx(bytes: Uint8Array, source = 'onnx'): OnnxGraph {
+export function parseOnnx(bytes: Uint8Array, source = 'onnx', readSibling?: OnnxSiblingReader, limits?: Partial<LoadLimits>): OnnxGraph {
+  const ctx: TensorContext = { source, budget: new TensorBudget(source, loadLimits(limits)), readSibling, external: new Map() };
   let model: ProtoField[];
   try {
     model = readMessage(bytes);
@@ -95,31 +165,37 @@ export function parseOnnx(bytes: Uint8Array, source = 'onnx'): OnnxGraph {
   }
   const graphField = one(model, 7);
   if (!graphField || !(graphField.value instanceof Uint8Array)) throw new FormatError(`${source}: no graph in the model (not an ONNX file?)`);
-  const graph = readMessage(graphField.value);
-  const initializers = new Map<string, Tensor>();
-  for (const f of fields(graph, 5)) {
-    const { name, tensor } = parseTensorProto(f.value as Uint8Array, source);
-    initializers.set(name, tensor);
+  try {
+    const graph = readMessage(graphField.value);
+    const initializers = new Map<string, Tensor>();
+    for (const f of fields(graph, 5)) {
+      const { name, tensor } = parseTensorProto(bytesOf(f, 'initializer'), source, ctx);
+      initializers.set(name, tensor);
+    }
+    const nodes: OnnxNode[] = fields(graph, 1).map((f) => {
+      const m = readMessage(bytesOf(f, 'node'));
+      return {
+        inputs: fields(m, 1).map((x) => str(x.value)),
+        outputs: fields(m, 2).map((x) => str(x.value)),
+        name: one(m, 3) ? str(one(m, 3)!.value) : '',
+        opType: one(m, 4) ? str(one(m, 4)!.value) : '',
+        attributes: new Map(fields(m, 5).map((a) => parseAttribute(bytesOf(a, 'attribute'), source, ctx))),
+      };
+    });
+    // Constant nodes hold weights too (when exported without constant folding into initializers).
+    for (const n of nodes) {
+      const v = n.attributes.get('value');
+      if (n.opType === 'Constant' && v && typeof v === 'object' && 'dtype' in v && n.outputs[0] !== undefined) initializers.set(n.outputs[0], v as Tensor);
+    }
+    return { nodes, initializers };
+  } catch (e) {
+    if (e instanceof FormatError && !e.message.startsWith(`${source}: `)) throw new FormatError(`${source}: malformed ONNX graph (${e.message})`);
+    throw e;
   }
-  const nodes: OnnxNode[] = fields(graph, 1).map((f) => {
-    const m = readMessage(f.value as Uint8Array);
-    return {
-      inputs: fields(m, 1).map((x) => str(x.value)),
-      outputs: fields(m, 2).map((x) => str(x.value)),
-      name: str(one(m, 3)?.value ?? new Uint8Array()),
-      opType: str(one(m, 4)?.value ?? new Uint8Array()),
-      attributes: new Map(fields(m, 5).map((a) => parseAttribute(a.value as Uint8Array, source))),
-    };
-  });
-  // Constant nodes hold weights too (when exported without constant folding into initializers).
-  for (const n of nodes) {
-    if (n.opType === 'Constant' && n.attributes.get('value')) initializers.set(n.outputs[0], n.attributes.get('value') as Tensor);
-  }
-  return { nodes, initializers };
 }
 
-export function importOnnx(bytes: Uint8Array, source = 'onnx'): ImportedModel {
-  const g = parseOnnx(bytes, source);
+export function importOnnx(bytes: Uint8Array, source = 'onnx', readSibling?: OnnxSiblingReader, limits?: Partial<LoadLimits>): ImportedModel {
+  const g = parseOnnx(bytes, source, readSibling, limits);
   const rnnNodes = g.nodes.filter((n) => n.opType === 'LSTM' || n.opType === 'GRU' || n.opType === 'RNN');
   if (!rnnNodes.length) {
     throw new FormatError(`${source}: no LSTM, GRU or RNN operator (ops: ${[...new Set(g.nodes.map((n) => n.opType))].join(', ')})`);
@@ -138,6 +214,14 @@ export function importOnnx(bytes: Uint8Array, source = 'onnx'): ImportedModel {
   const notes: string[] = [];
   const nodes: OnnxRnnNode[] = rnnNodes.map((n) => {
     const a = n.attributes;
+    const typed = <T>(key: string, ok: (v: unknown) => boolean, kind: string): T | undefined => {
+      const v = a.get(key);
+      if (v === undefined) return undefined;
+      if (!ok(v)) throw new FormatError(`${source}: attribute ${key} of node "${n.name}" is ${describe(v)}, not ${kind}`);
+      return v as T;
+    };
+    const isInt = (v: unknown): boolean => typeof v === 'number' && Number.isSafeInteger(v);
+    const isStrings = (v: unknown): boolean => Array.isArray(v) && v.every((x) => typeof x === 'string');
     if (n.inputs[4]) notes.push(`node "${n.name}" takes sequence_lens: pass lengths when tracing`);
     return {
       opType: n.opType as OnnxRnnNode['opType'],
@@ -147,13 +231,13 @@ export function importOnnx(bytes: Uint8Array, source = 'onnx'): ImportedModel {
       B: weight(n, 3, 'B', false),
       P: n.opType === 'LSTM' ? weight(n, 7, 'P', false) : undefined,
       attributes: {
-        hiddenSize: a.get('hidden_size') as number | undefined,
-        direction: a.get('direction') as string | undefined,
-        activations: a.get('activations') as string[] | undefined,
-        linearBeforeReset: a.get('linear_before_reset') as number | undefined,
-        clip: a.get('clip') as number | undefined,
-        inputForget: a.get('input_forget') as number | undefined,
-        layout: a.get('layout') as number | undefined,
+        hiddenSize: typed<number>('hidden_size', isInt, 'an integer'),
+        direction: typed<string>('direction', (v) => typeof v === 'string', 'a string'),
+        activations: typed<string[]>('activations', isStrings, 'a list of strings'),
+        linearBeforeReset: typed<number>('linear_before_reset', isInt, 'an integer'),
+        clip: typed<number>('clip', (v) => typeof v === 'number', 'a float'),
+        inputForget: typed<number>('input_forget', isInt, 'an integer'),
+        layout: typed<number>('layout', isInt, 'an integer'),
       },
     };
   });

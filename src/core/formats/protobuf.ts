@@ -31,6 +31,7 @@ export function readMessage(bytes: Uint8Array): ProtoField[] {
     pos = p1;
     const field = Number(key >> 3n);
     const wire = Number(key & 7n);
+    if (field === 0) throw new FormatError('protobuf: field number 0');
     switch (wire) {
       case 0: { const [v, p] = readVarint(bytes, pos); pos = p; out.push({ field, wire, value: v }); break; }
       case 1: {
@@ -40,7 +41,7 @@ export function readMessage(bytes: Uint8Array): ProtoField[] {
       case 2: {
         const [len, p] = readVarint(bytes, pos);
         const end = p + Number(len);
-        if (end > bytes.length) throw new FormatError('protobuf: length-delimited field runs past the end');
+        if (len > BigInt(bytes.length - p)) throw new FormatError('protobuf: length-delimited field runs past the end');
         out.push({ field, wire, value: bytes.subarray(p, end) }); pos = end; break;
       }
       case 5: {
@@ -54,13 +55,20 @@ export function readMessage(bytes: Uint8Array): ProtoField[] {
 }
 
 export function str(v: ProtoField['value']): string {
-  return v instanceof Uint8Array ? new TextDecoder().decode(v) : String(v);
+  if (!(v instanceof Uint8Array)) throw new FormatError('protobuf: a string field holds a number');
+  return new TextDecoder().decode(v);
+}
+
+/** The bytes of a length-delimited field (a nested message, raw data). */
+export function bytesOf(f: ProtoField, what: string): Uint8Array {
+  if (!(f.value instanceof Uint8Array)) throw new FormatError(`protobuf: ${what} is not a length-delimited field`);
+  return f.value;
 }
 
 /** Signed int64 from a varint (two's complement). */
 export function int64(v: ProtoField['value']): number {
-  const b = BigInt.asIntN(64, v as bigint);
-  return Number(b);
+  if (typeof v !== 'bigint') throw new FormatError('protobuf: an integer field is not a varint');
+  return Number(BigInt.asIntN(64, v));
 }
 
 /** Repeated int64: packed (bytes) or a single varint. */
@@ -75,7 +83,29 @@ export function int64s(f: ProtoField): number[] {
 }
 
 export function float32(v: ProtoField['value']): number {
+  if (typeof v !== 'number') throw new FormatError('protobuf: a float field is not fixed32');
   const dv = new DataView(new ArrayBuffer(4));
-  dv.setUint32(0, v as number, true);
+  dv.setUint32(0, v, true);
   return dv.getFloat32(0, true);
+}
+
+/** Repeated float: packed (bytes, a multiple of 4) or a single fixed32. */
+export function float32s(f: ProtoField): number[] {
+  if (f.value instanceof Uint8Array) {
+    if (f.value.length % 4) throw new FormatError('protobuf: packed floats are not a multiple of 4 bytes');
+    return [...new Float32Array(new Uint8Array(f.value).buffer)];
+  }
+  return [float32(f.value)];
+}
+
+/** Repeated double: packed (a multiple of 8 bytes) or a single fixed64. */
+export function float64s(f: ProtoField): number[] {
+  if (f.value instanceof Uint8Array) {
+    if (f.value.length % 8) throw new FormatError('protobuf: packed doubles are not a multiple of 8 bytes');
+    return [...new Float64Array(new Uint8Array(f.value).buffer)];
+  }
+  if (typeof f.value !== 'bigint' || f.wire !== 1) throw new FormatError('protobuf: a double field is not fixed64');
+  const dv = new DataView(new ArrayBuffer(8));
+  dv.setBigUint64(0, f.value, true);
+  return [dv.getFloat64(0, true)];
 }

@@ -2,10 +2,12 @@
 // legacy stream (magic number, protocol and sys-info pickles, the object pickle, the storage keys,
 // then each storage as int64 element count + raw bytes). Read with the safe pickle reader: only
 // tensor-rebuilding globals are allowed; tensors are materialised from the storages afterwards.
-import { unzipSync } from 'fflate';
-import { type DType, type Tensor, type TensorMap, numel } from '../tensor';
-import { FormatError, BYTES_PER_ELEMENT, typedArrayOf } from './safetensors';
+import { type DType, type Tensor, type TensorMap, formatShape } from '../tensor';
+import { FormatError } from './errors';
+import { BYTES_PER_ELEMENT, typedArrayOver } from './safetensors';
 import { PyDict, PyTuple, type PyGlobal, readPickle } from './pickle';
+import { type LoadLimits, TensorBudget, checkedNumel, describe, formatLimit, limitError, loadLimits } from './limits';
+import { ZipArchive, isZip } from './zip';
 
 const STORAGE_DTYPES: Record<string, DType> = {
   DoubleStorage: 'float64', FloatStorage: 'float32', HalfStorage: 'float16', BFloat16Storage: 'bfloat16',
@@ -48,19 +50,26 @@ export const PT_ADVICE =
 
 function intList(v: unknown, what: string): number[] {
   const items = v instanceof PyTuple ? v.items : Array.isArray(v) ? v : undefined;
-  if (!items || !items.every((x) => typeof x === 'number')) throw new FormatError(`.pt: ${what} is not a tuple of ints`);
-  return items as number[];
+  if (!items || !items.every((x) => typeof x === 'number' && Number.isSafeInteger(x))) throw new FormatError(`${what} ${describe(items ?? v)} is not a tuple of ints`);
+  if (items.length > 64) throw new FormatError(`${what} has ${items.length} dimensions (at most 64)`);
+  return [...items] as number[];
 }
 
 function rebuildTensor(args: unknown[]): LazyTensor {
   const [storage, offset, size, stride] = args;
-  if (!(storage instanceof StorageRef)) throw new FormatError('.pt: tensor without a storage');
-  if (typeof offset !== 'number') throw new FormatError('.pt: tensor storage offset is not an int');
-  return new LazyTensor(storage, offset, intList(size, 'tensor size'), intList(stride, 'tensor stride'));
+  if (!(storage instanceof StorageRef)) throw new FormatError('tensor without a storage');
+  if (typeof offset !== 'number' || !Number.isSafeInteger(offset) || offset < 0) throw new FormatError(`tensor storage offset ${describe(offset)} is not a non-negative int`);
+  const shape = intList(size, 'tensor size');
+  const strides = intList(stride, 'tensor stride');
+  if (shape.some((d) => d < 0)) throw new FormatError(`tensor size [${shape.join(', ')}] has a negative dimension`);
+  if (strides.length !== shape.length) throw new FormatError(`tensor stride [${strides.join(', ')}] does not match its size [${shape.join(', ')}]`);
+  // PyTorch itself refuses negative strides ("negative strides are not supported").
+  if (strides.some((d) => d < 0)) throw new FormatError(`tensor stride [${strides.join(', ')}] is negative (PyTorch refuses such tensors)`);
+  return new LazyTensor(storage, offset, shape, strides);
 }
 
 function firstArg(args: unknown[]): unknown {
-  if (!(args[0] instanceof LazyTensor)) throw new FormatError('.pt: parameter without tensor data');
+  if (!(args[0] instanceof LazyTensor)) throw new FormatError('parameter without tensor data');
   return args[0];
 }
 
@@ -85,9 +94,9 @@ export function torchGlobal(module: string, name: string): PyGlobal | undefined 
     case 'torch._tensor._rebuild_from_type_v2':
       return g((args) => {
         const [fn, type, inner] = args;
-        if (!(type instanceof TensorType)) throw new FormatError('.pt: tensor of an unknown subclass');
+        if (!(type instanceof TensorType)) throw new FormatError('tensor of an unknown subclass');
         const f = fn as PyGlobal;
-        if (!f?.call || !(inner instanceof PyTuple)) throw new FormatError('.pt: malformed tensor subclass record');
+        if (!f?.call || !(inner instanceof PyTuple)) throw new FormatError('malformed tensor subclass record');
         return f.call(inner.items);
       }, (obj) => obj);
     case 'torch.Tensor':
@@ -96,8 +105,8 @@ export function torchGlobal(module: string, name: string): PyGlobal | undefined 
     case 'torch.Size':
       return g((args) => (args[0] instanceof PyTuple ? args[0] : new PyTuple(intList(args[0], 'torch.Size'))));
   }
-  if (module === 'torch' && STORAGE_DTYPES[name]) return new StorageType(q, STORAGE_DTYPES[name]);
-  if (module === 'torch' && TORCH_DTYPES[name]) return new TorchDType(q, TORCH_DTYPES[name]);
+  if (module === 'torch' && Object.hasOwn(STORAGE_DTYPES, name)) return new StorageType(q, STORAGE_DTYPES[name]);
+  if (module === 'torch' && Object.hasOwn(TORCH_DTYPES, name)) return new TorchDType(q, TORCH_DTYPES[name]);
   return undefined;
 }
 
@@ -108,15 +117,15 @@ function refusalAdvice(q: string): string | undefined {
   return undefined;
 }
 
-function storageDType(t: unknown): DType {
+function storageDType(t: unknown, source: string): DType {
   if (t instanceof StorageType) return t.dtype;
   if (t instanceof TorchDType) return t.dtype;
-  throw new FormatError('.pt: storage of an unsupported type (complex or quantized tensors are not supported)');
+  throw new FormatError(`${source}: storage of an unsupported type (complex or quantized tensors are not supported)`);
 }
 
-function pidParts(pid: unknown): unknown[] {
+function pidParts(pid: unknown, source: string): unknown[] {
   if (pid instanceof PyTuple) return pid.items;
-  throw new FormatError('.pt: malformed persistent id');
+  throw new FormatError(`${source}: malformed persistent id`);
 }
 
 export interface PtFile {
@@ -125,65 +134,79 @@ export interface PtFile {
   readonly format: 'pt-zip' | 'pt-legacy';
 }
 
-export function isZip(bytes: Uint8Array): boolean {
-  return bytes.length >= 4 && bytes[0] === 0x50 && bytes[1] === 0x4b && bytes[2] === 0x03 && bytes[3] === 0x04;
-}
+export { isZip };
 
-export function parsePt(bytes: Uint8Array, source = '.pt'): PtFile {
-  if (isZip(bytes)) return parsePtZip(unzipSync(bytes), source);
-  if (bytes[0] === 0x80) return parsePtLegacy(bytes, source);
+export function parsePt(bytes: Uint8Array, source = '.pt', limits?: Partial<LoadLimits>): PtFile {
+  if (isZip(bytes)) return parsePtZip(ZipArchive.open(bytes, source, limits), source);
+  if (bytes[0] === 0x80) return parsePtLegacy(bytes, source, limits);
   throw new FormatError(`${source}: not a PyTorch file (neither a zip archive nor a pickle stream)`);
 }
 
-/** A torch.save zip archive given as its entries (name → bytes). */
-export function parsePtZip(entries: Record<string, Uint8Array>, source = '.pt'): PtFile {
-  const pklName = Object.keys(entries).find((n) => n === 'data.pkl' || n.endsWith('/data.pkl'));
+/** The data.pkl of a torch.save archive, if it has one. */
+export function ptPickleName(names: readonly string[]): string | undefined {
+  return names.find((n) => n === 'data.pkl' || n.endsWith('/data.pkl'));
+}
+
+/** A torch.save zip archive. */
+export function parsePtZip(zip: ZipArchive, source = '.pt'): PtFile {
+  const pklName = ptPickleName(zip.names);
   if (!pklName) throw new FormatError(`${source}: zip archive without data.pkl (not a torch.save file)`);
   const prefix = pklName.slice(0, pklName.length - 'data.pkl'.length);
-  const byteorderEntry = entries[`${prefix}byteorder`];
+  const byteorderEntry = zip.read(`${prefix}byteorder`);
   const bigEndian = byteorderEntry ? new TextDecoder().decode(byteorderEntry).trim() === 'big' : false;
-  const { value } = readPickle(entries[pklName], {
-    resolveGlobal, refusalAdvice, source,
+  const { value } = readPickle(zip.read(pklName)!, {
+    resolveGlobal, refusalAdvice, source, limits: zip.limits,
     persistentLoad: (pid) => {
-      const [kind, type, key] = pidParts(pid);
-      if (kind !== 'storage') throw new FormatError(`${source}: unsupported persistent id kind "${String(kind)}"`);
-      return new StorageRef(String(key), storageDType(type));
+      const [kind, type, key] = pidParts(pid, source);
+      if (kind !== 'storage') throw new FormatError(`${source}: unsupported persistent id kind ${describe(kind)}`);
+      if (typeof key !== 'string' && typeof key !== 'number') throw new FormatError(`${source}: storage key ${describe(key)} is not a string`);
+      return new StorageRef(String(key), storageDType(type, source));
     },
   });
+  const cache = new Map<string, Uint8Array>();
   const storage = (ref: StorageRef): Uint8Array => {
-    const b = entries[`${prefix}data/${ref.key}`];
-    if (!b) throw new FormatError(`${source}: storage data/${ref.key} is missing from the archive`);
+    let b = cache.get(ref.key);
+    if (!b) {
+      b = zip.read(`${prefix}data/${ref.key}`);
+      if (!b) throw new FormatError(`${source}: storage data/${ref.key} is missing from the archive`);
+      cache.set(ref.key, b);
+    }
     return b;
   };
-  return { object: materialise(value, storage, bigEndian, source), format: 'pt-zip' };
+  return { object: materialise(value, storage, bigEndian, source, zip.limits), format: 'pt-zip' };
 }
 
 const LEGACY_MAGIC = 0x1950a86a20f9469cfc6cn;
 
-export function parsePtLegacy(bytes: Uint8Array, source = '.pt'): PtFile {
-  const plain = { resolveGlobal: () => undefined, source };
+export function parsePtLegacy(bytes: Uint8Array, source = '.pt', limitOverrides?: Partial<LoadLimits>): PtFile {
+  const limits = loadLimits(limitOverrides);
+  const plain = { resolveGlobal: () => undefined, source, limits };
   const magic = readPickle(bytes, plain);
   if (magic.value !== LEGACY_MAGIC) throw new FormatError(`${source}: pickle stream without the torch.save magic number`);
   const protocol = readPickle(bytes, plain, magic.end);
-  if (protocol.value !== 1001) throw new FormatError(`${source}: unsupported legacy protocol ${String(protocol.value)}`);
+  if (protocol.value !== 1001) throw new FormatError(`${source}: unsupported legacy protocol ${describe(protocol.value)}`);
   const sysInfo = readPickle(bytes, plain, protocol.end);
   const littleEndian = !(sysInfo.value instanceof Map) || sysInfo.value.get('little_endian') !== false;
   const roots = new Map<string, StorageRef>();
   const main = readPickle(bytes, {
-    resolveGlobal, refusalAdvice, source,
+    resolveGlobal, refusalAdvice, source, limits,
     persistentLoad: (pid) => {
-      const parts = pidParts(pid);
+      const parts = pidParts(pid, source);
       if (parts[0] === 'module') throw new FormatError(`${source}: ${PT_ADVICE}`);
-      if (parts[0] !== 'storage') throw new FormatError(`${source}: unsupported persistent id kind "${String(parts[0])}"`);
+      if (parts[0] !== 'storage') throw new FormatError(`${source}: unsupported persistent id kind ${describe(parts[0])}`);
       const [, type, rootKey, , , view] = parts;
-      const dtype = storageDType(type);
+      if (typeof rootKey !== 'string' && typeof rootKey !== 'number') throw new FormatError(`${source}: storage key ${describe(rootKey)} is not a string`);
+      const dtype = storageDType(type, source);
       const key = String(rootKey);
-      if (!roots.has(key)) roots.set(key, new StorageRef(key, dtype));
+      const root = roots.get(key) ?? new StorageRef(key, dtype);
+      if (root.dtype !== dtype) throw new FormatError(`${source}: storage ${key} is used as both ${root.dtype} and ${dtype}`);
+      roots.set(key, root);
       if (view instanceof PyTuple) {
-        const [, viewOffset, viewSize] = view.items as number[];
+        const [, viewOffset, viewSize] = view.items;
+        if (!isIndex(viewOffset) || !isIndex(viewSize)) throw new FormatError(`${source}: storage view of ${key} has a bad offset or size (${describe(viewOffset)}, ${describe(viewSize)})`);
         return new StorageRef(key, dtype, viewOffset, viewSize);
       }
-      return roots.get(key);
+      return root;
     },
   }, sysInfo.end);
   const keys = readPickle(bytes, plain, main.end);
@@ -193,12 +216,16 @@ export function parsePtLegacy(bytes: Uint8Array, source = '.pt'): PtFile {
   let pos = keys.end;
   for (const k of keys.value) {
     const ref = roots.get(String(k));
-    if (!ref) throw new FormatError(`${source}: storage ${String(k)} is listed but never used`);
-    if (pos + 8 > bytes.length) throw new FormatError(`${source}: truncated before storage ${String(k)}`);
-    const count = Number(view.getBigInt64(pos, littleEndian));
-    const nbytes = count * BYTES_PER_ELEMENT[ref.dtype];
+    if (!ref) throw new FormatError(`${source}: storage ${describe(k)} is listed but never used`);
+    if (data.has(ref.key)) throw new FormatError(`${source}: storage ${ref.key} is listed twice`);
+    if (pos + 8 > bytes.length) throw new FormatError(`${source}: truncated before storage ${ref.key}`);
+    const count = view.getBigInt64(pos, littleEndian);
+    const es = BYTES_PER_ELEMENT[ref.dtype];
     pos += 8;
-    if (pos + nbytes > bytes.length) throw new FormatError(`${source}: storage ${String(k)} is truncated`);
+    if (count < 0n || count * BigInt(es) > BigInt(bytes.length - pos)) {
+      throw new FormatError(`${source}: storage ${ref.key} claims ${count} elements, more than the file holds (truncated?)`);
+    }
+    const nbytes = Number(count) * es;
     data.set(ref.key, bytes.subarray(pos, pos + nbytes));
     pos += nbytes;
   }
@@ -207,85 +234,227 @@ export function parsePtLegacy(bytes: Uint8Array, source = '.pt'): PtFile {
     if (!b) throw new FormatError(`${source}: storage ${ref.key} has no data`);
     return b;
   };
-  return { object: materialise(main.value, storage, !littleEndian, source), format: 'pt-legacy' };
+  return { object: materialise(main.value, storage, !littleEndian, source, limits), format: 'pt-legacy' };
 }
 
-function materialise(v: unknown, storage: (r: StorageRef) => Uint8Array, bigEndian: boolean, source: string): unknown {
-  const rec = (x: unknown): unknown => {
-    if (x instanceof LazyTensor) return tensorOf(x, storage(x.storage), bigEndian, source);
-    if (x instanceof PyDict) {
-      const d = new PyDict();
-      for (const [k, val] of x) d.set(k, rec(val));
-      d.attributes = x.attributes;
-      return d;
-    }
-    if (x instanceof Map) return new Map([...x].map(([k, val]) => [k, rec(val)]));
-    if (Array.isArray(x)) return x.map(rec);
-    if (x instanceof PyTuple) return new PyTuple(x.items.map(rec));
-    return x;
+const isIndex = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
+
+const isContainer = (x: unknown): x is Map<unknown, unknown> | unknown[] | PyTuple =>
+  x instanceof Map || Array.isArray(x) || x instanceof PyTuple;
+
+/**
+ * Replaces every LazyTensor in the unpickled object with its tensor, in place and without recursion: a
+ * container reached twice (the pickle memo shares objects) is walked once, a LazyTensor reached twice is
+ * read once, and two records of the same view of the same storage give one tensor.
+ */
+function materialise(v: unknown, storage: (r: StorageRef) => Uint8Array, bigEndian: boolean, source: string, limits: LoadLimits): unknown {
+  const budget = new ViewBudget(source, limits);
+  const done = new Map<LazyTensor, Tensor>();
+  const sameView = new Map<string, Tensor>();
+  const resolve = (t: LazyTensor): Tensor => {
+    let out = done.get(t);
+    if (out) return out;
+    const key = `${t.storage.key}|${t.storage.dtype}|${t.storage.elementOffset}|${t.storage.viewSize}|${t.offset}|${t.shape.join(',')}|${t.stride.join(',')}`;
+    out = sameView.get(key) ?? tensorOf(t, storage(t.storage), bigEndian, source, budget);
+    sameView.set(key, out);
+    done.set(t, out);
+    return out;
   };
-  return rec(v);
-}
-
-function tensorOf(t: LazyTensor, raw: Uint8Array, bigEndian: boolean, source: string): Tensor {
-  const { dtype } = t.storage;
-  const es = BYTES_PER_ELEMENT[dtype];
-  const n = numel(t.shape);
-  const base = t.storage.elementOffset + t.offset;
-  // Elements in C order, following strides (state_dict tensors are usually contiguous).
-  const out = new Uint8Array(n * es);
-  let maxIndex = base;
-  for (let d = 0; d < t.shape.length; d++) if (t.shape[d] > 0) maxIndex += (t.shape[d] - 1) * t.stride[d];
-  if (n > 0 && (base < 0 || (maxIndex + 1) * es > raw.length)) {
-    throw new FormatError(`${source}: tensor [${t.shape.join(', ')}] reaches past its storage`);
-  }
-  if (isContiguous(t.shape, t.stride)) {
-    out.set(raw.subarray(base * es, (base + n) * es));
-  } else {
-    const idx = new Array<number>(t.shape.length).fill(0);
-    for (let i = 0; i < n; i++) {
-      let src = base;
-      for (let d = 0; d < idx.length; d++) src += idx[d] * t.stride[d];
-      out.set(raw.subarray(src * es, src * es + es), i * es);
-      for (let d = idx.length - 1; d >= 0; d--) {
-        if (++idx[d] < t.shape[d]) break;
-        idx[d] = 0;
+  if (v instanceof LazyTensor) return resolve(v);
+  const seen = new Set<object>();
+  const todo: [Map<unknown, unknown> | unknown[] | PyTuple, number][] = [];
+  const visit = (x: unknown, depth: number): void => {
+    if (!isContainer(x) || seen.has(x)) return;
+    if (depth > limits.maxNesting) throw limitError(source, `objects are nested more than ${limits.maxNesting} levels deep`, 'maxNesting', limits);
+    seen.add(x);
+    todo.push([x, depth]);
+  };
+  visit(v, 0);
+  while (todo.length) {
+    const [c, depth] = todo.pop()!;
+    if (c instanceof Map) {
+      for (const [k, x] of c) {
+        if (x instanceof LazyTensor) c.set(k, resolve(x));
+        else visit(x, depth + 1);
+      }
+    } else {
+      const items = c instanceof PyTuple ? c.items : c;
+      for (let i = 0; i < items.length; i++) {
+        const x = items[i];
+        if (x instanceof LazyTensor) items[i] = resolve(x);
+        else visit(x, depth + 1);
       }
     }
   }
-  if (bigEndian && es > 1) for (let i = 0; i < out.length; i += es) out.subarray(i, i + es).reverse();
-  return { dtype, shape: [...t.shape], data: typedArrayOf(dtype, out) };
+  return v;
 }
 
-function isContiguous(shape: number[], stride: number[]): boolean {
-  let expected = 1;
-  for (let d = shape.length - 1; d >= 0; d--) {
-    if (shape[d] !== 1 && stride[d] !== expected) return false;
-    expected *= shape[d];
+/**
+ * What materialising views may cost: every tensor counts against the file's tensor budget, and views of
+ * one storage may add up to its size for free (views of a storage usually partition it); anything beyond
+ * (broadcasts, overlapping views, many records of the same bytes) counts against maxExpandedBytes.
+ */
+class ViewBudget {
+  private readonly total: TensorBudget;
+  private readonly used = new Map<string, number>();
+  private expanded = 0;
+
+  constructor(readonly source: string, readonly limits: LoadLimits) {
+    this.total = new TensorBudget(source, limits);
   }
-  return true;
+
+  take(storageKey: string, storageBytes: number, bytes: number, what: string, broadcast: string | undefined): void {
+    const before = this.used.get(storageKey) ?? 0;
+    const after = before + bytes;
+    const extra = Math.max(0, after - storageBytes) - Math.max(0, before - storageBytes);
+    if (this.expanded + extra > this.limits.maxExpandedBytes) {
+      const why = broadcast
+        ? `${what} repeats its stored elements (${broadcast}); expanded it would take ${formatLimit('maxExpandedBytes', bytes)}`
+        : `views of storage ${storageKey} would take ${formatLimit('maxExpandedBytes', after)}, more than its ${formatLimit('maxExpandedBytes', storageBytes)} (at ${what})`;
+      throw limitError(this.source, why, 'maxExpandedBytes', this.limits);
+    }
+    this.total.take(bytes, what);
+    this.expanded += extra;
+    this.used.set(storageKey, after);
+  }
+}
+
+function tensorOf(t: LazyTensor, raw: Uint8Array, bigEndian: boolean, source: string, budget: ViewBudget): Tensor {
+  const { dtype, elementOffset, viewSize } = t.storage;
+  const es = BYTES_PER_ELEMENT[dtype];
+  const what = `tensor ${formatShape(t.shape)} of storage ${t.storage.key}`;
+  const fail = (msg: string): never => { throw new FormatError(`${source}: ${what} ${msg}`); };
+  const storageElems = Math.floor(raw.length / es);
+  const hi = viewSize === undefined ? storageElems : elementOffset + viewSize;
+  if (hi > storageElems) fail(`views ${viewSize} elements from ${elementOffset}, past the storage's ${storageElems}`);
+  const base = elementOffset + t.offset;
+  const n = checkedNumel(t.shape);
+  if (n === 0) return { dtype, shape: [...t.shape], data: typedArrayOver(dtype, new ArrayBuffer(0)) };
+  // The last element it reads, dimension by dimension (strides are non-negative: checked when rebuilt).
+  let last = base;
+  for (let d = 0; d < t.shape.length; d++) {
+    if (t.shape[d] > 1 && t.stride[d] >= hi) fail(`has stride ${t.stride[d]} in a storage of ${hi} elements`);
+    last += (t.shape[d] - 1) * t.stride[d];
+  }
+  if (!(last < hi)) fail(`reaches element ${last} of a storage of ${hi} (offset ${t.offset}, strides [${t.stride.join(', ')}])`);
+  const bytes = n * es;
+  // More elements than the storage range it reads: a broadcast (stride 0) or overlapping view.
+  const broadcast = n > hi - base ? `${n} elements from ${hi - base} stored, strides [${t.stride.join(', ')}]` : undefined;
+  budget.take(t.storage.key, raw.length, bytes, what, broadcast);
+  const out = new Uint8Array(bytes);
+  gather(raw, es, base, t.shape, t.stride, out);
+  if (bigEndian && es > 1) swapBytes(out, es);
+  return { dtype, shape: [...t.shape], data: typedArrayOver(dtype, out.buffer) };
+}
+
+/** Reverses the bytes of each `es`-byte element in place. */
+export function swapBytes(b: Uint8Array, es: number): void {
+  for (let i = 0; i < b.length; i += es) {
+    for (let lo = i, hi = i + es - 1; lo < hi; lo++, hi--) { const x = b[lo]; b[lo] = b[hi]; b[hi] = x; }
+  }
+}
+
+/**
+ * Copies a strided view into C order, by blocks: contiguous runs with one copy, stride-0 dimensions by
+ * copying the block once and doubling it, so a broadcast costs O(log n) copies, not a loop per element.
+ */
+function gather(raw: Uint8Array, es: number, base: number, shape: readonly number[], stride: readonly number[], out: Uint8Array): void {
+  // Size-1 dimensions do not move; a dimension contiguous with the next merges into it.
+  const dims: { size: number; stride: number }[] = [];
+  for (let d = 0; d < shape.length; d++) if (shape[d] !== 1) dims.push({ size: shape[d], stride: stride[d] });
+  for (let k = dims.length - 2; k >= 0; k--) {
+    const inner = dims[k + 1];
+    if (inner.stride !== 0 && dims[k].stride === inner.stride * inner.size) {
+      dims.splice(k, 2, { size: dims[k].size * inner.size, stride: inner.stride });
+    }
+  }
+  const block = new Array<number>(dims.length + 1).fill(1);
+  for (let k = dims.length - 1; k >= 0; k--) block[k] = block[k + 1] * dims[k].size;
+  const rec = (k: number, src: number, dst: number): void => {
+    if (k === dims.length) {
+      out.set(raw.subarray(src * es, src * es + es), dst * es);
+      return;
+    }
+    const { size, stride: st } = dims[k];
+    const blk = block[k + 1];
+    if (st === 0) {
+      rec(k + 1, src, dst);
+      for (let filled = 1; filled < size;) {
+        const c = Math.min(filled, size - filled);
+        out.copyWithin((dst + filled * blk) * es, dst * es, (dst + c * blk) * es);
+        filled += c;
+      }
+    } else if (k === dims.length - 1) {
+      if (st === 1) {
+        out.set(raw.subarray(src * es, (src + size) * es), dst * es);
+      } else {
+        for (let i = 0, o = dst * es, s = src * es; i < size; i++, s += st * es) for (let b = 0; b < es; b++) out[o++] = raw[s + b];
+      }
+    } else {
+      for (let i = 0; i < size; i++) rec(k + 1, src + i * st, dst + i * blk);
+    }
+  };
+  rec(0, base, 0);
 }
 
 export function isTensor(x: unknown): x is Tensor {
   return !!x && typeof x === 'object' && 'dtype' in x && 'shape' in x && 'data' in x && !(x instanceof Map);
 }
 
+/** Most tensor names one object may give (names multiply when shared containers are reached by many paths). */
+const MAX_TENSOR_NAMES = 1_000_000;
+
 /**
  * The tensors of an unpickled object with dotted names: a state_dict gives its own keys, a checkpoint
  * dict such as {"model": state_dict, "epoch": 3} gives "model.weight_ih_l0", ... (non-tensors are skipped).
+ * Iterative; containers that reach no tensor are not walked, a container inside itself is skipped.
  */
-export function tensorsOf(obj: unknown, prefix = '', out: TensorMap = new Map()): TensorMap {
-  if (isTensor(obj)) {
-    out.set(prefix || 'tensor', obj);
-  } else if (obj instanceof Map) {
-    for (const [k, v] of obj) tensorsOf(v, prefix ? `${prefix}.${String(k)}` : String(k), out);
-  } else if (Array.isArray(obj) || obj instanceof PyTuple) {
-    const items = Array.isArray(obj) ? obj : obj.items;
-    items.forEach((v, i) => tensorsOf(v, prefix ? `${prefix}.${i}` : String(i), out));
+export function tensorsOf(obj: unknown, prefix = '', out: TensorMap = new Map(), source = 'pickle'): TensorMap {
+  const children = (c: unknown): [string, unknown][] => {
+    if (c instanceof Map) return [...c].map(([k, v]) => [String(k), v]);
+    const items = Array.isArray(c) ? c : (c as PyTuple).items;
+    return items.map((v, i) => [String(i), v]);
+  };
+  // How many tensor names each container gives (paths to tensors, saturating past the limit): post-order
+  // over the object graph, a cycle's back edge giving none. Counted before any name is built.
+  const paths = new Map<object, number>();
+  const post: [object, boolean][] = isContainer(obj) ? [[obj, false]] : [];
+  while (post.length) {
+    const [c, expanded] = post.pop()!;
+    if (expanded) {
+      let n = 0;
+      for (const [, v] of children(c)) n = Math.min(MAX_TENSOR_NAMES + 1, n + (isTensor(v) ? 1 : paths.get(v as object) ?? 0));
+      paths.set(c, n);
+      continue;
+    }
+    if (paths.has(c)) continue;
+    paths.set(c, 0);
+    post.push([c, true]);
+    for (const [, v] of children(c)) if (isContainer(v) && !paths.has(v)) post.push([v, false]);
+  }
+  if (isContainer(obj) && paths.get(obj)! > MAX_TENSOR_NAMES) {
+    throw new FormatError(`${source}: more than ${MAX_TENSOR_NAMES} tensor names (shared containers reached by too many paths)`);
+  }
+  let names = 0;
+  const onPath = new Set<object>();
+  const walk: ({ name: string; value: unknown } | { leave: object })[] = [{ name: prefix, value: obj }];
+  while (walk.length) {
+    const item = walk.pop()!;
+    if ('leave' in item) { onPath.delete(item.leave); continue; }
+    const { name, value: v } = item;
+    if (isTensor(v)) {
+      if (++names > MAX_TENSOR_NAMES) throw new FormatError(`${source}: more than ${MAX_TENSOR_NAMES} tensor names (shared containers reached by too many paths)`);
+      out.set(name || 'tensor', v);
+    } else if (isContainer(v) && paths.get(v) && !onPath.has(v)) {
+      onPath.add(v);
+      walk.push({ leave: v });
+      const kids = children(v);
+      for (let i = kids.length - 1; i >= 0; i--) walk.push({ name: name ? `${name}.${kids[i][0]}` : kids[i][0], value: kids[i][1] });
+    }
   }
   return out;
 }
 
 export function parsePtTensors(bytes: Uint8Array, source = '.pt'): TensorMap {
-  return tensorsOf(parsePt(bytes, source).object);
+  return tensorsOf(parsePt(bytes, source).object, '', new Map(), source);
 }

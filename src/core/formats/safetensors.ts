@@ -1,5 +1,7 @@
 // safetensors: 8-byte little-endian header length, a JSON header, then raw little-endian tensor bytes.
-import { type DType, type TensorData, type TensorMap, numel, formatShape } from '../tensor';
+import { type DType, type TensorData, type TensorMap, formatShape } from '../tensor';
+import { FormatError } from './errors';
+import { type LoadLimits, TensorBudget, badShape, checkedNumel, describe, loadLimits } from './limits';
 
 const DTYPE_OF_CODE: Record<string, DType> = {
   F64: 'float64', F32: 'float32', F16: 'float16', BF16: 'bfloat16',
@@ -13,7 +15,7 @@ export const BYTES_PER_ELEMENT: Record<DType, number> = {
   float64: 8, float32: 4, float16: 2, bfloat16: 2, int64: 8, int32: 4, int16: 2, int8: 1, uint8: 1, bool: 1,
 };
 
-export class FormatError extends Error {}
+export { FormatError } from './errors';
 
 export interface SafetensorsFile {
   readonly tensors: TensorMap;
@@ -25,7 +27,11 @@ export function typedArrayOf(dtype: DType, bytes: Uint8Array): TensorData {
   // Not bytes.slice(): on a Node Buffer that is a view of the same memory, not a copy.
   const copy = new Uint8Array(bytes.length);
   copy.set(bytes);
-  const buf = copy.buffer;
+  return typedArrayOver(dtype, copy.buffer);
+}
+
+/** A typed array over a whole buffer of little-endian elements (no copy). */
+export function typedArrayOver(dtype: DType, buf: ArrayBuffer): TensorData {
   switch (dtype) {
     case 'float64': return new Float64Array(buf);
     case 'float32': return new Float32Array(buf);
@@ -38,44 +44,76 @@ export function typedArrayOf(dtype: DType, bytes: Uint8Array): TensorData {
   }
 }
 
-export function parseSafetensors(bytes: Uint8Array, source = 'safetensors'): SafetensorsFile {
-  if (bytes.length < 8) throw new FormatError(`${source}: too short to be a safetensors file`);
+/** Largest JSON header accepted (the reference implementation's limit). */
+const MAX_HEADER_BYTES = 100_000_000;
+
+/**
+ * Every entry is checked before any tensor is copied: dtype a known code, shape non-negative integers,
+ * data_offsets two integers 0 <= begin <= end inside the data area, matching the shape's byte size, and
+ * no two tensors sharing bytes. Metadata values must be strings (the format's rule).
+ */
+export function parseSafetensors(bytes: Uint8Array, source = 'safetensors', limits?: Partial<LoadLimits>): SafetensorsFile {
+  const fail = (msg: string): never => { throw new FormatError(`${source}: ${msg}`); };
+  if (bytes.length < 8) fail('too short to be a safetensors file');
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const headerLen = Number(view.getBigUint64(0, true));
-  if (headerLen > bytes.length - 8) throw new FormatError(`${source}: not a safetensors file (header length ${headerLen} exceeds the file size)`);
-  let header: Record<string, unknown>;
+  const headerLen64 = view.getBigUint64(0, true);
+  if (headerLen64 > BigInt(bytes.length - 8)) fail(`not a safetensors file (header length ${headerLen64} exceeds the file size)`);
+  const headerLen = Number(headerLen64);
+  if (headerLen > MAX_HEADER_BYTES) fail(`header of ${headerLen} bytes is larger than the format allows (100 MB)`);
+  let header: unknown;
   try {
-    header = JSON.parse(new TextDecoder().decode(bytes.subarray(8, 8 + headerLen)));
+    header = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(8, 8 + headerLen)));
   } catch {
-    throw new FormatError(`${source}: header is not valid JSON (not a safetensors file?)`);
+    return fail('header is not valid JSON (not a safetensors file?)');
   }
+  if (!header || typeof header !== 'object' || Array.isArray(header)) return fail('header is not a JSON object (not a safetensors file?)');
   const dataStart = 8 + headerLen;
-  const tensors: TensorMap = new Map();
-  let metadata: Record<string, string> = {};
-  const entries = Object.entries(header).filter(([name]) => name !== '__metadata__');
-  // Keep the file's byte order, which is how writers lay tensors out.
-  entries.sort((a, b) => offsetsOf(a[1])[0] - offsetsOf(b[1])[0]);
-  for (const [name, info] of entries) {
-    const { dtype: code, shape } = info as { dtype: string; shape: number[] };
-    const dtype = DTYPE_OF_CODE[code];
-    if (!dtype) throw new FormatError(`${source}: tensor "${name}" has unsupported dtype ${code}`);
-    const [begin, end] = offsetsOf(info);
-    const expected = numel(shape) * BYTES_PER_ELEMENT[dtype];
-    if (end - begin !== expected || dataStart + end > bytes.length) {
-      throw new FormatError(`${source}: tensor "${name}" ${formatShape(shape)} ${code} has a bad byte range`);
+  const dataLen = bytes.length - dataStart;
+  const budget = new TensorBudget(source, loadLimits(limits));
+  const entries: { name: string; dtype: DType; shape: number[]; begin: number; end: number }[] = [];
+  for (const [name, info] of Object.entries(header as Record<string, unknown>)) {
+    if (name === '__metadata__') continue;
+    const what = `tensor "${name}"`;
+    if (!info || typeof info !== 'object' || Array.isArray(info)) fail(`${what}: entry ${describe(info)} is not an object with dtype, shape and data_offsets`);
+    const { dtype: code, shape, data_offsets: offsets } = info as Record<string, unknown>;
+    if (typeof code !== 'string') fail(`${what}: dtype ${describe(code)} is not a string`);
+    const dtype = Object.hasOwn(DTYPE_OF_CODE, code as string) ? DTYPE_OF_CODE[code as string] : undefined;
+    if (!dtype) return fail(`${what} has unsupported dtype ${describe(code)}`);
+    const shapeProblem = badShape(shape);
+    if (shapeProblem) fail(`${what}: ${shapeProblem}`);
+    if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every((o) => typeof o === 'number' && Number.isSafeInteger(o) && o >= 0)) {
+      return fail(`${what}: data_offsets ${describe(offsets)} are not two non-negative integers`);
     }
-    tensors.set(name, { dtype, shape, data: typedArrayOf(dtype, bytes.subarray(dataStart + begin, dataStart + end)) });
+    const [begin, end] = offsets as number[];
+    if (begin > end) fail(`${what}: data_offsets [${begin}, ${end}] run backwards`);
+    if (end > dataLen) fail(`${what}: data_offsets [${begin}, ${end}] reach past the end of the file (${dataLen} data bytes; truncated?)`);
+    const expected = checkedNumel(shape as number[]) * BYTES_PER_ELEMENT[dtype];
+    if (end - begin !== expected) {
+      fail(`${what} ${formatShape(shape as number[])} ${code} needs ${expected} bytes, its data_offsets [${begin}, ${end}] hold ${end - begin}`);
+    }
+    entries.push({ name, dtype, shape: [...(shape as number[])], begin, end });
   }
-  if (header.__metadata__ && typeof header.__metadata__ === 'object') {
-    metadata = header.__metadata__ as Record<string, string>;
+  // Keep the file's byte order, which is how writers lay tensors out; no two tensors may share bytes.
+  entries.sort((a, b) => a.begin - b.begin || a.end - b.end);
+  for (let i = 1; i < entries.length; i++) {
+    const [p, q] = [entries[i - 1], entries[i]];
+    if (q.begin < p.end) fail(`tensors "${p.name}" and "${q.name}" overlap (data_offsets [${p.begin}, ${p.end}] and [${q.begin}, ${q.end}])`);
+  }
+  let metadata: Record<string, string> = {};
+  const meta = (header as Record<string, unknown>).__metadata__;
+  if (meta !== undefined && meta !== null) {
+    if (typeof meta !== 'object' || Array.isArray(meta)) fail('__metadata__ is not an object of strings');
+    for (const [k, v] of Object.entries(meta as Record<string, unknown>)) {
+      if (typeof v !== 'string') fail(`__metadata__ value of "${k}" is ${describe(v)}, not a string`);
+    }
+    metadata = { ...(meta as Record<string, string>) };
+  }
+  const tensors: TensorMap = new Map();
+  for (const e of entries) {
+    budget.take(e.end - e.begin, `tensor "${e.name}"`);
+    tensors.set(e.name, { dtype: e.dtype, shape: e.shape, data: typedArrayOf(e.dtype, bytes.subarray(dataStart + e.begin, dataStart + e.end)) });
   }
   return { tensors, metadata };
-}
-
-function offsetsOf(info: unknown): [number, number] {
-  const o = (info as { data_offsets?: [number, number] }).data_offsets;
-  if (!Array.isArray(o) || o.length !== 2) throw new FormatError('safetensors: tensor entry without data_offsets');
-  return o;
 }
 
 /** Serialises tensors in the given order; metadata values must be strings (the format's rule). */
