@@ -153,6 +153,8 @@ export function parseCheckpoint(bytes: Uint8Array, source = 'model'): Checkpoint
     else params.set(name, t);
   }
   checkModelParameters(config, params, source);
+  if (meta.training !== undefined) checkTrainingState(meta.training, source);
+  checkExtras(config, params, optimizer, carried, meta.training, source);
   return {
     config, vocab, params, engine: String(meta.engine ?? ''),
     ...(labels ? { labels } : {}),
@@ -165,7 +167,7 @@ export function parseCheckpoint(bytes: Uint8Array, source = 'model'): Checkpoint
 /** A version-1 checkpoint: the char model, one-hot → rnn → nn.Linear named `head`. */
 function legacyModel(meta: Metadata): ModelConfig {
   const rnn: RnnConfig = parseRnnConfig(meta.config);
-  if (typeof meta.vocabSize !== 'number' || typeof meta.outputSize !== 'number') throw new Error('vocabSize / outputSize missing');
+  if (typeof meta.vocabSize !== 'number' || typeof meta.outputSize !== 'number') throw new FormatError('the version-1 metadata lacks vocabSize / outputSize');
   return modelConfig({ rnn, vocabSize: meta.vocabSize, outputSize: meta.outputSize });
 }
 
@@ -176,5 +178,74 @@ function checkModelParameters(cfg: ModelConfig, params: TensorMap, source: strin
     if (!shapeEquals(t.shape, shape)) {
       throw new FormatError(`${source}: tensor ${name} has shape ${formatShape(t.shape)}, expected ${formatShape(shape)}`);
     }
+  }
+}
+
+const OPTIMIZER_KINDS = ['sgd', 'adam', 'rmsprop', 'adagrad'];
+
+/** The training state a --resume continues from, checked so a damaged or hostile file cannot steer the run. */
+function checkTrainingState(t: TrainingState, source: string): void {
+  const fail = (what: string): never => { throw new FormatError(`${source}: training state: ${what}`); };
+  const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+  if (!isObject(t)) fail('not an object');
+  const count = (v: unknown, what: string, min = 0, max = Number.MAX_SAFE_INTEGER): void => {
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) fail(`${what} must be an integer in ${min}..${max}, got ${JSON.stringify(v)}`);
+  };
+  const finite = (v: unknown, what: string, min = 0): void => {
+    if (typeof v !== 'number' || !Number.isFinite(v) || v < min) fail(`${what} must be a finite number >= ${min}, got ${JSON.stringify(v)}`);
+  };
+  const st = t.settings as unknown as Record<string, unknown>;
+  if (!isObject(st)) fail('settings missing');
+  count(st.seqLen, 'settings.seqLen', 1, 1_000_000);
+  count(st.batchSize, 'settings.batchSize', 1, 1_000_000);
+  count(st.steps, 'settings.steps', 0);
+  finite(st.clip, 'settings.clip');
+  if (st.clipValue !== undefined) finite(st.clipValue, 'settings.clipValue');
+  if (st.maxLength !== undefined) count(st.maxLength, 'settings.maxLength', 1);
+  if (!(typeof st.validationFraction === 'number' && st.validationFraction >= 0 && st.validationFraction < 1)) fail('settings.validationFraction must be in [0, 1)');
+  count(st.evalEvery, 'settings.evalEvery', 0);
+  count(st.evalBatches, 'settings.evalBatches', 0);
+  count(st.sampleEvery, 'settings.sampleEvery', 0);
+  count(st.sampleLength, 'settings.sampleLength', 0, 1_000_000);
+  if (typeof st.seed !== 'number' || !Number.isInteger(st.seed)) fail('settings.seed must be an integer');
+  const opt = st.optimizer as Record<string, unknown>;
+  if (!isObject(opt) || !OPTIMIZER_KINDS.includes(String(opt.kind))) fail(`settings.optimizer.kind must be one of ${OPTIMIZER_KINDS.join(', ')}`);
+  finite(opt.lr, 'settings.optimizer.lr');
+  for (const k of ['momentum', 'dampening', 'eps', 'weightDecay', 'alpha', 'lrDecay', 'initialAccumulatorValue']) if (opt[k] !== undefined) finite(opt[k], `settings.optimizer.${k}`);
+  if (opt.betas !== undefined && !(Array.isArray(opt.betas) && opt.betas.length === 2 && opt.betas.every((b) => typeof b === 'number' && b >= 0 && b < 1))) fail('settings.optimizer.betas must be two numbers in [0, 1)');
+  if (st.lrDecay !== undefined) {
+    const d = st.lrDecay as Record<string, unknown>;
+    if (!isObject(d)) fail('settings.lrDecay must be an object');
+    count(d.every, 'settings.lrDecay.every', 1);
+    finite(d.factor, 'settings.lrDecay.factor');
+  }
+  count(t.step, 'step');
+  count(t.window, 'window');
+  count(t.epoch, 'epoch');
+  finite(t.elapsedSeconds, 'elapsedSeconds');
+  if (!(Array.isArray(t.rngState) && t.rngState.length === 4 && t.rngState.every((x) => Number.isInteger(x) && x >= 0 && x <= 0xffffffff))) fail('rngState must be four 32-bit integers');
+  for (const [name, h] of [['lossHistory', t.lossHistory], ['validationHistory', t.validationHistory]] as const) {
+    if (!Array.isArray(h) || !h.every((p) => isObject(p) && Number.isInteger(p.step) && typeof p.loss === 'number')) fail(`${name} must be a list of {step, loss}`);
+  }
+  if (!isObject(t.data) || !Array.isArray(t.data.sources) || typeof t.data.tokens !== 'number') fail('data must be {sources, tokens}');
+}
+
+/** Optimizer buffers shaped as their parameters, and a carried state shaped [L*D, B, H]. */
+function checkExtras(cfg: ModelConfig, params: TensorMap, optimizer: TensorMap, carried: TensorMap, training: TrainingState | undefined, source: string): void {
+  for (const [name, t] of optimizer) {
+    if (name === 'step') {
+      if (t.shape.length !== 0 && !(t.shape.length === 1 && t.shape[0] === 1)) throw new FormatError(`${source}: optimizer step has shape ${formatShape(t.shape)}, expected a scalar`);
+      continue;
+    }
+    const param = name.slice(0, name.lastIndexOf('.'));
+    const p = params.get(param);
+    if (!p) throw new FormatError(`${source}: optimizer buffer ${name} belongs to no parameter`);
+    if (!shapeEquals(p.shape, t.shape)) throw new FormatError(`${source}: optimizer buffer ${name} has shape ${formatShape(t.shape)}, expected ${formatShape(p.shape)}`);
+  }
+  for (const [name, t] of carried) {
+    if (name !== 'h' && name !== 'c') throw new FormatError(`${source}: unknown carried state ${name}`);
+    const B = training?.settings.batchSize ?? t.shape[1];
+    const want = [cfg.rnn.numLayers * (cfg.rnn.bidirectional ? 2 : 1), B, cfg.rnn.hiddenSize];
+    if (!shapeEquals(t.shape, want)) throw new FormatError(`${source}: carried state ${name} has shape ${formatShape(t.shape)}, expected ${formatShape(want)}`);
   }
 }

@@ -85,6 +85,9 @@ export function traceNames(cfg: RnnConfig, layer: number, reverse: boolean): str
 
 export class ConfigError extends Error {}
 
+/** Largest sizes accepted from files: far beyond real models, small enough that a hostile config cannot exhaust memory. */
+export const SIZE_LIMITS = { vocab: 5_000_000, width: 65_536, layers: 64 } as const;
+
 /**
  * A config from JSON in PyTorch's spelling (`input_size`, `hidden_size`, ...; as in the fixtures'
  * case.json) or camelCase. Unknown modules and bad sizes are refused with a message naming the key.
@@ -98,10 +101,10 @@ export function parseRnnConfig(json: unknown): RnnConfig {
   if (module !== 'LSTM' && module !== 'GRU' && module !== 'RNN') {
     throw new ConfigError(`unknown module "${String(get('module', 'mode'))}" (expected LSTM, GRU or RNN)`);
   }
-  const int = (snake: string, camel: string, dflt?: number): number => {
+  const int = (snake: string, camel: string, max: number, dflt?: number): number => {
     const v = get(snake, camel) ?? dflt;
-    if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) {
-      throw new ConfigError(`${snake} must be a positive integer, got ${JSON.stringify(v)}`);
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < 1 || v > max) {
+      throw new ConfigError(`${snake} must be an integer in 1..${max}, got ${JSON.stringify(v)}`);
     }
     return v;
   };
@@ -124,9 +127,9 @@ export function parseRnnConfig(json: unknown): RnnConfig {
   if (reset !== 'after' && reset !== 'before') throw new ConfigError(`gru_reset must be "after" or "before", got "${reset}"`);
   return {
     module,
-    inputSize: int('input_size', 'inputSize'),
-    hiddenSize: int('hidden_size', 'hiddenSize'),
-    numLayers: int('num_layers', 'numLayers', 1),
+    inputSize: int('input_size', 'inputSize', SIZE_LIMITS.vocab),
+    hiddenSize: int('hidden_size', 'hiddenSize', SIZE_LIMITS.width),
+    numLayers: int('num_layers', 'numLayers', SIZE_LIMITS.layers, 1),
     bidirectional: bool('bidirectional', 'bidirectional', false),
     batchFirst: bool('batch_first', 'batchFirst', false),
     bias: bool('bias', 'bias', true),

@@ -6,7 +6,7 @@
 // with a readout between rnn and head: every step (language model) or one feature vector per sequence
 // (classifier: the last state, the mean or the max over the valid steps). Parameters are that module
 // tree's state_dict: `embedding.weight`, `rnn.weight_ih_l0`, ..., `head.weight` or `head.<i>.weight`.
-import { type RnnConfig, ConfigError, directions, parameterSpecs, parseRnnConfig, toTorchConfig } from './config';
+import { type RnnConfig, ConfigError, SIZE_LIMITS, directions, parameterSpecs, parseRnnConfig, toTorchConfig } from './config';
 
 export interface EmbeddingConfig {
   readonly numEmbeddings: number;
@@ -42,8 +42,8 @@ export interface ModelConfig {
   readonly outputSize: number;
 }
 
-/** Largest sizes accepted from files: far beyond real models, small enough that a hostile config cannot exhaust memory. */
-export const MODEL_LIMITS = { vocab: 5_000_000, width: 65_536, layers: 64, headLayers: 64, parameters: 2_000_000_000 } as const;
+/** SIZE_LIMITS (config.ts) plus the head's and the whole model's. */
+export const MODEL_LIMITS = { ...SIZE_LIMITS, headLayers: 64, parameters: 2_000_000_000 } as const;
 
 export function taskOf(cfg: ModelConfig): Task {
   return cfg.readout === 'per_step' ? 'lm' : 'classify';

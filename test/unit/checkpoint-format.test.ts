@@ -74,3 +74,23 @@ test('a classifier round-trips with its model description and class names; bad m
   assert.throws(() => parseCheckpoint(bad((m) => { m.model.head[0].type = 'Conv1d'; }), 'c.safetensors'), /unknown layer type "Conv1d"/);
   assert.throws(() => parseCheckpoint(bad((m) => { m.formatVersion = 3; }), 'c.safetensors'), /version 3 is not supported/);
 });
+
+test('hostile training state is refused before a --resume can use it', () => {
+  const trained = (training: Record<string, unknown>, extra: Partial<Parameters<typeof serializeCheckpoint>[0]> = {}): Uint8Array => serializeCheckpoint({
+    config: cfg, vocab, params, engine: 'reference', ...extra,
+    training: {
+      settings: { seqLen: 8, batchSize: 2, steps: 10, optimizer: { kind: 'adam', lr: 0.01 }, clip: 5, validationFraction: 0.1, evalEvery: 5, evalBatches: 0, shuffle: false, seed: 1, sampleEvery: 0, sampleLength: 10 },
+      step: 3, window: 3, epoch: 0, rngState: [1, 2, 3, 4], lossHistory: [], validationHistory: [], elapsedSeconds: 1, data: { sources: [], tokens: 100 },
+      ...training,
+    } as never,
+  });
+  assert.equal(parseCheckpoint(trained({})).training!.step, 3);
+  assert.throws(() => parseCheckpoint(trained({ window: -1 }), 'h.safetensors'), /h\.safetensors: training state: window must be an integer/);
+  const nanLr = JSON.parse(JSON.stringify({ seqLen: 8, batchSize: 2, steps: 10, optimizer: { kind: 'adam', lr: null }, clip: 5, validationFraction: 0.1, evalEvery: 5, evalBatches: 0, shuffle: false, seed: 1, sampleEvery: 0, sampleLength: 10 }));
+  assert.throws(() => parseCheckpoint(trained({ settings: nanLr })), /settings\.optimizer\.lr must be a finite number/);
+  assert.throws(() => parseCheckpoint(trained({ rngState: [1, 2] })), /rngState must be four 32-bit integers/);
+  const badBuffer = new Map([['head.bias.exp_avg', { dtype: 'float32' as const, shape: [3], data: new Float32Array(3) }]]);
+  assert.throws(() => parseCheckpoint(trained({}, { optimizer: badBuffer })), /optimizer buffer head\.bias\.exp_avg has shape \[3\], expected \[\d+\]/);
+  const badState = new Map([['h', { dtype: 'float32' as const, shape: [2, 5, 4], data: new Float32Array(40) }]]);
+  assert.throws(() => parseCheckpoint(trained({}, { carried: badState })), /carried state h has shape \[2, 5, 4\], expected \[2, 2, 4\]/);
+});

@@ -18,7 +18,7 @@ const training: TrainingState = {
     seqLen: 16, batchSize: 4, steps: 20, optimizer: { kind: 'adam', lr: 0.002 }, clip: 5, validationFraction: 0.1,
     evalEvery: 2, evalBatches: 0, shuffle: false, seed: 1, sampleEvery: 0, sampleLength: 50,
   },
-  step: 3, window: 3, epoch: 0, rngState: [1, 2], elapsedSeconds: 1.5,
+  step: 3, window: 3, epoch: 0, rngState: [1, 2, 3, 4], elapsedSeconds: 1.5,
   lossHistory: [{ step: 1, loss: 2.5 }, { step: 2, loss: 2.25 }, { step: 3, loss: 2.125 }],
   validationHistory: [{ step: 2, loss: 2.4 }],
   data: { sources: ['a.txt'], tokens: 1000 },
