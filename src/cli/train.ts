@@ -1,6 +1,7 @@
 // gatescope train --text FILE... | --data FILE|DIR --out MODEL.safetensors: trains a char or word language
 // model, or a sequence classifier, with a progress line on stderr; Ctrl-C stops after the current step and
-// saves, --resume continues exactly.
+// saves, --resume continues exactly (on any engine, --engine torch included).
+import { existsSync } from 'node:fs';
 import type { OptimizerKind } from '../core/engine';
 import type { TrainSettings } from '../core/checkpoint';
 import type { RnnModule } from '../core/config';
@@ -9,8 +10,9 @@ import type { ModelShape } from '../core/train/model';
 import { TrainingDivergedError } from '../core/train/events';
 import { DataTooSmallError } from '../core/train/session';
 import { FormatError } from '../core/formats/safetensors';
-import { EngineUnavailableError, type EngineChoice } from '../engines/index';
-import { type TrainRequest, type TrainRunEvent, TrainInputError, trainToFile } from '../node/trainRun';
+import { EngineUnavailableError } from '../engines/index';
+import { type TrainEngine, type TrainRequest, type TrainRunEvent, TrainInputError, trainToFile } from '../node/trainRun';
+import { TorchTrainerError, TorchUnavailableError } from '../node/torchTrainer';
 import { TextSourceError } from '../node/textSources';
 import { ModelFileError } from '../node/modelFile';
 import { parseCli } from './args';
@@ -37,7 +39,7 @@ Model
   --dropout P        nn.LSTM dropout between layers (training only)
   --readout R        per_step (language model), or last (default for --data), mean, max (classifier)
   --head SPEC        layers before the output Linear, e.g. 128,relu,dropout0.2 (default: one Linear)
-  --dtype D          float32 (default) or float64 (reference and js engines; matches PyTorch bit for bit)
+  --dtype D          float32 (default) or float64 (reference, js and torch engines; matches PyTorch bit for bit)
 Training
   --seq N            BPTT window (64)               --batch N        sequences per step (32)
   --steps N          optimizer steps (1000)         --epochs N       passes over the data instead of --steps
@@ -51,7 +53,12 @@ Training
   --eval-every N     validation + checkpoint interval in steps (250)
   --shuffle          independent random windows instead of stateful streams (language model)
   --seed N           (1)
-  --engine E         auto (default), native, wasm, js, reference, tfjs
+  --engine E         auto (default), native, wasm, js, reference, tfjs, or torch (PyTorch, below)
+PyTorch (--engine torch: the same model, loop, checkpoints and events, trained by torch.optim in your Python)
+  --python PY        the Python that has torch (default python3 on PATH)
+  --nproc N          processes (1); N > 1 runs torch.distributed.run with DistributedDataParallel, each batch's
+                     rows split across them (gloo on cpu, nccl on cuda)
+  --device D         cpu (default) or cuda (rank r uses GPU r)
 `;
 
 const MODULES: Record<string, { module: RnnModule; nonlinearity?: 'tanh' | 'relu' }> = {
@@ -59,7 +66,7 @@ const MODULES: Record<string, { module: RnnModule; nonlinearity?: 'tanh' | 'relu
   'rnn-tanh': { module: 'RNN', nonlinearity: 'tanh' }, 'rnn-relu': { module: 'RNN', nonlinearity: 'relu' },
 };
 const OPTIMIZERS: readonly OptimizerKind[] = ['adam', 'sgd', 'rmsprop', 'adagrad'];
-const ENGINES: readonly EngineChoice[] = ['auto', 'native', 'wasm', 'js', 'reference', 'tfjs'];
+const ENGINES: readonly TrainEngine[] = ['auto', 'native', 'wasm', 'js', 'reference', 'tfjs', 'torch'];
 
 function positiveInt(v: string | undefined, flag: string): number | undefined {
   if (v === undefined) return undefined;
@@ -99,6 +106,7 @@ export function parseTrainArgs(args: string[]): TrainRequest | 'help' {
     'weight-decay': { type: 'string' }, clip: { type: 'string' }, 'clip-value': { type: 'string' }, seed: { type: 'string' },
     'lr-decay': { type: 'string' }, 'eval-every': { type: 'string' }, shuffle: { type: 'boolean' },
     words: { type: 'boolean' }, 'min-freq': { type: 'string' }, engine: { type: 'string' }, help: { type: 'boolean', short: 'h' },
+    python: { type: 'string' }, nproc: { type: 'string' }, device: { type: 'string' },
   });
   if (values.help) return 'help';
   if (values.text?.length && values.data) throw new UsageError('give --text (language model) or --data (classifier), not both');
@@ -126,8 +134,16 @@ export function parseTrainArgs(args: string[]): TrainRequest | 'help' {
   const momentum = nonNegative(values.momentum, '--momentum');
   if (momentum !== undefined && optimizer !== 'sgd' && optimizer !== 'rmsprop') throw new UsageError('--momentum applies to sgd and rmsprop');
   if (values.nesterov && !momentum) throw new UsageError('--nesterov needs --momentum > 0');
-  const engine = (values.engine ?? 'auto') as EngineChoice;
+  const engine = (values.engine ?? 'auto') as TrainEngine;
   if (!ENGINES.includes(engine)) throw new UsageError(`--engine must be one of ${ENGINES.join(', ')}, got "${values.engine}"`);
+  for (const flag of ['python', 'nproc', 'device'] as const) {
+    if (values[flag] !== undefined && engine !== 'torch') throw new UsageError(`--${flag} applies to --engine torch`);
+  }
+  if (values.device !== undefined && values.device !== 'cpu' && values.device !== 'cuda') throw new UsageError(`--device must be cpu or cuda, got "${values.device}"`);
+  if (values.python !== undefined && !values.python.trim()) throw new UsageError('--python needs the path or name of a Python');
+  const torch = engine === 'torch'
+    ? defined({ python: values.python, nproc: positiveInt(values.nproc, '--nproc'), device: values.device as 'cpu' | 'cuda' | undefined })
+    : undefined;
   let lrDecay: TrainSettings['lrDecay'];
   if (values['lr-decay'] !== undefined) {
     const m = /^([0-9.eE+-]+)@(\d+)$/.exec(values['lr-decay']);
@@ -171,7 +187,7 @@ export function parseTrainArgs(args: string[]): TrainRequest | 'help' {
       },
     } : { textPaths: values.text }),
     out: values.out, resume: !!values.resume, level: values.words ? 'word' : 'char',
-    minFreq: positiveInt(values['min-freq'], '--min-freq'), engine, settings, model,
+    minFreq: positiveInt(values['min-freq'], '--min-freq'), engine, settings, model, ...(torch ? { torch } : {}),
     ...(epochs !== undefined ? { epochs } : {}),
     ...(minutes !== undefined ? { maxSeconds: minutes * 60 } : {}),
   };
@@ -271,6 +287,15 @@ export async function run(args: string[], io: CommandOutput = processOutput): Pr
     for await (const e of trainToFile(req, () => interrupted)) printer.event(e);
   } catch (e) {
     if (e instanceof TrainingDivergedError) throw new UsageError(`${e.message}; saved the last good state in ${req.out}`);
+    // The trainer's own words, which may be a Python traceback: as they are, on several lines.
+    if (e instanceof TorchUnavailableError) {
+      io.err(`gatescope train: ${e.message}\n`);
+      return 2;
+    }
+    if (e instanceof TorchTrainerError) {
+      io.err(`gatescope train: ${e.message}\n${req.resume || existsSync(req.out) ? `${req.out} keeps the state of its last save\n` : ''}`);
+      return 1;
+    }
     if (e instanceof TrainInputError || e instanceof TextSourceError || e instanceof ModelFileError || e instanceof DataTooSmallError
         || e instanceof EngineUnavailableError || e instanceof FormatError) {
       throw new UsageError(e.message);

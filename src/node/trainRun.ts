@@ -1,10 +1,11 @@
 // One training run from files to a model file, shared by the CLI and the worker: loads the text (language
 // model) or the labelled examples (classifier), builds or resumes the model, trains on the chosen engine,
 // saves a checkpoint at every evaluation, on stop and at the end (atomically), so an interrupted run loses
-// at most the steps since the last save.
+// at most the steps since the last save. Engine `torch` trains through the user's PyTorch
+// (src/node/torchTrainer.ts) inside the same loop, with the same checkpoints and events.
 import type { LmEngine } from '../core/engine';
 import type { Checkpoint, TrainSettings } from '../core/checkpoint';
-import { describeModel, taskOf } from '../core/model';
+import { type ModelConfig, describeModel, taskOf } from '../core/model';
 import { type Vocabulary, buildVocabulary, encodeText, vocabularySize } from '../core/data/tokenizer';
 import { codePoints } from '../core/data/text';
 import { type ModelShape, initialWeights, modelConfigFor } from '../core/train/model';
@@ -19,6 +20,10 @@ import { type ClassificationSourceOptions, readClassificationSource } from './cl
 import { type EngineChoice, createLmEngine, initTfjsBackend } from '../engines/index';
 import { type LoadedText, loadTextSources } from './textSources';
 import { checkWritable, readModelFile, writeModelFile } from './modelFile';
+import { type TorchLaunchOptions, TorchProcess, TorchTrainerError, createTorchLmEngine } from './torchTrainer';
+
+/** The built-in engines, or `torch`: PyTorch in a trainer process (python/gatescope/trainer.py). */
+export type TrainEngine = EngineChoice | 'torch';
 
 export interface TrainRequest {
   /** Files or glob patterns; or `text` (e.g. an editor selection) instead. */
@@ -38,7 +43,9 @@ export interface TrainRequest {
   readonly epochs?: number;
   /** Stop (and save) after this much training time. */
   readonly maxSeconds?: number;
-  readonly engine?: EngineChoice;
+  readonly engine?: TrainEngine;
+  /** Engine `torch`: the Python (default python3), processes (torch.distributed.run when > 1) and device. */
+  readonly torch?: Pick<TorchLaunchOptions, 'python' | 'nproc' | 'device'>;
 }
 
 export type TrainRunEvent =
@@ -63,6 +70,21 @@ interface Prepared {
   readonly session: TrainSession;
   readonly engine: LmEngine;
   readonly start: Extract<TrainRunEvent, { kind: 'start' }>;
+}
+
+/** Everything a run needs before its engine: the model, the data, the settings, what was read. */
+interface Loaded {
+  readonly ck: Checkpoint | undefined;
+  readonly config: ModelConfig;
+  readonly settings: TrainSettings;
+  readonly startStep: number;
+  readonly vocab: Vocabulary;
+  readonly data: TrainingData;
+  readonly tokenCount: number;
+  readonly labels: readonly string[] | undefined;
+  readonly used: LoadedText['used'];
+  readonly skipped: LoadedText['skipped'];
+  readonly classification: Extract<TrainRunEvent, { kind: 'start' }>['classification'];
 }
 
 function loadText(req: TrainRequest): LoadedText {
@@ -114,7 +136,7 @@ function loadClassification(req: TrainRequest, ck: Checkpoint | undefined, setti
   };
 }
 
-function prepare(req: TrainRequest): Prepared {
+function load(req: TrainRequest): Loaded {
   let ck: Checkpoint | undefined;
   if (req.resume) {
     ck = readModelFile(req.out);
@@ -153,17 +175,34 @@ function prepare(req: TrainRequest): Prepared {
   } catch (e) {
     throw new TrainInputError((e as Error).message);
   }
-  const engine = createLmEngine(config, { engine: req.engine ?? 'auto', params: ck ? ck.params : initialWeights(config, settings.seed) });
-  const session = new TrainSession({
-    engine, vocab, data, settings, sources: used.map((s) => s.path), ...(labels ? { labels } : {}), ...(ck ? { resume: ck } : {}),
-  });
+  return { ck, config, settings, startStep, vocab, data, tokenCount, labels, used, skipped, classification };
+}
+
+/** The engine of the run (a torch engine on `trainer`, launched beforehand), with the run's first weights. */
+function createEngine(req: TrainRequest, run: Loaded, trainer: TorchProcess | null): LmEngine {
+  const params = run.ck ? run.ck.params : initialWeights(run.config, run.settings.seed);
+  if (trainer) return createTorchLmEngine(run.config, { process: trainer, params, seed: run.settings.seed });
+  return createLmEngine(run.config, { engine: (req.engine ?? 'auto') as EngineChoice, params });
+}
+
+function prepare(run: Loaded, engine: LmEngine): Prepared {
+  const { ck, settings, vocab, data, labels, used, skipped, classification } = run;
+  let session: TrainSession;
+  try {
+    session = new TrainSession({
+      engine, vocab, data, settings, sources: used.map((s) => s.path), ...(labels ? { labels } : {}), ...(ck ? { resume: ck } : {}),
+    });
+  } catch (e) {
+    engine.dispose(); // a torch engine's process ends here, not when this process does
+    throw e;
+  }
   let parameters = 0;
   for (const t of engine.getParameters().values()) parameters += t.data.length;
   return {
     session, engine,
     start: {
-      kind: 'start', sources: used, skipped, tokens: tokenCount, vocabSize: vocabularySize(vocab),
-      parameters, engine: engine.name, startStep, totalSteps: settings.steps, resumed: !!ck, model: describeModel(config),
+      kind: 'start', sources: used, skipped, tokens: run.tokenCount, vocabSize: vocabularySize(vocab),
+      parameters, engine: engine.name, startStep: run.startStep, totalSteps: settings.steps, resumed: !!ck, model: describeModel(run.config),
       exactResume: !ck || !data.stateful || (!!engine.setCarriedState && !!ck.carried),
       ...(classification ? { classification } : {}),
     },
@@ -178,7 +217,19 @@ function prepare(req: TrainRequest): Prepared {
 export async function* trainToFile(req: TrainRequest, shouldStop: () => boolean = () => false): AsyncGenerator<TrainRunEvent, void> {
   // TensorFlow.js picks its backend asynchronously: its WASM backend, not the slow pure-JS one.
   if (req.engine === 'tfjs') await initTfjsBackend();
-  const { session, engine, start } = prepare(req);
+  // A torch trainer boots (Python, `import torch`: seconds) while the data loads, and is waited for
+  // without blocking the event loop.
+  const trainer = req.engine === 'torch' ? TorchProcess.launch(req.torch) : null;
+  let prepared: Prepared;
+  try {
+    const run = load(req);
+    if (trainer) await trainer.ready();
+    prepared = prepare(run, createEngine(req, run, trainer));
+  } catch (e) {
+    trainer?.close(0);
+    throw e;
+  }
+  const { session, engine, start } = prepared;
   yield start;
   const t0 = performance.now();
   let reason = 'completed' as 'completed' | 'cancelled' | 'time';
@@ -193,28 +244,31 @@ export async function* trainToFile(req: TrainRequest, shouldStop: () => boolean 
   };
   let savedStep = session.step;
   try {
-    const it = session.run(stop);
-    for (;;) {
-      const r = it.next();
-      if (r.done) break;
-      yield r.value;
-      if (r.value.kind === 'eval') {
-        yield save();
-        savedStep = session.step;
+    try {
+      const it = session.run(stop);
+      for (;;) {
+        const r = it.next();
+        if (r.done) break;
+        yield r.value;
+        if (r.value.kind === 'eval') {
+          yield save();
+          savedStep = session.step;
+        }
+        await new Promise<void>((resolve) => setImmediate(resolve));
       }
-      await new Promise<void>((resolve) => setImmediate(resolve));
+    } catch (e) {
+      // Divergence rolled the session back to its last good state: keep that on disk, then report. A torch
+      // trainer that died took its state with it: the file keeps the last save.
+      if (session.step !== savedStep && !(e instanceof TorchTrainerError)) save();
+      throw e;
     }
-  } catch (e) {
-    // Divergence rolled the session back to its last good state: keep that on disk, then report.
-    if (session.step !== savedStep) save();
-    engine.dispose();
-    throw e;
+    if (reason === 'time') {
+      const last = session.finalEvaluation();
+      if (last) yield last;
+    }
+    if (session.step !== savedStep || !req.resume) yield save();
+  } finally {
+    engine.dispose(); // also when the caller stops iterating early
   }
-  if (reason === 'time') {
-    const last = session.finalEvaluation();
-    if (last) yield last;
-  }
-  if (session.step !== savedStep || !req.resume) yield save();
-  engine.dispose();
   yield { kind: 'done', reason, step: session.step, path: req.out };
 }
