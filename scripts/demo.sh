@@ -11,7 +11,8 @@ headless=0
 for a in "$@"; do [ "$a" = --headless ] && headless=1; done
 { [ -t 1 ] && [ -z "${CI:-}" ]; } || headless=1
 
-[ -d node_modules ] || bash scripts/setup.sh
+# A fresh clone installs what it needs first (quick no-op once set up).
+bash scripts/setup.sh --if-needed
 npm run --silent build
 
 if [ $headless = 1 ]; then

@@ -61,7 +61,7 @@ CODE_SERVER=$CS_DIR/node_modules/.bin/code-server
 if [ "${1:-}" != "--no-vsix" ]; then
   [ -f dist/extension.js ] || npm run --silent build
   log "packaging the extension"
-  npx --no-install vsce package --no-dependencies --allow-missing-repository --skip-license \
+  npx --no-install vsce package --no-dependencies --allow-missing-repository --skip-license --no-rewrite-relative-links \
     --out "$CACHE/gatescope.vsix" >&2
 fi
 log "done in $((SECONDS - t0)) s"

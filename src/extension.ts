@@ -12,6 +12,9 @@ import { PanelManager } from './extension/panels/panelManager';
 import { GateHoverProvider } from './extension/providers/gateHoverProvider';
 import { UnitDecorations } from './extension/providers/unitDecorations';
 import { createBackend } from './extension/services/createBackend';
+import { isWorkerCrash } from './extension/services/workerBackend';
+import { MEMORY_SETTING, crashNotice } from './extension/logic/workerLimits';
+import { requireTrust } from './extension/commands/trust';
 import { ModelStore } from './extension/services/modelStore';
 import { TraceService } from './extension/services/traceService';
 import { TrainingService } from './extension/services/trainingService';
@@ -30,7 +33,8 @@ export function activate(context: vscode.ExtensionContext): Gatescope {
   const store = new DisposableStore();
   context.subscriptions.push(store);
   const output = store.add(vscode.window.createOutputChannel('gatescope', { log: true }));
-  const backend = store.add(createBackend(vscode.Uri.joinPath(context.extensionUri, 'dist').fsPath, (m) => output.info(m)));
+  const backend = store.add(createBackend(vscode.Uri.joinPath(context.extensionUri, 'dist').fsPath, (m) => output.info(m),
+    () => readSettings().workerMemoryLimitMb));
   const models = store.add(new ModelStore());
   const training = store.add(new TrainingService(backend, models, {
     loadCheckpoint: async (path) => {
@@ -50,6 +54,18 @@ export function activate(context: vscode.ExtensionContext): Gatescope {
   // The host remembers the latest run too: a webview's saved state can miss the run's last update.
   store.add(training.onDidStartRun((run) => run.onDidChangeStatus((summary) => void context.workspaceState.update(LAST_RUN_KEY, summary))));
   const hover = store.add(new GateHoverProvider(traces));
+  // A worker died (a file too large or hostile for its memory limit): the editor goes on; say what happened.
+  store.add(backend.onDidCrash((crash) => {
+    if (crash.worker === 'training') return; // the run fails and says so, with its last checkpoint
+    const lost = traces.all.length;
+    for (const d of traces.all) traces.remove(d.key); // their states lived in that worker
+    const notice = crashNotice(crash, lost);
+    output.error(notice.message);
+    const SETTING = 'Memory limit setting';
+    void vscode.window.showErrorMessage(notice.message, ...(notice.offerSetting ? [SETTING] : [])).then((pick) => {
+      if (pick === SETTING) void vscode.commands.executeCommand('workbench.action.openSettings', MEMORY_SETTING);
+    });
+  }));
   const g: Gatescope = { extension: context, output, backend, models, training, traces, panels, hover, decorations };
   services = g;
 
@@ -95,7 +111,8 @@ export function activate(context: vscode.ExtensionContext): Gatescope {
       } catch (err) {
         const message = err instanceof Error ? err.message : String(err);
         output.error(`${id}: ${message}`);
-        void vscode.window.showErrorMessage(`gatescope: ${message}`);
+        // A worker crash was announced already (onDidCrash), naming what it was doing.
+        if (!isWorkerCrash(err)) void vscode.window.showErrorMessage(message.startsWith('gatescope: ') ? message : `gatescope: ${message}`);
         return undefined;
       }
     }));
@@ -105,7 +122,7 @@ export function activate(context: vscode.ExtensionContext): Gatescope {
   command('gatescope.traceActiveDocument', (a) => traceActiveDocument(g, a));
   command('gatescope.compare', (a) => compare(g, a));
   command('gatescope.sampleText', (a) => sampleTextCommand(g, a));
-  command('gatescope.exportTestState', (path, options) => exportTestState(g, path, options));
+  command('gatescope.exportTestState', (path, options) => (requireTrust('Exporting the test state') ? exportTestState(g, path, options) : undefined));
   command('gatescope.showDashboard', () => { g.panels.showDashboard().reveal(); });
   command('gatescope.showTrace', () => { g.panels.showTrace(); });
   command('gatescope.cancelTraining', () => training.cancel());

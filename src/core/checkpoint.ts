@@ -242,10 +242,14 @@ function checkExtras(cfg: ModelConfig, params: TensorMap, optimizer: TensorMap, 
     if (!p) throw new FormatError(`${source}: optimizer buffer ${name} belongs to no parameter`);
     if (!shapeEquals(p.shape, t.shape)) throw new FormatError(`${source}: optimizer buffer ${name} has shape ${formatShape(t.shape)}, expected ${formatShape(p.shape)}`);
   }
+  // The carried batch is the streams' count, which a small text can make smaller than settings.batchSize.
+  const first = carried.values().next().value;
   for (const [name, t] of carried) {
     if (name !== 'h' && name !== 'c') throw new FormatError(`${source}: unknown carried state ${name}`);
-    const B = training?.settings.batchSize ?? t.shape[1];
+    const B = first!.shape[1];
     const want = [cfg.rnn.numLayers * (cfg.rnn.bidirectional ? 2 : 1), B, cfg.rnn.hiddenSize];
-    if (!shapeEquals(t.shape, want)) throw new FormatError(`${source}: carried state ${name} has shape ${formatShape(t.shape)}, expected ${formatShape(want)}`);
+    if (!(Number.isInteger(B) && B >= 1 && B <= (training?.settings.batchSize ?? Infinity)) || !shapeEquals(t.shape, want)) {
+      throw new FormatError(`${source}: carried state ${name} has shape ${formatShape(t.shape)}, expected ${formatShape(want)} with 1..${training?.settings.batchSize ?? 'B'} streams`);
+    }
   }
 }

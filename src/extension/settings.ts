@@ -20,6 +20,8 @@ export interface GatescopeSettings {
   readonly hoverEnabled: boolean;
   readonly hoverLayer: number; // -1: top layer
   readonly hoverTopUnits: number;
+  /** 0: automatic (see logic/workerLimits.ts). */
+  readonly workerMemoryLimitMb: number;
 }
 
 const positive = (v: number, dflt: number): number => (Number.isFinite(v) && v > 0 ? v : dflt);
@@ -44,5 +46,6 @@ export function readSettings(): GatescopeSettings {
     hoverEnabled: c.get<boolean>('hover.enabled', true),
     hoverLayer: Math.round(c.get<number>('hover.layer', -1)),
     hoverTopUnits: Math.round(positive(c.get<number>('hover.topUnits', 8), 8)),
+    workerMemoryLimitMb: Math.round(positive(c.get<number>('workerMemoryLimitMb', 0), 0)),
   };
 }

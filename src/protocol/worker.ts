@@ -46,6 +46,12 @@ export interface EngineComparison {
   readonly paramError: number[];
 }
 
+/** What a worker is started with (its `workerData`). */
+export interface WorkerData {
+  /** The worker's heap limit (resourceLimits.maxOldGenerationSizeMb): the loaders' budgets stay within it. */
+  readonly memoryLimitMb?: number;
+}
+
 export type HostRequest =
   /** `cancelFlag`: Int32Array(1) over a SharedArrayBuffer; the training loop stops when it becomes 1. */
   | { readonly type: 'train'; readonly id: number; readonly request: TrainRequest; readonly cancelFlag: SharedArrayBuffer }
@@ -60,6 +66,8 @@ export type HostRequest =
   | { readonly type: 'traceWindow'; readonly id: number; readonly traceId: number; readonly start: number; readonly end: number }
   | { readonly type: 'disposeTrace'; readonly id: number; readonly traceId: number }
   | { readonly type: 'loadModel'; readonly id: number; readonly path: string }
+  /** The tensors of a tensor file (safetensors, npz, .pt state_dict...), read and parsed in the worker. */
+  | { readonly type: 'readTensors'; readonly id: number; readonly path: string }
   | { readonly type: 'compareEngines'; readonly id: number; readonly model: ModelData; readonly engines: readonly [string, string]; readonly steps: number }
   | { readonly type: 'dispose'; readonly id: number };
 
@@ -120,6 +128,7 @@ export interface TraceWindowResult {
 export type WorkerResult =
   | TrainedResult | SampledResult | TracePreparedResult | TraceWindowResult
   | { readonly kind: 'loaded'; readonly model: LoadedModel }
+  | { readonly kind: 'tensors'; readonly tensors: TensorMap }
   | { readonly kind: 'compared'; readonly comparison: EngineComparison }
   | { readonly kind: 'disposed' };
 

@@ -1,6 +1,8 @@
 // The compute worker (worker_threads entry, bundled to dist/worker.js): trains, samples, traces, parses
 // model files and compares engines off the host's thread. One training run at a time; traces stay in
-// memory until disposed.
+// memory until disposed. The extension starts two: one for training, one for everything else, each with a
+// heap limit (src/worker/client.ts), so a hostile file can take down only the worker that reads it; the
+// loaders' budgets for data outside the heap come in the environment the client gives it.
 import { parentPort } from 'node:worker_threads';
 import type { HostRequest, ModelData, ModelSource, TraceReadyResult, WorkerErrorKind, WorkerMessage, WorkerResult } from '../protocol/worker';
 import { sampleText } from '../core/sample';
@@ -12,6 +14,7 @@ import { EngineUnavailableError } from '../engines/index';
 import { TrainInputError, trainToFile } from '../node/trainRun';
 import { TextSourceError } from '../node/textSources';
 import { ModelFileError, readModelFile } from '../node/modelFile';
+import { loadTensorFileAt } from '../node/loadModelFile';
 import { tokenText, vocabularySize } from '../core/data/tokenizer';
 import { GATES } from '../core/config';
 import { taskOf } from '../core/model';
@@ -132,6 +135,9 @@ async function handle(m: HostRequest): Promise<{ result: WorkerResult; transfer?
     }
     case 'loadModel':
       return { result: { kind: 'loaded', model: await readModel(m.path) } };
+    case 'readTensors':
+      // Copied, not transferred: a tensor may be a view of a buffer the reader shares (Node's pool).
+      return { result: { kind: 'tensors', tensors: loadTensorFileAt(m.path) } };
     case 'compareEngines':
       return { result: { kind: 'compared', comparison: await compareEngines(m.model, m.engines, m.steps) } };
     case 'dispose':

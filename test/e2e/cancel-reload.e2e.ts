@@ -4,11 +4,11 @@
 // the run-history sidecar next to the checkpoint).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { withSession } from './harness';
+import { withSession, scaled } from './harness';
 import { chartPoints, dashboard, losses } from './gatescope';
 import { CANCEL_SESSION, trainThenCancel } from './cancelRun';
 
-test('cancel a run: no error, checkpoint intact; reload: the dashboard restores', { timeout: 420_000 }, async () => {
+test('cancel a run: no error, checkpoint intact; reload: the dashboard restores', { timeout: scaled(420_000) }, async () => {
   await withSession(CANCEL_SESSION, async (s) => {
     const { shown: before, charts } = await trainThenCancel(s);
     await s.reloadWindow();

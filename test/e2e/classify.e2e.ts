@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseSafetensors } from '../../src/core/formats/safetensors';
-import { exportStateBinding, waitFor, withSession } from './harness';
+import { exportStateBinding, waitFor, withSession, scaled } from './harness';
 import { SMALL_TRAINING, TRAIN_TITLE, cli, dashboard, text, waitForRunStatus } from './gatescope';
 
 /** Two topics, a few hundred short examples (deterministic). */
@@ -35,7 +35,7 @@ interface State {
   lastHover: { position: number; markdown: string } | null;
 }
 
-test('Train on a CSV: a classifier with accuracy; its trace shows the prediction', { timeout: 300_000 }, async () => {
+test('Train on a CSV: a classifier with accuracy; its trace shows the prediction', { timeout: scaled(300_000) }, async () => {
   const doc = 'the team will win the game today\n';
   await withSession({ name: 'classify', files: { 'reviews.csv': reviewsCsv(), 'match.txt': { text: doc } },
     settings: { ...SMALL_TRAINING, 'gatescope.steps': 30 }, bindings: [exportStateBinding()] }, async (s) => {

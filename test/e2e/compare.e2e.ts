@@ -5,11 +5,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { REPO, waitFor, withSession } from './harness';
+import { REPO, waitFor, withSession, scaled } from './harness';
 
 const FIXTURES = join(REPO, 'test/e2e/fixtures');
 
-test('compare .pt with Keras .h5: match, then a named gate swap', { timeout: 300_000 }, async () => {
+test('compare .pt with Keras .h5: match, then a named gate swap', { timeout: scaled(300_000) }, async () => {
   await withSession({
     name: 'compare',
     files: Object.fromEntries(['lstm_dense.pt', 'lstm_dense.h5', 'lstm_dense_swapped.h5'].map((f) => [f, { copy: join(FIXTURES, f) }])),

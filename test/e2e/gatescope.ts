@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { Frame } from 'playwright-core';
-import { REPO, waitFor, type Session } from './harness';
+import { REPO, WaitFailed, waitFor, type Session } from './harness';
 
 /** A small, fast model: the scenarios test the product, not the optimizer. */
 export const SMALL_TRAINING = {
@@ -41,7 +41,7 @@ export async function text(frame: Frame, selector: string): Promise<string> {
 export async function waitForRunStatus(frame: Frame, statuses: string[], timeoutMs = 240_000): Promise<string> {
   return waitFor(`the run status to become ${statuses.join(' or ')}`, async () => {
     const status = (await text(frame, '#run-status')).toLowerCase();
-    if (/fail|error/.test(status)) throw new Error(`the run failed: "${status}"`);
+    if (/fail|error/.test(status)) throw new WaitFailed(`the run failed: "${status}"`);
     return statuses.find((st) => status.includes(st));
   }, timeoutMs, 1000);
 }

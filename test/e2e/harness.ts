@@ -5,7 +5,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
+import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { chromium, type Browser, type Frame, type Page } from 'playwright-core';
 
@@ -62,19 +62,52 @@ async function freePort(): Promise<number> {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** Polls `probe` until it returns a value other than undefined/false, or fails with `what` and the last error. */
+/** The most the waits stretch on a loaded machine. */
+export const MAX_LOAD_FACTOR = 3;
+
+/**
+ * How much slower than idle the machine is now: the 1-minute load average per CPU, between 1 and
+ * MAX_LOAD_FACTOR. Every wait of the harness is multiplied by it (a busy machine makes a slower VS Code, not a
+ * failed scenario); GATESCOPE_E2E_LOAD_FACTOR overrides it.
+ */
+export function loadFactor(): number {
+  const forced = Number(process.env.GATESCOPE_E2E_LOAD_FACTOR);
+  if (Number.isFinite(forced) && forced > 0) return forced;
+  const perCpu = loadavg()[0] / Math.max(1, availableParallelism());
+  return Math.min(MAX_LOAD_FACTOR, Math.max(1, perCpu));
+}
+
+/** `ms` stretched by the machine's load (see loadFactor). */
+export function scaled(ms: number): number {
+  return Math.round(ms * loadFactor());
+}
+
+/** Thrown by a waitFor probe that knows the wait cannot succeed any more (a run failed): waitFor fails at once. */
+export class WaitFailed extends Error {}
+
+/**
+ * Polls `probe` until it returns a value other than undefined/false, or fails with `what` and the last error
+ * (at once when the probe throws WaitFailed). `timeoutMs` is for an idle machine: the deadline stretches with
+ * the load while waiting (see loadFactor).
+ */
 export async function waitFor<T>(what: string, probe: () => Promise<T | undefined | false> | T | undefined | false,
   timeoutMs = 60_000, intervalMs = 250): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
+  const start = Date.now();
+  let factor = loadFactor();
   let lastError: unknown;
   for (;;) {
     try {
       const v = await probe();
       if (v !== undefined && v !== false) return v as T;
-    } catch (err) { lastError = err; }
-    if (Date.now() > deadline) {
+    } catch (err) {
+      if (err instanceof WaitFailed) throw new Error(`waiting for ${what}: ${err.message}`);
+      lastError = err;
+    }
+    factor = Math.max(factor, loadFactor()); // never shrinks: a wait that started on a busy machine keeps its time
+    if (Date.now() - start > timeoutMs * factor) {
       const detail = lastError instanceof Error ? ` (last error: ${lastError.message.split('\n')[0]})` : '';
-      throw new Error(`timed out after ${Math.round(timeoutMs / 1000)} s waiting for ${what}${detail}`);
+      const load = factor > 1 ? ` (${Math.round(timeoutMs / 1000)} s × load factor ${factor.toFixed(1)})` : '';
+      throw new Error(`timed out after ${Math.round((Date.now() - start) / 1000)} s${load} waiting for ${what}${detail}`);
     }
     await sleep(intervalMs);
   }
@@ -179,18 +212,18 @@ export class Session {
 
   private async openBrowser(): Promise<void> {
     this.browser = await chromium.launch({ executablePath: process.env.GATESCOPE_E2E_CHROMIUM ?? '/usr/bin/chromium',
-      args: CHROMIUM_ARGS, timeout: 60_000 });
+      args: CHROMIUM_ARGS, timeout: scaled(60_000) });
     const context = await this.browser.newContext({ viewport: { width: 1400, height: 900 } });
     this.page = await context.newPage();
-    this.page.setDefaultTimeout(30_000);
-    await this.page.goto(this.url, { waitUntil: 'domcontentloaded', timeout: 60_000 });
+    this.page.setDefaultTimeout(scaled(30_000));
+    await this.page.goto(this.url, { waitUntil: 'domcontentloaded', timeout: scaled(60_000) });
     await this.waitForWorkbench();
   }
 
   async waitForWorkbench(): Promise<void> {
-    await this.page.locator('.monaco-workbench').waitFor({ state: 'visible', timeout: 90_000 });
+    await this.page.locator('.monaco-workbench').waitFor({ state: 'visible', timeout: scaled(90_000) });
     // The explorer shows the folder once the remote file system answers.
-    await this.page.locator('.explorer-folders-view, .explorer-viewlet').first().waitFor({ timeout: 60_000 }).catch(() => undefined);
+    await this.page.locator('.explorer-folders-view, .explorer-viewlet').first().waitFor({ timeout: scaled(60_000) }).catch(() => undefined);
   }
 
   async screenshot(label: string): Promise<string> {
@@ -216,14 +249,27 @@ export class Session {
       return false;
     }, timeoutMs, 1000);
     await row.click();
-    await this.page.locator('.quick-input-widget').waitFor({ state: 'hidden', timeout: 10_000 }).catch(() => undefined);
+    await this.page.locator('.quick-input-widget').waitFor({ state: 'hidden', timeout: scaled(10_000) }).catch(() => undefined);
   }
 
   /** Picks the row of the open quick pick whose text contains `label`. */
   async pickQuickItem(label: string, timeoutMs = 30_000): Promise<void> {
     const row = this.page.locator('.quick-input-widget .monaco-list-row', { hasText: label }).first();
-    await row.waitFor({ state: 'visible', timeout: timeoutMs });
+    await row.waitFor({ state: 'visible', timeout: scaled(timeoutMs) });
     await row.click();
+  }
+
+  /**
+   * Answers a modal message (vscode.window.show*Message with `modal: true`, a dialog over the workbench) by
+   * clicking its button `label`; returns the dialog's text (message and detail).
+   */
+  async answerDialog(label: string, timeoutMs = 30_000): Promise<string> {
+    const dialog = this.page.locator('.monaco-dialog-box');
+    await dialog.waitFor({ state: 'visible', timeout: scaled(timeoutMs) });
+    const text = (await dialog.innerText()).replace(/\s+/g, ' ').trim();
+    await dialog.locator('.monaco-button', { hasText: label }).first().click();
+    await dialog.waitFor({ state: 'hidden', timeout: scaled(10_000) });
+    return text;
   }
 
   /**
@@ -281,7 +327,7 @@ export class Session {
     const widget = this.page.locator('.quick-input-widget');
     const seen: string[] = [];
     for (let i = 0; i < maxPrompts; i++) {
-      const shown = await widget.waitFor({ state: 'visible', timeout: waitMs }).then(() => true, () => false);
+      const shown = await widget.waitFor({ state: 'visible', timeout: scaled(waitMs) }).then(() => true, () => false);
       if (!shown) break;
       const title = await widget.locator('.quick-input-title').innerText().catch(() => '');
       const placeholder = await widget.locator('input.input').getAttribute('placeholder').catch(() => '');
@@ -302,7 +348,7 @@ export class Session {
       .filter({ has: this.page.locator('.label-name', { hasText: exact }) }).first();
     await waitFor(`"${relPath}" in Quick Open`, () => row.isVisible(), 30_000);
     await row.click();
-    await this.page.locator(`.tab[aria-label*="${name}"]`).first().waitFor({ timeout: 30_000 });
+    await this.page.locator(`.tab[aria-label*="${name}"]`).first().waitFor({ timeout: scaled(30_000) });
   }
 
   /** Moves the cursor of the active text editor to a 1-based line and column (Go to Line). */
@@ -397,7 +443,7 @@ export class Session {
    * ~5 s, and only while the page has focus): a stale webview state or no panel at all.
    */
   async reloadWindow(): Promise<void> {
-    const navigated = this.page.waitForEvent('framenavigated', { predicate: (f) => f === this.page.mainFrame(), timeout: 60_000 });
+    const navigated = this.page.waitForEvent('framenavigated', { predicate: (f) => f === this.page.mainFrame(), timeout: scaled(60_000) });
     await this.runCommand('Developer: Reload Window');
     await navigated;
     await this.page.waitForLoadState('domcontentloaded');

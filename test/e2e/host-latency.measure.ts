@@ -8,7 +8,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { exportStateBinding, REPO, waitFor, withSession } from './harness';
+import { exportStateBinding, REPO, waitFor, withSession, scaled } from './harness';
 import { SMALL_TRAINING, TRAIN_TITLE, dashboard, shakespeare, waitForRunStatus } from './gatescope';
 
 interface FrameTime { frame: string; ms: number }
@@ -39,7 +39,7 @@ function print(name: string, report: Report): void {
   for (const h of (report.ourHandlers ?? []).slice(0, 8)) console.log(`    ${h.maxMs} ms max, ${h.totalMs} ms in ${h.stalls} stalls: ${h.frame}`);
 }
 
-test('extension host event loop while training and tracing (measurement)', { timeout: 600_000 }, async () => {
+test('extension host event loop while training and tracing (measurement)', { timeout: scaled(600_000) }, async () => {
   await withSession({
     name: 'host-latency', files: { 'play.txt': shakespeare(chars) },
     settings: { ...SMALL_TRAINING, 'gatescope.hiddenSize': 128, 'gatescope.batchSize': 32, 'gatescope.sequenceLength': 64, 'gatescope.steps': steps },

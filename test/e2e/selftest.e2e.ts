@@ -5,11 +5,11 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { REPO, withSession, exportStateBinding } from './harness';
+import { REPO, withSession, exportStateBinding, scaled } from './harness';
 
 interface Report { passed: number; failed: number; results: { name: string; ok: boolean; error?: string }[] }
 
-test('extension API suite passes inside code-server', { timeout: 300_000 }, async () => {
+test('extension API suite passes inside code-server', { timeout: scaled(300_000) }, async () => {
   const { buildExtensionTests } = await import(pathToFileURL(join(REPO, 'test/extension/build.mjs')).href) as
     { buildExtensionTests(): string[] };
   const bundles = buildExtensionTests();

@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { readFileSync } from 'node:fs';
-import { REPO, withSession, exportStateBinding } from './harness';
+import { REPO, withSession, exportStateBinding, scaled } from './harness';
 
 interface CommandContribution { command: string; title: string; category?: string }
 
@@ -12,7 +12,7 @@ const manifest = JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8')) as
   contributes?: { commands?: CommandContribution[]; menus?: { commandPalette?: { command: string; when?: string }[] } };
 };
 
-test('workbench loads, gatescope activates, its commands are in the palette', { timeout: 240_000 }, async () => {
+test('workbench loads, gatescope activates, its commands are in the palette', { timeout: scaled(240_000) }, async () => {
   const commands = manifest.contributes?.commands ?? [];
   const hidden = new Set((manifest.contributes?.menus?.commandPalette ?? []).filter((m) => m.when === 'false').map((m) => m.command));
   const visible = commands.filter((c) => !hidden.has(c.command));

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseSafetensors } from '../../src/core/formats/safetensors';
-import { exportStateBinding, waitFor, withSession } from './harness';
+import { exportStateBinding, waitFor, withSession, scaled } from './harness';
 import { SMALL_TRAINING, TRAIN_TITLE, cli, dashboard, shakespeare, waitForRunStatus } from './gatescope';
 
 interface State {
@@ -32,7 +32,7 @@ function hoverTable(markdown: string): { columns: string[]; rows: Map<number, nu
   return { columns: header.slice(1), rows, t };
 }
 
-test('hover over a traced character shows the CLI-computed gate values', { timeout: 420_000 }, async () => {
+test('hover over a traced character shows the CLI-computed gate values', { timeout: scaled(420_000) }, async () => {
   const doc = shakespeare(1500);
   const line = 5; // "Speak, speak." — hover the "a" of "Speak"
   const column = 4;

@@ -2,10 +2,10 @@
 // curve that went down and a sample of generated text.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { withSession } from './harness';
+import { withSession, scaled } from './harness';
 import { SMALL_TRAINING, TRAIN_TITLE, dashboard, losses, shakespeare, waitForRunStatus } from './gatescope';
 
-test('Train char LSTM: loss goes down, a sample appears', { timeout: 420_000 }, async () => {
+test('Train char LSTM: loss goes down, a sample appears', { timeout: scaled(420_000) }, async () => {
   await withSession({ name: 'train', files: { 'shakespeare.txt': shakespeare() }, settings: SMALL_TRAINING }, async (s) => {
     await s.openFile('shakespeare.txt');
     await s.runCommand(TRAIN_TITLE);

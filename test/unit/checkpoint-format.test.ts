@@ -92,5 +92,9 @@ test('hostile training state is refused before a --resume can use it', () => {
   const badBuffer = new Map([['head.bias.exp_avg', { dtype: 'float32' as const, shape: [3], data: new Float32Array(3) }]]);
   assert.throws(() => parseCheckpoint(trained({}, { optimizer: badBuffer })), /optimizer buffer head\.bias\.exp_avg has shape \[3\], expected \[\d+\]/);
   const badState = new Map([['h', { dtype: 'float32' as const, shape: [2, 5, 4], data: new Float32Array(40) }]]);
-  assert.throws(() => parseCheckpoint(trained({}, { carried: badState })), /carried state h has shape \[2, 5, 4\], expected \[2, 2, 4\]/);
+  assert.throws(() => parseCheckpoint(trained({}, { carried: badState })), /carried state h has shape \[2, 5, 4\], expected \[2, 5, 4\] with 1\.\.2 streams/);
+  const mismatched = new Map([['h', { dtype: 'float32' as const, shape: [2, 1, 4], data: new Float32Array(8) }], ['c', { dtype: 'float32' as const, shape: [2, 2, 4], data: new Float32Array(16) }]]);
+  assert.throws(() => parseCheckpoint(trained({}, { carried: mismatched })), /carried state c has shape \[2, 2, 4\], expected \[2, 1, 4\]/);
+  const fewerStreams = new Map([['h', { dtype: 'float32' as const, shape: [2, 1, 4], data: new Float32Array(8) }]]);
+  assert.equal(parseCheckpoint(trained({}, { carried: fewerStreams })).carried!.get('h')!.shape[1], 1, 'a small text carries fewer streams');
 });

@@ -147,7 +147,8 @@ test('a training run reports steps, writes its checkpoint, registers the model a
     assert.equal(sidecar!.step, 6);
     assert.deepEqual(sidecar!.saturation, run.saturation);
     assert.deepEqual(sidecar!.samples, run.samples);
-    // A second run cancels nothing (the first is finished) but replaces it as current; cancel stops it.
+    // A second run starts (the first is finished); cancel stops it, and its partial model does not replace the
+    // fully trained one as current.
     const run2 = training.start({ text: TEXT, out: join(dir, 'm2.safetensors'), engine: 'reference', model: { module: 'LSTM', hiddenSize: 4, numLayers: 1 },
       settings: { steps: 10_000, seqLen: 8, batchSize: 2, evalEvery: 1000, sampleEvery: 0 } }, 'LSTM long');
     setTimeout(() => training.cancel(), 30);
@@ -155,6 +156,8 @@ test('a training run reports steps, writes its checkpoint, registers the model a
     assert.equal(o2?.status, 'cancelled');
     assert.ok(run2.train.length < 10_000);
     await run2.settled; // the cancelled run's checkpoint is still sampled
+    assert.equal(models.current?.path, out);
+    assert.ok(models.get(join(dir, 'm2.safetensors')), 'the cancelled run is kept in the list');
     training.dispose();
     models.dispose();
     backend.dispose();

@@ -441,10 +441,10 @@ export function writeCorpus(dir: string, canary: string): CorpusFile[] {
   add({ path: 'bomb/objects.pt', category: 'bomb', what: '2.1 million empty lists', expect: 'refuse', message: /GATESCOPE_MAX_PICKLE_OBJECTS/, reads: 'tensors' }, pt(lists.stop().finish(), {}));
   const longInt = new Pickle().proto().op(0x8b).bytes(u32(8 * MiB)).bytes(new Uint8Array(8 * MiB)).stop().finish();
   add({ path: 'bomb/long4.pt', category: 'bomb', what: 'an 8 MiB LONG4 integer', expect: 'refuse', message: /too long/, reads: 'tensors' }, pt(longInt, {}));
-  add({ path: 'bomb/num_layers.safetensors', category: 'bomb', what: 'gatescope_config metadata with num_layers 100000000', expect: 'refuse', message: /layers is outside 1\.\.64/, reads: 'model', strict: ['convert'] },
+  add({ path: 'bomb/num_layers.safetensors', category: 'bomb', what: 'gatescope_config metadata with num_layers 100000000', expect: 'refuse', message: /num_layers must be an integer in 1\.\.64/, reads: 'model', strict: ['convert'] },
     serializeSafetensors(new Map([['weight_ih_l0', { dtype: 'float32', shape: [4, 2], data: new Float32Array(8) }], ['weight_hh_l0', { dtype: 'float32', shape: [4, 1], data: new Float32Array(4) }]]),
       { gatescope_config: JSON.stringify({ module: 'RNN', input_size: 2, hidden_size: 1, num_layers: 100_000_000 }) }));
-  add({ path: 'bomb/hidden.safetensors', category: 'bomb', what: 'gatescope_config metadata with hidden_size 2^40', expect: 'refuse', message: /hidden size/, reads: 'model', strict: ['convert'] },
+  add({ path: 'bomb/hidden.safetensors', category: 'bomb', what: 'gatescope_config metadata with hidden_size 2^40', expect: 'refuse', message: /hidden_size must be an integer in 1\.\.65536/, reads: 'model', strict: ['convert'] },
     serializeSafetensors(new Map([['weight_ih_l0', { dtype: 'float32', shape: [1, 2], data: new Float32Array(2) }]]),
       { gatescope_config: JSON.stringify({ module: 'RNN', input_size: 2, hidden_size: 2 ** 40, num_layers: 1 }) }));
   add({ path: 'bomb/checkpoint_layers.safetensors', category: 'bomb', what: 'checkpoint whose model says num_layers 100000000', expect: 'refuse', reads: 'checkpoint', strict: ['sample', 'trace-model'] },

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { WorkerClient, WorkerRequestError } from '../../src/worker/client';
+import { WorkerClient, WorkerCrashError, WorkerRequestError } from '../../src/worker/client';
 import type { TrainRunEvent } from '../../src/node/trainRun';
 import { readModelFile } from '../../src/node/modelFile';
 import { createDocumentTrace, encodeDocument } from '../../src/worker/documentTrace';
@@ -140,8 +140,9 @@ test('worker crash rejects pending requests with a clear error', async () => {
   await assert.rejects(p, /missing\.safetensors: cannot read/);
   const slow = client.sample(model, { length: 100000 });
   await (client as unknown as { worker: { terminate(): Promise<number> } }).worker.terminate();
-  await assert.rejects(slow, /gatescope worker (crashed|exited)/);
-  await assert.rejects(client.sample(model, { length: 1 }), /gatescope worker/);
+  await assert.rejects(slow, (e) => e instanceof WorkerCrashError && e.reason === 'exited' && e.operations[0] === 'sampling text'
+    && /^gatescope: sampling text was interrupted: the compute worker stopped unexpectedly \(exit code 1\); it starts again/.test(e.message));
+  await assert.rejects(client.sample(model, { length: 1 }), /compute worker/);
   assert.ok(client.failed);
   assert.equal(failures.length, 1);
 });
@@ -207,7 +208,7 @@ test('WorkerBackend: traces and samples exactly like in-process, cancels, loads 
     await (backend as unknown as { current: { worker: { terminate(): Promise<number> } } }).current.worker.terminate();
     assert.equal(await backend.sample(m, req), sampleText(m.config, m.params, m.vocab, req).generated);
     assert.equal(logs.length, 1);
-    assert.match(logs[0], /compute worker stopped: gatescope worker exited/);
+    assert.match(logs[0], /compute worker stopped: gatescope: the compute worker stopped unexpectedly \(exit code 1\); it starts again/);
   } finally {
     backend.dispose();
   }

@@ -7,11 +7,10 @@ import type { TensorMap } from '../../core/tensor';
 import { availableEngines } from '../../engines/index';
 import type { Gatescope } from '../context';
 import { diffView } from '../logic/diffView';
-import { parseSafetensors } from '../../core/formats/safetensors';
-import { readFile } from 'node:fs/promises';
 import { lmParamsOf, type ModelEntry, openedEntry } from '../services/modelStore';
 import { MODEL_FILTERS } from './modelCommands';
 import type { DiffViewModel } from '../../protocol/webview';
+import { isWorkerCrash } from '../services/workerBackend';
 
 export interface CompareOptions {
   readonly left?: string;
@@ -42,7 +41,7 @@ export async function compare(g: Gatescope, args?: unknown): Promise<DiffViewMod
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err);
     g.output.error(`compare: ${message}`);
-    void vscode.window.showErrorMessage(`gatescope: compare failed: ${message}`);
+    if (!isWorkerCrash(err)) void vscode.window.showErrorMessage(`gatescope: compare failed: ${message}`);
     return undefined;
   }
 }
@@ -55,7 +54,7 @@ async function compareFiles(g: Gatescope, o: CompareOptions): Promise<DiffViewMo
   if (!left) return undefined;
   right ??= await pickModelFile(`Compare: the model file to compare with ${basename(left)} (2 of 2)`, 'Compare');
   if (!right) return undefined;
-  const [ta, tb] = await Promise.all([readTrajectory(left), readTrajectory(right)]);
+  const [ta, tb] = await Promise.all([readTrajectory(g, left), readTrajectory(g, right)]);
   if (ta && tb) {
     return diffView({ title: 'Weight trajectories', leftLabel: basename(left), rightLabel: basename(right), left: ta, right: tb, rtol: o.tolerance });
   }
@@ -77,13 +76,14 @@ async function pickModelFile(title: string, openLabel: string): Promise<string |
   return uris?.[0]?.fsPath;
 }
 
-/** Per-epoch weights (`epochN.<name>` tensors in a safetensors file, as `gatescope fit` writes), or null. */
-async function readTrajectory(path: string): Promise<TensorMap | null> {
+/** Per-epoch weights (`epochN.<name>` tensors in a safetensors file, as `gatescope fit` writes), or null. Read in the worker. */
+async function readTrajectory(g: Gatescope, path: string): Promise<TensorMap | null> {
   if (!path.endsWith('.safetensors')) return null;
   try {
-    const { tensors } = parseSafetensors(new Uint8Array(await readFile(path)), path);
+    const tensors = await g.backend.readTensors(path);
     return tensors.size && [...tensors.keys()].every((k) => /^epoch\d+\./.test(k)) ? tensors : null;
-  } catch {
+  } catch (err) {
+    if (isWorkerCrash(err)) throw err;
     return null; // not a trajectory: compared as a model below (with that loader's error message)
   }
 }

@@ -54,6 +54,10 @@ export async function exportTestState(g: Gatescope, first?: unknown, second?: un
         samples: run.samples, accuracies: run.accuracy.values(), validationAccuracies: run.validationAccuracy.values(),
       },
     } : {}),
+    runs: g.training.runs.map((r) => ({
+      runId: r.runId, label: r.label, status: r.status, ...(r.checkpointPath ? { checkpointPath: r.checkpointPath } : {}),
+      ...(r.error ? { error: r.error } : {}), ...(r.lastStep ? { lastStep: r.lastStep.step } : {}),
+    })),
     ...(g.hover.lastHover ? { lastHover: g.hover.lastHover } : {}),
     panels: g.panels.openPanels(),
     traces: g.traces.all.map((d) => ({ uri: d.key, traceId: d.traceId, length: d.length, modelId: d.modelId })),

@@ -6,6 +6,7 @@ import { taskOf } from '../../core/model';
 import { describeModel, type ModelEntry, openedEntry } from '../services/modelStore';
 import { readSettings } from '../settings';
 import { modelIdOf } from '../tree/modelsTree';
+import { isWorkerCrash } from '../services/workerBackend';
 
 export const MODEL_FILTERS: Record<string, string[]> = {
   'Models': ['safetensors', 'pt', 'pth', 'bin', 'h5', 'keras', 'onnx', 'json', 'npz', 'npy'],
@@ -27,7 +28,8 @@ export async function openModel(g: Gatescope, arg?: unknown): Promise<string | u
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err);
     g.output.error(`open model: ${message}`);
-    void vscode.window.showErrorMessage(`gatescope: cannot open ${path}: ${message}`);
+    // A worker crash (e.g. out of memory) was announced already, naming the file.
+    if (!isWorkerCrash(err)) void vscode.window.showErrorMessage(`gatescope: cannot open ${path}: ${message}`);
     return undefined;
   }
   g.models.add(entry);

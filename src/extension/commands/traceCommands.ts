@@ -48,7 +48,7 @@ export async function traceActiveDocument(g: Gatescope, arg?: unknown): Promise<
   const doc = await Promise.resolve(vscode.window.withProgress(
     { location: vscode.ProgressLocation.Notification, title: `gatescope: tracing ${label} (${formatCount(enc.ids.length)} tokens)`, cancellable: true },
     async (progress, token) => {
-      const remote = await g.backend.prepareTrace(model.data!, enc.ids, s.traceCheckpointInterval, { isCancelled: () => token.isCancellationRequested });
+      const remote = await g.backend.prepareTrace(model.data!, enc.ids, s.traceCheckpointInterval, { isCancelled: () => token.isCancellationRequested, what: `tracing ${label}` });
       const traced = new TracedDocument(document.uri.toString(), traceId, label, document.version, text, enc, model.id, model.data!, remote,
         cacheOptions(model.data!, s.traceCheckpointInterval));
       noteEditsSinceSnapshot(traced, document.getText());

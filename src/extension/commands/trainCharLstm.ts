@@ -3,9 +3,15 @@
 // or open in the editor) proposes a sequence classifier first. Then a few prompts, numbered ("2/4"), whose
 // first item is always the default (logic/trainPlan.ts): task, cell (a classifier may be bidirectional),
 // layers × units, steps. A progress notification with cancel; the checkpoint lands in the workspace's
-// checkpoint folder. Tests and scripts may pass an options object instead of answering the prompts.
+// checkpoint folder (inside the workspace: services/checkpointFolder.ts). Tests and scripts may pass an
+// options object instead of answering the prompts.
+// While a run trains, a new request asks first whether to stop it (logic/trainTwice.ts): stopping waits for
+// its checkpoint to be saved and registered, then starts the new run; keeping it drops the new request. The
+// stop happens only after the prompts, so backing out of one stops nothing. Training writes into the
+// workspace: refused in Restricted Mode (untrusted workspace).
 import * as vscode from 'vscode';
-import { basename } from 'node:path';
+import { existsSync } from 'node:fs';
+import { basename, join } from 'node:path';
 import type { Readout } from '../../core/model';
 import { detectClassificationSource } from '../../node/classificationFiles';
 import type { Gatescope } from '../context';
@@ -16,6 +22,9 @@ import {
 import { readSettings } from '../settings';
 import type { TrainSpec } from '../services/backend';
 import type { TrainingRun } from '../services/trainingRun';
+import { checkpointFileName, resolveCheckpointFolder } from '../services/checkpointFolder';
+import { type BusyRun, KEEP_CURRENT, STOP_AND_START, answerOf, busyQuestion, decideStart, keptMessage } from '../logic/trainTwice';
+import { requireTrust } from './trust';
 
 export interface TrainCommandOptions {
   readonly text?: string;
@@ -37,6 +46,8 @@ export interface TrainCommandOptions {
   readonly out?: string;
   /** Resolve the command only when training ends (for tests). */
   readonly wait?: boolean;
+  /** While a run trains: stop it and start, or keep it and drop this request (instead of asking). */
+  readonly ifBusy?: 'stop' | 'keep';
 }
 
 interface Source {
@@ -127,17 +138,85 @@ function scriptedAnswers(o: TrainCommandOptions, source: Source, s: ReturnType<t
   };
 }
 
+/** The checkpoint of a new run: in the workspace's checkpoint folder (refused when it leads out), a fresh name. */
 function checkpointUri(g: Gatescope, folder: string, name: string): vscode.Uri {
   const ws = vscode.workspace.workspaceFolders?.[0]?.uri;
-  const base = ws ? vscode.Uri.joinPath(ws, folder) : vscode.Uri.joinPath(g.extension.globalStorageUri, 'checkpoints');
-  const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\..*$/, '').replace('T', '-');
-  return vscode.Uri.joinPath(base, `${name.replace(/[^\w.-]+/g, '_')}-${stamp}.safetensors`);
+  let base: vscode.Uri;
+  if (ws && ws.scheme === 'file') {
+    const r = resolveCheckpointFolder(ws.fsPath, folder);
+    if (!r.ok) throw new Error(r.message);
+    base = vscode.Uri.file(r.path);
+  } else {
+    base = ws ? vscode.Uri.joinPath(ws, folder) : vscode.Uri.joinPath(g.extension.globalStorageUri, 'checkpoints');
+  }
+  // Never the file of another run (two runs started in one second would share the time stamp).
+  const used = new Set(g.training.runs.map((r) => r.spec.out));
+  const file = checkpointFileName(name, new Date(), (n) => used.has(join(base.fsPath, n)) || existsSync(join(base.fsPath, n)));
+  return vscode.Uri.joinPath(base, file);
+}
+
+/** The run's id when the user agrees to stop it (or `scripted` says so); undefined keeps it (told so). */
+async function agreeToStop(run: BusyRun, next: string | undefined, scripted: 'stop' | 'keep' | undefined): Promise<string | undefined> {
+  let answer: 'stop' | 'keep';
+  if (scripted) {
+    answer = scripted;
+  } else {
+    const q = busyQuestion(run, next);
+    const pick = await vscode.window.showWarningMessage(q.message, { modal: true, detail: q.detail },
+      { title: STOP_AND_START }, { title: KEEP_CURRENT, isCloseAffordance: true });
+    answer = answerOf(pick?.title);
+  }
+  if (answer === 'stop') return run.runId;
+  void vscode.window.showInformationMessage(keptMessage(run));
+  return undefined;
+}
+
+/**
+ * Clears the way for a new run (logic/trainTwice.ts): true when nothing trains any more, after stopping the
+ * run the user agreed to stop (its checkpoint saved and registered first); false when the request is dropped.
+ */
+async function clearTheWay(g: Gatescope, agreed: { runId?: string }, next: string | undefined, scripted: 'stop' | 'keep' | undefined): Promise<boolean> {
+  for (;;) {
+    const d = decideStart(g.training.busy(), agreed.runId);
+    switch (d.action) {
+      case 'start':
+        return true;
+      case 'abort':
+        void vscode.window.showWarningMessage(d.message);
+        return false;
+      case 'ask':
+        agreed.runId = await agreeToStop(d.run, next, scripted);
+        if (!agreed.runId) return false;
+        break;
+      case 'stop-then-start':
+        g.output.info(`stopping ${d.run.label} to start ${next ?? 'a new run'}`);
+        await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `gatescope: stopping ${d.run.label} and saving its checkpoint…` },
+          () => g.training.stopAndWait(d.run.runId));
+        break;
+    }
+  }
+}
+
+/** The first question (before the prompts): false when the request is dropped; agreeing stops nothing yet. */
+async function clearTheWayAsk(g: Gatescope, agreed: { runId?: string }, scripted: 'stop' | 'keep' | undefined): Promise<boolean> {
+  const d = decideStart(g.training.busy());
+  if (d.action === 'abort') {
+    void vscode.window.showWarningMessage(d.message);
+    return false;
+  }
+  if (d.action !== 'ask') return true;
+  agreed.runId = await agreeToStop(d.run, undefined, scripted);
+  return agreed.runId !== undefined;
 }
 
 export async function trainCharLstm(g: Gatescope, args?: unknown): Promise<string | undefined> {
+  if (!requireTrust('Training')) return undefined;
   const s = readSettings();
   const opts: TrainCommandOptions = args && typeof args === 'object' && !(args instanceof vscode.Uri) && !Array.isArray(args) ? args as TrainCommandOptions : {};
   const scripted = opts.text !== undefined || opts.files !== undefined || opts.classify !== undefined;
+  // A run is going: ask now (before the prompts), stop it only once the new run is ready to start.
+  const agreed: { runId?: string } = {};
+  if (g.training.busy() && !(await clearTheWayAsk(g, agreed, opts.ifBusy))) return undefined;
   let source: Source | undefined;
   if (opts.classify !== undefined) {
     source = { data: { path: opts.classify, format: detectClassificationSource(opts.classify) ?? 'csv', unsaved: false }, label: basename(opts.classify) };
@@ -164,6 +243,7 @@ export async function trainCharLstm(g: Gatescope, args?: unknown): Promise<strin
     model: plan.model,
     settings: plan.settings,
   };
+  if (!(await clearTheWay(g, agreed, plan.label, opts.ifBusy))) return undefined;
   const run = g.training.start(spec, plan.label);
   g.output.info(`training ${plan.label} → ${out.fsPath} (${g.backend.description})`);
   g.panels.showDashboard().reveal();
@@ -210,7 +290,12 @@ function followWithProgress(g: Gatescope, run: TrainingRun): Promise<void> {
       const s = run.summary();
       if (s.status === 'failed') {
         g.output.error(`training ${run.label} failed: ${s.error}`);
-        void vscode.window.showErrorMessage(`gatescope: training failed: ${s.error}`);
+        // Its last checkpoint (saved atomically before the failure) can be opened: never made current unasked.
+        const saved = run.lastSaved;
+        const OPEN = 'Open last checkpoint';
+        void vscode.window.showErrorMessage(`gatescope: training ${run.label} failed: ${s.error}`, ...(saved ? [OPEN] : [])).then((pick) => {
+          if (pick === OPEN && saved) void vscode.commands.executeCommand('gatescope.openModel', saved.path);
+        });
       } else {
         g.output.info(`training ${run.label} ${s.status}: ${s.checkpointPath ?? ''}`);
       }

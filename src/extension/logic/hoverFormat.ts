@@ -1,8 +1,9 @@
 // The hover over a traced token: gate means, the top units by magnitude with unicode bars, and what the
 // model predicts there: the next token (language model), the classes had the text ended here (a `last`-readout
 // unidirectional classifier) or the whole document's classes (other classifiers). Pure: takes the numbers,
-// returns Markdown; every piece of document or file text goes into a code span.
+// returns Markdown; every piece of document or file text goes through logic/markdown.ts (a code span).
 import { bar, level, signed } from './bars';
+import { codeSpan, escapeMarkdown } from './markdown';
 import type { Prediction } from './predictions';
 import { visibleChar } from './tokens';
 
@@ -63,16 +64,8 @@ function maxAbs(v: ArrayLike<number>): number {
   return m;
 }
 
-/**
- * Markdown code span that survives any text (a class name from a data file, a word of the document): backtick
- * runs (the fence is one longer than the longest) and line breaks (shown as ⏎: a code span cannot hold one).
- */
-export function code(text: string): string {
-  const flat = text.replace(/\r\n|\r|\n/g, '⏎');
-  const longest = Math.max(0, ...(flat.match(/`+/g) ?? []).map((run) => run.length));
-  const fence = '`'.repeat(longest + 1);
-  return `${fence} ${flat} ${fence}`;
-}
+/** A code span that holds any text (see logic/markdown.ts, the one escaping helper of hovers and tooltips). */
+export const code = codeSpan;
 
 export function formatHover(s: HoverSnapshot): string {
   const h = s.tensors.get('h');
@@ -80,7 +73,7 @@ export function formatHover(s: HoverSnapshot): string {
   const columns = hoverColumns(s.tensors);
   const dir = s.direction === 1 ? ' (reverse)' : '';
   const lines: string[] = [];
-  lines.push(`**gatescope** ${s.module} · layer ${s.layer + 1}/${s.numLayers}${dir} · t = ${s.position} of ${s.length} · ${code(visibleChar(s.char))}`);
+  lines.push(`**gatescope** ${escapeMarkdown(s.module)} · layer ${s.layer + 1}/${s.numLayers}${dir} · t = ${s.position} of ${s.length} · ${code(visibleChar(s.char))}`);
   lines.push('');
   const gateMeans = columns.filter((c) => c.startsWith('gate_')).map((c) => {
     const m = mean(s.tensors.get(c)!);

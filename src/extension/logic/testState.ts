@@ -14,6 +14,8 @@ export interface TestStateInput {
     /** Classifier: per-step and per-evaluation accuracy (empty for a language model). */
     accuracies?: ArrayLike<number>; validationAccuracies?: ArrayLike<number>;
   };
+  /** Every run of the session, oldest first (the Models tree's runs). */
+  readonly runs?: readonly { runId: string; label: string; status: string; checkpointPath?: string; error?: string; lastStep?: number }[];
   readonly lastHover?: { uri: string; position: number; markdown: string; millis: number };
   readonly panels: readonly { view: string; title: string; visible: boolean; ready: boolean }[];
   readonly traces: readonly { uri: string; traceId: string; length: number; modelId: string }[];
@@ -37,6 +39,7 @@ export function buildTestState(s: TestStateInput): Record<string, unknown> {
       accuracies: Array.from(r.accuracies ?? []), validationAccuracies: Array.from(r.validationAccuracies ?? []),
       samples: r.samples,
     } : null,
+    runs: s.runs ?? [],
     lastHover: s.lastHover ?? null,
     lastHoverText: s.lastHover?.markdown ?? null,
     panels: s.panels,

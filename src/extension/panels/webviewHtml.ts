@@ -1,5 +1,6 @@
 // The HTML shell of every gatescope webview: strict CSP with a per-load nonce, resources only from
 // dist/ and media/, the view named in <body data-view>. The bundle builds the DOM itself.
+import { randomBytes } from 'node:crypto';
 import * as vscode from 'vscode';
 import type { ViewKind } from '../../protocol/webview';
 
@@ -10,11 +11,12 @@ export function webviewOptions(extensionUri: vscode.Uri): vscode.WebviewOptions 
   };
 }
 
+/**
+ * A fresh CSP nonce per load: 144 bits from the OS's CSPRNG (not a statistical generator, whose output can be
+ * predicted from earlier values), base64url so that it is valid as a CSP nonce-source and inside an HTML attribute.
+ */
 export function nonce(): string {
-  const chars = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
-  let s = '';
-  for (let i = 0; i < 32; i++) s += chars[Math.floor(Math.random() * chars.length)];
-  return s;
+  return randomBytes(18).toString('base64url');
 }
 
 export function renderWebviewHtml(webview: vscode.Webview, extensionUri: vscode.Uri, view: ViewKind, title: string): string {

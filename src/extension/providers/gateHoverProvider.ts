@@ -4,6 +4,7 @@
 import * as vscode from 'vscode';
 import { Emitter, Disposable } from '../lifecycle';
 import { formatHover } from '../logic/hoverFormat';
+import { untrustedMarkdown } from './markdownString';
 import type { TraceService } from '../services/traceService';
 import { readSettings } from '../settings';
 
@@ -46,9 +47,7 @@ export class GateHoverProvider extends Disposable implements vscode.HoverProvide
     const record: HoverRecord = { uri: document.uri.toString(), position: t, markdown, millis: performance.now() - t0 };
     this.last = record;
     this.onDidHoverEmitter.fire(record);
-    const md = new vscode.MarkdownString(markdown);
-    md.supportHtml = false;
-    md.isTrusted = false;
+    const md = untrustedMarkdown(markdown);
     const start = document.positionAt(doc.encoding.offsets[t]);
     const end = document.positionAt(doc.tokenEnd(t));
     return new vscode.Hover(md, new vscode.Range(start, end));

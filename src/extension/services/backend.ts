@@ -4,8 +4,9 @@
 import type { TensorMap } from '../../core/tensor';
 import type { TrainSettings } from '../../core/checkpoint';
 import type { TrainRequest, TrainRunEvent } from '../../node/trainRun';
-import type { IDisposable } from '../lifecycle';
+import type { Event, IDisposable } from '../lifecycle';
 import type { PreparationProgress } from '../logic/preparation';
+import type { WorkerCrashInfo } from '../logic/workerLimits';
 
 export { PreparationCancelledError as CancelledError } from '../logic/preparation';
 import type { EngineComparison, LoadedModel, ModelData } from '../../protocol/worker';
@@ -63,6 +64,8 @@ export interface SampleRequest {
 export interface PrepareOptions {
   /** Polled while preparing; when true, preparation stops (progress fails with PreparationCancelledError). */
   readonly isCancelled?: () => boolean;
+  /** What is traced, for the message should the worker die ("tracing notes.txt"). */
+  readonly what?: string;
 }
 
 export interface Backend extends IDisposable {
@@ -76,4 +79,12 @@ export interface Backend extends IDisposable {
   loadModel(path: string): Promise<LoadedModel>;
   /** Trains two engines side by side from the model's weights (see src/worker/engineCompare.ts). */
   compareEngines(model: ModelData, engines: readonly [string, string], steps: number): Promise<EngineComparison>;
+  /** Reads a tensor file's tensors off the extension host (e.g. per-epoch weights for a comparison). */
+  readTensors(path: string): Promise<TensorMap>;
+  /**
+   * A worker died (out of memory, crashed): its requests in flight were rejected with `message`; the next
+   * request starts a fresh one. Traces of the compute worker are gone; a training run fails (its last
+   * checkpoint stays on disk).
+   */
+  readonly onDidCrash: Event<WorkerCrashInfo>;
 }

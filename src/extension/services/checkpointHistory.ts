@@ -5,6 +5,9 @@
 import { open } from 'node:fs/promises';
 import { CHECKPOINT_FORMAT_VERSION, type TrainingState } from '../../core/checkpoint';
 
+/** A checkpoint header holds the metadata (loss histories included) and the tensor index: 100 MB is plenty. */
+const MAX_HEADER_BYTES = 100_000_000;
+
 /** The training state in a checkpoint's safetensors header (undefined when the model records none). */
 export function trainingStateOfHeader(header: Uint8Array, source: string): TrainingState | undefined {
   let parsed: { __metadata__?: { gatescope?: unknown } };
@@ -41,6 +44,8 @@ export async function readTrainingState(path: string): Promise<TrainingState | u
     if (size < 8 || (await file.read(prefix, 0, 8, 0)).bytesRead < 8) throw new Error(`${path}: too short to be a safetensors file`);
     const headerLength = Number(new DataView(prefix.buffer).getBigUint64(0, true));
     if (headerLength > size - 8) throw new Error(`${path}: not a safetensors file (header length ${headerLength} exceeds the file size)`);
+    // Read on the extension host: a header is small (metadata and a tensor index); never allocate a huge one.
+    if (headerLength > MAX_HEADER_BYTES) throw new Error(`${path}: header of ${headerLength} bytes is larger than a gatescope checkpoint's (at most ${MAX_HEADER_BYTES})`);
     const header = new Uint8Array(headerLength);
     const { bytesRead } = await file.read(header, 0, headerLength, 8);
     if (bytesRead < headerLength) throw new Error(`${path}: the header ends early`);

@@ -2,7 +2,7 @@
 // (a temp file renamed over the old one, so a reader never sees half a file) and asynchronously (the
 // extension host never waits on the disk). One writer per run: writes happen one at a time and a write
 // asked for while one is running is replaced by the newest.
-import { readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { decodeRunHistory, encodeRunHistory, historySidecarPath, type RunHistory } from '../logic/runHistory';
 
 export async function writeRunHistoryFile(checkpointPath: string, encoded: string): Promise<void> {
@@ -17,15 +17,23 @@ export async function writeRunHistoryFile(checkpointPath: string, encoded: strin
   }
 }
 
+/** A sidecar holds a few series of a run (a million steps take ~20 MB): a larger file is not one of ours. */
+const MAX_SIDECAR_BYTES = 64 * 1024 * 1024;
+
 /** The sidecar of a checkpoint; undefined when there is none (a run from the CLI or an older version). */
 export async function readRunHistoryFile(checkpointPath: string): Promise<RunHistory | undefined> {
   const path = historySidecarPath(checkpointPath);
   let text: string;
   try {
+    // Read on the extension host: never a file of any size (or a FIFO that never ends).
+    const st = await stat(path);
+    if (!st.isFile()) throw new Error(`${path}: not a regular file`);
+    if (st.size > MAX_SIDECAR_BYTES) throw new Error(`${path}: ${st.size} bytes is larger than a run history can be (${MAX_SIDECAR_BYTES})`);
     text = await readFile(path, 'utf8');
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw new Error(`${path}: cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+    if (!(e as NodeJS.ErrnoException).code) throw e;
+    throw new Error(`${path}: cannot read (${(e as NodeJS.ErrnoException).code})`);
   }
   return decodeRunHistory(text, path);
 }

@@ -6,6 +6,7 @@ import type { RunStatus, RunSummary, SampleAtTemperature, SaturationPoint, Task 
 import { Disposable, Emitter } from '../lifecycle';
 import type { RunHistory } from '../logic/runHistory';
 import { SeriesBuilder } from '../logic/series';
+import { runFailureText } from '../logic/workerLimits';
 import type { Backend, TrainJob, TrainOutcome, TrainSpec } from './backend';
 
 const MAX_SAMPLES = 12;
@@ -24,6 +25,10 @@ export class TrainingRun extends Disposable {
   private errorText: string | undefined;
   engine: string | undefined;
   checkpointPath: string | undefined;
+  /** The last checkpoint the run wrote (it survives a failure: writes are atomic). */
+  lastSaved: { readonly path: string; readonly step: number } | undefined;
+  /** A stop was asked for; the run is saving its checkpoint and ending. */
+  stopping = false;
   /** A language model (from text) or a sequence classifier (from labelled examples). */
   readonly task: Task;
   /** The model in one line and a classifier's class names, from the run's start. */
@@ -59,7 +64,7 @@ export class TrainingRun extends Disposable {
         return outcome;
       },
       (err: unknown) => {
-        this.errorText = err instanceof Error ? err.message : String(err);
+        this.errorText = runFailureText(err instanceof Error ? err.message : String(err), this.lastSaved);
         this.setStatus('failed');
         return undefined;
       },
@@ -105,6 +110,7 @@ export class TrainingRun extends Disposable {
 
   /** Stops the job (the trainer keeps the weights of the last finished step). */
   cancel(): void {
+    if (this.statusValue === 'training') this.stopping = true;
     this.job.dispose();
   }
 
@@ -136,6 +142,7 @@ export class TrainingRun extends Disposable {
       case 'saved':
         // Views remember the run by its checkpoint: tell them it exists (it may land after the status change).
         this.checkpointPath = e.path;
+        this.lastSaved = { path: e.path, step: e.step };
         this.onDidChangeStatusEmitter.fire(this.summary());
         break;
       case 'done':

@@ -1,11 +1,17 @@
-// Starts and tracks training runs: one current run at a time (starting another cancels it), a short
-// history of finished runs for the tree view, and what happens when a run ends (checkpoint written,
-// model registered, a language model sampled at a few temperatures). Each time a run's checkpoint is
-// (re)written, what the checkpoint lacks (gradient norms, gate saturation, samples) goes to its sidecar for
-// a restored dashboard.
+// Starts and tracks training runs: one run trains at a time (starting another while one trains is refused:
+// the Train command asks first and stops the current run with stopAndWait, logic/trainTwice.ts), a short
+// history of finished runs for the tree view, and what happens when a run ends (checkpoint read, model
+// registered — made current only as logic/trainTwice.ts's becomesCurrent says, so a cancelled or failed run
+// never replaces the model in use — and a language model sampled at a few temperatures). Each time a run's
+// checkpoint is (re)written, what the checkpoint lacks (gradient norms, gate saturation, samples) goes to its
+// sidecar for a restored dashboard. A run whose worker died leaves its last checkpoint; the writer's
+// leftover temp file next to it is removed.
+import { readdirSync, unlinkSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 import { taskOf } from '../../core/model';
 import type { RunSummary } from '../../protocol/webview';
 import { Disposable, Emitter, MutableDisposable } from '../lifecycle';
+import { type BusyRun, becomesCurrent } from '../logic/trainTwice';
 import type { Backend, ModelData, TrainOutcome, TrainSpec } from './backend';
 import type { ModelStore } from './modelStore';
 import { describeModel } from './modelStore';
@@ -13,6 +19,37 @@ import { type HistoryFileWriter, RunHistoryWriter } from './runHistoryFile';
 import { TrainingRun } from './trainingRun';
 
 const MAX_RUNS = 20;
+
+/** start() while a run trains: stop it first (stopAndWait). */
+export class TrainingBusyError extends Error {
+  constructor(label: string) {
+    super(`a training run is in progress (${label}): stop it before starting another`);
+  }
+}
+
+/**
+ * Temp files an interrupted atomic write of `path` left (src/node/atomicWrite.ts names them
+ * `.<name>.<pid>.<time>.tmp` next to it): hidden, never taken for a model, removed once the writer is gone.
+ */
+export function removeStaleTemps(path: string): string[] {
+  const name = basename(path);
+  const dir = dirname(path);
+  let entries: string[];
+  try {
+    entries = readdirSync(dir);
+  } catch {
+    return [];
+  }
+  const removed: string[] = [];
+  for (const f of entries) {
+    if (!f.startsWith(`.${name}.`) || !f.endsWith('.tmp')) continue;
+    try {
+      unlinkSync(join(dir, f));
+      removed.push(f);
+    } catch { /* gone already */ }
+  }
+  return removed;
+}
 
 export interface TrainingServiceOptions {
   /** Reads a checkpoint the run wrote. */
@@ -60,10 +97,35 @@ export class TrainingService extends Disposable {
     return this.currentRun.value?.status === 'training';
   }
 
+  /** The run in progress as logic/trainTwice.ts sees it, or undefined. */
+  busy(): BusyRun | undefined {
+    const run = this.currentRun.value;
+    if (run?.status !== 'training') return undefined;
+    return {
+      runId: run.runId, label: run.label, stopping: run.stopping,
+      ...(run.lastStep ? { step: run.lastStep.step, totalSteps: run.lastStep.totalSteps } : {}),
+    };
+  }
+
+  /**
+   * Stops run `runId` (when it is the one training) and resolves once it ended and was handled: its
+   * checkpoint saved and read, its model registered (never made current over another, see becomesCurrent).
+   */
+  async stopAndWait(runId: string): Promise<void> {
+    const run = this.currentRun.value;
+    if (!run || run.runId !== runId) return;
+    run.cancel();
+    await run.finished;
+    await run.settled;
+  }
+
+  /** Starts a run; refused (TrainingBusyError) while another trains: nothing is ever cancelled implicitly. */
   start(spec: TrainSpec, label: string): TrainingRun {
+    const busy = this.currentRun.value;
+    if (busy?.status === 'training') throw new TrainingBusyError(busy.label);
     const runId = `run-${Date.now().toString(36)}-${++this.counter}`;
     const run = new TrainingRun(runId, label, spec, this.backend);
-    this.currentRun.value = run; // cancels and disposes the previous run
+    this.currentRun.value = run; // disposes the previous run (ended: nothing trains)
     this.history.push(run);
     if (this.history.length > MAX_RUNS) this.history.shift();
     const sidecar = new RunHistoryWriter(this.options.writeHistory);
@@ -84,7 +146,12 @@ export class TrainingService extends Disposable {
   }
 
   private async finish(run: TrainingRun, outcome: TrainOutcome | undefined): Promise<void> {
-    if (!outcome || this.isDisposed) return;
+    if (!outcome) {
+      // Failed: its worker may have died mid-write; the previous checkpoint stands (the rename never happened).
+      removeStaleTemps(run.spec.out);
+      return;
+    }
+    if (this.isDisposed) return;
     let model: ModelData;
     try {
       model = await this.options.loadCheckpoint(outcome.path);
@@ -92,6 +159,7 @@ export class TrainingService extends Disposable {
       run.fail(`could not read the checkpoint ${outcome.path}: ${err instanceof Error ? err.message : String(err)}`);
       return;
     }
+    const makeCurrent = becomesCurrent(outcome.status, this.models.current !== undefined);
     this.models.add({
       id: outcome.path,
       label: `${run.label}${outcome.status === 'cancelled' ? ' (cancelled)' : ''}`,
@@ -101,7 +169,7 @@ export class TrainingService extends Disposable {
       engine: outcome.engine,
       runId: run.runId,
       ...(run.train.last() !== undefined ? { loss: run.train.last()! } : {}),
-    });
+    }, makeCurrent);
     run.touch();
     if (taskOf(model.config) === 'lm') await this.sampleTemperatures(run, model, outcome.steps); // a classifier generates nothing
   }

@@ -1,10 +1,20 @@
-// The Backend the extension uses: every computation runs in the compute worker (dist/worker.js) through
-// the one host-side client (src/worker/client.ts), so the extension host only posts messages. The worker
-// starts on first use and again after a crash.
+// The Backend the extension uses: every computation runs in a worker (dist/worker.js) through the one
+// host-side client (src/worker/client.ts), so the extension host only posts messages. Two workers, each
+// started on first use and again after a crash:
+//   - the compute worker: loading model files, tracing, sampling, comparing (files from anywhere are read
+//     here; with a memory watch, see MemoryWatch);
+//   - the training worker: one training run at a time, so that a hostile file opened while a run goes on
+//     cannot take the run down with it.
+// Both have a heap limit (resourceLimits): past it the worker dies, not the extension host. A crash rejects
+// the worker's requests in flight with a WorkerCrashError and fires onDidCrash.
 import type { TrainRunEvent } from '../../node/trainRun';
-import { WorkerClient, type WorkerClientOptions, WorkerRequestError } from '../../worker/client';
+import type { TensorMap } from '../../core/tensor';
+import type { ResourceLimits } from 'node:worker_threads';
+import { type MemoryWatch, WorkerClient, WorkerCrashError, type WorkerClientOptions, WorkerRequestError } from '../../worker/client';
 import type { EngineComparison, TraceReadyResult } from '../../protocol/worker';
+import { Emitter } from '../lifecycle';
 import { PreparationProgress } from '../logic/preparation';
+import type { WorkerCrashInfo } from '../logic/workerLimits';
 import {
   type Backend, CancelledError, type LoadedModel, type ModelData, type PrepareOptions, type RemoteTrace, type SampleRequest,
   type TrainJob, type TrainOutcome, type TrainSpec,
@@ -13,23 +23,66 @@ import {
 /** How often PrepareOptions.isCancelled is polled while a document is being prepared. */
 const CANCEL_POLL_MS = 100;
 
+export interface WorkerLimits {
+  readonly resourceLimits?: ResourceLimits;
+  /** The compute worker's memory watch (the training worker has only its heap limit). */
+  readonly memoryWatch?: MemoryWatch;
+}
+
+export interface WorkerBackendOptions extends Omit<WorkerClientOptions, 'onFailure' | 'name' | 'memoryWatch' | 'resourceLimits'>, WorkerLimits {
+  readonly workerPath: string;
+  /** Read each time a worker starts (a changed setting applies from the next start), over the fixed limits. */
+  readonly limits?: () => WorkerLimits;
+}
+
+type Role = 'compute' | 'training';
+
 export class WorkerBackend implements Backend {
-  readonly description = 'worker thread';
+  readonly description = 'worker threads';
+  /** The compute worker's client (the training worker's is `trainer`). */
   private current: WorkerClient | undefined;
+  private trainer: WorkerClient | undefined;
   private disposed = false;
+  private readonly onDidCrashEmitter = new Emitter<WorkerCrashInfo>();
+  readonly onDidCrash = this.onDidCrashEmitter.event;
 
-  constructor(private readonly options: WorkerClientOptions & { readonly workerPath: string }, private readonly log: (message: string) => void) {}
+  constructor(private readonly options: WorkerBackendOptions, private readonly log: (message: string) => void) {}
 
-  private client(): WorkerClient {
+  /** True while the compute worker is alive (it starts on the next request otherwise). */
+  get computeAlive(): boolean {
+    return !!this.current && !this.current.failed;
+  }
+
+  private client(role: Role = 'compute'): WorkerClient {
     if (this.disposed) throw new Error('the compute worker was shut down');
-    if (this.current && !this.current.failed) return this.current;
-    const client = new WorkerClient({ ...this.options, onFailure: (e) => this.log(`compute worker stopped: ${e.message}`) });
-    this.current = client;
+    const existing = role === 'compute' ? this.current : this.trainer;
+    if (existing && !existing.failed) return existing;
+    const { memoryWatch: watch, resourceLimits: limits, limits: live, ...rest } = this.options;
+    const now = live?.() ?? {};
+    const resourceLimits = now.resourceLimits ?? limits;
+    const memoryWatch = now.memoryWatch ?? watch;
+    const client = new WorkerClient({
+      ...rest,
+      name: `${role} worker`,
+      ...(resourceLimits ? { resourceLimits } : {}),
+      ...(role === 'compute' && memoryWatch ? { memoryWatch } : {}),
+      onFailure: (e) => this.crashed(role, e),
+    });
+    if (role === 'compute') this.current = client;
+    else this.trainer = client;
     return client;
   }
 
+  private crashed(role: Role, e: WorkerCrashError): void {
+    this.log(`${role} worker stopped: ${e.message}`);
+    if (this.disposed) return;
+    this.onDidCrashEmitter.fire({
+      worker: role, reason: e.reason, operations: e.operations, message: e.message, ...(e.limitMb ? { limitMb: e.limitMb } : {}),
+    });
+  }
+
   train(spec: TrainSpec, onEvent: (event: TrainRunEvent) => void): TrainJob {
-    const run = this.client().train(spec);
+    const run = this.client('training').train(spec);
     const done = (async (): Promise<TrainOutcome> => {
       for await (const event of run) onEvent(event);
       const r = await run.result;
@@ -71,7 +124,9 @@ export class WorkerBackend implements Backend {
           },
         });
       };
-      client.prepareTrace(model, { ids }, { checkpointEvery, signal: abort.signal, onStarted, onProgress: (d, t, a) => progress?.update(d, t, a) })
+      client.prepareTrace(model, { ids }, {
+        checkpointEvery, signal: abort.signal, onStarted, onProgress: (d, t, a) => progress?.update(d, t, a), ...(options.what ? { what: options.what } : {}),
+      })
         .then((done) => {
           prediction = done.prediction;
           progress?.finish();
@@ -88,6 +143,10 @@ export class WorkerBackend implements Backend {
     return this.client().loadModel(path);
   }
 
+  readTensors(path: string): Promise<TensorMap> {
+    return this.client().readTensors(path);
+  }
+
   compareEngines(model: ModelData, engines: readonly [string, string], steps: number): Promise<EngineComparison> {
     return this.client().compareEngines(model, engines, steps);
   }
@@ -95,6 +154,14 @@ export class WorkerBackend implements Backend {
   dispose(): void {
     this.disposed = true;
     void this.current?.dispose();
+    void this.trainer?.dispose();
     this.current = undefined;
+    this.trainer = undefined;
+    this.onDidCrashEmitter.dispose();
   }
+}
+
+/** Whether an error is a worker crash (already reported through onDidCrash: do not notify twice). */
+export function isWorkerCrash(e: unknown): e is WorkerCrashError {
+  return e instanceof WorkerCrashError;
 }

@@ -6,6 +6,8 @@ import type { ModelEntry, ModelStore } from '../services/modelStore';
 import { describeModel, modelDetails } from '../services/modelStore';
 import type { TrainingRun } from '../services/trainingRun';
 import type { TrainingService } from '../services/trainingService';
+import { tooltipMarkdown } from '../logic/markdown';
+import { untrustedMarkdown } from '../providers/markdownString';
 
 type Node =
   | { readonly kind: 'group'; readonly group: 'runs' | 'models' }
@@ -90,22 +92,11 @@ export class ModelsTreeProvider extends Disposable implements vscode.TreeDataPro
 }
 
 /**
- * A tree item's tooltip: the title in bold, then one paragraph per line. Names, paths, errors and class names
- * come from files and data, so they go in as text (escaped), never as Markdown.
+ * A tree item's tooltip: the title in bold, then one paragraph per line. Names, paths, engine strings, errors
+ * and class names come from files and data, so they go in as text (logic/markdown.ts escapes them).
  */
 function tooltip(title: string, suffix: string | undefined, lines: readonly string[]): vscode.MarkdownString {
-  const md = new vscode.MarkdownString();
-  md.isTrusted = false;
-  md.supportHtml = false;
-  md.appendMarkdown('**');
-  md.appendText(title);
-  md.appendMarkdown('**');
-  if (suffix) md.appendText(suffix);
-  for (const line of lines.filter(Boolean)) {
-    md.appendMarkdown('\n\n');
-    md.appendText(line);
-  }
-  return md;
+  return untrustedMarkdown(tooltipMarkdown(title, suffix, lines));
 }
 
 /** Tree nodes arrive as command arguments from the context menu; this finds the model id in one. */
