@@ -1,6 +1,7 @@
 // gatescope convert IN --out OUT [--to safetensors|npz|keras-h5]: import any supported model file to
 // the canonical layout and write it for another tool (format from --to or OUT's extension).
 import { exportModel, type ExportFormat } from '../core/formats/export';
+import { describeModel } from '../core/model';
 import { loadModelFile } from '../node/loadModelFile';
 import { parseCli, requireOption } from './args';
 import { UsageError } from './errors';
@@ -36,7 +37,8 @@ export async function run(args: string[]): Promise<number> {
   const model = await loadModelFile(positionals[0], importOptions(values));
   writeOutput(out, await exportModel(model, format));
   const c = model.config;
-  process.stdout.write(`${positionals[0]} (${model.source.format}, ${model.source.layout} layout) → ${out} (${format}): ${c.module} ${c.inputSize}→${c.hiddenSize} ×${c.numLayers}${c.bidirectional ? ' bidirectional' : ''}${model.head ? ` + head ${model.head.weight.shape[0]}` : ''}\n`);
+  const what = model.model ? describeModel(model.model) : `${c.module} ${c.inputSize}→${c.hiddenSize} ×${c.numLayers}${c.bidirectional ? ' bidirectional' : ''} (recurrent stack only)`;
+  process.stdout.write(`${positionals[0]} (${model.source.format}, ${model.source.layout} layout) → ${out} (${format}): ${what}\n`);
   for (const n of model.source.notes) process.stdout.write(`note: ${n}\n`);
   return 0;
 }

@@ -35,7 +35,7 @@ export async function run(args: string[], io?: CommandOutput): Promise<number> {
   const length = num(values.n ?? values.length, '-n', 300, (n) => Number.isInteger(n) && n >= 0);
   const topK = num(values['top-k'], '--top-k', 0, (n) => Number.isInteger(n) && n >= 0);
   const seed = num(values.seed, '--seed', 0, Number.isInteger);
-  const opened = openModelForCli(positionals[0], values);
+  const opened = await openModelForCli(positionals[0], values);
   for (const note of opened.notes) (io?.err ?? ((s: string) => process.stderr.write(s)))(`${note}\n`);
   const ck = opened.model;
   if (taskOf(ck.config) !== 'lm') {

@@ -41,7 +41,7 @@ export async function traceDocument(args: string[], io?: CommandOutput): Promise
   if (!values.text) throw new UsageError('missing --text FILE');
   if (!values.out) throw new UsageError('missing --out TRACE.safetensors');
   const modelPath = positionals[0];
-  const opened = openModelForCli(modelPath, values);
+  const opened = await openModelForCli(modelPath, values);
   for (const note of opened.notes) (io?.err ?? ((s: string) => process.stderr.write(s)))(`${note}\n`);
   const ck = opened.model;
   const decoded = decodeTextBytes(readInput(values.text));

@@ -1,14 +1,15 @@
-// Any supported file as canonical tensors for diffing: model formats (Keras, tfjs, ONNX) and
-// from-scratch layouts are imported to PyTorch names (+ head.weight / head.bias); plain tensor files
-// with PyTorch names, traces and trajectories are taken as they are.
+// Any supported file as canonical tensors for diffing: model formats (Keras, tfjs, recurrentjs, ONNX) and
+// from-scratch layouts are imported to PyTorch names (weight_ih_l0, ... without the rnn. prefix, plus
+// embedding.weight and head.*; per-epoch files as epoch{e}.<name>); plain tensor files with PyTorch names,
+// traces and trajectories are taken as they are.
 import { basename } from 'node:path';
-import type { TensorMap } from '../core/tensor';
+import type { Tensor, TensorMap } from '../core/tensor';
 import { isHdf5, readTensorFile } from '../core/formats';
 import { guardRead } from '../core/formats/errors';
 import { ZipArchive, isZip } from '../core/formats/zip';
-import type { ModelImportOptions } from '../core/formats/model';
-import { importNamed } from '../core/layouts/named';
-import { toLmParams, type ImportedModel } from '../core/layouts/model';
+import { type ModelImportOptions, importTensorFile } from '../core/formats/model';
+import { LayoutUnknownError } from '../core/layouts/named';
+import type { ImportedModel } from '../core/layouts/model';
 import { installEnvLoadLimits, loadModelFile, readRegularFile } from './loadModelFile';
 
 export interface CanonicalFile {
@@ -26,11 +27,16 @@ function isModelFile(bytes: Uint8Array, name: string, options: ModelImportOption
   return false;
 }
 
-/** Imported models give canonical names without the rnn. prefix, plus head.weight / head.bias. */
+const strip = (params: TensorMap, prefix = ''): [string, Tensor][] =>
+  [...params].map(([k, v]) => [`${prefix}${k.startsWith('rnn.') ? k.slice(4) : k}`, v]);
+
+/** Imported models give canonical names without the rnn. prefix (plus embedding.weight, head.*); epochs as epoch{e}.<name>. */
 function modelTensors(m: ImportedModel): TensorMap {
-  const lm = toLmParams(m);
-  return new Map([...lm].map(([k, v]) => [k.startsWith('rnn.') ? k.slice(4) : k, v]));
+  if (m.epochs && m.epochs.length > 1) return new Map(m.epochs.flatMap((e) => strip(e.params, `epoch${e.epoch}.`)));
+  return new Map(strip(m.params));
 }
+
+const describe = (m: ImportedModel, format: string): string => `${format} (${m.source.layout} layout)`;
 
 export async function loadCanonical(path: string, options: ModelImportOptions = {}): Promise<CanonicalFile> {
   installEnvLoadLimits();
@@ -38,16 +44,19 @@ export async function loadCanonical(path: string, options: ModelImportOptions = 
   const name = basename(path);
   if (guardRead(name, () => isModelFile(bytes, name, options))) {
     const m = await loadModelFile(path, options, bytes);
-    return { tensors: modelTensors(m), model: m, description: `${m.source.format} (${m.source.layout} layout)` };
+    return { tensors: modelTensors(m), model: m, description: describe(m, m.source.format) };
   }
   const file = readTensorFile(bytes, name, options.limits);
-  const names = [...file.tensors.keys()];
-  const pytorchNames = names.some((n) => /(^|\.)weight_ih_l\d+$/.test(n));
-  const looksForeign = !pytorchNames && names.some((n) => /^[WU](_?[a-z])?$|^Wxh$/.test(n));
-  if (looksForeign) {
-    // An unknown or ambiguous layout is an error that lists the tensors and the flag to pass.
-    const m = guardRead(name, () => importNamed(file.tensors, { ...options, format: file.format }));
-    return { tensors: modelTensors(m), model: m, description: `${file.format} (${m.source.layout} layout)` };
+  const pytorchNames = [...file.tensors.keys()].some((n) => /(^|\.)weight_ih_l\d+$/.test(n));
+  if (!pytorchNames) {
+    // From-scratch arrays are imported; a file without any recurrent layout (a trace, an io file) is taken as it is.
+    let m: ImportedModel | undefined;
+    try {
+      m = guardRead(name, () => importTensorFile(file, name, options));
+    } catch (e) {
+      if (!(e instanceof LayoutUnknownError && /no recurrent layout recognised/.test(e.message))) throw e;
+    }
+    if (m) return { tensors: modelTensors(m), model: m, description: describe(m, file.format) };
   }
   return { tensors: file.tensors, description: `${file.format} tensors` };
 }

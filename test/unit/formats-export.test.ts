@@ -5,7 +5,7 @@ import { loadModelFile } from '../../src/node/loadModelFile';
 import { importModel } from '../../src/core/formats/model';
 import { exportModel } from '../../src/core/formats/export';
 import { rnnForward } from '../../src/core/reference/rnn';
-import type { ImportedModel } from '../../src/core/layouts/model';
+import { type ImportedModel, rnnParams } from '../../src/core/layouts/model';
 import { type TensorMap, fromArray, toFloat } from '../../src/core/tensor';
 import { relativeError } from '../../src/core/diff/metrics';
 
@@ -13,7 +13,7 @@ const MODELS = resolve(__dirname, '../fixtures/formats/models');
 
 function outputOf(m: ImportedModel): Float64Array {
   const cfg = { ...m.config, dtype: 'float64' as const };
-  const params: TensorMap = new Map([...m.params].map(([k, v]) => [k, toFloat(v, 'float64')]));
+  const params: TensorMap = new Map([...rnnParams(m)].map(([k, v]) => [k, toFloat(v, 'float64')]));
   const T = 4, N = 2;
   const x = fromArray('float64', [T, N, cfg.inputSize], Array.from({ length: T * N * cfg.inputSize }, (_, i) => Math.sin(i * 0.7)));
   return rnnForward(cfg, params, { x }).output.data as Float64Array;

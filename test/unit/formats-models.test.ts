@@ -6,7 +6,7 @@ import { loadModelFile } from '../../src/node/loadModelFile';
 import { type ModelImportOptions, importModel } from '../../src/core/formats/model';
 import { parseNpz } from '../../src/core/formats/npz';
 import { rnnForward } from '../../src/core/reference/rnn';
-import type { ImportedModel } from '../../src/core/layouts/model';
+import { type ImportedModel, rnnParams } from '../../src/core/layouts/model';
 import { type FloatTensor, type TensorMap, toFloat } from '../../src/core/tensor';
 import { LayoutUnknownError } from '../../src/core/layouts/named';
 
@@ -23,7 +23,7 @@ function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
 function checkAgainstExpected(m: ImportedModel, expectedFile: string, tol = 1e-12): void {
   const exp = parseNpz(readFileSync(join(MODELS, expectedFile)));
   const cfg = { ...m.config, dtype: 'float64' as const };
-  const params: TensorMap = new Map([...m.params].map(([k, v]) => [k, toFloat(v, 'float64')]));
+  const params: TensorMap = new Map([...rnnParams(m)].map(([k, v]) => [k, toFloat(v, 'float64')]));
   const x = toFloat(exp.get('x')!, 'float64');
   const { output } = rnnForward(cfg, params, { x });
   const want = exp.get('output')! as FloatTensor;

@@ -6,8 +6,7 @@ import { zipSync } from 'fflate';
 import { loadTensorFile, readTensorFile } from '../../src/core/formats';
 import { parsePt } from '../../src/core/formats/pt';
 import { parseNpy, parseNpz, serializeNpz } from '../../src/core/formats/npz';
-import { UnsafePickleError } from '../../src/core/formats/pickle';
-import { FormatError } from '../../src/core/formats/safetensors';
+import { PyObject, UnsafePickleError } from '../../src/core/formats/pickle';
 import { toNumbers, type TensorMap } from '../../src/core/tensor';
 import { FIXTURE_ROOT } from '../fixtures';
 
@@ -64,15 +63,38 @@ test('.pt checkpoints flatten nested dicts; a saved Parameter is a tensor', () =
   assert.deepEqual(toNumbers(load('pt/parameter.pt').get('tensor')!), [1, 1, 1, 1]);
 });
 
-test('whole pickled modules are refused with advice, nothing executed', () => {
+test('whole pickled modules (torch.save(model)) are read as data: the state_dict and the module tree, nothing instantiated', () => {
   for (const f of ['pt/whole_module.pt', 'pt/whole_module_legacy.pt']) {
-    assert.throws(() => parsePt(readFileSync(join(FORMATS, f)), f), (e: Error) => {
-      assert.ok(e instanceof FormatError);
-      assert.match(e.message, /state_dict\(\)/);
-      return true;
-    });
+    const file = readTensorFile(readFileSync(join(FORMATS, f)), f);
+    assert.deepEqual([...file.tensors.keys()], ['weight_ih_l0', 'weight_hh_l0', 'bias_ih_l0', 'bias_hh_l0'], f);
+    assert.equal(file.modules?.length, 1);
+    const m = file.modules![0];
+    assert.equal(m.type, 'torch.nn.modules.rnn.LSTM');
+    assert.equal(m.attributes.get('mode'), 'LSTM');
+    assert.equal(m.attributes.get('hidden_size'), 2);
   }
-  assert.throws(() => parsePt(readFileSync(join(FORMATS, 'pt/whole_module.pt'))), /torch\.nn\.modules\.rnn\.LSTM/);
+  // The programs' own torch.save(model): the same tensors as their state_dict.pt, under the same names.
+  const programs = resolve(__dirname, '../fixtures/programs');
+  for (const dir of ['wlm_lstm', 'wlm_gru_tied', 'wlm_rnn_tanh', 'char_rnn_gru', 'char_rnn_lstm']) {
+    const whole = readTensorFile(readFileSync(join(programs, dir, 'model.pt')), 'model.pt');
+    assertSameTensors(whole.tensors, loadTensorFile(readFileSync(join(programs, dir, 'state_dict.pt')), 'state_dict.pt'), dir);
+    const tree = Object.fromEntries(whole.modules!.map((m) => [m.path, m.kind]));
+    assert.equal(tree.encoder, 'Embedding', dir);
+    assert.equal(tree.decoder, 'Linear', dir);
+    assert.match(tree.rnn, /^(LSTM|GRU|RNN)$/, dir);
+  }
+});
+
+test('a class the allow-list does not know is a record: NEWOBJ keeps its name and state, REDUCE (calling it) is refused', () => {
+  // GLOBAL __main__.Evil, EMPTY_TUPLE, NEWOBJ, {'x': 1}, BUILD: a record; GLOBAL __main__.Evil, (), REDUCE: refused.
+  const enc = new TextEncoder();
+  const call = zipSync({ 'archive/data.pkl': Uint8Array.from([0x80, 0x02, ...enc.encode('c__main__\nEvil\n'), 0x29, 0x52, 0x2e]) });
+  assert.throws(() => loadTensorFile(call, 'call.pt'), (e: Error) => e instanceof UnsafePickleError && /refusing to load global __main__\.Evil \(REDUCE would call it/.test(e.message));
+  const made = zipSync({ 'archive/data.pkl': Uint8Array.from([0x80, 0x02, ...enc.encode('c__main__\nEvil\n'), 0x29, 0x81, 0x7d, 0x58, 1, 0, 0, 0, 0x78, 0x4b, 1, 0x73, 0x62, 0x2e]) });
+  const obj = parsePt(made, 'made.pt').object as PyObject;
+  assert.ok(obj instanceof PyObject);
+  assert.equal(obj.className, '__main__.Evil');
+  assert.equal(obj.dict?.get('x'), 1);
 });
 
 test('a pickle calling os.system is refused naming the global', () => {

@@ -584,6 +584,44 @@ export function writeCorpus(dir: string, canary: string): CorpusFile[] {
   }
   add({ path: 'noise/truncated.h5', category: 'noise', what: 'Keras h5 cut short', expect: 'refuse', reads: 'model' }, h5.subarray(0, 1500));
 
+  // ---- readers of issue 12: whole pickled modules, numpy string arrays, recurrentjs JSON
+  // A module record: NEWOBJ of an unknown class with a __dict__ holding _parameters / _modules.
+  const moduleRecord = (p: Pickle, cls: string, params: [string, TensorRecord][], children: [string, (q: Pickle) => void][]): void => {
+    p.global('torch.nn.modules.rnn', cls).emptyTuple().op(0x81).emptyDict().mark();
+    p.str('_parameters').global('collections', 'OrderedDict').emptyTuple().reduce();
+    if (params.length) { p.mark(); for (const [n, t] of params) { p.str(n).tensor(t); } p.setitems(); }
+    p.str('_buffers').emptyDict().str('_modules').global('collections', 'OrderedDict').emptyTuple().reduce();
+    if (children.length) { p.mark(); for (const [n, f] of children) { p.str(n); f(p); } p.setitems(); }
+    p.str('mode').str('LSTM').str('hidden_size').int(1).setitems().build();
+  };
+  const wholeModule = new Pickle().proto();
+  moduleRecord(wholeModule, 'LSTM', LSTM_TENSORS(), []);
+  add({ path: 'valid/whole_module.pt', category: 'valid', what: 'torch.save(nn.LSTM): a module record, read as data', expect: 'load', reads: 'tensors' }, pt(wholeModule.stop().finish()));
+  // 80 levels of a module whose two children are the level below: 2^80 module paths.
+  const moduleBomb = new Pickle().proto();
+  moduleRecord(moduleBomb, 'LSTM', LSTM_TENSORS(), []);
+  let mk = moduleBomb.put();
+  moduleBomb.pop();
+  for (let i = 0; i < 80; i++) { const below = mk; moduleRecord(moduleBomb, 'Sequential', [], [['a', (q) => q.get(below)], ['b', (q) => q.get(below)]]); mk = moduleBomb.put(); moduleBomb.pop(); }
+  add({ path: 'bomb/module_tree.pt', category: 'bomb', what: 'module records sharing children: 2^80 module paths', expect: 'refuse', message: /tensor names|modules/, reads: 'tensors' }, pt(moduleBomb.get(mk).stop().finish()));
+  const callClass = new Pickle().proto().global('model', 'RNNModel').emptyTuple().reduce().stop().finish();
+  add({ path: 'canary/reduce_class.pt', category: 'canary', what: 'REDUCE of an unknown class (calling it)', expect: 'refuse', message: /refusing to load global model\.RNNModel \(REDUCE would call it/, reads: 'tensors' }, pt(callClass, {}));
+  const npyU = (shape: string, data: Uint8Array, descr = '<U1'): Uint8Array => npyRaw(`{'descr': '${descr}', 'fortran_order': False, 'shape': ${shape}, }`, data);
+  const goodNpy = npyRaw("{'descr': '<f8', 'fortran_order': False, 'shape': (2,), }", new Uint8Array(16));
+  add({ path: 'wrong/npz_chars_truncated.npz', category: 'wrong-data', what: 'npz: a <U1 array shorter than its shape', expect: 'refuse', message: /shorter than its shape/, reads: 'tensors' }, zipSync({ 'Wxh.npy': goodNpy, 'chars.npy': npyU('(1000,)', new Uint8Array(8)) }));
+  add({ path: 'wrong/npz_chars_codepoint.npz', category: 'wrong-data', what: 'npz: a <U1 element beyond Unicode', expect: 'refuse', message: /not a Unicode code point/, reads: 'tensors' }, zipSync({ 'Wxh.npy': goodNpy, 'chars.npy': npyU('(1,)', Uint8Array.of(0xff, 0xff, 0xff, 0x7f)) }));
+  add({ path: 'wrong/npz_chars_2d.npz', category: 'wrong-data', what: 'npz: a two-dimensional string array', expect: 'refuse', message: /one-dimensional/, reads: 'tensors' }, zipSync({ 'Wxh.npy': goodNpy, 'chars.npy': npyU('(1, 1)', new Uint8Array(4)) }));
+  add({ path: 'bomb/npz_chars_width.npz', category: 'bomb', what: 'npz: a string dtype 999999 characters wide, 10^6 elements', expect: 'refuse', reads: 'tensors' }, zipSync({ 'Wxh.npy': goodNpy, 'chars.npy': npyU('(1000000,)', new Uint8Array(64), '<U999999') }));
+  const rjs = (model: Record<string, unknown>, extra: Record<string, unknown> = {}): string => JSON.stringify({ generator: 'rnn', hidden_sizes: [2], letter_size: 1, model, ...extra });
+  const m = (n: number, d: number, w: unknown = Object.fromEntries(Array.from({ length: n * d }, (_, i) => [String(i), 0.1 * i]))): Record<string, unknown> => ({ n, d, w });
+  add({ path: 'valid/recurrentjs/model.json', category: 'valid', what: 'recurrentjs saveModel() JSON (RNN)', expect: 'load', reads: 'model' },
+    rjs({ Wil: m(3, 1), Wxh0: m(2, 1), Whh0: m(2, 2), bhh0: m(2, 1), Whd: m(3, 2), bd: m(3, 1) }, { indexToLetter: { 1: 'a', 2: 'b' } }));
+  add({ path: 'bomb/recurrentjs_size/model.json', category: 'bomb', what: 'recurrentjs: a matrix claiming 2^26 x 2^26 values', expect: 'refuse', reads: 'model' }, rjs({ Wxh0: m(2 ** 26, 2 ** 26, {}) }));
+  add({ path: 'wrong/recurrentjs_missing/model.json', category: 'wrong-data', what: 'recurrentjs: a serialised Float64Array with a key missing', expect: 'refuse', message: /has no value 1|values for/, reads: 'model' }, rjs({ Wxh0: m(2, 1, { 0: 1, 2: 3 }) }));
+  add({ path: 'wrong/recurrentjs_nan/model.json', category: 'wrong-data', what: 'recurrentjs: a weight that is a string', expect: 'refuse', message: /not a finite number/, reads: 'model' }, rjs({ Wxh0: m(2, 1, { 0: 'x', 1: 3 }) }));
+  add({ path: 'wrong/recurrentjs_vocab/model.json', category: 'wrong-data', what: 'recurrentjs: indexToLetter with id 0', expect: 'refuse', message: /indexToLetter/, reads: 'model' },
+    rjs({ Wil: m(3, 1), Wxh0: m(2, 1), Whh0: m(2, 2), bhh0: m(2, 1), Whd: m(3, 2), bd: m(3, 1) }, { indexToLetter: { 0: 'a', 1: 'b' } }));
+
   // ---- pickle payloads: nothing may run
   const payload = (module: string, name: string, arg: string): Uint8Array =>
     new Pickle().proto().dict([['w', (p) => { p.global(module, name).str(arg).tuple(1).reduce(); }]]).stop().finish();

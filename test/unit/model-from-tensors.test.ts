@@ -6,7 +6,7 @@ import { rnnConfig } from '../../src/core/config';
 import { modelConfig, parseHeadSpec } from '../../src/core/model';
 import { initModelParameters } from '../../src/core/init';
 import { createRng } from '../../src/core/random';
-import { ModelAmbiguityError, modelFromTensors } from '../../src/core/modelFromTensors';
+import { ModelAmbiguityError, hintsFromModules, mergeHints, modelFromTensors } from '../../src/core/modelFromTensors';
 import type { TensorMap } from '../../src/core/tensor';
 
 function rename(params: TensorMap, map: Record<string, string>): TensorMap {
@@ -91,4 +91,45 @@ test("gatescope's own names come back as they were", () => {
   const m = modelFromTensors(initModelParameters(cls, createRng(5)), { readout: 'last', headActivations: ['tanh'] });
   assert.deepEqual(m.config, cls);
   assert.deepEqual([...m.renamed].filter(([a, b]) => a !== b), []);
+});
+
+test('a pickled module tree gives what the weights do not: the RNN mode, the Sequential head\'s activations, padding_idx', () => {
+  const info = (path: string, kind: string, attributes: Record<string, unknown> = {}, children: string[] = []) => ({ path, kind, attributes: new Map(Object.entries(attributes)), children });
+  const tree = [
+    info('', 'Classifier', {}, ['embed', 'rnn', 'head']),
+    info('embed', 'Embedding', { num_embeddings: 9, embedding_dim: 4, padding_idx: 0, max_norm: null }),
+    info('rnn', 'RNN', { mode: 'RNN_RELU', hidden_size: 3, dropout: 0.1, proj_size: 0 }),
+    info('head', 'Sequential', {}, ['0', '1', '2', '3']),
+    info('head.0', 'Linear'), info('head.1', 'Tanh'), info('head.2', 'Dropout', { p: 0.5 }), info('head.3', 'Linear'),
+  ];
+  const { hints, problem } = hintsFromModules(tree, 'm.pt');
+  assert.equal(problem, undefined);
+  assert.deepEqual({ ...hints }, { rnnPrefix: 'rnn.', nonlinearity: 'relu', rnnDropout: 0.1, embeddingName: 'embed', paddingIdx: 0, headActivations: ['tanh'] });
+  const cls = modelConfig({
+    rnn: rnnConfig({ module: 'RNN', inputSize: 4, hiddenSize: 3, nonlinearity: 'relu' }), vocabSize: 9, readout: 'last', rnnDropout: 0.1,
+    embedding: { numEmbeddings: 9, embeddingDim: 4, paddingIdx: 0 }, head: parseHeadSpec('5,tanh', 3, 2),
+  });
+  const sd = rename(initModelParameters(cls, createRng(6)), { embedding: 'embed', 'head.2': 'head.3' });
+  assert.deepEqual(modelFromTensors(sd, { ...hints, readout: 'last' }).config, cls);
+  // A flag the tree contradicts is refused; one it agrees with is fine.
+  assert.throws(() => mergeHints(hints, { nonlinearity: 'tanh' }, 'm.pt'), /m\.pt: the file's module tree gives nonlinearity "relu", not the "tanh" asked for/);
+  assert.equal(mergeHints(hints, { rnnPrefix: 'rnn', readout: 'max' }).readout, 'max');
+  // What the description cannot run is said, not dropped.
+  const gelu = tree.map((m) => (m.path === 'head.1' ? info('head.1', 'GELU') : m));
+  assert.match(hintsFromModules(gelu, 'm.pt').problem!, /GELU between its Linear layers/);
+  const trailing = [...tree.slice(0, 4).map((m) => (m.path === 'head' ? info('head', 'Sequential', {}, ['0', '1']) : m)), info('head.0', 'Linear'), info('head.1', 'ReLU')];
+  assert.match(hintsFromModules(trailing, 'm.pt').problem!, /ends with ReLU after its last Linear/);
+  const maxNorm = tree.map((m) => (m.path === 'embed' ? info('embed', 'Embedding', { embedding_dim: 4, max_norm: 1 }) : m));
+  assert.match(hintsFromModules(maxNorm, 'm.pt').problem!, /max_norm=1/);
+  // Linear straight into Linear: 'none' between them.
+  const noAct = modelFromTensors(sd, { ...hints, headActivations: ['none'], readout: 'last' });
+  assert.deepEqual(noAct.config.head.map((l) => l.type), ['Linear', 'Linear']);
+  assert.equal(noAct.renamed.get('head.1.weight'), 'head.3.weight');
+});
+
+test('an open question carries its flag and choices, for a quick pick', () => {
+  const e = new ModelAmbiguityError('x', '--readout last|mean|max');
+  assert.deepEqual(e.question, { flag: '--readout', choices: ['last', 'mean', 'max'] });
+  assert.deepEqual(new ModelAmbiguityError('x', '--rnn-prefix').question, { flag: '--rnn-prefix' });
+  assert.deepEqual(new ModelAmbiguityError('x', '--head-activation relu|tanh|none (2 of them, comma-separated)').question, { flag: '--head-activation', choices: ['relu', 'tanh', 'none'] });
 });

@@ -7,6 +7,10 @@
 //   gatescope's own char models).
 // - `basic_english`: torchtext's basic_english tokens, most frequent first, `<unk>` first (gatescope --words).
 import { buildCharVocab } from './charVocab';
+import { parsePt } from '../formats/pt';
+import { PyObject, PyTuple } from '../formats/pickle';
+import { FormatError } from '../formats/errors';
+import { isZip } from '../formats/zip';
 import { normalizeNewlines } from './text';
 import type { Vocabulary } from './tokenizer';
 import { type WordTokenizer, buildWordVocab, splitWords, tokenizeWords } from './wordVocab';
@@ -42,6 +46,54 @@ export function parseVocabularyText(text: string, source: string): string[] {
   const lines = normalizeNewlines(text).split('\n');
   if (lines[lines.length - 1] === '') lines.pop();
   return checkedTokens(lines, source);
+}
+
+/**
+ * Token strings by id from a vocabulary file's bytes: a torch.save'd vocabulary (torchtext's Vocab, old or
+ * new, a word_language_model Dictionary, a list of tokens or a token → id dict) read through the safe
+ * unpickler — nothing in it runs —, or text as parseVocabularyText reads it.
+ */
+export function parseVocabularyBytes(bytes: Uint8Array, source: string, decodeText: (b: Uint8Array) => string): string[] {
+  if (isZip(bytes) || bytes[0] === 0x80) {
+    let obj: unknown;
+    try {
+      obj = parsePt(bytes, source).object;
+    } catch (e) {
+      if (e instanceof FormatError) throw new VocabularyFileError(e.message);
+      throw e;
+    }
+    const tokens = tokensFromPickle(obj, 0, source);
+    if (!tokens) throw new VocabularyFileError(`${source}: a pickled ${obj instanceof PyObject ? obj.className : 'object'} with no token list (itos, idx2word, ...) or token → id map in it`);
+    return checkedTokens(tokens, source);
+  }
+  return parseVocabularyText(decodeText(bytes), source);
+}
+
+const isStrings = (x: unknown): x is string[] => Array.isArray(x) && x.length > 0 && x.every((t) => typeof t === 'string');
+
+/** The token list inside an unpickled vocabulary object, looked for a few levels deep. */
+function tokensFromPickle(obj: unknown, depth: number, source: string): string[] | undefined {
+  if (depth > 4) return undefined;
+  if (isStrings(obj)) return obj;
+  if (obj instanceof PyTuple) {
+    for (const x of obj.items) { const t = tokensFromPickle(x, depth + 1, source); if (t) return t; }
+    return undefined;
+  }
+  if (obj instanceof PyObject) {
+    // torchtext >= 0.12 keeps a C++ vocabulary whose pickled state is (version, ints, itos, tensors).
+    return tokensFromPickle(obj.dict ?? obj.state, depth + 1, source);
+  }
+  if (!(obj instanceof Map)) return undefined;
+  for (const k of LIST_KEYS) if (isStrings(obj.get(k))) return obj.get(k) as string[];
+  for (const k of MAP_KEYS) {
+    const m = obj.get(k);
+    if (m instanceof Map && m.size) return fromMap(Object.fromEntries([...m].map(([a, b]) => [String(a), typeof b === 'bigint' ? Number(b) : b])), source);
+  }
+  if (obj.size && [...obj].every(([k, v]) => typeof k === 'string' && typeof v === 'number')) return fromMap(Object.fromEntries(obj) as Record<string, unknown>, source);
+  for (const v of obj.values()) {
+    if (v instanceof PyObject || v instanceof Map) { const t = tokensFromPickle(v, depth + 1, source); if (t) return t; }
+  }
+  return undefined;
 }
 
 function tokensFromJson(json: unknown, source: string): string[] {

@@ -34,12 +34,22 @@ export function asFormatError(source: string, e: unknown): FormatError {
   return new FormatError(`${source}: malformed file (unexpected ${err.name}: ${first})`);
 }
 
-/** Runs a reader, turning whatever it throws into a FormatError (see asFormatError). */
+/**
+ * A question the file leaves open (a ModelAmbiguityError: a ConfigError naming the option that decides) stays
+ * what it is, so that callers can ask it (a flag, a quick pick); its message gets the file's name in front.
+ */
+function openQuestion(source: string, e: unknown): Error | undefined {
+  if (!(e instanceof ConfigError) || typeof (e as { option?: unknown }).option !== 'string') return undefined;
+  if (!e.message.startsWith(source)) e.message = oneLine(`${source}: ${e.message}`);
+  return e;
+}
+
+/** Runs a reader, turning whatever it throws into a FormatError (see asFormatError), open questions aside. */
 export function guardRead<T>(source: string, read: () => T): T {
   try {
     return read();
   } catch (e) {
-    throw asFormatError(source, e);
+    throw openQuestion(source, e) ?? asFormatError(source, e);
   }
 }
 
@@ -47,6 +57,6 @@ export async function guardReadAsync<T>(source: string, read: () => Promise<T>):
   try {
     return await read();
   } catch (e) {
-    throw asFormatError(source, e);
+    throw openQuestion(source, e) ?? asFormatError(source, e);
   }
 }

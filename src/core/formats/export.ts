@@ -1,6 +1,7 @@
-// Canonical model → files other tools read: safetensors and .npz with PyTorch names (rnn.* + head.*
-// as an LmEngine checkpoint, or bare names without a head), and a Keras 2 full-model .h5 (model_config
-// + model_weights, the layout of keras' legacy hdf5_format) for LSTM / GRU / SimpleRNN (+ Dense).
+// Canonical model → files other tools read: safetensors and .npz with PyTorch names (the model's state_dict,
+// embedding.weight + rnn.* + head.*, or a bare module's own names), and a Keras 2 full-model .h5
+// (model_config + model_weights, the layout of keras' legacy hdf5_format) for Embedding + LSTM / GRU /
+// SimpleRNN + Dense layers.
 import { directions } from '../config';
 import type { TensorMap, Tensor } from '../tensor';
 import { serializeSafetensors } from './safetensors';
@@ -8,19 +9,33 @@ import { serializeNpz } from './npz';
 import { writeHdf5, type H5WriteGroup } from './hdf5';
 import { CLASS_OF_MODULE, canonicalCellToKeras } from '../layouts/keras';
 import { transpose2d, asFloat } from '../layouts/blocks';
-import { type ImportedModel, toLmParams } from '../layouts/model';
+import { type ImportedModel, rnnParams } from '../layouts/model';
 import { toTorchConfig } from '../config';
+import { modelToJson } from '../model';
 
 export type ExportFormat = 'safetensors' | 'npz' | 'keras-h5';
 
+/**
+ * A whole model's state_dict; a stack with a Linear after it that does not make a whole model (a classifier
+ * whose readout the file does not record) as rnn.* + head.*; a bare module with its own names (weight_ih_l0, ...).
+ */
 function torchTensors(m: ImportedModel): TensorMap {
-  return m.head ? toLmParams(m) : m.params;
+  if (m.model) return m.params;
+  if (!m.head) return rnnParams(m);
+  const out: TensorMap = new Map(m.params);
+  out.set('head.weight', m.head.weight);
+  if (m.head.bias) out.set('head.bias', m.head.bias);
+  return out;
 }
 
 export async function exportModel(m: ImportedModel, format: ExportFormat): Promise<Uint8Array> {
   switch (format) {
     case 'safetensors':
-      return serializeSafetensors(torchTensors(m), { format: 'pt', gatescope_config: JSON.stringify(toTorchConfig(m.config)) });
+      return serializeSafetensors(torchTensors(m), {
+        format: 'pt', gatescope_config: JSON.stringify(toTorchConfig(m.config)),
+        ...(m.model ? { gatescope_model: JSON.stringify(modelToJson(m.model)) } : {}),
+        ...(m.vocabulary ? { gatescope_vocabulary: JSON.stringify(m.vocabulary.tokens) } : {}),
+      });
     case 'npz':
       return serializeNpz(torchTensors(m));
     case 'keras-h5':
@@ -31,6 +46,7 @@ export async function exportModel(m: ImportedModel, format: ExportFormat): Promi
 /** Keras 2 model.save() layout: root model_config, /model_weights with layer_names and weight_names. */
 export function kerasH5(m: ImportedModel): H5WriteGroup {
   const cfg = m.config;
+  const rnn = rnnParams(m);
   const cls = CLASS_OF_MODULE[cfg.module];
   const base = cls === 'SimpleRNN' ? 'simple_rnn' : cls.toLowerCase();
   const cell = `${base}_cell`;
@@ -47,7 +63,7 @@ export function kerasH5(m: ImportedModel): H5WriteGroup {
     if (cfg.module === 'GRU') rnnConfig.reset_after = cfg.gruReset === 'after';
     if (l === 0) rnnConfig.batch_input_shape = [null, null, cfg.inputSize];
     const cellGroup = (reverse: boolean): H5WriteGroup => {
-      const w = canonicalCellToKeras(cfg, m.params, l, reverse);
+      const w = canonicalCellToKeras(cfg, rnn, l, reverse);
       const children: Record<string, Tensor> = { 'kernel:0': w.kernel, 'recurrent_kernel:0': w.recurrentKernel };
       if (w.bias) children['bias:0'] = w.bias;
       return { children };
@@ -71,13 +87,30 @@ export function kerasH5(m: ImportedModel): H5WriteGroup {
       groups[rnnName] = { attrs: { weight_names: weightNames(rnnName) }, children: { [rnnName]: { children: { [cell]: cellGroup(false) } } } };
     }
   }
-  if (m.head) {
-    const kernel = transpose2d(asFloat(m.head.weight, cfg.dtype));
-    layers.push({ class_name: 'Dense', config: { name: 'dense', units: kernel.shape[1], activation: m.head.activation === 'softmax' ? 'linear' : m.head.activation, use_bias: !!m.head.bias } });
-    layerNames.push('dense');
+  const head = m.model?.head ?? (m.head ? [{ type: 'Linear' as const, inFeatures: m.head.weight.shape[1], outFeatures: m.head.weight.shape[0], bias: !!m.head.bias }] : []);
+  const headTensor = (i: number, kind: 'weight' | 'bias'): Tensor | undefined => (m.model
+    ? m.params.get(m.model.headSequential ? `head.${i}.${kind}` : `head.${kind}`)
+    : kind === 'weight' ? m.head?.weight : m.head?.bias);
+  head.forEach((layer, i) => {
+    if (layer.type !== 'Linear') return;
+    const next = head.slice(i + 1).find((l) => l.type !== 'Dropout');
+    const activation = next?.type === 'ReLU' ? 'relu' : next?.type === 'Tanh' ? 'tanh' : 'linear';
+    const kernel = transpose2d(asFloat(headTensor(i, 'weight')!, cfg.dtype));
+    const name = layers.filter((l) => l.class_name === 'Dense').length ? `dense_${layers.filter((l) => l.class_name === 'Dense').length}` : 'dense';
+    layers.push({ class_name: 'Dense', config: { name, units: kernel.shape[1], activation, use_bias: layer.bias } });
+    layerNames.push(name);
     const children: Record<string, Tensor> = { 'kernel:0': kernel };
-    if (m.head.bias) children['bias:0'] = m.head.bias;
-    groups.dense = { attrs: { weight_names: Object.keys(children).map((n) => `dense/${n}`) }, children: { dense: { children } } };
+    if (layer.bias) children['bias:0'] = headTensor(i, 'bias')!;
+    groups[name] = { attrs: { weight_names: Object.keys(children).map((n) => `${name}/${n}`) }, children: { [name]: { children } } };
+  });
+  if (m.model?.embedding) {
+    const e = m.model.embedding;
+    layers.unshift({ class_name: 'Embedding', config: { name: 'embedding', input_dim: e.numEmbeddings, output_dim: e.embeddingDim, mask_zero: false, batch_input_shape: [null, null] } });
+    layerNames.unshift('embedding');
+    groups.embedding = { attrs: { weight_names: ['embedding/embeddings:0'] }, children: { embedding: { children: { 'embeddings:0': m.params.get('embedding.weight')! } } } };
+    const first = layers[1].config as Record<string, unknown> & { layer?: { config?: Record<string, unknown> } };
+    delete first.batch_input_shape;
+    if (first.layer?.config) delete first.layer.config.batch_input_shape;
   }
   const modelConfig = { class_name: 'Sequential', config: { name: 'sequential', layers } };
   return {

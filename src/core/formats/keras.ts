@@ -11,10 +11,10 @@ import { type H5Group, type H5Node, attrString, attrStrings, h5Get, readHdf5 } f
 import type { LoadLimits } from './limits';
 import type { ZipArchive } from './zip';
 import {
-  type KerasCellWeights, type KerasDense, type KerasRnnClass, type KerasRnnLayer, type KerasRnnSettings,
+  type KerasCellWeights, type KerasDense, type KerasRnnClass, type KerasRnnLayer, type KerasRnnSettings, type KerasSurroundings,
   kerasClassFromShapes, kerasToCanonical,
 } from '../layouts/keras';
-import type { ImportedModel } from '../layouts/model';
+import type { AssembleOptions, ImportedModel } from '../layouts/model';
 import type { RnnConfig } from '../config';
 
 const RNN_CLASSES = new Set(['LSTM', 'GRU', 'SimpleRNN', 'CuDNNLSTM', 'CuDNNGRU']);
@@ -33,6 +33,8 @@ export interface KerasLayerRecord {
 export interface KerasImportFlags {
   readonly recurrentActivation?: RnnConfig['recurrentActivation'];
   readonly limits?: Partial<LoadLimits>;
+  /** The model around the stack (hints, and whether a whole model is required). */
+  readonly assemble?: AssembleOptions;
 }
 
 export type LayerConfig = { class_name?: string; config?: Record<string, unknown>; name?: string };
@@ -229,7 +231,11 @@ function v3Layers(root: H5Group, config: unknown, source: string): { layers: Ker
 
 // ---------------------------------------------------------------- to the canonical model
 
-/** The recurrent stack (consecutive recurrent layers) and the Dense right after it. */
+/**
+ * The recurrent stack (consecutive recurrent layers), the Embedding right before it and the Dense layers
+ * after it (Dropout between them is inactive when the model runs; an Activation layer sets the activation
+ * of the Dense before it).
+ */
 export function kerasRecordsToModel(records: readonly KerasLayerRecord[], format: string, configKnown: boolean, keras3: boolean, notes: string[], flags: KerasImportFlags = {}): ImportedModel {
   const isRnn = (r: KerasLayerRecord): boolean => !!r.cells;
   const start = records.findIndex(isRnn);
@@ -238,10 +244,21 @@ export function kerasRecordsToModel(records: readonly KerasLayerRecord[], format
   }
   let end = start;
   while (end < records.length && isRnn(records[end])) end++;
-  for (const r of records.slice(0, start)) {
-    if (r.className === 'Embedding' || r.other?.length) notes.push(`layer "${r.name}" (${r.className}) before the recurrent stack is not part of the canonical model`);
-  }
   if (records.slice(end).some(isRnn)) throw new FormatError(`${format}: recurrent layers are split by other layers; only one contiguous recurrent stack is supported`);
+  // Before the stack: an Embedding (its table is `embeddings` [V, E]) next to it, inputs and masking aside.
+  let embedding: KerasSurroundings['embedding'];
+  for (const r of records.slice(0, start)) {
+    const table = r.other?.find((t) => t.shape.length === 2);
+    if (r.className === 'Embedding' && table && !embedding) {
+      if (r.config?.mask_zero === true) {
+        notes.push(`Embedding "${r.name}" has mask_zero=true: steps reading token 0 are skipped, which the model description cannot do; not part of the model`);
+        continue;
+      }
+      embedding = { name: `Embedding "${r.name}"`, weight: float(table, `${format} layer "${r.name}"`) };
+    } else if (r.className !== 'InputLayer' && (r.other?.length || r.dense)) {
+      notes.push(`layer "${r.name}" (${r.className}) before the recurrent stack is not part of the canonical model`);
+    }
+  }
   const layers: KerasRnnLayer[] = records.slice(start, end).map((r) => {
     const bidi = r.className === 'Bidirectional' || r.cells!.length === 2;
     const inner = bidi ? ((r.config?.layer as LayerConfig | undefined)?.config) : r.config;
@@ -254,12 +271,34 @@ export function kerasRecordsToModel(records: readonly KerasLayerRecord[], format
       settings: settingsOf(inner, bidi ? (r.config?.merge_mode as string | undefined) : undefined),
     };
   });
-  const next = records[end];
-  const dense: KerasDense | undefined = next?.dense
-    ? { name: next.name, kernel: next.dense.kernel, bias: next.dense.bias, activation: next.config?.activation as string | undefined }
-    : undefined;
-  for (const r of records.slice(dense ? end + 1 : end)) notes.push(`layer "${r.name}" (${r.className}) after the recurrent stack${dense ? ' and its Dense head' : ''} is not part of the canonical model`);
-  return kerasToCanonical(layers, dense, { format, keras3, notes, configKnown, recurrentActivation: flags.recurrentActivation });
+  // After the stack: Dense layers, with Dropout (inactive) and Activation layers between them.
+  const dense: KerasDense[] = [];
+  let next = end;
+  for (; next < records.length; next++) {
+    const r = records[next];
+    const inner = r.className === 'TimeDistributed' ? (r.config?.layer as LayerConfig | undefined) : undefined;
+    if (r.dense && (r.className === 'Dense' || inner?.class_name === 'Dense')) {
+      const cfg = inner?.config ?? r.config;
+      dense.push({ name: r.name, kernel: r.dense.kernel, bias: r.dense.bias, activation: activationName(cfg?.activation) });
+    } else if (r.className === 'Dropout' || r.className === 'SpatialDropout1D') {
+      continue;
+    } else if (r.className === 'Activation' && dense.length && (dense[dense.length - 1].activation ?? 'linear') === 'linear') {
+      dense[dense.length - 1] = { ...dense[dense.length - 1], activation: activationName(r.config?.activation) };
+    } else break;
+  }
+  for (const r of records.slice(next)) notes.push(`layer "${r.name}" (${r.className}) after the recurrent stack${dense.length ? ' and its Dense head' : ''} is not part of the canonical model`);
+  return kerasToCanonical(layers, { dense, ...(embedding ? { embedding } : {}) }, {
+    format, keras3, notes, configKnown, recurrentActivation: flags.recurrentActivation, assemble: flags.assemble,
+  });
+}
+
+/** An activation as Keras writes it: a name, or (Keras 3) a serialised function {class_name, config: name}. */
+function activationName(v: unknown): string | undefined {
+  if (v === undefined || v === null) return undefined;
+  if (typeof v === 'string') return v;
+  if (isObject(v) && typeof v.config === 'string') return v.config;
+  if (isObject(v) && typeof v.class_name === 'string') return v.class_name;
+  return JSON.stringify(v).slice(0, 40);
 }
 
 /** A Keras .h5 / .weights.h5 file (either generation). */

@@ -51,7 +51,50 @@ function parseHeader(text: string, source: string): NpyHeader {
   return { descr, fortranOrder: fortran === 'True', shape };
 }
 
-export function parseNpy(bytes: Uint8Array, source = '.npy', limits?: Partial<LoadLimits>, budget?: TensorBudget): Tensor {
+/** numpy's fixed-width strings: `<U{n}` (UTF-32, n code points) and `|S{n}` (n bytes), NUL-padded. */
+const STRING_DESCR = /^([<>=|])([US])(\d{1,6})$/;
+
+export function isStringNpy(bytes: Uint8Array, source = '.npy'): boolean {
+  return STRING_DESCR.test(readNpyHeader(bytes, source).header.descr);
+}
+
+/**
+ * A one-dimensional numpy string array (min-char-rnn's `chars = np.array(chars)`, dtype `<U1`): its
+ * elements with the trailing NULs numpy pads them with removed.
+ */
+export function parseNpyStrings(bytes: Uint8Array, source = '.npy', limits?: Partial<LoadLimits>, budget?: TensorBudget): string[] {
+  const { header, dataStart } = readNpyHeader(bytes, source);
+  const m = STRING_DESCR.exec(header.descr);
+  if (!m) throw new FormatError(`${source}: dtype "${header.descr}" is not a string array`);
+  if (header.shape.length > 1) throw new FormatError(`${source}: string array of shape ${JSON.stringify(header.shape)}; only one-dimensional ones are read`);
+  const unicode = m[2] === 'U';
+  const width = Number(m[3]);
+  const itemSize = width * (unicode ? 4 : 1);
+  if (itemSize === 0) throw new FormatError(`${source}: string dtype "${header.descr}" has no width`);
+  const n = checkedNumel(header.shape);
+  if (!(n * itemSize <= bytes.length - dataStart)) throw new FormatError(`${source}: data is shorter than its shape ${JSON.stringify(header.shape)} (truncated?)`);
+  (budget ?? new TensorBudget(source, loadLimits(limits))).take(n * itemSize, `string array ${JSON.stringify(header.shape)}`);
+  const view = new DataView(bytes.buffer, bytes.byteOffset + dataStart, n * itemSize);
+  const out: string[] = [];
+  for (let i = 0; i < n; i++) {
+    let s = '';
+    for (let j = 0; j < width; j++) {
+      const at = i * itemSize + j * (unicode ? 4 : 1);
+      const cp = unicode ? view.getUint32(at, m[1] !== '>') : view.getUint8(at);
+      if (cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) throw new FormatError(`${source}: element ${i} holds ${cp}, not a Unicode code point`);
+      s += String.fromCodePoint(cp);
+    }
+    out.push(s.replace(/\0+$/, ''));
+  }
+  return out;
+}
+
+interface NpyLayout {
+  readonly header: NpyHeader;
+  readonly dataStart: number;
+}
+
+function readNpyHeader(bytes: Uint8Array, source: string): NpyLayout {
   if (!isNpy(bytes)) throw new FormatError(`${source}: not a .npy file (magic number missing)`);
   if (bytes.length < 10) throw new FormatError(`${source}: truncated .npy header`);
   const major = bytes[6];
@@ -64,16 +107,21 @@ export function parseNpy(bytes: Uint8Array, source = '.npy', limits?: Partial<Lo
   else throw new FormatError(`${source}: unsupported .npy version ${major}`);
   if (start + headerLen > bytes.length) throw new FormatError(`${source}: .npy header of ${headerLen} bytes runs past the end of the file (truncated?)`);
   const header = parseHeader(new TextDecoder(major === 3 ? 'utf-8' : 'latin1').decode(bytes.subarray(start, start + headerLen)), source);
+  return { header, dataStart: start + headerLen };
+}
+
+export function parseNpy(bytes: Uint8Array, source = '.npy', limits?: Partial<LoadLimits>, budget?: TensorBudget): Tensor {
+  const { header, dataStart } = readNpyHeader(bytes, source);
   const order = header.descr[0];
   const code = header.descr.slice(1);
   const kind = Object.hasOwn(DESCR, code) ? DESCR[code] : undefined;
   if (!kind || !'<>|='.includes(order)) {
-    const hint = /^.O$/.test(header.descr) ? ' (object arrays need pickle, which is never loaded)' : '';
+    const hint = /^.O$/.test(header.descr) ? ' (object arrays need pickle, which is never loaded)'
+      : STRING_DESCR.test(header.descr) ? ' (a string array, not a tensor)' : '';
     throw new FormatError(`${source}: unsupported dtype "${header.descr}"${hint} (float16/32/64, int8–64, uint8–64 and bool are supported)`);
   }
   const itemSize = Number(code.slice(1));
   const n = checkedNumel(header.shape);
-  const dataStart = start + headerLen;
   if (!(n * itemSize <= bytes.length - dataStart)) throw new FormatError(`${source}: data is shorter than its shape ${JSON.stringify(header.shape)} (truncated?)`);
   const nbytes = n * itemSize;
   (budget ?? new TensorBudget(source, loadLimits(limits))).take(kind.convert ? n * BYTES_PER_ELEMENT[kind.dtype] : nbytes, `array ${JSON.stringify(header.shape)}`);
@@ -119,15 +167,24 @@ export function parseNpz(bytes: Uint8Array, source = '.npz', limits?: Partial<Lo
   return npzEntries(ZipArchive.open(bytes, source, limits), source);
 }
 
-/** The arrays of an .npz archive (pickled object arrays are refused: .npy entries only, never pickle). */
-export function npzEntries(zip: ZipArchive, source = '.npz'): TensorMap {
+/**
+ * The arrays of an .npz archive (pickled object arrays are refused: .npy entries only, never pickle).
+ * String arrays are not tensors: they go to `strings` when given, else they are refused.
+ */
+export function npzEntries(zip: ZipArchive, source = '.npz', strings?: Map<string, string[]>): TensorMap {
   const out: TensorMap = new Map();
   const budget = new TensorBudget(source, zip.limits);
+  let any = false;
   for (const name of zip.names) {
     if (!name.endsWith('.npy')) continue;
-    out.set(name.slice(0, -4), parseNpy(zip.read(name)!, `${source}:${name}`, zip.limits, budget));
+    const bytes = zip.read(name)!;
+    const what = `${source}:${name}`;
+    any = true;
+    if (strings && isStringNpy(bytes, what)) strings.set(name.slice(0, -4), parseNpyStrings(bytes, what, zip.limits, budget));
+    else out.set(name.slice(0, -4), parseNpy(bytes, what, zip.limits, budget));
   }
-  if (!out.size) throw new FormatError(`${source}: zip archive without .npy entries (not an .npz file)`);
+  if (!any) throw new FormatError(`${source}: zip archive without .npy entries (not an .npz file)`);
+  if (!out.size) throw new FormatError(`${source}: holds only string arrays (${[...strings!.keys()].join(', ')}), no tensors`);
   return out;
 }
 

@@ -1,8 +1,12 @@
 // A safe pickle reader: it interprets the opcodes of protocols 0–5 on a value stack, but it never
-// imports or calls anything. A GLOBAL resolves only through the caller's allow-list; any other global
-// is refused with an error that names it. Marks live on their own stack (as in CPython), so no opcode
-// scans the value stack; the containers a pickle may create are counted against a budget, and long
-// integers and text lines are bounded, so a small file cannot make the reader allocate or spin.
+// imports or calls anything. A GLOBAL resolves only through the caller's allow-list. Any other class
+// (a name whose last part is capitalised, like `model.RNNModel` or `torch.nn.modules.rnn.LSTM`) becomes an
+// inert reference: NEWOBJ on it makes a PyObject record (its class name, the arguments and the state BUILD
+// gives it), never an instance, and REDUCE on it — calling it — is refused naming it. Any other global
+// (a function such as os.system) is refused when it is named. Marks live on their own stack (as in
+// CPython), so no opcode scans the value stack; the containers and records a pickle may create are counted
+// against a budget, and long integers and text lines are bounded, so a small file cannot make the reader
+// allocate or spin.
 import { FormatError } from './errors';
 import { type LoadLimits, limitError, loadLimits } from './limits';
 
@@ -26,6 +30,34 @@ export interface PyGlobal {
 
 export class UnsafePickleError extends FormatError {}
 
+/** A class the allow-list does not know: only a name, never imported. */
+export class PyClassRef {
+  constructor(readonly module: string, readonly name: string) {}
+  get qualifiedName(): string { return `${this.module}.${this.name}`; }
+}
+
+/**
+ * What `cls.__new__(cls, *args)` followed by BUILD would have made, as data: the class name, the NEWOBJ
+ * arguments and the pickled state (`__dict__`, or whatever `__getstate__` returned). Nothing runs.
+ */
+export class PyObject {
+  state: unknown = undefined;
+  constructor(readonly cls: PyClassRef, readonly args: unknown[]) {}
+  get className(): string { return this.cls.qualifiedName; }
+  /** The state's attribute dict (a plain dict state, or the first element of a (dict, slots) tuple). */
+  get dict(): Map<unknown, unknown> | undefined {
+    const s = this.state;
+    if (s instanceof Map) return s;
+    if (s instanceof PyTuple && s.items[0] instanceof Map) return s.items[0] as Map<unknown, unknown>;
+    return undefined;
+  }
+}
+
+/** Names that may become inert class references: a capitalised last part (classes, by Python's convention). */
+export function isClassName(module: string, name: string): boolean {
+  return /^[A-Za-z_][\w.]*$/.test(module) && /^_*[A-Z]\w*$/.test(name);
+}
+
 export interface PickleOptions {
   /** Resolves `module.name` to an allowed global, or undefined to refuse it. */
   readonly resolveGlobal: (module: string, name: string) => PyGlobal | undefined;
@@ -35,6 +67,8 @@ export interface PickleOptions {
   readonly persistentLoad?: (pid: unknown) => unknown;
   readonly source?: string;
   readonly limits?: Partial<LoadLimits>;
+  /** Let unknown classes be inert references (see the file comment); default: refuse every unknown global. */
+  readonly inertClasses?: boolean;
 }
 
 export interface PickleResult {
@@ -110,12 +144,15 @@ export function readPickle(bytes: Uint8Array, options: PickleOptions, offset = 0
     if (b[b.length - 1] & 0x80) v -= 1n << BigInt(8 * b.length);
     return v >= BigInt(Number.MIN_SAFE_INTEGER) && v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v;
   };
-  const global = (module: string, name: string): PyGlobal => {
+  const refuse = (q: string, why = 'not on the allow-list of a tensor file'): never => {
+    const advice = options.refusalAdvice?.(q);
+    throw new UnsafePickleError(`${source}: refusing to load global ${q} (${why})${advice ? `; ${advice}` : ''}`);
+  };
+  const global = (module: string, name: string): PyGlobal | PyClassRef => {
     const g = options.resolveGlobal(module, name);
     if (g) return g;
-    const q = `${module}.${name}`;
-    const advice = options.refusalAdvice?.(q);
-    throw new UnsafePickleError(`${source}: refusing to load global ${q} (not on the allow-list of a tensor file)${advice ? `; ${advice}` : ''}`);
+    if (options.inertClasses && isClassName(module, name)) return made(new PyClassRef(module, name));
+    return refuse(`${module}.${name}`);
   };
   /** Errors of the allow-listed callables name the file and the position, like the reader's own. */
   const guarded = <T>(f: () => T): T => {
@@ -127,6 +164,7 @@ export function readPickle(bytes: Uint8Array, options: PickleOptions, offset = 0
     }
   };
   const callable = (f: unknown, what: string): ((args: unknown[]) => unknown) => {
+    if (f instanceof PyClassRef) refuse(f.qualifiedName, `${what} would call it: only the tensor allow-list is ever called`);
     const g = f as PyGlobal;
     if (!g || typeof g !== 'object' || typeof g.call !== 'function') fail(`${what} on something that is not an allowed callable`);
     return (args) => guarded(() => g.call!(args));
@@ -225,18 +263,23 @@ export function readPickle(bytes: Uint8Array, options: PickleOptions, offset = 0
       case 0x81: { // NEWOBJ
         const args = pop(); const cls = pop();
         if (!(args instanceof PyTuple)) fail('NEWOBJ arguments are not a tuple');
+        // cls.__new__ of an unknown class: a record, nothing is instantiated.
+        if (cls instanceof PyClassRef) { stack.push(made(new PyObject(cls, (args as PyTuple).items))); break; }
         stack.push(made(callable(cls, 'NEWOBJ')((args as PyTuple).items)));
         break;
       }
       case 0x92: { // NEWOBJ_EX
         pop(); const args = pop(); const cls = pop();
         if (!(args instanceof PyTuple)) fail('NEWOBJ_EX arguments are not a tuple');
+        if (cls instanceof PyClassRef) { stack.push(made(new PyObject(cls, (args as PyTuple).items))); break; }
         stack.push(made(callable(cls, 'NEWOBJ_EX')((args as PyTuple).items)));
         break;
       }
       case 0x62: { // BUILD
         const state = pop(); const obj = top();
         if (obj instanceof PyDict) { obj.attributes = state; break; }
+        // __setstate__ is never called: the state is kept as the record's data.
+        if (obj instanceof PyObject) { obj.state = state; break; }
         const g = obj && typeof obj === 'object' ? builders.get(obj) : undefined;
         if (g?.build) { stack[stack.length - 1] = guarded(() => g.build!(obj, state)); break; }
         if (isEmptyState(state, limits.maxNesting)) break;

@@ -5,7 +5,8 @@
 import { type DType, type Tensor, type TensorMap, formatShape } from '../tensor';
 import { FormatError } from './errors';
 import { BYTES_PER_ELEMENT, typedArrayOver } from './safetensors';
-import { PyDict, PyTuple, type PyGlobal, readPickle } from './pickle';
+import { PyClassRef, PyDict, PyObject, PyTuple, type PyGlobal, readPickle } from './pickle';
+import { type TorchModuleInfo, isModuleRecord, moduleEntries, moduleInfo } from './torchModules';
 import { type LoadLimits, TensorBudget, checkedNumel, describe, formatLimit, limitError, loadLimits } from './limits';
 import { ZipArchive, isZip } from './zip';
 
@@ -45,8 +46,8 @@ export class LazyTensor {
 }
 
 export const PT_ADVICE =
-  'this file looks like a whole pickled model (torch.save(model)); save model.state_dict() instead: ' +
-  'torch.save(model.state_dict(), "weights.pt")';
+  'an object the pickle rebuilds by calling its class cannot be read without running code; ' +
+  'save model.state_dict() instead: torch.save(model.state_dict(), "weights.pt")';
 
 function intList(v: unknown, what: string): number[] {
   const items = v instanceof PyTuple ? v.items : Array.isArray(v) ? v : undefined;
@@ -104,6 +105,29 @@ export function torchGlobal(module: string, name: string): PyGlobal | undefined 
       return new TensorType(q);
     case 'torch.Size':
       return g((args) => (args[0] instanceof PyTuple ? args[0] : new PyTuple(intList(args[0], 'torch.Size'))));
+    // Plain containers a module's or a vocabulary's __dict__ holds (nothing user-defined is called).
+    case '__builtin__.set':
+    case 'builtins.set':
+      return g((args) => new Set(Array.isArray(args[0]) ? args[0] : args[0] instanceof PyTuple ? args[0].items : []));
+    case 'collections.Counter':
+      return g((args) => {
+        const d = new PyDict();
+        if (args[0] instanceof Map) for (const [k, v] of args[0]) d.set(k, v);
+        return d;
+      });
+    case 'collections.defaultdict':
+      return g(() => new PyDict()); // the default factory is kept by name only, never called
+    // Protocol 0/1 objects: copyreg._reconstructor(cls, object, state) is cls.__new__ + state; for a
+    // class outside the allow-list that is an inert record, like NEWOBJ.
+    case 'copy_reg._reconstructor':
+    case 'copyreg._reconstructor':
+      return g((args) => {
+        const [cls, , state] = args;
+        if (!(cls instanceof PyClassRef)) throw new FormatError('copyreg._reconstructor of something that is not a class');
+        const o = new PyObject(cls, []);
+        if (state !== null && state !== undefined) o.state = state;
+        return o;
+      }, (obj, state) => { (obj as PyObject).state = state; return obj; });
   }
   if (module === 'torch' && Object.hasOwn(STORAGE_DTYPES, name)) return new StorageType(q, STORAGE_DTYPES[name]);
   if (module === 'torch' && Object.hasOwn(TORCH_DTYPES, name)) return new TorchDType(q, TORCH_DTYPES[name]);
@@ -113,6 +137,7 @@ export function torchGlobal(module: string, name: string): PyGlobal | undefined 
 const resolveGlobal = torchGlobal;
 
 function refusalAdvice(q: string): string | undefined {
+  if (q.startsWith('numpy.')) return 'numpy arrays inside a pickle need numpy to rebuild them; save torch tensors, or the arrays with numpy.savez';
   if (q.startsWith('torch.nn.') || q.startsWith('__main__.') || /\.[A-Z]\w*$/.test(q)) return PT_ADVICE;
   return undefined;
 }
@@ -155,7 +180,7 @@ export function parsePtZip(zip: ZipArchive, source = '.pt'): PtFile {
   const byteorderEntry = zip.read(`${prefix}byteorder`);
   const bigEndian = byteorderEntry ? new TextDecoder().decode(byteorderEntry).trim() === 'big' : false;
   const { value } = readPickle(zip.read(pklName)!, {
-    resolveGlobal, refusalAdvice, source, limits: zip.limits,
+    resolveGlobal, refusalAdvice, source, limits: zip.limits, inertClasses: true,
     persistentLoad: (pid) => {
       const [kind, type, key] = pidParts(pid, source);
       if (kind !== 'storage') throw new FormatError(`${source}: unsupported persistent id kind ${describe(kind)}`);
@@ -189,10 +214,14 @@ export function parsePtLegacy(bytes: Uint8Array, source = '.pt', limitOverrides?
   const littleEndian = !(sysInfo.value instanceof Map) || sysInfo.value.get('little_endian') !== false;
   const roots = new Map<string, StorageRef>();
   const main = readPickle(bytes, {
-    resolveGlobal, refusalAdvice, source, limits,
+    resolveGlobal, refusalAdvice, source, limits, inertClasses: true,
     persistentLoad: (pid) => {
       const parts = pidParts(pid, source);
-      if (parts[0] === 'module') throw new FormatError(`${source}: ${PT_ADVICE}`);
+      // A pickled nn.Module class: ('module', cls, source file, source text); the class stays a name.
+      if (parts[0] === 'module') {
+        if (parts[1] instanceof PyClassRef) return parts[1];
+        throw new FormatError(`${source}: malformed module record in a persistent id`);
+      }
       if (parts[0] !== 'storage') throw new FormatError(`${source}: unsupported persistent id kind ${describe(parts[0])}`);
       const [, type, rootKey, , , view] = parts;
       if (typeof rootKey !== 'string' && typeof rootKey !== 'number') throw new FormatError(`${source}: storage key ${describe(rootKey)} is not a string`);
@@ -239,8 +268,8 @@ export function parsePtLegacy(bytes: Uint8Array, source = '.pt', limitOverrides?
 
 const isIndex = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
 
-const isContainer = (x: unknown): x is Map<unknown, unknown> | unknown[] | PyTuple =>
-  x instanceof Map || Array.isArray(x) || x instanceof PyTuple;
+const isContainer = (x: unknown): x is Map<unknown, unknown> | unknown[] | PyTuple | PyObject =>
+  x instanceof Map || Array.isArray(x) || x instanceof PyTuple || x instanceof PyObject;
 
 /**
  * Replaces every LazyTensor in the unpickled object with its tensor, in place and without recursion: a
@@ -262,7 +291,7 @@ function materialise(v: unknown, storage: (r: StorageRef) => Uint8Array, bigEndi
   };
   if (v instanceof LazyTensor) return resolve(v);
   const seen = new Set<object>();
-  const todo: [Map<unknown, unknown> | unknown[] | PyTuple, number][] = [];
+  const todo: [Map<unknown, unknown> | unknown[] | PyTuple | PyObject, number][] = [];
   const visit = (x: unknown, depth: number): void => {
     if (!isContainer(x) || seen.has(x)) return;
     if (depth > limits.maxNesting) throw limitError(source, `objects are nested more than ${limits.maxNesting} levels deep`, 'maxNesting', limits);
@@ -275,6 +304,14 @@ function materialise(v: unknown, storage: (r: StorageRef) => Uint8Array, bigEndi
     if (c instanceof Map) {
       for (const [k, x] of c) {
         if (x instanceof LazyTensor) c.set(k, resolve(x));
+        else visit(x, depth + 1);
+      }
+    } else if (c instanceof PyObject) {
+      if (c.state instanceof LazyTensor) c.state = resolve(c.state);
+      else visit(c.state, depth + 1);
+      for (let i = 0; i < c.args.length; i++) {
+        const x = c.args[i];
+        if (x instanceof LazyTensor) c.args[i] = resolve(x);
         else visit(x, depth + 1);
       }
     } else {
@@ -410,11 +447,7 @@ const MAX_TENSOR_NAMES = 1_000_000;
  * Iterative; containers that reach no tensor are not walked, a container inside itself is skipped.
  */
 export function tensorsOf(obj: unknown, prefix = '', out: TensorMap = new Map(), source = 'pickle'): TensorMap {
-  const children = (c: unknown): [string, unknown][] => {
-    if (c instanceof Map) return [...c].map(([k, v]) => [String(k), v]);
-    const items = Array.isArray(c) ? c : (c as PyTuple).items;
-    return items.map((v, i) => [String(i), v]);
-  };
+  const children = containerEntries;
   // How many tensor names each container gives (paths to tensors, saturating past the limit): post-order
   // over the object graph, a cycle's back edge giving none. Counted before any name is built.
   const paths = new Map<object, number>();
@@ -451,6 +484,59 @@ export function tensorsOf(obj: unknown, prefix = '', out: TensorMap = new Map(),
       const kids = children(v);
       for (let i = kids.length - 1; i >= 0; i--) walk.push({ name: name ? `${name}.${kids[i][0]}` : kids[i][0], value: kids[i][1] });
     }
+  }
+  return out;
+}
+
+/**
+ * The named entries a walk over an unpickled object visits: a dict's items, a list's or tuple's elements, a
+ * whole module's state_dict entries (parameters, persistent buffers, submodules), another record's attributes.
+ */
+function containerEntries(c: unknown): [string, unknown][] {
+  if (c instanceof Map) return [...c].map(([k, v]) => [String(k), v]);
+  if (c instanceof PyObject) {
+    if (isModuleRecord(c)) return moduleEntries(c);
+    const d = c.dict;
+    return d ? [...d].filter(([k]) => typeof k === 'string').map(([k, v]) => [k as string, v]) : [];
+  }
+  const items = Array.isArray(c) ? c : (c as PyTuple).items;
+  return items.map((v, i) => [String(i), v]);
+}
+
+/** Most modules one file may describe (a tree reached by many paths through shared records). */
+const MAX_MODULES = 100_000;
+
+/**
+ * The pickled nn.Module trees in an object (the root itself for `torch.save(model)`, or under a key of a
+ * checkpoint dict: `model.encoder`), every module with its path as in tensorsOf's names, in pre-order.
+ */
+export function modulesOf(obj: unknown, source = 'pickle'): TorchModuleInfo[] {
+  const out: TorchModuleInfo[] = [];
+  const onPath = new Set<object>();
+  /** Plain containers are searched once each (the first path names what they hold), so shared ones cost nothing. */
+  const searched = new Set<object>();
+  const walk: ({ name: string; value: unknown; inModule: boolean } | { leave: object })[] = [{ name: '', value: obj, inModule: false }];
+  while (walk.length) {
+    const item = walk.pop()!;
+    if ('leave' in item) { onPath.delete(item.leave); continue; }
+    const { name, value: v, inModule } = item;
+    if (!isContainer(v) || onPath.has(v)) continue;
+    const module = isModuleRecord(v);
+    // Inside a module only its submodules are followed; elsewhere plain containers lead to roots.
+    if (inModule && !module) continue;
+    if (!module && v instanceof PyObject) continue;
+    if (!module) {
+      if (searched.has(v)) continue;
+      searched.add(v);
+    }
+    if (module) {
+      if (out.length >= MAX_MODULES) throw new FormatError(`${source}: more than ${MAX_MODULES} modules (shared records reached by too many paths)`);
+      out.push(moduleInfo(name, v as PyObject));
+    }
+    onPath.add(v);
+    walk.push({ leave: v });
+    const kids = module ? moduleEntries(v as PyObject).filter(([, x]) => isModuleRecord(x)) : containerEntries(v);
+    for (let i = kids.length - 1; i >= 0; i--) walk.push({ name: name ? `${name}.${kids[i][0]}` : kids[i][0], value: kids[i][1], inModule: module });
   }
   return out;
 }

@@ -8,7 +8,7 @@ import { type RnnConfig, type RnnModule, GATES, directions, gateBlocks, suffix, 
 import { type FloatDType, type FloatTensor, type TensorMap, formatShape } from '../tensor';
 import { FormatError } from '../formats/safetensors';
 import { asFloat, gateOrder, invertOrder, permuteRowBlocks, splitRows, transpose2d, zerosLike, concatRows, reshape } from './blocks';
-import { type HeadInfo, type ImportedModel, checkCanonical } from './model';
+import { type AssembleOptions, type HeadPart, type ImportedModel, assembleImport } from './model';
 
 export type KerasRnnClass = 'LSTM' | 'GRU' | 'SimpleRNN';
 
@@ -78,13 +78,20 @@ export interface KerasImportOptions {
   readonly keras3?: boolean;
   readonly dtype?: FloatDType;
   readonly notes?: string[];
-  /** Recurrent activation when the file records no config (asked for, never guessed silently). */
+  /** Recurrent activation when the file records no config; with a config it must agree with the file's. */
   readonly recurrentActivation?: RnnConfig['recurrentActivation'];
   readonly configKnown: boolean;
+  readonly assemble?: AssembleOptions;
 }
 
-/** Stacked Keras recurrent layers (+ an optional Dense after them) as one canonical model. */
-export function kerasToCanonical(layers: readonly KerasRnnLayer[], dense: KerasDense | undefined, opts: KerasImportOptions): ImportedModel {
+/** What surrounds the stack in a Keras model: an Embedding before it, Dense layers after it. */
+export interface KerasSurroundings {
+  readonly dense: readonly KerasDense[];
+  readonly embedding?: { readonly name: string; readonly weight: FloatTensor };
+}
+
+/** Stacked Keras recurrent layers (+ an Embedding before and Dense layers after them) as one canonical model. */
+export function kerasToCanonical(layers: readonly KerasRnnLayer[], around: KerasSurroundings, opts: KerasImportOptions): ImportedModel {
   if (!layers.length) throw new FormatError(`${opts.format}: no LSTM, GRU or SimpleRNN layer found`);
   const notes = [...(opts.notes ?? [])];
   const first = layers[0];
@@ -112,9 +119,34 @@ export function kerasToCanonical(layers: readonly KerasRnnLayer[], dense: KerasD
     throw new FormatError(`${what}: activation "${act}" is not supported (PyTorch ${module} uses tanh)`);
   }
   let recurrentActivation: RnnConfig['recurrentActivation'] = 'sigmoid';
+  const recorded: { recurrentActivation?: RnnConfig['recurrentActivation']; nonlinearity?: RnnConfig['nonlinearity']; gruReset?: RnnConfig['gruReset'] } = {};
+  if (opts.configKnown) recorded.nonlinearity = nonlinearity;
   if (module !== 'RNN') {
-    if (opts.configKnown) recurrentActivation = recurrentActivationOf(s.recurrentActivation, !!opts.keras3, what);
-    else if (opts.recurrentActivation) recurrentActivation = opts.recurrentActivation;
+    if (opts.configKnown) {
+      // A config that omits recurrent_activation means the Keras default the file's version had; tfjs and
+      // Keras 2 before 2.4 default to hard_sigmoid, so an absent key is not taken to mean sigmoid.
+      const tfjsDefault = s.recurrentActivation === undefined && opts.format === 'tfjs';
+      if (tfjsDefault) {
+        // tf.layers.lstm / gru default to hardSigmoid; a layers-model config without the key means that.
+        recorded.recurrentActivation = 'hard_sigmoid';
+        if (opts.recurrentActivation && opts.recurrentActivation !== 'hard_sigmoid') {
+          throw new FormatError(`${what}: TensorFlow.js layers without recurrent_activation use hard_sigmoid, not the ${opts.recurrentActivation} asked for`);
+        }
+        notes.push('recurrent_activation not in the config: TensorFlow.js\'s default, hard_sigmoid');
+      }
+      if (tfjsDefault) recurrentActivation = 'hard_sigmoid';
+      else if (s.recurrentActivation === undefined && !opts.keras3 && opts.recurrentActivation === undefined) {
+        throw new FormatError(`${what}: the layer config has no recurrent_activation (its default is hard_sigmoid in TensorFlow.js and Keras before 2.4, sigmoid after); pass --recurrent-activation sigmoid|hard_sigmoid`);
+      }
+      if (!tfjsDefault) recurrentActivation = s.recurrentActivation === undefined ? (opts.recurrentActivation ?? 'sigmoid') : recurrentActivationOf(s.recurrentActivation, !!opts.keras3, what);
+      if (s.recurrentActivation !== undefined) {
+        recorded.recurrentActivation = recurrentActivation;
+        if (opts.recurrentActivation && opts.recurrentActivation !== recurrentActivation) {
+          throw new FormatError(`${what}: the file records recurrent_activation ${s.recurrentActivation}, not the ${opts.recurrentActivation} asked for; drop --recurrent-activation (the file's own setting is used)`);
+        }
+        if (recurrentActivation === 'hard_sigmoid') notes.push(`recurrent_activation hard_sigmoid (clip(0.2x + 0.5, 0, 1)) from the file's config`);
+      }
+    } else if (opts.recurrentActivation) recurrentActivation = opts.recurrentActivation;
     else notes.push('recurrent_activation is not recorded in a weights-only file: assumed sigmoid (tf.keras ≥ 2.4 and Keras 3 default); pass --recurrent-activation hard_sigmoid for older Keras');
   }
   const hasBias = !!first.forward.bias;
@@ -126,6 +158,7 @@ export function kerasToCanonical(layers: readonly KerasRnnLayer[], dense: KerasD
       throw new FormatError(`${what}: reset_after=${resetAfter} but bias has shape ${formatShape(b.shape)}`);
     }
     gruReset = resetAfter ? 'after' : 'before';
+    if (b || s.resetAfter !== undefined) recorded.gruReset = gruReset;
     if (!resetAfter) notes.push('GRU reset_after=false: reset gate applied before the recurrent matmul (gruReset "before"); bias_hh is zero');
   }
   const dtype = opts.dtype ?? (first.forward.kernel.dtype === 'float64' ? 'float64' : 'float32');
@@ -153,19 +186,15 @@ export function kerasToCanonical(layers: readonly KerasRnnLayer[], dense: KerasD
   if (layers[layers.length - 1].settings.returnSequences === false) {
     notes.push(`last recurrent layer "${layers[layers.length - 1].name}" has return_sequences=false: the source model uses only the last step`);
   }
-  checkCanonical(config, params, opts.format);
-  let head: HeadInfo | undefined;
-  if (dense) {
-    head = {
-      weight: transpose2d(asFloat(dense.kernel, dtype)),
-      bias: dense.bias ? asFloat(dense.bias, dtype) : undefined,
-      activation: dense.activation ?? 'linear',
-    };
-    if (head.weight.shape[1] !== H * directions(config)) {
-      throw new FormatError(`${opts.format}: Dense "${dense.name}" takes ${head.weight.shape[1]} inputs, the recurrent stack gives ${H * directions(config)}`);
-    }
+  const head: HeadPart[] = around.dense.map((d) => ({
+    name: `Dense "${d.name}"`, weight: transpose2d(asFloat(d.kernel, dtype)), bias: d.bias ? asFloat(d.bias, dtype) : undefined, activation: d.activation ?? 'linear',
+  }));
+  if (head.length && head[0].weight.shape[1] !== H * directions(config)) {
+    throw new FormatError(`${opts.format}: Dense "${around.dense[0].name}" takes ${head[0].weight.shape[1]} inputs, the recurrent stack gives ${H * directions(config)}`);
   }
-  return { config, params, head, source: { format: opts.format, layout: 'keras', notes } };
+  const readout = layers[layers.length - 1].settings.returnSequences === false ? 'last' as const : undefined;
+  return assembleImport(config, params, { head, readout, ...(around.embedding ? { embedding: around.embedding } : {}) },
+    { format: opts.format, layout: 'keras', notes, recorded }, opts.assemble);
 }
 
 interface CanonicalCell {

@@ -6,7 +6,7 @@ import { type RnnConfig, type RnnModule, GATES, suffix, rnnConfig } from '../con
 import { type FloatDType, type FloatTensor, type TensorMap, formatShape } from '../tensor';
 import { FormatError } from '../formats/safetensors';
 import { asFloat, gateOrder, indexFirst, permuteRowBlocks, splitRows, invertOrder, stackFirst, concatRows } from './blocks';
-import { type ImportedModel, checkCanonical } from './model';
+import { type ImportedModel, assembleImport } from './model';
 
 export const ONNX_GATES: Record<RnnModule, readonly string[]> = {
   LSTM: ['i', 'o', 'f', 'g'],
@@ -92,8 +92,11 @@ export function onnxToCanonical(nodes: readonly OnnxRnnNode[], notes: string[] =
       }
     }
   });
-  checkCanonical(config, params, 'onnx');
-  return { config, params, source: { format: 'onnx', layout: 'onnx', notes } };
+  // Every activation and the GRU variant are attributes of the node (or the operator's defaults): recorded.
+  return assembleImport(config, params, {}, {
+    format: 'onnx', layout: 'onnx', notes,
+    recorded: { recurrentActivation: 'sigmoid', ...(module === 'RNN' ? { nonlinearity } : {}), ...(module === 'GRU' ? { gruReset } : {}) },
+  });
 }
 
 /** Canonical → ONNX W, R, B for one layer (all directions stacked). */
