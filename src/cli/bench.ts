@@ -1,6 +1,10 @@
-// `gatescope bench [--json]`: training throughput of every available engine on a char-LM workload
-// (vocab 65 one-hot, batch 32, seq 64, Adam, cross-entropy, float32), PyTorch timed on the identical
-// workload in the same run when /usr/bin/python3 has torch, and a long forward-with-trace.
+// `gatescope bench [--json]`: training throughput of every available engine, PyTorch timed on the identical
+// workload in the same run when /usr/bin/python3 has torch, and a long forward-with-trace. Workloads:
+//   char      char LM, vocab 65 one-hot -> LSTM -> Linear, batch 32, seq 64 (four sizes; --quick: H=128 only)
+//   word-lm   Embedding(10000, 128) -> LSTM 256 -> Linear(10000), batch 32, seq 64
+//   classify  Embedding(20000, 100) -> bidirectional LSTM 2x128 -> last -> Linear(4), batch 64, lengths 20-200
+//             (packed: pack_padded_sequence(enforce_sorted=False) in PyTorch)
+// all trained with Adam on cross-entropy in float32.
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
@@ -8,8 +12,10 @@ import { join } from 'node:path';
 import { rnnConfig, type RnnModule } from '../core/config';
 import type { LmBatch, LmEngine, LmTrainOptions } from '../core/engine';
 import { type ModelConfig, modelConfig } from '../core/model';
-import { createRng } from '../core/random';
+import { type Rng, createRng } from '../core/random';
 import { type EngineChoice, availableEngines, createLmEngine, initTfjsBackend, traceLm } from '../engines';
+import { createNativeLmEngine } from '../engines/native';
+import { createWasmLmEngine } from '../engines/wasm';
 import { parseCli } from './args';
 import { UsageError } from './errors';
 
@@ -18,64 +24,130 @@ const CONFIGS: readonly BenchConfig[] = [
   { module: 'LSTM', hidden: 128, layers: 1 }, { module: 'LSTM', hidden: 256, layers: 1 },
   { module: 'LSTM', hidden: 512, layers: 1 }, { module: 'LSTM', hidden: 256, layers: 2 },
 ];
+const WORD = { vocab: 10_000, embedding: 128, hidden: 256, batch: 32, seq: 64 } as const;
+const CLASSIFY = { vocab: 20_000, embedding: 100, hidden: 128, layers: 2, classes: 4, batch: 64, minLength: 20, maxLength: 200 } as const;
+const WORKLOADS = ['char', 'word-lm', 'classify'] as const;
+type WorkloadName = (typeof WORKLOADS)[number];
 const PYTHON = '/usr/bin/python3';
 const OPENBLAS = '/usr/lib/x86_64-linux-gnu/openblas-openmp';
 
 interface BenchConfig { readonly module: RnnModule; readonly hidden: number; readonly layers: number }
-interface Timing { readonly msPerStep: number; readonly charsPerSec: number; readonly samples: number[] }
-interface Row { readonly config: BenchConfig; readonly engine: string; readonly timing: Timing }
+interface Timing { readonly msPerStep: number; readonly tokensPerSec: number; readonly samples: number[] }
 
-const label = (c: BenchConfig): string => `${c.module} H=${c.hidden} L=${c.layers}`;
+/** One measured training workload: the model, its batches and the same workload's arguments for bench_torch.py. */
+interface Workload {
+  readonly name: WorkloadName;
+  readonly label: string;
+  /** The char LM's size (char workloads only). */
+  readonly config?: BenchConfig;
+  readonly model: ModelConfig;
+  readonly options: LmTrainOptions;
+  /** Tokens that enter the model per step (on average, for variable lengths). */
+  readonly tokensPerStep: number;
+  batch(rng: Rng): LmBatch;
+  readonly torchArgs: readonly string[];
+}
+
+interface Row { readonly workload: Workload; readonly engine: string; readonly timing: Timing }
+
 const median = (xs: number[]): number => {
   const s = [...xs].sort((a, b) => a - b);
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 };
-const timing = (samples: number[]): Timing => {
+const timing = (w: Workload, samples: number[]): Timing => {
   const ms = median(samples);
-  return { msPerStep: ms, charsPerSec: (BATCH * SEQ) / (ms / 1000), samples };
+  return { msPerStep: ms, tokensPerSec: w.tokensPerStep / (ms / 1000), samples };
 };
 
-function lmConfig(c: BenchConfig): ModelConfig {
-  return modelConfig({ rnn: rnnConfig({ module: c.module, inputSize: VOCAB, hiddenSize: c.hidden, numLayers: c.layers }), vocabSize: VOCAB, outputSize: VOCAB });
-}
-
-function randomBatch(rng: ReturnType<typeof createRng>): LmBatch {
-  const ids = Int32Array.from({ length: BATCH * (SEQ + 1) }, () => rng.int(VOCAB));
-  const inputs = new Int32Array(BATCH * SEQ), targets = new Int32Array(BATCH * SEQ);
-  for (let b = 0; b < BATCH; b++) for (let t = 0; t < SEQ; t++) {
-    inputs[b * SEQ + t] = ids[b * (SEQ + 1) + t];
-    targets[b * SEQ + t] = ids[b * (SEQ + 1) + t + 1];
+/** Next-token batches over random ids: inputs [B, T] and targets shifted by one. */
+function lmBatch(rng: Rng, V: number, B: number, T: number): LmBatch {
+  const ids = Int32Array.from({ length: B * (T + 1) }, () => rng.int(V));
+  const inputs = new Int32Array(B * T), targets = new Int32Array(B * T);
+  for (let b = 0; b < B; b++) for (let t = 0; t < T; t++) {
+    inputs[b * T + t] = ids[b * (T + 1) + t];
+    targets[b * T + t] = ids[b * (T + 1) + t + 1];
   }
-  return { batchSize: BATCH, seqLen: SEQ, inputs, targets };
+  return { batchSize: B, seqLen: T, inputs, targets };
 }
 
-/** An engine under test, created once per config and kept warm across rounds. */
+function charWorkload(c: BenchConfig): Workload {
+  return {
+    name: 'char', label: `${c.module} H=${c.hidden} L=${c.layers}`, config: c,
+    model: modelConfig({ rnn: rnnConfig({ module: c.module, inputSize: VOCAB, hiddenSize: c.hidden, numLayers: c.layers }), vocabSize: VOCAB, outputSize: VOCAB }),
+    options: { optimizer: { kind: 'adam', lr: LR }, stateful: true },
+    tokensPerStep: BATCH * SEQ,
+    batch: (rng) => lmBatch(rng, VOCAB, BATCH, SEQ),
+    torchArgs: ['--configs', JSON.stringify([c]), '--vocab', `${VOCAB}`, '--batch', `${BATCH}`, '--seq', `${SEQ}`],
+  };
+}
+
+function wordWorkload(): Workload {
+  const { vocab, embedding, hidden, batch, seq } = WORD;
+  return {
+    name: 'word-lm', label: `word-lm E=${embedding} H=${hidden}`,
+    model: modelConfig({
+      rnn: rnnConfig({ module: 'LSTM', inputSize: embedding, hiddenSize: hidden }), vocabSize: vocab,
+      embedding: { numEmbeddings: vocab, embeddingDim: embedding, paddingIdx: null }, outputSize: vocab,
+    }),
+    options: { optimizer: { kind: 'adam', lr: LR }, stateful: true },
+    tokensPerStep: batch * seq,
+    batch: (rng) => lmBatch(rng, vocab, batch, seq),
+    torchArgs: ['--workload', 'word-lm', '--vocab', `${vocab}`, '--embedding', `${embedding}`, '--hidden', `${hidden}`,
+      '--batch', `${batch}`, '--seq', `${seq}`],
+  };
+}
+
+function classifyWorkload(): Workload {
+  const { vocab, embedding, hidden, layers, classes, batch, minLength, maxLength } = CLASSIFY;
+  return {
+    name: 'classify', label: `classify biLSTM ${layers}x${hidden}`,
+    model: modelConfig({
+      rnn: rnnConfig({ module: 'LSTM', inputSize: embedding, hiddenSize: hidden, numLayers: layers, bidirectional: true }),
+      vocabSize: vocab, embedding: { numEmbeddings: vocab, embeddingDim: embedding, paddingIdx: 0 }, readout: 'last', outputSize: classes,
+    }),
+    options: { optimizer: { kind: 'adam', lr: LR }, stateful: false },
+    tokensPerStep: batch * (minLength + maxLength) / 2,
+    batch(rng) {
+      // Padded to the longest possible length with token 0 (padding_idx), as a DataLoader with a fixed pad would.
+      const T = maxLength;
+      const lengths = Int32Array.from({ length: batch }, () => minLength + rng.int(maxLength - minLength + 1));
+      const inputs = new Int32Array(batch * T);
+      for (let b = 0; b < batch; b++) for (let t = 0; t < lengths[b]; t++) inputs[b * T + t] = 1 + rng.int(vocab - 1);
+      const targets = Int32Array.from({ length: batch }, () => rng.int(classes));
+      return { batchSize: batch, seqLen: T, inputs, targets, lengths };
+    },
+    torchArgs: ['--workload', 'classify', '--vocab', `${vocab}`, '--embedding', `${embedding}`, '--hidden', `${hidden}`,
+      '--layers', `${layers}`, '--classes', `${classes}`, '--batch', `${batch}`, '--min-length', `${minLength}`, '--max-length', `${maxLength}`],
+  };
+}
+
+/** An engine under test, created once per workload and kept warm across rounds. */
 interface Contender {
   readonly engine: LmEngine;
-  readonly rng: ReturnType<typeof createRng>;
+  readonly rng: Rng;
   readonly samples: number[];
 }
 
-const TRAIN_OPTIONS: LmTrainOptions = { optimizer: { kind: 'adam', lr: LR }, stateful: true };
-
-function contender(engine: EngineChoice, c: BenchConfig, warmup: number): Contender {
-  const e = createLmEngine(lmConfig(c), { engine });
+/** `threads`: what the native and wasm engines may use (undefined: their own choice). */
+function contender(engine: EngineChoice, w: Workload, warmup: number, threads: 1 | 2 | undefined): Contender {
+  const e = threads && engine === 'native' ? createNativeLmEngine(w.model, undefined, { threads })
+    : threads && engine === 'wasm' ? createWasmLmEngine(w.model, undefined, { threads }) : createLmEngine(w.model, { engine });
   const rng = createRng(1);
   for (let i = 0; i < warmup; i++) {
     const t0 = performance.now();
-    e.trainStep(randomBatch(rng), TRAIN_OPTIONS);
+    e.trainStep(w.batch(rng), w.options);
     if (performance.now() - t0 > 2000) break; // a slow engine is warm after one step
   }
   return { engine: e, rng, samples: [] };
 }
 
 /** Adds up to `steps` timed steps; a slow engine stops after `budgetMs` (at least one step). */
-function timeSteps(x: Contender, steps: number, budgetMs: number): void {
+function timeSteps(x: Contender, w: Workload, steps: number, budgetMs: number): void {
   const begin = performance.now();
   for (let i = 0; i < steps && (i === 0 || performance.now() - begin < budgetMs); i++) {
-    const batch = randomBatch(x.rng);
+    const batch = w.batch(x.rng);
     const t0 = performance.now();
-    x.engine.trainStep(batch, TRAIN_OPTIONS);
+    x.engine.trainStep(batch, w.options);
     x.samples.push(performance.now() - t0);
   }
 }
@@ -84,8 +156,8 @@ function torchScript(): string | undefined {
   return [join(__dirname, '../scripts/bench_torch.py'), join(__dirname, '../../scripts/bench_torch.py')].find((p) => existsSync(p));
 }
 
-function torchEnv(): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { ...process.env, OMP_NUM_THREADS: '2' };
+function torchEnv(threads: 1 | 2 = 2): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env, OMP_NUM_THREADS: `${threads}` };
   if (existsSync(OPENBLAS)) env.LD_LIBRARY_PATH = [OPENBLAS, process.env.LD_LIBRARY_PATH].filter(Boolean).join(':');
   return env;
 }
@@ -95,20 +167,18 @@ function torchAvailable(): boolean {
     && spawnSync(PYTHON, ['-c', 'import torch'], { env: torchEnv(), stdio: 'ignore' }).status === 0;
 }
 
-function timeTorch(c: BenchConfig, steps: number, warmup: number): Timing {
-  const r = spawnSync(PYTHON, [torchScript()!, '--configs', JSON.stringify([c]), '--vocab', `${VOCAB}`, '--batch', `${BATCH}`,
-    '--seq', `${SEQ}`, '--lr', `${LR}`, '--steps', `${steps}`, '--warmup', `${warmup}`, '--threads', '2'],
-  { env: torchEnv(), encoding: 'utf8', maxBuffer: 1 << 20 });
+function timeTorch(w: Workload, steps: number, warmup: number, threads: 1 | 2): number[] {
+  const r = spawnSync(PYTHON, [torchScript()!, ...w.torchArgs, '--lr', `${LR}`, '--steps', `${steps}`, '--warmup', `${warmup}`, '--threads', `${threads}`],
+    { env: torchEnv(threads), encoding: 'utf8', maxBuffer: 1 << 20 });
   if (r.status !== 0) throw new Error(`bench_torch.py failed: ${(r.stderr || '').trim().split('\n').pop()}`);
   const out = JSON.parse(r.stdout) as { results: { samples: number[] }[] };
-  return timing(out.results[0].samples);
+  return out.results[0].samples;
 }
 
 interface TraceTiming { readonly chars: number; readonly streams: number; readonly seconds: number; readonly engine: string }
 
 function timeTrace(chars: number, streams: number, choice: 'native' | 'wasm'): TraceTiming {
-  const c: BenchConfig = { module: 'LSTM', hidden: 256, layers: 1 };
-  const cfg = lmConfig(c);
+  const cfg = charWorkload({ module: 'LSTM', hidden: 256, layers: 1 }).model;
   const e = createLmEngine(cfg, { engine: choice });
   const params = e.getParameters();
   const engine = e.name;
@@ -134,7 +204,8 @@ export async function run(args: string[]): Promise<number> {
   const { values } = parseCli(args, {
     json: { type: 'boolean' }, engines: { type: 'string' }, steps: { type: 'string' }, warmup: { type: 'string' },
     'no-torch': { type: 'boolean' }, 'trace-chars': { type: 'string' }, 'trace-streams': { type: 'string' },
-    'no-trace': { type: 'boolean' }, quick: { type: 'boolean' }, rounds: { type: 'string' },
+    'no-trace': { type: 'boolean' }, quick: { type: 'boolean' }, rounds: { type: 'string' }, workloads: { type: 'string' },
+    threads: { type: 'string' },
   });
   const int = (v: string | undefined, flag: string, dflt: number, min: number): number => {
     if (v === undefined) return dflt;
@@ -148,9 +219,22 @@ export async function run(args: string[]): Promise<number> {
   // PyTorch and each engine take turns, `rounds` times: on a shared machine the load drifts, and
   // alternating keeps the two sides of each ratio under the same conditions.
   const rounds = int(values.rounds, '--rounds', 3, 1);
+  // --threads 1: PyTorch and the native / wasm engines on one thread each (steadier on a busy machine).
+  const threads = values.threads === undefined ? undefined : int(values.threads, '--threads', 2, 1);
+  if (threads !== undefined && threads > 2) throw new UsageError(`--threads must be 1 or 2, got "${values.threads}"`);
+  const torchThreads: 1 | 2 = threads === 1 ? 1 : 2;
   const traceChars = int(values['trace-chars'], '--trace-chars', 1_000_000, 1);
   const traceStreams = int(values['trace-streams'], '--trace-streams', 64, 1);
   if (traceChars % traceStreams !== 0) throw new UsageError(`--trace-chars ${traceChars} must be a multiple of --trace-streams ${traceStreams}`);
+  // --quick alone times the smallest char LM; --workloads picks any (with --quick, still the smallest char LM).
+  const names = (values.workloads ?? (values.quick ? 'char' : WORKLOADS.join(','))).split(',').map((s) => s.trim()).filter(Boolean);
+  for (const n of names) {
+    if (!(WORKLOADS as readonly string[]).includes(n)) throw new UsageError(`unknown workload "${n}" (workloads: ${WORKLOADS.join(', ')})`);
+  }
+  const workloads: Workload[] = [];
+  if (names.includes('char')) workloads.push(...(values.quick ? CONFIGS.slice(0, 1) : CONFIGS).map(charWorkload));
+  if (names.includes('word-lm')) workloads.push(wordWorkload());
+  if (names.includes('classify')) workloads.push(classifyWorkload());
   const available = availableEngines();
   const engines = (values.engines ?? available.filter((e) => e !== 'reference').join(',')).split(',').map((s) => s.trim()) as EngineChoice[];
   for (const e of engines) {
@@ -158,54 +242,68 @@ export async function run(args: string[]): Promise<number> {
   }
   // TensorFlow.js on its WASM backend (its pure-JS default would take minutes per step).
   const tfjsBackend = engines.includes('tfjs') ? await initTfjsBackend() : undefined;
-  const configs = values.quick ? CONFIGS.slice(0, 1) : CONFIGS;
   const withTorch = !values['no-torch'] && torchAvailable();
   const log = (line: string): void => { if (!values.json) process.stdout.write(`${line}\n`); };
 
-  log(`gatescope bench: char-LM vocab ${VOCAB} one-hot, batch ${BATCH}, seq ${SEQ}, Adam, cross-entropy, float32`);
+  log(`gatescope bench: ${names.join(', ')}; Adam, cross-entropy, float32`);
+  if (names.includes('char')) log(`  char: vocab ${VOCAB} one-hot -> rnn -> Linear, batch ${BATCH}, seq ${SEQ}`);
+  if (names.includes('word-lm')) log(`  word-lm: Embedding(${WORD.vocab}, ${WORD.embedding}) -> LSTM ${WORD.hidden} -> Linear(${WORD.vocab}), batch ${WORD.batch}, seq ${WORD.seq}`);
+  if (names.includes('classify')) {
+    log(`  classify: Embedding(${CLASSIFY.vocab}, ${CLASSIFY.embedding}) -> bidirectional LSTM ${CLASSIFY.layers}x${CLASSIFY.hidden} -> last -> `
+      + `Linear(${CLASSIFY.classes}), batch ${CLASSIFY.batch}, lengths ${CLASSIFY.minLength}-${CLASSIFY.maxLength} (packed)`);
+  }
   log(`${rounds} rounds x ${steps} timed steps after ${warmup} warm-up, PyTorch and engines alternating; medians`);
   log(`machine: ${cpus().length} CPUs (${cpus()[0]?.model ?? 'unknown'}), load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
   if (tfjsBackend) log(`tfjs backend: ${tfjsBackend}`);
-  log(withTorch ? `PyTorch: ${PYTHON} scripts/bench_torch.py, 2 threads${existsSync(OPENBLAS) ? ', OpenBLAS (openmp)' : ''}` : 'PyTorch: not timed (no torch for /usr/bin/python3, or --no-torch)');
+  log(withTorch ? `PyTorch: ${PYTHON} scripts/bench_torch.py, ${torchThreads} thread${torchThreads === 1 ? '' : 's'}${existsSync(OPENBLAS) ? ', OpenBLAS (openmp)' : ''}`
+    : 'PyTorch: not timed (no torch for /usr/bin/python3, or --no-torch)');
+  if (threads) log(`native and wasm engines: ${threads} thread${threads === 1 ? '' : 's'}`);
   log('');
-  log(`${'config'.padEnd(18)}${'engine'.padEnd(16)}${'ms/step'.padStart(10)}${'chars/s'.padStart(10)}${'torch ms'.padStart(10)}${'ratio'.padStart(8)}`);
+  log(`${'workload'.padEnd(24)}${'engine'.padEnd(16)}${'ms/step'.padStart(10)}${'tokens/s'.padStart(10)}${'torch ms'.padStart(10)}${'ratio'.padStart(8)}`);
   const rows: Row[] = [];
-  const torch: { config: BenchConfig; timing: Timing }[] = [];
-  for (const c of configs) {
+  const torch: { workload: Workload; timing: Timing }[] = [];
+  for (const w of workloads) {
     const torchSamples: number[] = [];
-    const contenders = engines.map((e) => contender(e, c, warmup));
+    const contenders = engines.map((e) => contender(e, w, warmup, threads as 1 | 2 | undefined));
     for (let round = 0; round < rounds; round++) {
-      if (withTorch) torchSamples.push(...timeTorch(c, steps, warmup).samples);
-      for (const x of contenders) timeSteps(x, steps, 15_000 / rounds);
+      if (withTorch) torchSamples.push(...timeTorch(w, steps, warmup, torchThreads));
+      for (const x of contenders) timeSteps(x, w, steps, 15_000 / rounds);
     }
     for (const x of contenders) x.engine.dispose();
-    const tt = withTorch ? timing(torchSamples) : undefined;
-    if (tt) torch.push({ config: c, timing: tt });
+    const tt = withTorch ? timing(w, torchSamples) : undefined;
+    if (tt) torch.push({ workload: w, timing: tt });
     for (const x of contenders) {
-      const r = { name: x.engine.name, timing: timing(x.samples) };
-      rows.push({ config: c, engine: r.name, timing: r.timing });
+      const r = { name: x.engine.name, timing: timing(w, x.samples) };
+      rows.push({ workload: w, engine: r.name, timing: r.timing });
       const ratio = tt ? tt.msPerStep / r.timing.msPerStep : undefined;
-      log(`${label(c).padEnd(18)}${r.name.padEnd(16)}${r.timing.msPerStep.toFixed(1).padStart(10)}${Math.round(r.timing.charsPerSec).toString().padStart(10)}`
+      log(`${w.label.padEnd(24)}${r.name.padEnd(16)}${r.timing.msPerStep.toFixed(1).padStart(10)}${Math.round(r.timing.tokensPerSec).toString().padStart(10)}`
         + `${tt ? tt.msPerStep.toFixed(1).padStart(10) : '-'.padStart(10)}${ratio ? ratio.toFixed(2).padStart(8) : '-'.padStart(8)}`);
     }
-    if (tt) log(`${label(c).padEnd(18)}${'pytorch'.padEnd(16)}${tt.msPerStep.toFixed(1).padStart(10)}${Math.round(tt.charsPerSec).toString().padStart(10)}`);
+    if (tt) log(`${w.label.padEnd(24)}${'pytorch'.padEnd(16)}${tt.msPerStep.toFixed(1).padStart(10)}${Math.round(tt.tokensPerSec).toString().padStart(10)}`);
   }
   log('ratio = gatescope throughput / PyTorch throughput on the same workload, measured in this run (> 1: faster)');
-  // The long trace on each fast engine benchmarked (the js engine would take minutes).
-  const traceEngines = values['no-trace'] ? [] : (['native', 'wasm'] as const).filter((e) => engines.includes(e));
+  // The long trace on each fast engine benchmarked (the js engine would take minutes), with the char workload.
+  const traceEngines = values['no-trace'] || !names.includes('char') ? [] : (['native', 'wasm'] as const).filter((e) => engines.includes(e));
   const traces = traceEngines.map((e) => timeTrace(traceChars, traceStreams, e));
   if (traces.length) log('');
   for (const trace of traces) {
     log(`trace: ${trace.chars} chars, LSTM H=256, forward with h/c/gates, ${trace.streams} parallel streams, ${trace.engine}: ${trace.seconds.toFixed(2)} s`);
   }
   if (values.json) {
+    // char rows keep their config fields and chars/s; every row has its workload and tokens/s.
+    const fields = (w: Workload) => ({ workload: w.name, ...(w.config ?? {}) });
+    const torchMs = (w: Workload): number | undefined => torch.find((t) => t.workload === w)?.timing.msPerStep;
     process.stdout.write(`${JSON.stringify({
       workload: { vocab: VOCAB, batch: BATCH, seq: SEQ, optimizer: 'adam', lr: LR, dtype: 'float32' },
+      workloads: workloads.map((w) => ({ name: w.name, label: w.label, tokensPerStep: w.tokensPerStep })),
       machine: { cpus: cpus().length, model: cpus()[0]?.model, loadavg: loadavg() },
-      results: rows.map((r) => ({ ...r.config, engine: r.engine, ...r.timing,
-        torchMsPerStep: torch.find((t) => t.config === r.config)?.timing.msPerStep,
-        ratio: (() => { const t = torch.find((x) => x.config === r.config); return t ? t.timing.msPerStep / r.timing.msPerStep : undefined; })() })),
-      torch: torch.map((t) => ({ ...t.config, ...t.timing })),
+      threads: { torch: torchThreads, engines: threads ?? 'auto' },
+      results: rows.map((r) => {
+        const t = torchMs(r.workload);
+        return { ...fields(r.workload), engine: r.engine, ...r.timing, ...(r.workload.name === 'char' ? { charsPerSec: r.timing.tokensPerSec } : {}),
+          torchMsPerStep: t, ratio: t !== undefined ? t / r.timing.msPerStep : undefined };
+      }),
+      torch: torch.map((t) => ({ ...fields(t.workload), ...t.timing })),
       traces,
     }, null, 2)}\n`);
   }

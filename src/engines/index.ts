@@ -1,12 +1,12 @@
 // Engine selection: every LmEngine implementation behind one factory. 'auto' picks the fastest engine
 // that can run the config here: native AVX2 kernels (float32, when built) > WASM SIMD kernels (float32)
-// > pure-TS fast engine > reference.
+// > pure-TS fast engine > reference (only for what the fast driver refuses: a Keras reset-before GRU).
 // tfjs is used by 'auto' only when the user has @tensorflow/tfjs-node installed (never a dependency).
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { LmEngine } from '../core/engine';
 import type { ModelConfig } from '../core/model';
-import { type FastLmEngine, fastUnsupportedReason } from '../core/fast/lmDriver';
+import { type FastLmEngine, fastEngineUnsupportedReason, fastTraceUnsupportedReason } from '../core/fast/lmDriver';
 import { type LmTraceOptions, traceTokens } from '../core/fast/trace';
 import type { FloatArray } from '../core/tensor';
 import { createReferenceLmEngine } from '../core/reference/lmEngine';
@@ -103,7 +103,7 @@ export function availableEngines(): string[] {
 export function createLmEngine(cfg: ModelConfig, options: CreateEngineOptions = {}): LmEngine {
   const choice = options.engine ?? 'auto';
   const params = options.params;
-  const fastWhy = fastUnsupportedReason(cfg);
+  const fastWhy = fastEngineUnsupportedReason(cfg);
   switch (choice) {
     case 'reference':
       return createReferenceLmEngine(cfg, params);
@@ -124,7 +124,7 @@ export function createLmEngine(cfg: ModelConfig, options: CreateEngineOptions = 
       return m.createTfjsLmEngine(cfg, params);
     }
     case 'auto': {
-      // Configs the fast driver does not cover (bidirectional, Keras reset-before GRU) use the reference.
+      // Configs the fast driver does not cover (Keras reset-before GRU) use the reference.
       if (fastWhy) return createReferenceLmEngine(cfg, params);
       if (hasTfjsNode()) {
         const m = loadTfjs();
@@ -145,7 +145,7 @@ export function createLmEngine(cfg: ModelConfig, options: CreateEngineOptions = 
   }
 }
 
-/** The fastest fast-driver engine for a config the driver supports: native > wasm (float32) > js. */
+/** The fastest fast-driver engine for a model the driver supports: native > wasm (float32) > js. */
 function createFastLmEngine(cfg: ModelConfig, params?: TensorMap): FastLmEngine {
   if (cfg.rnn.dtype === 'float32' && nativeAvailability().available) return createNativeLmEngine(cfg, params);
   if (cfg.rnn.dtype === 'float32' && wasmAvailability().available) return createWasmLmEngine(cfg, params);
@@ -157,12 +157,12 @@ export type { LmTraceChunk, LmTraceOptions } from '../core/fast/trace';
 /**
  * Fast forward-with-trace for the trace service: runs `tokens` (vocabulary ids) through the model and hands
  * every chunk's per-step h, c and gates to options.onChunk. Returns the final state [L, streams, H].
- * Uses the native or WASM kernels for float32 when available, else the js engine (float64 too). Bidirectional and
- * reset-before GRU configs are not covered: use the reference lmForward for them.
+ * Uses the native or WASM kernels for float32 when available, else the js engine (float64 too). Bidirectional
+ * stacks (src/core/fast/bidiTrace.ts), classifier readouts and reset-before GRUs are not covered.
  */
 export function traceLm(cfg: ModelConfig, params: TensorMap, tokens: ArrayLike<number>,
   options: LmTraceOptions & { readonly engine?: 'auto' | 'native' | 'wasm' | 'js' }): { h: FloatArray; c?: FloatArray } {
-  const why = fastUnsupportedReason(cfg);
+  const why = fastTraceUnsupportedReason(cfg);
   if (why) throw new EngineUnavailableError(`fast tracing does not support ${why}; use the reference lmForward`);
   const choice = options.engine ?? 'auto';
   const engine: FastLmEngine = choice === 'auto' ? createFastLmEngine(cfg, params)

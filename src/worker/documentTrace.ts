@@ -9,7 +9,7 @@ import { normalizeNewlines } from '../core/data/text';
 import type { Vocabulary } from '../core/data/tokenizer';
 import { encodeWords, splitWords } from '../core/data/wordVocab';
 import type { ModelConfig } from '../core/model';
-import { type FastLmEngine, fastUnsupportedReason } from '../core/fast/lmDriver';
+import { type FastLmEngine, fastTraceUnsupportedReason } from '../core/fast/lmDriver';
 import { traceTokens } from '../core/fast/trace';
 import { CheckpointedStackTrace } from '../core/fast/bidiTrace';
 import { createJsKernels } from '../core/fast/jsKernels';
@@ -78,7 +78,7 @@ export function traceableTokens(config: ModelConfig, tokens: number): number {
 
 /** Models (embeddings folded) the fast token-stream traces run: a language model with one Linear head. */
 function fastTraceable(config: ModelConfig): boolean {
-  return config.readout === 'per_step' && !config.headSequential && !config.embedding && fastUnsupportedReason(config) === undefined;
+  return !config.headSequential && !config.embedding && fastTraceUnsupportedReason(config) === undefined;
 }
 
 /** Bidirectional stacks the checkpointed fast trace (src/core/fast/bidiTrace.ts) runs. */

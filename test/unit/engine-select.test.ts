@@ -15,18 +15,22 @@ test('availableEngines lists the built-in engines, fastest first', () => {
   assert.deepEqual(names.slice(0, fastest.length), fastest);
 });
 
-test("'auto' picks native or wasm for float32, js for float64, the reference for bidirectional configs", () => {
+test("'auto' picks native or wasm for float32, js for float64, the reference for Keras' reset-before GRU", () => {
   const f32 = createLmEngine(lm({}));
   const expected = availableEngines().find((n) => n === 'native' || n === 'wasm') ?? 'js';
   assert.ok(f32.name.startsWith(expected), `auto made ${f32.name}, expected ${expected}`);
   f32.dispose();
   assert.equal(createLmEngine(lm({ dtype: 'float64' })).name, 'js');
-  assert.equal(createLmEngine(lm({ bidirectional: true })).name, 'reference');
+  const bi = createLmEngine(lm({ bidirectional: true }));
+  assert.ok(bi.name.startsWith(expected), `bidirectional: auto made ${bi.name}, expected ${expected}`);
+  bi.dispose();
+  assert.equal(createLmEngine(lm({ module: 'GRU', gruReset: 'before' })).name, 'reference');
   assert.equal(createLmEngine(lm({}), { engine: 'reference' }).name, 'reference');
 });
 
 test('engines that cannot run a config say why', () => {
-  assert.throws(() => createLmEngine(lm({ bidirectional: true }), { engine: 'js' }), EngineUnavailableError);
+  assert.throws(() => createLmEngine(lm({ module: 'GRU', gruReset: 'before' }), { engine: 'js' }), /reset before the matmul/);
+  assert.throws(() => createLmEngine(lm({ module: 'GRU', gruReset: 'before' }), { engine: 'js' }), EngineUnavailableError);
   for (const engine of ['native', 'wasm'] as const) {
     if (availableEngines().includes(engine)) assert.throws(() => createLmEngine(lm({ dtype: 'float64' }), { engine }), /float32/);
   }

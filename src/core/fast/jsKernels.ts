@@ -74,9 +74,9 @@ export function createJsKernels(dtype: FloatDType): FastKernels {
     addRowBias(out, rows, width, bias) {
       for (let r = 0; r < rows; r++) for (let j = 0; j < width; j++) h[out + r * width + j] += h[bias + j];
     },
-    scatterAddRows(src, width, rows, dst) {
+    scatterAddRows(src, width, rows, dst, firstToken = 0) {
       for (let r = 0; r < rows; r++) {
-        const s = src + r * width, d = dst + inputs[r] * width;
+        const s = src + r * width, d = dst + inputs[firstToken + r] * width;
         for (let j = 0; j < width; j++) h[d + j] += h[s + j];
       }
     },
@@ -162,7 +162,7 @@ export function createJsKernels(dtype: FloatDType): FastKernels {
         h[dG + i] = dh * (relu ? (y > 0 ? 1 : 0) : 1 - y * y);
       }
     },
-    softmaxCrossEntropy: (logits, rows, V, gradScale) => softmaxCrossEntropyOn(h, targets, logits, rows, V, gradScale),
+    softmaxCrossEntropy: (logits, rows, V, gradScale, bias) => softmaxCrossEntropyOn(h, targets, logits, rows, V, gradScale, bias),
     dispose() { h = floatArray(dtype, 0); },
   };
   return kernels;

@@ -1,6 +1,7 @@
 // The numeric kernels the fast LM driver is written against. Every buffer lives in one flat float heap
 // (a JS typed array, or a WebAssembly memory) and is named by its element offset, so one driver serves
 // the pure-TypeScript kernels and the WASM SIMD kernels alike.
+import { IGNORE_INDEX } from '../engine';
 import type { FloatArray, FloatDType } from '../tensor';
 
 /** 0 LSTM, 1 GRU, 2 RNN (as the native kernels number them). */
@@ -42,8 +43,8 @@ export interface FastKernels {
   gatherRows(out: number, table: number, width: number, rows: number, bias: number, firstToken?: number): void;
   /** out[r, :] += bias. */
   addRowBias(out: number, rows: number, width: number, bias: number): void;
-  /** dst[inputs[r], :] += src[r, :]. */
-  scatterAddRows(src: number, width: number, rows: number, dst: number): void;
+  /** dst[inputs[firstToken + r], :] += src[r, :] (rows in order: a repeated id accumulates). */
+  scatterAddRows(src: number, width: number, rows: number, dst: number, firstToken?: number): void;
   /** dst[j] = sum over rows of src[r, j]. */
   colSum(src: number, rows: number, cols: number, dst: number): void;
   fill(off: number, n: number, value: number): void;
@@ -64,10 +65,17 @@ export interface FastKernels {
   /** dG = (dhIn + dhRec) * act'(h). */
   rnnBackward(B: number, H: number, h: number, dhIn: number, dhRec: number, dG: number, relu: boolean): void;
   /**
-   * Sum over rows of -log softmax(logits[r])[targets[r]]; when gradScale != 0 the logits are replaced by
-   * gradScale * (softmax - onehot(target)).
+   * Sum over rows of -log softmax(logits[r])[targets[r]], skipping rows whose target is IGNORE_INDEX; when
+   * gradScale != 0 the logits are replaced by gradScale * (softmax - onehot(target)) (zeros on skipped rows).
+   * `bias` (an offset of V floats) is first added to every row in place: the head's bias, fused.
    */
-  softmaxCrossEntropy(logits: number, rows: number, V: number, gradScale: number): number;
+  softmaxCrossEntropy(logits: number, rows: number, V: number, gradScale: number, bias?: number): number;
+  /** Optional: packB of B = W^T for W [N, K] row-major (leading dimension ldw), without a transposed copy. */
+  packBT?(K: number, N: number, w: number, ldw: number, dst: number): void;
+  /** Optional: the sum of squares of n floats, accumulated in double precision (gradient norms). */
+  sumSquares?(off: number, n: number): number;
+  /** Optional: x *= factor over n floats (clip_grad_norm_'s scaling); present with sumSquares. */
+  scale?(off: number, n: number, factor: number): void;
   /**
    * Optional torch.optim.Adam over n floats of params p with grads g and moments m, v (float32 storage,
    * double arithmetic as src/core/optim.ts). hyper: beta1, beta2, lr / (1 - beta1^t), sqrt(1 - beta2^t), eps,
@@ -88,16 +96,21 @@ export interface FastKernels {
 
 /** Lets a backend reuse this for ops it does not accelerate. */
 export function softmaxCrossEntropyOn(
-  heap: FloatArray, targets: Int32Array, logits: number, rows: number, V: number, gradScale: number,
+  heap: FloatArray, targets: Int32Array, logits: number, rows: number, V: number, gradScale: number, bias?: number,
 ): number {
   let loss = 0;
   for (let r = 0; r < rows; r++) {
     const o = logits + r * V;
+    if (bias !== undefined) for (let j = 0; j < V; j++) heap[o + j] += heap[bias + j];
+    const t = targets[r];
+    if (t === IGNORE_INDEX) {
+      if (gradScale !== 0) heap.fill(0, o, o + V);
+      continue;
+    }
     let max = -Infinity;
     for (let j = 0; j < V; j++) if (heap[o + j] > max) max = heap[o + j];
     let sum = 0;
     for (let j = 0; j < V; j++) sum += Math.exp(heap[o + j] - max);
-    const t = targets[r];
     loss += Math.log(sum) + max - heap[o + t];
     if (gradScale !== 0) {
       const inv = gradScale / sum;

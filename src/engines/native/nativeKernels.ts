@@ -1,8 +1,7 @@
 // FastKernels on the optional native addon (src/kernels/c/native.c: the same C kernels for x86-64 AVX2 +
 // FMA, built by scripts/build-native.sh). The float heap is a JS ArrayBuffer handed to the addon, which
-// bounds-checks every offset; GEMMs, cell steps and Adam split across the addon's own helper thread.
+// bounds-checks every offset; GEMMs, cell steps, the softmax and Adam split across the addon's own helper thread.
 import type { FastKernels } from '../../core/fast/kernels';
-import { softmaxCrossEntropyOn } from '../../core/fast/kernels';
 
 /** One kernel object of the addon: methods as in FastKernels, offsets in floats, flags as booleans. */
 export interface NativeKernelObject {
@@ -10,12 +9,16 @@ export interface NativeKernelObject {
   setTokens(tokens: Int32Array): void;
   packedSize(K: number, N: number): number;
   packB(K: number, N: number, b: number, ldb: number, dst: number): void;
+  packBT(K: number, N: number, w: number, ldw: number, dst: number): void;
+  softmaxCrossEntropy(logits: number, rows: number, V: number, gradScale: number, bias: number, targets: Int32Array): number;
+  sumSquares(off: number, n: number): number;
+  scale(off: number, n: number, factor: number): void;
   gemm(M: number, N: number, K: number, a: number, ars: number, acs: number, b: number, ldb: number, c: number, ldc: number, acc: boolean): void;
   gemmPacked(M: number, N: number, K: number, a: number, ars: number, acs: number, packed: number, c: number, ldc: number, acc: boolean): void;
   transpose(src: number, rows: number, cols: number, dst: number): void;
   gatherRows(out: number, table: number, width: number, rows: number, bias: number, firstToken: number): void;
   addRowBias(out: number, rows: number, width: number, bias: number): void;
-  scatterAddRows(src: number, width: number, rows: number, dst: number): void;
+  scatterAddRows(src: number, width: number, rows: number, dst: number, firstToken: number): void;
   colSum(src: number, rows: number, cols: number, dst: number): void;
   lstmForward(B: number, H: number, gates: number, cPrev: number, c: number, tc: number, h: number, hard: boolean): void;
   lstmBackward(B: number, H: number, gates: number, cPrev: number, tc: number, dhIn: number, dhRec: number, dc: number, dG: number, hard: boolean): void;
@@ -64,11 +67,14 @@ export function createNativeKernels(addon: NativeAddon, threads: 1 | 2): FastKer
     gemm: (M, N, K, a, ars, acs, b, ldb, c, ldc, accumulate) => k.gemm(M, N, K, a, ars, acs, b, ldb, c, ldc, accumulate),
     packedSize: (K, N) => k.packedSize(K, N),
     packB: (K, N, b, ldb, dst) => k.packB(K, N, b, ldb, dst),
+    packBT: (K, N, w, ldw, dst) => k.packBT(K, N, w, ldw, dst),
+    sumSquares: (off, n) => k.sumSquares(off, n),
+    scale: (off, n, factor) => k.scale(off, n, factor),
     gemmPacked: (M, N, K, a, ars, acs, packed, c, ldc, accumulate) => k.gemmPacked(M, N, K, a, ars, acs, packed, c, ldc, accumulate),
     transpose: (src, rows, cols, dst) => k.transpose(src, rows, cols, dst),
     gatherRows: (out, table, width, rows, bias, firstToken = 0) => k.gatherRows(out, table, width, rows, bias, firstToken),
     addRowBias: (out, rows, width, bias) => k.addRowBias(out, rows, width, bias),
-    scatterAddRows: (src, width, rows, dst) => k.scatterAddRows(src, width, rows, dst),
+    scatterAddRows: (src, width, rows, dst, firstToken = 0) => k.scatterAddRows(src, width, rows, dst, firstToken),
     colSum: (src, rows, cols, dst) => k.colSum(src, rows, cols, dst),
     fill(off, n, value) { view.fill(value, off, off + n); },
     copy(src, dst, n) { view.copyWithin(dst, src, src + n); },
@@ -78,7 +84,7 @@ export function createNativeKernels(addon: NativeAddon, threads: 1 | 2): FastKer
     gruBackward: (B, H, gates, hn, hPrev, dhIn, dhRec, dGi, dGh, hard) => k.gruBackward(B, H, gates, hn, hPrev, dhIn, dhRec, dGi, dGh, hard),
     rnnForward: (B, H, pre, h, relu) => k.rnnForward(B, H, pre, h, relu),
     rnnBackward: (B, H, h, dhIn, dhRec, dG, relu) => k.rnnBackward(B, H, h, dhIn, dhRec, dG, relu),
-    softmaxCrossEntropy: (logits, rows, V, gradScale) => softmaxCrossEntropyOn(view, targets, logits, rows, V, gradScale),
+    softmaxCrossEntropy: (logits, rows, V, gradScale, bias) => k.softmaxCrossEntropy(logits, rows, V, gradScale, bias ?? -1, targets),
     adamStep(n, p, g, m, v, values) {
       hyper.set(values);
       k.adamStep(n, p, g, m, v, hyper);

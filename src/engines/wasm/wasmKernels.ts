@@ -1,7 +1,8 @@
 // FastKernels on the WebAssembly SIMD128 kernels (src/kernels/c/kernels.c). The float heap is a
 // Float32Array view of the module's memory starting at __heap_base; driver offsets are elements into it.
+// After the heap come the token ids, the loss targets and the softmax's per-row statistics.
+import { IGNORE_INDEX } from '../../core/engine';
 import type { FastKernels } from '../../core/fast/kernels';
-import { softmaxCrossEntropyOn } from '../../core/fast/kernels';
 import { HelperThread } from './helperThread';
 import { type KernelVariant, kernelBytes } from './kernelFiles';
 import { type WasmGlobal, type WasmModule, wasmApi } from './wasmApi';
@@ -13,6 +14,10 @@ interface KernelExports {
   adam_step(n: number, p: number, g: number, m: number, v: number, hyper: number): void;
   packed_b_floats(K: number, N: number): number;
   pack_b_full(K: number, N: number, b: number, ldb: number, dst: number): void;
+  pack_bt_full(K: number, N: number, w: number, ldw: number, dst: number): void;
+  softmax_xent(x: number, rows: number, V: number, targets: number, bias: number, scale: number, stats: number): void;
+  sum_squares(x: number, n: number, out: number): void;
+  scale(x: number, n: number, factor: number): void;
   gemm_prepacked(M: number, N: number, K: number, a: number, ars: number, acs: number, packed: number, c: number, ldc: number,
     acc: number, scratch: number): void;
   transpose(src: number, rows: number, cols: number, dst: number): void;
@@ -63,13 +68,20 @@ export function createWasmKernels(variant: KernelVariant, threads: 1 | 2 = 1): F
   const x = new api.Instance(module, { env: { memory } }).exports as unknown as KernelExports;
   const scratchBytes = x.gemm_scratch_floats() * 4;
   const hyperBlock = ((x.__heap_base.value as number) + 63) & ~63; // 8 doubles of optimizer settings
-  const scratch0 = hyperBlock + 64;
+  // Scalars passed by address (the helper's mailbox takes integers): +0 the softmax's gradient scale, +4 a
+  // scale factor, +8 and +16 two halves of a sum of squares.
+  const scalarBlock = hyperBlock + 64;
+  const scratch0 = scalarBlock + 64;
   const scratch1 = scratch0 + ((scratchBytes + 63) & ~63);
   const base = threads === 2 ? scratch1 + ((scratchBytes + 63) & ~63) : scratch1;
   const rowKernels = ['lstm_forward', 'lstm_backward', 'gru_forward', 'gru_backward', 'rnn_forward', 'rnn_backward'] as const;
-  const helperThread = threads === 2 ? new HelperThread(module, memory, ['gemm', 'gemm_prepacked', 'adam_step', ...rowKernels], x as unknown as Record<string, unknown>) : undefined;
+  const helperThread = threads === 2
+    ? new HelperThread(module, memory, ['gemm', 'gemm_prepacked', 'adam_step', 'softmax_xent', 'sum_squares', ...rowKernels], x as unknown as Record<string, unknown>)
+    : undefined;
   let floats = 0; // heap elements reserved
-  let tokenBase = 0; // byte address of inputs then targets (after the float heap)
+  let tokenBase = 0; // byte address of the inputs (after the float heap), then targets, then softmax statistics
+  let targetBase = 0;
+  let statsBase = 0;
   let targets: Int32Array = new Int32Array(0);
   let view = new Float32Array(memory.buffer, base, 0);
   const heap = (): Float32Array => {
@@ -87,6 +99,12 @@ export function createWasmKernels(variant: KernelVariant, threads: 1 | 2 = 1): F
    * Fixed by the thread count (packed weights are laid out by it), not by the setParallel switch.
    */
   const splitAt = (N: number): number => (helperThread && N >= 16 ? Math.max(8, Math.min(N - 8, Math.round(N / 16) * 8)) : N);
+  /**
+   * Tall products (the head's and the weight gradients' GEMMs over a whole window) split by rows instead: a
+   * column split makes both threads pack all of A.
+   */
+  const splitRows = (M: number, N: number): boolean => M >= 256 && M > N;
+  const rowSplitAt = (M: number): number => Math.round(M / 8) * 4;
   /** A cell kernel over B batch rows; each buffer is [offset, floats per row]. Two threads take half each. */
   const byRows = (name: (typeof rowKernels)[number], B: number, H: number, buffers: readonly (readonly [number, number])[], flag: boolean): void => {
     const fn = x[name] as (...args: number[]) => void;
@@ -111,14 +129,24 @@ export function createWasmKernels(variant: KernelVariant, threads: 1 | 2 = 1): F
     },
     setTokens(inputs, tgts) {
       tokenBase = base + floats * 4;
-      reserve(tokenBase + inputs.length * 4);
+      targetBase = tokenBase + inputs.length * 4;
+      statsBase = targetBase + tgts.length * 4;
+      reserve(statsBase + tgts.length * 12);
       new Int32Array(memory.buffer, tokenBase, inputs.length).set(inputs);
+      new Int32Array(memory.buffer, targetBase, tgts.length).set(tgts);
       targets = tgts;
     },
     gemm(M, N, K, a, ars, acs, b, ldb, c, ldc, accumulate) {
       const acc = accumulate ? 1 : 0;
-      if (!helper || N < 16 || M * N * K < PARALLEL_FMAS) {
+      if (!helper || (N < 16 && !splitRows(M, N)) || M * N * K < PARALLEL_FMAS) {
         x.gemm(M, N, K, p(a), ars, acs, p(b), ldb, p(c), ldc, acc, scratch0);
+        return;
+      }
+      if (splitRows(M, N)) {
+        const m0 = rowSplitAt(M);
+        helper.post('gemm', [M - m0, N, K, p(a + m0 * ars), ars, acs, p(b), ldb, p(c + m0 * ldc), ldc, acc, scratch1]);
+        x.gemm(m0, N, K, p(a), ars, acs, p(b), ldb, p(c), ldc, acc, scratch0);
+        helper.join();
         return;
       }
       const n0 = splitAt(N);
@@ -145,16 +173,46 @@ export function createWasmKernels(variant: KernelVariant, threads: 1 | 2 = 1): F
       } else if (!helper || M * N * K < PARALLEL_FMAS) {
         x.gemm_prepacked(M, n0, K, p(a), ars, acs, p(packed), p(c), ldc, acc, scratch0);
         x.gemm_prepacked(M, N - n0, K, p(a), ars, acs, p(second), p(c + n0), ldc, acc, scratch0);
+      } else if (splitRows(M, N)) {
+        // Both column parts, each over half the rows per thread: each thread packs only its rows of A.
+        const m0 = rowSplitAt(M);
+        for (const [off, cols, part] of [[0, n0, packed], [n0, N - n0, second]] as const) {
+          helper.post('gemm_prepacked', [M - m0, cols, K, p(a + m0 * ars), ars, acs, p(part), p(c + m0 * ldc + off), ldc, acc, scratch1]);
+          x.gemm_prepacked(m0, cols, K, p(a), ars, acs, p(part), p(c + off), ldc, acc, scratch0);
+          helper.join();
+        }
       } else {
         helper.post('gemm_prepacked', [M, N - n0, K, p(a), ars, acs, p(second), p(c + n0), ldc, acc, scratch1]);
         x.gemm_prepacked(M, n0, K, p(a), ars, acs, p(packed), p(c), ldc, acc, scratch0);
         helper.join();
       }
     },
+    packBT(K, N, w, ldw, dst) {
+      const n0 = splitAt(N);
+      x.pack_bt_full(K, n0, p(w), ldw, p(dst));
+      if (n0 < N) x.pack_bt_full(K, N - n0, p(w + n0 * ldw), ldw, p(dst + x.packed_b_floats(K, n0)));
+    },
+    sumSquares(off, n) {
+      const out = new Float64Array(memory.buffer, scalarBlock + 8, 2);
+      out.fill(0);
+      if (!helper || n < 65536) {
+        x.sum_squares(p(off), n, scalarBlock + 8);
+      } else {
+        const half = (n >> 1) & ~3;
+        helper.post('sum_squares', [p(off + half), n - half, scalarBlock + 16]);
+        x.sum_squares(p(off), half, scalarBlock + 8);
+        helper.join();
+      }
+      return out[0] + out[1];
+    },
+    scale(off, n, factor) {
+      new Float32Array(memory.buffer, scalarBlock + 4, 1)[0] = factor;
+      x.scale(p(off), n, scalarBlock + 4);
+    },
     transpose: (src, rows, cols, dst) => x.transpose(p(src), rows, cols, p(dst)),
     gatherRows: (out, table, width, rows, bias, firstToken = 0) => x.gather_rows(p(out), p(table), width, rows, p(bias), tokenBase + 4 * firstToken),
     addRowBias: (out, rows, width, bias) => x.add_row_bias(p(out), rows, width, p(bias)),
-    scatterAddRows: (src, width, rows, dst) => x.scatter_add_rows(p(src), width, rows, p(dst), tokenBase),
+    scatterAddRows: (src, width, rows, dst, firstToken = 0) => x.scatter_add_rows(p(src), width, rows, p(dst), tokenBase + 4 * firstToken),
     colSum: (src, rows, cols, dst) => x.col_sum(p(src), rows, cols, p(dst)),
     fill(off, n, value) { heap().fill(value, off, off + n); },
     copy(src, dst, n) { heap().copyWithin(dst, src, src + n); },
@@ -168,7 +226,23 @@ export function createWasmKernels(variant: KernelVariant, threads: 1 | 2 = 1): F
       byRows('gru_backward', B, H, [[gates, 3 * H], [hn, H], [hPrev, H], [dhIn, H], [dhRec, H], [dGi, 3 * H], [dGh, 3 * H]], hard),
     rnnForward: (B, H, pre, h, relu) => byRows('rnn_forward', B, H, [[pre, H], [h, H]], relu),
     rnnBackward: (B, H, h, dhIn, dhRec, dG, relu) => byRows('rnn_backward', B, H, [[h, H], [dhIn, H], [dhRec, H], [dG, H]], relu),
-    softmaxCrossEntropy: (logits, rows, V, gradScale) => softmaxCrossEntropyOn(heap(), targets, logits, rows, V, gradScale),
+    softmaxCrossEntropy(logits, rows, V, gradScale, bias) {
+      if (rows > targets.length) throw new RangeError('softmaxCrossEntropy: more rows than targets');
+      for (let r = 0; r < rows; r++) if (targets[r] >= V) throw new RangeError(`target ${targets[r]} outside ${V} outputs`);
+      new Float32Array(memory.buffer, scalarBlock, 1)[0] = gradScale;
+      const b = bias === undefined ? 0 : p(bias);
+      const half = helper && rows >= 2 && rows * V >= 65536 ? rows >> 1 : rows;
+      if (half < rows) helper!.post('softmax_xent', [p(logits + half * V), rows - half, V, targetBase + 4 * half, b, scalarBlock, statsBase + 12 * half]);
+      x.softmax_xent(p(logits), half, V, targetBase, b, scalarBlock, statsBase);
+      if (half < rows) helper!.join();
+      const stats = new Float32Array(memory.buffer, statsBase, 3 * rows);
+      let loss = 0;
+      for (let r = 0; r < rows; r++) {
+        if (targets[r] === IGNORE_INDEX) continue;
+        loss += Math.log(stats[3 * r + 1]) + stats[3 * r] - stats[3 * r + 2];
+      }
+      return loss;
+    },
     adamStep(n, pOff, g, m, v, hyper) {
       new Float64Array(memory.buffer, hyperBlock, 8).set(hyper);
       if (!helper || n < 4096) {

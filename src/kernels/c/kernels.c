@@ -1,5 +1,5 @@
-// gatescope fast kernels: float32 GEMM and fused LSTM/GRU/RNN cell steps, written once over the vector
-// operations of simd.h and built two ways: wasm32 + SIMD128 (scripts/build-kernels.sh, the committed .wasm
+// gatescope fast kernels: float32 GEMM, fused LSTM/GRU/RNN cell steps, softmax cross-entropy, gradient-norm
+// clipping and Adam, written once over the vector operations of simd.h and built two ways: wasm32 + SIMD128 (scripts/build-kernels.sh, the committed .wasm
 // files) and x86-64 AVX2 + FMA inside the optional native addon (native.c, scripts/build-native.sh).
 // Freestanding (no libc): pointers are byte addresses into memory the TypeScript side lays out.
 #include "simd.h"
@@ -158,6 +158,31 @@ EXPORT(pack_b_full)(int K, int N, const float *b, int ldb, float *dst) {
     for (int pc = 0; pc < K; pc += KC) {
       const int kc = K - pc < KC ? K - pc : KC;
       pack_b(dst, kc, nc, b + pc * ldb + jc, ldb);
+      dst += kc * round_nr(nc);
+    }
+  }
+}
+
+/** pack_b for B = W^T, W [N, K] row-major (leading dimension ldw): B[k, n] = w[n * ldw + k]. */
+static void pack_bt(float *dst, int kc, int nc, const float *w, int ldw) {
+  for (int n0 = 0; n0 < nc; n0 += NR) {
+    const int cols = nc - n0 < NR ? nc - n0 : NR;
+    const float *src = w + n0 * ldw;
+    for (int k = 0; k < kc; k++, dst += NR) {
+      int c = 0;
+      for (; c < cols; c++) dst[c] = src[c * ldw + k];
+      for (; c < NR; c++) dst[c] = 0.f;
+    }
+  }
+}
+
+/** pack_b_full of B = W^T without a transposed copy: W [N, K] row-major (a Linear's or an RNN's weight). */
+EXPORT(pack_bt_full)(int K, int N, const float *w, int ldw, float *dst) {
+  for (int jc = 0; jc < N; jc += NC) {
+    const int nc = N - jc < NC ? N - jc : NC;
+    for (int pc = 0; pc < K; pc += KC) {
+      const int kc = K - pc < KC ? K - pc : KC;
+      pack_bt(dst, kc, nc, w + jc * ldw + pc, ldw);
       dst += kc * round_nr(nc);
     }
   }
@@ -439,6 +464,93 @@ EXPORT(rnn_backward)(int B, int H, const float *h, const float *dhIn, const floa
     const float dh = dhIn[i] + dhRec[i];
     dG[i] = dh * (relu ? (h[i] > 0.f ? 1.f : 0.f) : 1.f - h[i] * h[i]);
   }
+}
+
+// ---- softmax cross-entropy ------------------------------------------------------------------------
+
+/**
+ * Softmax cross-entropy over the rows of logits x [rows, V], with bias [V] added in place first when bias != 0.
+ * Row r with target t = targets[r] >= 0 writes stats[3r..3r+2] = max, sum of exp(x - max), x[t] (its loss is
+ * log(sum) + max - x[t]); a negative target (ignore_index) writes 0, 1, 0. When *scale != 0 every row becomes
+ * scale * (softmax - onehot(t)), zeros for the ignored ones (the gradient of the mean loss for scale 1/count).
+ */
+EXPORT(softmax_xent)(float *x, int rows, int V, const int *targets, const float *bias, const float *scale, float *stats) {
+  const float g = *scale;
+  const int Vv = V - V % VL;
+  for (int r = 0; r < rows; r++) {
+    float *row = x + (long)r * V;
+    const int t = targets[r];
+    float *st = stats + 3 * r;
+    if (t < 0) {
+      if (g != 0.f) for (int j = 0; j < V; j++) row[j] = 0.f;
+      else if (bias) add_rows(row, row, bias, V);
+      st[0] = 0.f; st[1] = 1.f; st[2] = 0.f;
+      continue;
+    }
+    vf vm = SPLAT(-__builtin_inff());
+    float m = -__builtin_inff();
+    int j = 0;
+    if (bias) {
+      for (; j < Vv; j += VL) {
+        const vf v = ADD(LOAD(row + j), LOAD(bias + j));
+        STORE(row + j, v);
+        vm = VMAX(v, vm);
+      }
+      for (; j < V; j++) { row[j] += bias[j]; m = row[j] > m ? row[j] : m; }
+    } else {
+      for (; j < Vv; j += VL) vm = VMAX(LOAD(row + j), vm);
+      for (; j < V; j++) m = row[j] > m ? row[j] : m;
+    }
+    const float hm = hmax(vm);
+    m = hm > m ? hm : m;
+    st[0] = m;
+    st[2] = row[t];
+    const vf vmax = SPLAT(m);
+    vf s0 = SPLAT(0.f), s1 = s0;
+    float sum = 0.f;
+    j = 0;
+    for (; j + 2 * VL <= Vv; j += 2 * VL) {
+      const vf e0 = vexp(SUB(LOAD(row + j), vmax)), e1 = vexp(SUB(LOAD(row + j + VL), vmax));
+      s0 = ADD(s0, e0); s1 = ADD(s1, e1);
+      if (g != 0.f) { STORE(row + j, e0); STORE(row + j + VL, e1); }
+    }
+    for (; j < V; j++) {
+      const float e = LANE(vexp(SPLAT(row[j] - m)));
+      sum += e;
+      if (g != 0.f) row[j] = e;
+    }
+    sum += hsum(ADD(s0, s1));
+    st[1] = sum;
+    if (g == 0.f) continue;
+    const float f = g / sum;
+    const vf vf_ = SPLAT(f);
+    for (j = 0; j < Vv; j += VL) STORE(row + j, MUL(LOAD(row + j), vf_));
+    for (; j < V; j++) row[j] *= f;
+    row[t] -= g;
+  }
+}
+
+// ---- gradient clipping ----------------------------------------------------------------------------
+
+/** *out = sum of x[i]^2 in double precision (torch.nn.utils.clip_grad_norm_'s total, squared). */
+EXPORT(sum_squares)(const float *x, int n, double *out) {
+  double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+  int i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const double a = x[i], b = x[i + 1], c = x[i + 2], d = x[i + 3];
+    s0 += a * a; s1 += b * b; s2 += c * c; s3 += d * d;
+  }
+  for (; i < n; i++) s0 += (double)x[i] * x[i];
+  *out = (s0 + s1) + (s2 + s3);
+}
+
+/** x[i] *= *factor. */
+EXPORT(scale)(float *x, int n, const float *factor) {
+  const float f = *factor;
+  const vf v = SPLAT(f);
+  int i = 0;
+  for (; i + VL <= n; i += VL) STORE(x + i, MUL(LOAD(x + i), v));
+  for (; i < n; i++) x[i] *= f;
 }
 
 // ---- Adam (torch.optim.Adam, PyTorch 1.13 single-tensor formulas) --------------------------------

@@ -1,7 +1,8 @@
 // The kernels of kernels.c as a Node-API addon for x86-64 with AVX2 + FMA (built by scripts/build-native.sh
 // with -mavx2 -mfma; native_module.c checks the CPU before anything here runs). Each `create()` returns a
 // kernel object with its own float heap (a JS ArrayBuffer the caller grows) and its own helper thread:
-// GEMMs are split by output columns, cell steps by batch rows, Adam by halves. Every offset is an element
+// GEMMs are split by output columns (tall ones by rows), cell steps and the softmax by batch rows, Adam and
+// the gradient norm by halves. Every offset is an element
 // index into the heap and is bounds-checked, so a wrong offset is a JS RangeError, never a wild write.
 #define EXPORT(name) static void name
 #define EXPORT_INT(name) static int name
@@ -13,6 +14,7 @@
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
+#include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -129,6 +131,8 @@ typedef struct {
   int32_t *tokens;
   int64_t tokenCount;
   float *scratch[2];
+  float *stats; // softmax_xent's per-row statistics
+  int64_t statsRows;
   Helper helper;
   int threads;  // 2 when the helper exists (fixes the packed-weight layout)
   int parallel; // whether the helper is used now
@@ -151,6 +155,9 @@ static void native_free(Native *s, napi_env env) {
   free(s->scratch[0]);
   free(s->scratch[1]);
   s->scratch[0] = s->scratch[1] = NULL;
+  free(s->stats);
+  s->stats = NULL;
+  s->statsRows = 0;
 }
 
 static void native_finalize(napi_env env, void *data, void *hint) {
@@ -168,6 +175,12 @@ static int split_at(const Native *s, int N) {
   return n0;
 }
 
+// Tall products (many rows, as the head's and the weight gradients' GEMMs over every step of a window) split
+// by rows instead: a column split makes both threads pack all of A.
+#define ROW_SPLIT_MIN 256
+static int split_rows(int M, int N) { return M >= ROW_SPLIT_MIN && M > N; }
+static int row_split_at(int M) { return (M / 2 + MR / 2) / MR * MR; }
+
 // Tasks run on either thread: arguments as int64 (pointers and ints).
 static void task_gemm(const int64_t *a) {
   gemm((int)a[0], (int)a[1], (int)a[2], (const float *)a[3], (int)a[4], (int)a[5], (const float *)a[6], (int)a[7],
@@ -176,6 +189,15 @@ static void task_gemm(const int64_t *a) {
 static void task_gemm_prepacked(const int64_t *a) {
   gemm_prepacked((int)a[0], (int)a[1], (int)a[2], (const float *)a[3], (int)a[4], (int)a[5], (const float *)a[6],
                  (float *)a[7], (int)a[8], (int)a[9], (float *)a[10]);
+}
+
+/** Both column parts of a pre-packed B for some rows: args as task_gemm_prepacked's, then the second part's N and B. */
+static void task_gemm_prepacked_rows(const int64_t *a) {
+  const int M = (int)a[0], n0 = (int)a[1], K = (int)a[2], ars = (int)a[4], acs = (int)a[5], ldc = (int)a[8], acc = (int)a[9];
+  const float *A = (const float *)a[3];
+  float *c = (float *)a[7], *scratch = (float *)a[10];
+  gemm_prepacked(M, n0, K, A, ars, acs, (const float *)a[6], c, ldc, acc, scratch);
+  if (a[11] > 0) gemm_prepacked(M, (int)a[11], K, A, ars, acs, (const float *)a[12], c + n0, ldc, acc, scratch);
 }
 
 /** Runs `fn` on (mine) here and (theirs) on the helper when parallel, else both here. */
@@ -352,6 +374,20 @@ static napi_value js_pack_b(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/** packBT(K, N, w, ldw, dst): packB of B = W^T for W [N, K] (leading dimension ldw), in the same two parts. */
+static napi_value js_pack_bt(napi_env env, napi_callback_info info) {
+  Args r = read_args(env, info, 5);
+  if (!r.ok) return NULL;
+  const int K = r.v[0], N = r.v[1], ldw = r.v[3];
+  const float *w = span(&r, r.v[2], extent2(N, K, ldw, 1));
+  float *dst = span(&r, r.v[4], packed_floats(r.s, K, N));
+  if (!r.ok) return NULL;
+  const int n0 = split_at(r.s, N);
+  pack_bt_full(K, n0, w, ldw, dst);
+  if (n0 < N) pack_bt_full(K, N - n0, w + (int64_t)n0 * ldw, ldw, dst + packed_b_floats(K, n0));
+  return NULL;
+}
+
 static napi_value js_gemm(napi_env env, napi_callback_info info) {
   Args r = read_args(env, info, 11);
   if (!r.ok) return NULL;
@@ -362,8 +398,17 @@ static napi_value js_gemm(napi_env env, napi_callback_info info) {
   if (!r.ok || M <= 0 || N <= 0) return NULL;
   Native *s = r.s;
   const int n0 = split_at(s, N);
-  if (!s->parallel || n0 == N || (long)M * N * K < PARALLEL_FMAS) {
+  if (!s->parallel || (long)M * N * K < PARALLEL_FMAS || (n0 == N && M < ROW_SPLIT_MIN)) {
     gemm(M, N, K, a, ars, acs, b, ldb, c, ldc, acc, s->scratch[0]);
+    return NULL;
+  }
+  if (split_rows(M, N)) {
+    // Each thread packs only its rows of A (a column split would pack all of A twice) and all of the smaller B.
+    const int m0 = row_split_at(M);
+    const int64_t mine[] = {m0, N, K, (int64_t)a, ars, acs, (int64_t)b, ldb, (int64_t)c, ldc, acc, (int64_t)s->scratch[0]};
+    const int64_t theirs[] = {M - m0, N, K, (int64_t)(a + (int64_t)m0 * ars), ars, acs, (int64_t)b, ldb, (int64_t)(c + (int64_t)m0 * ldc), ldc, acc,
+                              (int64_t)s->scratch[1]};
+    run_pair(s, task_gemm, mine, theirs, 12);
     return NULL;
   }
   const int64_t mine[] = {M, n0, K, (int64_t)a, ars, acs, (int64_t)b, ldb, (int64_t)c, ldc, acc, (int64_t)s->scratch[0]};
@@ -392,6 +437,12 @@ static napi_value js_gemm_packed(napi_env env, napi_callback_info info) {
   if (!s->parallel || (long)M * N * K < PARALLEL_FMAS) {
     task_gemm_prepacked(mine);
     task_gemm_prepacked(theirs);
+  } else if (split_rows(M, N)) {
+    const int m0 = row_split_at(M);
+    const int64_t top[] = {m0, n0, K, (int64_t)a, ars, acs, (int64_t)packed, (int64_t)c, ldc, acc, (int64_t)s->scratch[0], N - n0, (int64_t)second};
+    const int64_t bottom[] = {M - m0, n0, K, (int64_t)(a + (int64_t)m0 * ars), ars, acs, (int64_t)packed, (int64_t)(c + (int64_t)m0 * ldc), ldc, acc,
+                              (int64_t)s->scratch[1], N - n0, (int64_t)second};
+    run_pair(s, task_gemm_prepacked_rows, top, bottom, 13);
   } else {
     run_pair(s, task_gemm_prepacked, mine, theirs, 11);
   }
@@ -444,23 +495,42 @@ static napi_value js_add_row_bias(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/** scatterAddRows(src, width, rows, dst, firstToken): rows of tokens from firstToken on. */
 static napi_value js_scatter_add_rows(napi_env env, napi_callback_info info) {
-  Args r = read_args(env, info, 4);
-  const int width = r.v[1], rows = r.v[2];
+  Args r = read_args(env, info, 5);
+  const int width = r.v[1], rows = r.v[2], first = r.v[4];
   const float *src = span(&r, r.v[0], (int64_t)rows * width);
-  if (!tokens_ok(&r, rows)) return NULL;
-  const int32_t maxToken = token_bound(&r, 0, rows);
+  if (r.ok && first < 0) {
+    napi_throw_range_error(env, NULL, "negative first token");
+    return NULL;
+  }
+  if (!tokens_ok(&r, first + rows)) return NULL;
+  const int32_t maxToken = token_bound(&r, first, rows);
   float *dst = span(&r, r.v[3], (int64_t)(maxToken + 1) * width);
-  if (r.ok) scatter_add_rows(src, width, rows, dst, r.s->tokens);
+  if (r.ok) scatter_add_rows(src, width, rows, dst, r.s->tokens + first);
   return NULL;
 }
+
+/** col_sum over columns [0, cols) of rows `ld` floats apart. */
+static void col_sum_part(const float *src, int rows, int cols, int ld, float *dst) {
+  for (int j = 0; j < cols; j++) dst[j] = 0.f;
+  for (int r = 0; r < rows; r++) add_rows(dst, dst, src + (int64_t)r * ld, cols);
+}
+
+static void task_col_sum(const int64_t *a) { col_sum_part((const float *)a[0], (int)a[1], (int)a[2], (int)a[3], (float *)a[4]); }
 
 static napi_value js_col_sum(napi_env env, napi_callback_info info) {
   Args r = read_args(env, info, 4);
   const int rows = r.v[1], cols = r.v[2];
   const float *src = span(&r, r.v[0], (int64_t)rows * cols);
   float *dst = span(&r, r.v[3], cols);
-  if (r.ok) col_sum(src, rows, cols, dst);
+  if (!r.ok) return NULL;
+  // A head's bias gradient sums a whole window of logits: the two threads take half the columns each.
+  const int half = r.s->parallel && cols >= 2 * VL && (int64_t)rows * cols >= (1 << 18) ? cols / 2 / VL * VL : cols;
+  const int64_t mine[] = {(int64_t)src, rows, half, cols, (int64_t)dst};
+  const int64_t theirs[] = {(int64_t)(src + half), rows, cols - half, cols, (int64_t)(dst + half)};
+  if (half == cols) col_sum(src, rows, cols, dst);
+  else run_pair(r.s, task_col_sum, mine, theirs, 5);
   return NULL;
 }
 
@@ -627,8 +697,162 @@ static napi_value js_layer_forward(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+// ---- softmax cross-entropy and clipping -------------------------------------------------------------
+
+static void task_softmax_xent(const int64_t *a) {
+  softmax_xent((float *)a[0], (int)a[1], (int)a[2], (const int *)a[3], (const float *)a[4], (const float *)a[5], (float *)a[6]);
+}
+
+/**
+ * softmaxCrossEntropy(logits, rows, V, gradScale, bias, targets): the summed loss over rows whose target is not
+ * negative; bias -1 for none. Rows split across the two threads.
+ */
+static napi_value js_softmax_xent(napi_env env, napi_callback_info info) {
+  napi_value argv[6];
+  size_t argc = 6;
+  void *data = NULL;
+  napi_get_cb_info(env, info, &argc, argv, NULL, &data);
+  Args r = {env, data, {0}, 1};
+  if (!alive(env, r.s)) return NULL;
+  double scale = 0;
+  if (argc < 6 || napi_get_value_int32(env, argv[0], &r.v[0]) != napi_ok || napi_get_value_int32(env, argv[1], &r.v[1]) != napi_ok
+      || napi_get_value_int32(env, argv[2], &r.v[2]) != napi_ok || napi_get_value_double(env, argv[3], &scale) != napi_ok
+      || napi_get_value_int32(env, argv[4], &r.v[4]) != napi_ok) {
+    napi_throw_type_error(env, NULL, "softmaxCrossEntropy expects (logits, rows, V, gradScale, bias, targets)");
+    return NULL;
+  }
+  napi_typedarray_type type;
+  size_t length = 0;
+  void *values = NULL;
+  if (napi_get_typedarray_info(env, argv[5], &type, &length, &values, NULL, NULL) != napi_ok || type != napi_int32_array) {
+    napi_throw_type_error(env, NULL, "softmaxCrossEntropy expects its targets as an Int32Array");
+    return NULL;
+  }
+  const int rows = r.v[1], V = r.v[2];
+  if (rows < 0 || V < 1 || (size_t)rows > length) {
+    napi_throw_range_error(env, NULL, "softmaxCrossEntropy: more rows than targets");
+    return NULL;
+  }
+  float *x = span(&r, r.v[0], (int64_t)rows * V);
+  const float *bias = r.v[4] >= 0 ? span(&r, r.v[4], V) : NULL;
+  if (!r.ok) return NULL;
+  const int32_t *targets = values;
+  for (int i = 0; i < rows; i++) {
+    if (targets[i] >= V) {
+      napi_throw_range_error(env, NULL, "softmaxCrossEntropy: target outside the row");
+      return NULL;
+    }
+  }
+  Native *s = r.s;
+  if (rows > s->statsRows) {
+    float *grown = realloc(s->stats, (size_t)rows * 3 * sizeof(float));
+    if (!grown) {
+      napi_throw_error(env, NULL, "out of memory for softmax statistics");
+      return NULL;
+    }
+    s->stats = grown;
+    s->statsRows = rows;
+  }
+  const float g = (float)scale;
+  const int half = s->parallel && rows >= 2 && (int64_t)rows * V >= 65536 ? rows / 2 : rows;
+  const int64_t mine[] = {(int64_t)x, half, V, (int64_t)targets, (int64_t)bias, (int64_t)&g, (int64_t)s->stats};
+  const int64_t theirs[] = {(int64_t)(x + (int64_t)half * V), rows - half, V, (int64_t)(targets + half), (int64_t)bias, (int64_t)&g,
+                            (int64_t)(s->stats + 3 * (int64_t)half)};
+  if (half == rows) task_softmax_xent(mine);
+  else run_pair(s, task_softmax_xent, mine, theirs, 7);
+  double loss = 0;
+  for (int i = 0; i < rows; i++) {
+    if (targets[i] < 0) continue;
+    const float *st = s->stats + 3 * i;
+    loss += log((double)st[1]) + (double)st[0] - (double)st[2];
+  }
+  napi_value out;
+  napi_create_double(env, loss, &out);
+  return out;
+}
+
+static void task_sum_squares(const int64_t *a) { sum_squares((const float *)a[0], (int)a[1], (double *)a[2]); }
+
+/** sumSquares(off, n): the sum of squares in double precision, halves on the two threads. */
+static napi_value js_sum_squares(napi_env env, napi_callback_info info) {
+  Args r = read_args(env, info, 2);
+  const int n = r.v[1];
+  const float *x = span(&r, r.v[0], n);
+  if (!r.ok) return NULL;
+  double parts[2] = {0, 0};
+  const int half = r.s->parallel && n >= 65536 ? (n / 2) & ~7 : n;
+  const int64_t mine[] = {(int64_t)x, half, (int64_t)&parts[0]};
+  const int64_t theirs[] = {(int64_t)(x + half), n - half, (int64_t)&parts[1]};
+  if (half == n) task_sum_squares(mine);
+  else run_pair(r.s, task_sum_squares, mine, theirs, 3);
+  napi_value out;
+  napi_create_double(env, parts[0] + parts[1], &out);
+  return out;
+}
+
+/** scale(off, n, factor): x *= factor. */
+static napi_value js_scale(napi_env env, napi_callback_info info) {
+  napi_value argv[3];
+  size_t argc = 3;
+  void *data = NULL;
+  napi_get_cb_info(env, info, &argc, argv, NULL, &data);
+  Args r = {env, data, {0}, 1};
+  if (!alive(env, r.s)) return NULL;
+  double factor = 1;
+  if (argc < 3 || napi_get_value_int32(env, argv[0], &r.v[0]) != napi_ok || napi_get_value_int32(env, argv[1], &r.v[1]) != napi_ok
+      || napi_get_value_double(env, argv[2], &factor) != napi_ok) {
+    napi_throw_type_error(env, NULL, "scale expects (offset, n, factor)");
+    return NULL;
+  }
+  float *x = span(&r, r.v[0], r.v[1]);
+  const float f = (float)factor;
+  if (r.ok) scale(x, r.v[1], &f);
+  return NULL;
+}
+
+// GCC contracts a*b + c into one fused multiply-add when it may (-ffp-contract=fast, its default), which rounds
+// once instead of twice: Adam must not, to stay bit-identical with src/core/optim.ts.
+#if defined(__clang__)
+#define NO_CONTRACT
+#define NO_CONTRACT_BODY _Pragma("clang fp contract(off)")
+#else
+#define NO_CONTRACT __attribute__((optimize("fp-contract=off")))
+#define NO_CONTRACT_BODY
+#endif
+
+/**
+ * adam_step four elements at a time in double precision: the same operations in the same order (products and
+ * sums kept apart, no fused multiply-add), so every update is bit-identical to optim.ts.
+ */
+NO_CONTRACT static void adam_step_avx2(int n, float *p, const float *g, float *m, float *v, const double *hyper) {
+  NO_CONTRACT_BODY
+  const double beta1 = hyper[0], beta2 = hyper[1], stepSize = hyper[2], bc2Sqrt = hyper[3], eps = hyper[4], wd = hyper[5];
+  const __m256d b1 = _mm256_set1_pd(beta1), b2 = _mm256_set1_pd(beta2), c1 = _mm256_set1_pd(1.0 - beta1), c2 = _mm256_set1_pd(1.0 - beta2);
+  const __m256d step = _mm256_set1_pd(-stepSize), bc = _mm256_set1_pd(bc2Sqrt), ep = _mm256_set1_pd(eps), decay = _mm256_set1_pd(wd);
+  int i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const __m256d pd = _mm256_cvtps_pd(_mm_loadu_ps(p + i));
+    __m256d d = _mm256_cvtps_pd(_mm_loadu_ps(g + i));
+    if (wd != 0.0) d = _mm256_add_pd(d, _mm256_mul_pd(decay, pd));
+    const __m128 mi = _mm256_cvtpd_ps(_mm256_add_pd(_mm256_mul_pd(_mm256_cvtps_pd(_mm_loadu_ps(m + i)), b1), _mm256_mul_pd(c1, d)));
+    const __m128 vi = _mm256_cvtpd_ps(_mm256_add_pd(_mm256_mul_pd(_mm256_cvtps_pd(_mm_loadu_ps(v + i)), b2), _mm256_mul_pd(_mm256_mul_pd(c2, d), d)));
+    _mm_storeu_ps(m + i, mi);
+    _mm_storeu_ps(v + i, vi);
+    const __m256d denom = _mm256_add_pd(_mm256_div_pd(_mm256_sqrt_pd(_mm256_cvtps_pd(vi)), bc), ep);
+    _mm_storeu_ps(p + i, _mm256_cvtpd_ps(_mm256_add_pd(pd, _mm256_mul_pd(step, _mm256_div_pd(_mm256_cvtps_pd(mi), denom)))));
+  }
+  for (; i < n; i++) {
+    const double d = wd != 0.0 ? (double)g[i] + wd * (double)p[i] : (double)g[i];
+    const float mi = (float)((double)m[i] * beta1 + (1.0 - beta1) * d);
+    const float vi = (float)((double)v[i] * beta2 + (1.0 - beta2) * d * d);
+    m[i] = mi;
+    v[i] = vi;
+    p[i] = (float)((double)p[i] + -stepSize * ((double)mi / (sqrt((double)vi) / bc2Sqrt + eps)));
+  }
+}
+
 static void task_adam(const int64_t *a) {
-  adam_step((int)a[0], (float *)a[1], (const float *)a[2], (float *)a[3], (float *)a[4], (const double *)a[5]);
+  adam_step_avx2((int)a[0], (float *)a[1], (const float *)a[2], (float *)a[3], (float *)a[4], (const double *)a[5]);
 }
 
 static napi_value js_adam_step(napi_env env, napi_callback_info info) {
@@ -707,6 +931,10 @@ static napi_value js_create(napi_env env, napi_callback_info info) {
       {"setTokens", NULL, set_tokens, NULL, NULL, NULL, napi_default, s},
       {"packedSize", NULL, js_packed_size, NULL, NULL, NULL, napi_default, s},
       {"packB", NULL, js_pack_b, NULL, NULL, NULL, napi_default, s},
+      {"packBT", NULL, js_pack_bt, NULL, NULL, NULL, napi_default, s},
+      {"softmaxCrossEntropy", NULL, js_softmax_xent, NULL, NULL, NULL, napi_default, s},
+      {"sumSquares", NULL, js_sum_squares, NULL, NULL, NULL, napi_default, s},
+      {"scale", NULL, js_scale, NULL, NULL, NULL, napi_default, s},
       {"gemm", NULL, js_gemm, NULL, NULL, NULL, napi_default, s},
       {"gemmPacked", NULL, js_gemm_packed, NULL, NULL, NULL, napi_default, s},
       {"transpose", NULL, js_transpose, NULL, NULL, NULL, napi_default, s},
