@@ -1,76 +1,160 @@
-// gatescope diff A B [--rtol R] [--json]: two files of any supported format in canonical form,
-// relative error per tensor and per gate block, names on one side only, the mistake that explains a
-// difference, and a per-epoch table for trajectories. Exit 0 when equal within R, 1 when not.
-import { diffTensors, type DiffReport } from '../core/diff/diff';
-import { alignRecurrentPrefixes } from '../core/diff/align';
+// gatescope diff A B [--rtol R] [--strict] [--json]: whether two files of any supported format compute
+// the same model (core/diff/equivalence.ts): tensors aligned by what they are for, biases compared by
+// what enters the gates, consistent transposed layouts accepted; a DIFFERENT verdict names the mistake
+// and what to change on which side. Exit 0 equivalent, 1 different, 2 bad input.
+import { basename } from 'node:path';
+import { type ModelDiffReport, type SideInfo, compareModels } from '../core/diff/equivalence';
+import { verdictText } from '../core/diff/verdict';
 import { formatShape } from '../core/tensor';
+import type { ModelImportOptions } from '../core/formats/model';
+import type { ImportedModel } from '../core/layouts/model';
 import { parseCli } from './args';
 import { UsageError } from './errors';
 import { IMPORT_FLAGS_HELP, IMPORT_FLAG_OPTIONS, importOptions } from './importFlags';
-import { loadCanonical } from '../node/loadCanonical';
+import { type CanonicalFile, loadCanonical } from '../node/loadCanonical';
+import { loadModelFile } from '../node/loadModelFile';
 
-const HELP = `usage: gatescope diff A B [--rtol R] [--json] [import flags]
-  A, B     safetensors, .pt, .npz/.npy, Keras .h5/.weights.h5/.keras, TensorFlow.js model.json, .onnx
+const HELP = `usage: gatescope diff A B [--rtol R] [--strict] [--json] [import flags]
+  A, B     safetensors, .pt, .npz/.npy, Keras .h5/.weights.h5/.keras, TensorFlow.js model.json, .onnx;
+           weights, traces (gatescope trace, io.safetensors) or per-epoch/per-step trajectories
   --rtol   largest relative error ‖a−b‖/‖a‖ counted as equal (default 1e-12 when both sides are
            float64, else 1e-5: float32 rounding of a few operations)
+  --strict tensors only one side holds (an embedding or head the other file lacks, outputs of a
+           trace) make the verdict DIFFERENT too; inputs (x, h0, c0, lengths, loss_projection) never do
+  --forget-bias-a F, --forget-bias-b F
+           that side adds F to its LSTM forget-gate bias at run time (TF1 LSTMCell forget_bias), so
+           its stored bias is compared with F folded in
   --json   print the structured report
 ${IMPORT_FLAGS_HELP}
-exit code: 0 equal within rtol, 1 different, 2 bad input
+What counts as the same model: tensors are aligned by function (embedding, recurrent stack under any
+prefix, head layers fc/fc1/decoder/head.0, ...), biases by what enters the gates (b_ih + b_hh; a GRU's
+n-gate b_hn stays separate: it sits inside r ⊙ (W_hn h + b_hn)), a missing bias as zeros, and a file
+that stores every matrix transposed ([in, out]) as the same matrices. A DIFFERENT verdict names the
+mistake (gate order, a transpose, hard sigmoid, GRU reset variant, architecture) and what to change in
+which file (the from-scratch one if one is, else B), in that file's own names.
+exit code: 0 equivalent, 1 different, 2 bad input
 `;
 
 function fmt(x: number): string {
   return Number.isFinite(x) ? x.toExponential(2) : 'shape';
 }
 
-export function formatReport(r: DiffReport, nameA: string, nameB: string): string {
-  const lines: string[] = [`A: ${nameA}`, `B: ${nameB}`, `rtol ${r.rtol}`];
-  const width = Math.max(6, ...r.tensors.map((t) => t.name.length));
-  lines.push(` ${'tensor'.padEnd(width)}  ${'shape'.padEnd(12)}  rel.err   max|a-b|  per gate`);
-  for (const t of r.tensors) {
-    if (r.epochs && /^epoch\d+\./.test(t.name) && !t.exceeds) continue;
-    const shape = formatShape(t.shapeA) + (t.shapeA.join() === t.shapeB.join() ? '' : ` vs ${formatShape(t.shapeB)}`);
-    const gates = t.gates ? t.gates.map((g) => `${g.gate} ${fmt(g.relErr)}`).join('  ') : '';
-    lines.push(`${t.exceeds ? '!' : ' '}${t.name.padEnd(width)}  ${shape.padEnd(12)}  ${fmt(t.relErr).padEnd(8)}  ${fmt(t.maxAbs).padEnd(8)}  ${gates}`);
+/** The text report: files, the compared quantities, the per-snapshot table, then the verdict. */
+export function formatReport(r: ModelDiffReport, nameA: string, nameB: string, labels?: { a: string; b: string }): string {
+  const lines: string[] = [`A: ${nameA}`, `   ${r.structure.a}`, `B: ${nameB}`, `   ${r.structure.b}`, `rtol ${r.rtol}`];
+  const shown = r.tensors.filter((t) => !(r.epochs && /^(epoch|step|snapshot|checkpoint)\d+\./.test(t.name) && !t.exceeds));
+  if (shown.length) {
+    const width = Math.max(8, ...shown.map((t) => t.name.length));
+    lines.push('', ` ${'compared'.padEnd(width)}  ${'shape'.padEnd(12)}  rel.err   max|a-b|  per gate`);
+    for (const t of shown) {
+      const shape = formatShape(t.shapeA) + (t.shapeA.join() === t.shapeB.join() ? '' : ` vs ${formatShape(t.shapeB)}`);
+      const gates = t.gates ? t.gates.map((g) => `${g.gate} ${fmt(g.relErr)}`).join('  ') : '';
+      const mark = t.role === 'input' ? (t.exceeds ? '~' : ' ') : t.exceeds ? '!' : ' ';
+      lines.push(`${mark}${t.name.padEnd(width)}  ${shape.padEnd(12)}  ${fmt(t.relErr).padEnd(8)}  ${fmt(t.maxAbs).padEnd(8)}  ${gates}${t.role === 'input' ? '(input)' : ''}`.trimEnd());
+    }
   }
-  if (r.epochs) {
-    lines.push('', 'epoch  max rel.err  worst tensor');
-    for (const e of r.epochs) lines.push(`${e.exceeds ? '!' : ' '}${String(e.epoch).padStart(4)}  ${fmt(e.maxRelErr).padEnd(11)}  ${e.worst}`);
+  if (r.epochs?.length) {
+    const label = r.epochs[0].label ?? 'epoch';
+    lines.push('', `${label.padStart(5)}  max rel.err  worst                finding`);
+    for (const e of r.epochs) {
+      lines.push(`${e.exceeds ? '!' : ' '}${String(e.epoch).padStart(4)}  ${fmt(e.maxRelErr).padEnd(11)}  ${e.worst.padEnd(19)}  ${e.finding ?? ''}`.trimEnd());
+    }
   }
-  if (r.onlyInA.length) lines.push('', `only in A: ${r.onlyInA.join(', ')}`);
-  if (r.onlyInB.length) lines.push('', `only in B: ${r.onlyInB.join(', ')}`);
-  if (r.diagnoses.length) {
-    lines.push('', 'likely cause:');
-    for (const d of r.diagnoses) lines.push(`  ${d.message}`);
+  const v = verdictText(r, labels);
+  lines.push('', v.headline);
+  for (const g of v.changes) {
+    lines.push(`what to change in ${g.label}${g.side === 'B' ? ' (A is the reference)' : ''}:`);
+    for (const c of g.items) lines.push(`  - ${c}`);
+  }
+  if (v.why.length) {
+    lines.push(r.status === 'different' ? 'what does agree, although spelled differently:' : 'why, although the files differ:');
+    for (const w of v.why) lines.push(`  - ${w}`);
+  }
+  if (v.notCompared.length) {
+    lines.push(`not compared (only one side holds them${r.strict ? '; --strict counts all but inputs' : '; --strict would count them'}):`);
+    for (const n of v.notCompared) lines.push(`  - ${n}`);
   }
   for (const n of r.notes) lines.push(`note: ${n}`);
-  lines.push('', r.differs ? 'DIFFERENT' : 'equal within rtol');
   return lines.join('\n') + '\n';
 }
 
-export async function run(args: string[]): Promise<number> {
-  const { values, positionals } = parseCli(args, {
-    rtol: { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' }, ...IMPORT_FLAG_OPTIONS,
-  }, true);
-  if (values.help) {
-    process.stdout.write(HELP);
-    return 0;
+function number(v: string | undefined, flag: string): number | undefined {
+  if (v === undefined) return undefined;
+  const x = Number(v);
+  if (v.trim() === '' || !Number.isFinite(x)) throw new UsageError(`${flag} must be a number, got "${v}"`);
+  return x;
+}
+
+/**
+ * What a file records beyond its tensors. Imported models carry their config; a plain state_dict is
+ * nn.LSTM/GRU's (sigmoid gates, reset after), which it implies rather than records. gatescope's own
+ * safetensors record their config in metadata, which loadCanonical does not return: it is read through
+ * loadModelFile (best effort; a file that is not a model is taken as it is).
+ */
+async function sideInfo(f: CanonicalFile, path: string, side: 'A' | 'B', opts: ModelImportOptions, forgetBias: number | undefined): Promise<SideInfo> {
+  const label = `file ${side} (${basename(path)})`;
+  let m: ImportedModel | undefined = f.model;
+  let recorded = !!m && m.source.layout !== 'pytorch';
+  if (!m && /\.safetensors$/i.test(path)) {
+    try {
+      const x = await loadModelFile(path, opts);
+      if (x.source.notes.some((n) => /gatescope_config/.test(n))) { m = x; recorded = true; }
+    } catch {
+      // not a model file: traces, trajectories, checkpoints with more than a stack
+    }
   }
+  const fb = forgetBias === undefined ? {} : { forgetBias };
+  if (!m) {
+    return { layout: 'pytorch', format: f.description, recurrentActivation: opts.recurrentActivation ?? 'sigmoid', gruReset: opts.gruReset ?? 'after', assumed: ['recurrentActivation', 'gruReset'], headActivation: 'linear', label, ...fb };
+  }
+  const cfg = m.config;
+  const notes = m.source.notes.join('\n');
+  const assumed: NonNullable<SideInfo['assumed']>[number][] = [];
+  if (/is not recorded/.test(notes) || (!recorded && !opts.recurrentActivation)) assumed.push('recurrentActivation');
+  if (!recorded && !opts.gruReset) assumed.push('gruReset');
+  if (!recorded && !opts.nonlinearity && m.source.layout !== 'min-char-rnn') assumed.push('nonlinearity');
+  const layout = m.source.layout;
+  return {
+    layout, format: m.source.format, recurrentActivation: cfg.recurrentActivation, gruReset: cfg.gruReset,
+    ...(cfg.module === 'RNN' ? { nonlinearity: cfg.nonlinearity } : {}), assumed, headActivation: m.head?.activation ?? 'linear',
+    ...(layout === 'scratch-fused' && opts.gateOrder ? { gateOrder: opts.gateOrder.split(/[\s,]+/).filter(Boolean).map((g) => g.toLowerCase()) } : {}),
+    label, ...fb,
+  };
+}
+
+const OPTIONS = {
+  rtol: { type: 'string' }, json: { type: 'boolean' }, strict: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
+  'forget-bias-a': { type: 'string' }, 'forget-bias-b': { type: 'string' }, ...IMPORT_FLAG_OPTIONS,
+} as const;
+
+/** `gatescope diff` without the printing: the report, its text (or JSON) and the exit code. */
+export async function diffFiles(args: string[]): Promise<{ report?: ModelDiffReport; output: string; code: number }> {
+  const { values, positionals } = parseCli(args, OPTIONS, true);
+  if (values.help) return { output: HELP, code: 0 };
   if (positionals.length !== 2) throw new UsageError(`expected two files to compare, got ${positionals.length}`);
   let rtol: number | undefined;
   if (values.rtol !== undefined) {
     rtol = Number(values.rtol);
     if (!(rtol >= 0)) throw new UsageError(`--rtol must be a non-negative number, got "${values.rtol}"`);
   }
+  const fbA = number(values['forget-bias-a'], '--forget-bias-a');
+  const fbB = number(values['forget-bias-b'], '--forget-bias-b');
   const opts = importOptions(values);
   const [a, b] = await Promise.all(positionals.map((p) => loadCanonical(p, opts)));
-  const aligned = alignRecurrentPrefixes(a.tensors, b.tensors);
-  const report = diffTensors(aligned.a, aligned.b, { rtol });
-  const notes = [...(aligned.note ? [aligned.note] : []), ...(a.model?.source.notes ?? []).map((n) => `A: ${n}`), ...(b.model?.source.notes ?? []).map((n) => `B: ${n}`)];
-  if (values.json) {
-    const json = { a: { file: positionals[0], read: a.description }, b: { file: positionals[1], read: b.description }, ...report, notes: [...report.notes, ...notes] };
-    process.stdout.write(JSON.stringify(json, (_, v) => (v === Infinity ? 'Infinity' : v), 1) + '\n');
-  } else {
-    process.stdout.write(formatReport({ ...report, notes: [...report.notes, ...notes] }, `${positionals[0]} (${a.description})`, `${positionals[1]} (${b.description})`));
-  }
-  return report.differs ? 1 : 0;
+  const [infoA, infoB] = await Promise.all([sideInfo(a, positionals[0], 'A', opts, fbA), sideInfo(b, positionals[1], 'B', opts, fbB)]);
+  const report = compareModels(a.tensors, b.tensors, infoA, infoB, { rtol, strict: !!values.strict });
+  const notes = [...report.notes, ...(a.model?.source.notes ?? []).map((n) => `A: ${n}`), ...(b.model?.source.notes ?? []).map((n) => `B: ${n}`)];
+  const labels = { a: infoA.label!, b: infoB.label! };
+  const full = { ...report, notes };
+  const output = values.json
+    ? JSON.stringify({ a: { file: positionals[0], read: a.description }, b: { file: positionals[1], read: b.description }, ...full, verdict: verdictText(full, labels) },
+      (_, x) => (x === Infinity ? 'Infinity' : x), 1) + '\n'
+    : formatReport(full, `${positionals[0]} (${a.description})`, `${positionals[1]} (${b.description})`, labels);
+  return { report: full, output, code: report.differs ? 1 : 0 };
+}
+
+export async function run(args: string[]): Promise<number> {
+  const r = await diffFiles(args);
+  process.stdout.write(r.output);
+  return r.code;
 }

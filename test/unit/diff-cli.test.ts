@@ -20,11 +20,14 @@ test('diff: .pt vs .safetensors of a fixture is equal (exit 0)', async () => {
   assert.match(r.out, /rtol 0\.00001|rtol 1e-5/);
 });
 
-test('diff: two different models differ (exit 1), JSON report', async () => {
+test('diff: two different models differ (exit 1), JSON report with the verdict', async () => {
   const r = await capture(['--json', fixturePath('lstm_1l_f64/weights.npz'), fixturePath('lstm_nobias_f64/weights.npz')]);
   assert.equal(r.code, 1);
   const j = JSON.parse(r.out);
-  assert.ok(j.onlyInA.includes('bias_ih_l0'));
+  assert.equal(j.status, 'different');
+  assert.deepEqual(j.architecture, { a: 'LSTM, 1 layer × 7, one direction (input 5)', b: 'LSTM, 1 layer × 4, one direction (input 3, no bias)' });
+  assert.match(j.verdict.headline, /^DIFFERENT: different architectures/);
+  assert.deepEqual(j.verdict.changes.map((c: { label: string }) => c.label), ['file B (weights.npz)']);
 });
 
 test('diff: a Keras file against its own .npz export after import is equal', async () => {

@@ -1,9 +1,11 @@
 // Diff of two sets of canonical tensors: relative error per tensor and per gate block, names present
 // on one side only, and — where tensors differ — the classic mistake that explains the difference
 // (permuted gate blocks, a transposed kernel, merged biases, a forget-bias offset, hard sigmoid).
-// Trajectory files (epoch{e}.<name>) also get a per-epoch table. Pure: returns a structured report.
+// Trajectory files (epoch{e}.<name>, step{s}.<name>) also get a per-index table. Pure: returns a
+// structured report. This is the diff of spellings (same names, same values); ./equivalence.ts builds
+// on it to judge what two models compute, which is what `gatescope diff` reports.
 import { type Tensor, type TensorMap, formatShape } from '../tensor';
-import { block, gateLayout, maxAbsDiff, recurrentParam, relativeError, sameShape, values } from './metrics';
+import { block, gateLayout, maxAbsDiff, recurrentParam, relativeError, sameShape, transposeFlat, values } from './metrics';
 
 export { elementwiseDifference } from './metrics';
 
@@ -25,13 +27,20 @@ export interface TensorDiff {
 }
 
 export interface Diagnosis {
-  readonly kind: 'permuted-gates' | 'transposed' | 'bias-merged' | 'forget-bias-offset' | 'hard-sigmoid' | 'shape-mismatch';
+  readonly kind: 'permuted-gates' | 'transposed' | 'bias-merged' | 'forget-bias-offset' | 'hard-sigmoid' | 'shape-mismatch'
+    // ./equivalence.ts's findings
+    | 'architecture' | 'gru-n-bias' | 'gru-reset' | 'nonlinearity' | 'bias-missing' | 'unexplained';
   readonly tensors: string[];
   readonly message: string;
 }
 
 export interface EpochRow {
+  /** The snapshot's index: the epoch, or the step for step{s}.<name> files. */
   readonly epoch: number;
+  /** "epoch" or "step" (or another snapshot family); absent means epoch. */
+  readonly label?: string;
+  /** The first finding of this snapshot, when it differs (./equivalence.ts). */
+  readonly finding?: string;
   readonly maxRelErr: number;
   readonly worst: string;
   readonly exceeds: boolean;
@@ -81,7 +90,7 @@ function tensorDiff(name: string, a: Tensor, b: Tensor, map: TensorMap, rtol: nu
   return { name, shapeA: a.shape, shapeB: b.shape, relErr, maxAbs: maxAbsDiff(va, vb), gates, exceeds: !(relErr <= rtol) };
 }
 
-const EPOCH = /^epoch(\d+)\.(.+)$/;
+const EPOCH = /^(epoch|step)(\d+)\.(.+)$/;
 
 export function diffTensors(a: TensorMap, b: TensorMap, options: DiffOptions = {}): DiffReport {
   const rtol = options.rtol ?? defaultRtol(a, b);
@@ -104,9 +113,9 @@ export function diffTensors(a: TensorMap, b: TensorMap, options: DiffOptions = {
     for (const t of tensors) {
       const m = EPOCH.exec(t.name);
       if (!m) continue;
-      const e = Number(m[1]);
+      const e = Number(m[2]);
       const cur = rows.get(e);
-      if (!cur || t.relErr > cur.maxRelErr) rows.set(e, { epoch: e, maxRelErr: t.relErr, worst: m[2], exceeds: t.relErr > rtol || !(t.relErr <= rtol) });
+      if (!cur || t.relErr > cur.maxRelErr) rows.set(e, { epoch: e, label: m[1], maxRelErr: t.relErr, worst: m[3], exceeds: !(t.relErr <= rtol) });
     }
     epochs = [...rows.values()].sort((x, y) => x.epoch - y.epoch);
   }
@@ -114,7 +123,7 @@ export function diffTensors(a: TensorMap, b: TensorMap, options: DiffOptions = {
   return { rtol, tensors, onlyInA, onlyInB, diagnoses, notes, epochs, differs };
 }
 
-/** Each tensor's relative error per epoch of a trajectory report (epoch{e}.<name>), for a chart. */
+/** Each tensor's relative error per epoch (or step) of a trajectory report (epoch{e}.<name>, step{s}.<name>), for a chart. */
 export interface EpochSeries {
   readonly epochs: number[];
   /** One per tensor name (without the epoch prefix); NaN where an epoch lacks it. */
@@ -126,8 +135,8 @@ export function epochSeries(report: DiffReport): EpochSeries | undefined {
   for (const t of report.tensors) {
     const m = EPOCH.exec(t.name);
     if (!m) continue;
-    if (!byName.has(m[2])) byName.set(m[2], new Map());
-    byName.get(m[2])!.set(Number(m[1]), t.relErr);
+    if (!byName.has(m[3])) byName.set(m[3], new Map());
+    byName.get(m[3])!.set(Number(m[2]), t.relErr);
   }
   if (!byName.size) return undefined;
   const epochs = [...new Set([...byName.values()].flatMap((e) => [...e.keys()]))].sort((x, y) => x - y);
@@ -136,14 +145,14 @@ export function epochSeries(report: DiffReport): EpochSeries | undefined {
 
 // ---------------------------------------------------------------- the classic mistakes
 
-function permutationName(gates: readonly string[], perm: number[]): string {
+export function permutationName(gates: readonly string[], perm: number[]): string {
   const moved = perm.map((src, k) => [k, src]).filter(([k, src]) => k !== src);
   if (moved.length === 2) return `gates ${gates[moved[0][0]]} and ${gates[moved[0][1]]} swapped`;
   return `gate blocks permuted: B has (${perm.map((s) => gates[s]).join(',')}) where A has (${gates.join(',')})`;
 }
 
 /** The permutation with B block k ≈ A block perm[k], if every block finds a match within rtol. */
-function findPermutation(va: Float64Array, vb: Float64Array, G: number, rtol: number): number[] | undefined {
+export function findPermutation(va: Float64Array, vb: Float64Array, G: number, rtol: number): number[] | undefined {
   const perm: number[] = [];
   const used = new Set<number>();
   for (let k = 0; k < G; k++) {
@@ -160,11 +169,7 @@ function findPermutation(va: Float64Array, vb: Float64Array, G: number, rtol: nu
 }
 
 function transposeValues(t: Tensor): Float64Array {
-  const [r, c] = t.shape;
-  const v = values(t);
-  const out = new Float64Array(v.length);
-  for (let i = 0; i < r; i++) for (let j = 0; j < c; j++) out[j * r + i] = v[i * c + j];
-  return out;
+  return transposeFlat(values(t), t.shape[0], t.shape[1]);
 }
 
 function diagnose(a: TensorMap, b: TensorMap, diffs: TensorDiff[], onlyInA: string[], onlyInB: string[], rtol: number): Diagnosis[] {
@@ -259,7 +264,7 @@ function diagnose(a: TensorMap, b: TensorMap, diffs: TensorDiff[], onlyInA: stri
 }
 
 /** With gate traces: B's gate = clip(0.2 z + 0.5) where A's = sigmoid(z) means hard vs plain sigmoid. */
-function diagnoseHardSigmoid(a: TensorMap, b: TensorMap, rtol: number): Diagnosis[] {
+export function diagnoseHardSigmoid(a: TensorMap, b: TensorMap, rtol: number): Diagnosis[] {
   const out: Diagnosis[] = [];
   for (const [name, ta] of a) {
     if (!/^trace_l\d+(_reverse)?_gate_[ifozr]$/.test(name)) continue;

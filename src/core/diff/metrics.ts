@@ -40,6 +40,13 @@ export function gateLayout(rows: number, hidden: number | undefined): { module: 
   return undefined;
 }
 
+/** The transpose of a row-major [r, c] matrix given as flat values. */
+export function transposeFlat(v: ArrayLike<number>, r: number, c: number): Float64Array {
+  const out = new Float64Array(r * c);
+  for (let i = 0; i < r; i++) for (let j = 0; j < c; j++) out[j * r + i] = v[i * c + j];
+  return out;
+}
+
 /** Row block k of a [G*H, ...] or [G*H] tensor as a flat slice. */
 export function block(v: Float64Array, blocks: number, k: number): Float64Array {
   const len = v.length / blocks;
