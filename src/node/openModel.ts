@@ -41,11 +41,11 @@ export interface OpenedModel {
 
 export class OpenModelError extends Error {}
 
+/** A safetensors file whose header carries gatescope's metadata (a trained model's header holds its loss history: any size). */
 function isGatescopeFile(bytes: Uint8Array): boolean {
-  const head = bytes.subarray(0, 1 << 16);
-  if (head.length < 8) return false;
-  const n = Number(new DataView(head.buffer, head.byteOffset, 8).getBigUint64(0, true));
-  return n > 0 && n <= head.length - 8 && new TextDecoder().decode(head.subarray(8, 8 + n)).includes('"gatescope"');
+  if (bytes.length < 8) return false;
+  const n = Number(new DataView(bytes.buffer, bytes.byteOffset, 8).getBigUint64(0, true));
+  return n > 0 && n <= bytes.length - 8 && n <= 100_000_000 && new TextDecoder().decode(bytes.subarray(8, 8 + n)).includes('"gatescope"');
 }
 
 function readBytes(path: string): Uint8Array {

@@ -92,3 +92,26 @@ test('a word_language_model-style state_dict (encoder / rnn / decoder) traces an
   writeFileSync(wrong, '["a", "b"]');
   await assert.rejects(quietly((io) => sample([model, '--vocab', wrong], io)), /the vocabulary has 2 tokens but the model's embedding encoder takes 9/);
 });
+
+test("a trained model whose header is large (a long loss history) still opens as gatescope's own, with its vocabulary", async () => {
+  const { buildCharVocab } = await import('../../src/core/data/charVocab');
+  const { serializeCheckpoint } = await import('../../src/core/checkpoint');
+  const { modelConfigFor, initialWeights } = await import('../../src/core/train/model');
+  const { openModel } = await import('../../src/node/openModel');
+  const vocab = buildCharVocab('abcdef\n');
+  const cfg = modelConfigFor(vocab, { hiddenSize: 4 });
+  const lossHistory = Array.from({ length: 6000 }, (_, i) => ({ step: i + 1, loss: 1 / (i + 1) }));
+  const file = join(dir, 'long.safetensors');
+  writeFileSync(file, serializeCheckpoint({
+    config: cfg, vocab, params: initialWeights(cfg, 1), engine: 'reference',
+    training: {
+      settings: { seqLen: 8, batchSize: 2, steps: 6000, optimizer: { kind: 'adam', lr: 0.01 }, clip: 5, validationFraction: 0.1, evalEvery: 5, evalBatches: 0, shuffle: false, seed: 1, sampleEvery: 0, sampleLength: 10 },
+      step: 6000, window: 0, epoch: 3, rngState: [1, 2, 3, 4], lossHistory, validationHistory: [], elapsedSeconds: 1, data: { sources: [], tokens: 100 },
+    },
+  }));
+  assert.ok(readFileSync(file).readUInt32LE(0) > 1 << 16, 'the header is over 64 KiB');
+  const opened = await openModel(file);
+  assert.deepEqual(opened.model.vocab, vocab);
+  const s = await quietly((io) => sample([file, '-n', '5'], io));
+  assert.equal(s.value, 0);
+});
