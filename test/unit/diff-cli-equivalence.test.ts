@@ -11,6 +11,8 @@ import { join, resolve } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { diffFiles } from '../../src/cli/diff';
 import { exportModel } from '../../src/core/formats/export';
+import { readTensorFile } from '../../src/core/formats';
+import { serializeNpz } from '../../src/core/formats/npz';
 import { parseSafetensors, serializeSafetensors } from '../../src/core/formats/safetensors';
 import { permuteRowBlocks, transpose2d } from '../../src/core/layouts/blocks';
 import { parseRnnConfig } from '../../src/core/config';
@@ -51,11 +53,13 @@ test('PyTorch against a Keras-layout file of the same weights: EQUIVALENT, the m
   assert.equal(r.code, 0, r.output);
   assert.match(r.output, /only b_ih \+ b_hh enters the gates, and the sums agree/);
   assert.match(r.output, /heads aligned by function: A's decoder ↔ B's head/);
-  // A Keras file written by Keras (h5py), against gatescope's PyTorch-named export of it.
-  for (const f of ['keras2_lstm_dense.h5', 'keras2_bigru_full.h5', 'keras3_simplernn.keras']) {
-    const st = await convert(join(MODELS, f), join(tmp, `${f}.safetensors`), 'safetensors');
+  // A Keras file written by Keras (h5py), against gatescope's PyTorch-named export of it: the Dense
+  // head is compared too (nothing only one side holds).
+  for (const f of ['keras2_lstm_dense.h5', 'keras2_bigru_full.h5', 'keras3_simplernn.keras', 'tfjs_lstm/model.json']) {
+    const st = await convert(join(MODELS, f), join(tmp, `${f.replace('/', '_')}.safetensors`), 'safetensors');
     const k = await diffFiles([join(MODELS, f), st]);
     assert.equal(k.code, 0, `${f}\n${k.output}`);
+    assert.deepEqual(k.report!.unmatched, [], `${f}\n${k.output}`);
   }
 });
 
@@ -109,6 +113,23 @@ test('a gate swap and a transpose: DIFFERENT (exit 1), the mistake named with wh
   const j = JSON.parse((await diffFiles(['--json', fixturePath('rnn_tanh_2l_f64/weights.pt'), join(tmp, 'transposed.safetensors')])).output);
   assert.equal(j.findings[0].kind, 'transposed');
   assert.equal(j.verdict.changes[0].items[0], 'transpose your weight_hh_l1 in file B (transposed.safetensors)');
+});
+
+test('a from-scratch file is told what to change in its own names (documentation-style W_ii / W_hi / b_ii)', async () => {
+  const per = readTensorFile(new Uint8Array(readFileSync(join(MODELS, 'scratch_lstm_pergate.npz'))), 'x.npz').tensors;
+  const swap: Record<string, string> = { i: 'f', f: 'i', c: 'c', o: 'o' };
+  const doc: TensorMap = new Map();
+  for (const g of ['i', 'f', 'c', 'o']) {
+    const G = g === 'c' ? 'g' : g;
+    doc.set(`W_i${G}`, per.get(`W_${swap[g]}`)!);
+    doc.set(`W_h${G}`, per.get(`U_${swap[g]}`)!);
+    doc.set(`b_i${G}`, per.get(`b_${swap[g]}`)!);
+  }
+  writeFileSync(join(tmp, 'mine.npz'), serializeNpz(doc));
+  const ref = await convert(join(MODELS, 'scratch_lstm_pergate.npz'), join(tmp, 'ref.safetensors'), 'safetensors');
+  const r = await diffFiles([ref, join(tmp, 'mine.npz')]);
+  assert.equal(r.code, 1);
+  assert.match(r.output, /- W_ii, W_hi and b_ii hold the forget gate \(f\); W_if, W_hf and b_if hold the input gate \(i\): rename them in file B \(mine\.npz\)/);
 });
 
 test('the binary: exit 0 equivalent, 1 different, 2 bad input on one line', () => {

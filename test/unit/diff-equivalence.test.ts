@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import { compareModels, type ModelDiffReport, type SideInfo } from '../../src/core/diff/equivalence';
 import { structureOf, splitSnapshots } from '../../src/core/diff/structure';
 import { verdictText } from '../../src/core/diff/verdict';
+import { ownName } from '../../src/core/diff/naming';
 import { parseSafetensors } from '../../src/core/formats/safetensors';
 import { permuteRowBlocks, transpose2d } from '../../src/core/layouts/blocks';
 import type { FloatTensor, Tensor, TensorMap } from '../../src/core/tensor';
@@ -305,4 +306,26 @@ test('hard sigmoid recognised from gate traces, and the states that follow from 
   assert.deepEqual(r.findings.map((f) => [f.kind, f.side]), [['hard-sigmoid', 'B']]);
   assert.equal(r.findings[0].message, 'B applies hard_sigmoid (clip(0.2x + 0.5, 0, 1)) where A applies sigmoid, in trace_l0_gate_f, trace_l0_gate_i and trace_l0_gate_o');
   assert.match(r.findings[0].change, /compute the gates of file B with sigmoid, not hard_sigmoid/);
+});
+
+test('the user\'s own names of a from-scratch file: per gate, documentation style, d2l, prefixed, per layer, recurrentjs', () => {
+  const raw = ['W_xi', 'W_hi', 'b_i', 'lstm.W_f', 'lstm.U_f', 'lstm.b_f', 'W_ii_l1', 'W_hi_l1', 'b_ii_l1', 'b_hi_l1', 'Wix0', 'Wih0', 'bi0', 'W_xc', 'U_h'];
+  assert.equal(ownName(raw, 'LSTM', 'weight_ih', 0, 'i'), 'W_xi');
+  assert.equal(ownName(raw, 'LSTM', 'weight_hh', 0, 'i'), 'W_hi');
+  assert.equal(ownName(raw, 'LSTM', 'bias_ih', 0, 'i'), 'b_i');
+  assert.equal(ownName(raw, 'LSTM', 'weight_ih', 0, 'f'), 'lstm.W_f');
+  assert.equal(ownName(raw, 'LSTM', 'weight_hh', 0, 'f'), 'lstm.U_f');
+  assert.equal(ownName(raw, 'LSTM', 'weight_ih', 1, 'i'), 'W_ii_l1');
+  assert.equal(ownName(raw, 'LSTM', 'bias_hh', 1, 'i'), 'b_hi_l1');
+  assert.equal(ownName(raw, 'LSTM', 'weight_ih', 0, 'g'), 'W_xc', 'c is the cell candidate g');
+  assert.equal(ownName(['Wix0', 'Wih0', 'bi0'], 'LSTM', 'weight_hh', 0, 'i'), 'Wih0');
+  assert.equal(ownName(['U_i', 'W_i'], 'LSTM', 'weight_ih', 0, 'i', 'U'), 'U_i', 'a file whose U is the input weight');
+  assert.equal(ownName(['enc.W', 'enc.U', 'enc.b'], 'LSTM', 'weight_hh', 0, undefined), 'enc.U');
+  assert.equal(ownName(raw, 'LSTM', 'weight_ih', 2, 'i'), undefined);
+  // In a verdict: the names the file has.
+  const a = stack('LSTM');
+  const swapped = new Map([...a].map(([k, v]) => [k, permuteRowBlocks(v as FloatTensor, [1, 0, 2, 3])]));
+  const doc = ['W_ii', 'W_hi', 'b_ii', 'W_if', 'W_hf', 'b_if', 'W_ig', 'W_hg', 'b_ig', 'W_io', 'W_ho', 'b_io'];
+  const r = compareModels(a, swapped, {}, { layout: 'scratch-per-gate', rawNames: doc });
+  assert.deepEqual(changes(r), ['W_ii, W_hi and b_ii hold the forget gate (f); W_if, W_hf and b_if hold the input gate (i): rename them in file B']);
 });

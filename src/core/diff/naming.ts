@@ -30,6 +30,10 @@ export interface DialectSource {
   readonly gateOrder?: readonly string[];
   /** Canonical parameter name (weight_ih_l0, head.weight, ...) → the file's own name, when known. */
   readonly names?: ReadonlyMap<string, string>;
+  /** The names a from-scratch file holds (before import), to say W_xi, W_ii, lstm.W_i or Wix0 as it does. */
+  readonly rawNames?: readonly string[];
+  /** Which letter a W/U file uses for the input weight (the other is the recurrent one); default W. */
+  readonly inputLetter?: 'W' | 'U';
   readonly gruReset?: 'after' | 'before';
 }
 
@@ -37,6 +41,40 @@ const canonicalLetter = (module: RnnModule, g: string): string => (module === 'L
 const kerasLetter = (module: RnnModule, g: string): string => (module === 'LSTM' && g === 'g' ? 'c' : module === 'GRU' && g === 'n' ? 'h' : g);
 const where = (layer: number, reverse: boolean, what = 'layer'): string => `${what} ${layer}${reverse ? ' (backward)' : ''}`;
 const suffix = (layer: number, reverse: boolean): string => `_l${layer}${reverse ? '_reverse' : ''}`;
+
+const escape = (x: string): string => x.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+const alternate = (module: RnnModule, g: string): string[] => [g, ...(module === 'LSTM' && g === 'g' ? ['c'] : module === 'GRU' && g === 'n' ? ['h'] : [])];
+
+/**
+ * The name a from-scratch file gives a parameter: per gate (W_i, W_xi, W_ii / W_hi, b_ii / b_hi, U_i,
+ * Wix0), fused (W, U, b) or Elman (Wxh, Whh, bh), under any module prefix and with a layer suffix
+ * (_l1, _layer1, _1, 1) where the file has one.
+ */
+export function ownName(raw: readonly string[], module: RnnModule, kind: ParamKind, layer: number, gate: string | undefined, inputLetter: 'W' | 'U' = 'W'): string | undefined {
+  const rec = inputLetter === 'W' ? 'U' : 'W';
+  const templates: Record<ParamKind, string[]> = {
+    weight_ih: ['W_x{g}', 'W_i{g}', `${inputLetter}_?{g}`, 'W{g}x', 'Wxh'],
+    weight_hh: ['W_h{g}', `${rec}_?{g}`, 'W{g}h', 'Whh'],
+    bias_ih: ['b_i{g}', 'b_?{g}', 'bh'],
+    bias_hh: ['b_h{g}', 'bhh'],
+  };
+  const fused: Record<ParamKind, string[]> = { weight_ih: [inputLetter], weight_hh: [rec], bias_ih: ['b'], bias_hh: [] };
+  const letters = gate === undefined ? [] : alternate(module, gate);
+  const pats = gate === undefined
+    ? fused[kind]
+    : templates[kind].flatMap((t) => (t.includes('{g}') ? letters.map((g) => t.replace('{g}', escape(g))) : module === 'RNN' ? [t] : []));
+  for (const p of pats) {
+    const re = new RegExp(`^${p}(?:_l(\\d+)|_layer(\\d+)|_(\\d+)|(\\d+))?$`);
+    for (const n of raw) {
+      const leaf = n.slice(Math.max(n.lastIndexOf('.'), n.lastIndexOf('/')) + 1);
+      const m = re.exec(leaf);
+      if (!m) continue;
+      const k = m.slice(1).find((x) => x !== undefined);
+      if ((k === undefined ? 0 : Number(k)) === layer) return n;
+    }
+  }
+  return undefined;
+}
 
 /** The dialect of one side of a diff. */
 export function dialectOf(src: DialectSource): Dialect {
@@ -88,9 +126,20 @@ export function dialectOf(src: DialectSource): Dialect {
       ...base, framework: 'your from-scratch code', own: true, letter: foreign ? kerasLetter : base.letter,
       gateOrder: (m) => (src.gateOrder ? src.gateOrder.map((g) => canonicalLetter(m, g)) : GATES[m]),
       param: (kind, layer, reverse) => {
-        const n = kind === 'weight_ih' ? 'W' : kind === 'weight_hh' ? 'U' : 'b';
+        const found = src.rawNames && !reverse ? ownName(src.rawNames, 'LSTM', kind, layer, undefined, src.inputLetter) : undefined;
+        if (found) return found;
+        const n = kind === 'weight_ih' ? src.inputLetter ?? 'W' : kind === 'weight_hh' ? (src.inputLetter === 'U' ? 'W' : 'U') : 'b';
         return layer || reverse ? `${n} (${where(layer, reverse)})` : n;
       },
+    };
+  }
+  if (layout === 'recurrentjs') {
+    return {
+      ...base, framework: 'recurrentjs', own: true, perGate: true, gateOrder: () => undefined, letter: kerasLetter,
+      param: (kind, layer, _reverse, gate) => (gate && gate !== '*' && gate !== 'x'
+        ? { weight_ih: `W${gate}x${layer}`, weight_hh: `W${gate}h${layer}`, bias_ih: `b${gate}${layer}`, bias_hh: `b${gate}${layer} (one bias per gate)` }[kind]
+        : { weight_ih: `Wxh${layer}`, weight_hh: `Whh${layer}`, bias_ih: `bhh${layer}`, bias_hh: `bhh${layer} (one bias)` }[kind]),
+      head: (_l, what) => (what === 'weight' ? 'Whd' : 'bd'),
     };
   }
   if (layout === 'scratch-per-gate' || /doc/.test(layout)) {
@@ -101,6 +150,11 @@ export function dialectOf(src: DialectSource): Dialect {
       letter: doc ? base.letter : kerasLetter,
       gateOrder: () => undefined,
       param: (kind, layer, reverse, gate = '*') => {
+        const module: RnnModule = gate === 'r' || gate === 'z' || gate === 'n' || gate === 'h' ? 'GRU' : 'LSTM';
+        const look = (k: ParamKind): string | undefined => (src.rawNames && !reverse && gate !== '*' ? ownName(src.rawNames, module, k, layer, canonicalLetter(module, gate), src.inputLetter) : undefined);
+        // A file with one bias per gate names it once: bias_hh is that same tensor.
+        const found = look(kind) ?? (kind === 'bias_hh' ? look('bias_ih') : undefined);
+        if (found) return found;
         const n = doc
           ? { weight_ih: `W_i${gate}`, weight_hh: `W_h${gate}`, bias_ih: `b_i${gate}`, bias_hh: `b_h${gate}` }[kind]
           : { weight_ih: `W_${gate}`, weight_hh: `U_${gate}`, bias_ih: `b_${gate}`, bias_hh: `b_${gate}` }[kind];
