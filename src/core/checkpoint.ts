@@ -99,6 +99,13 @@ interface Metadata {
   readonly training?: TrainingState;
 }
 
+/** A safetensors file whose header carries gatescope's metadata (a trained model's header holds its loss history: any size). */
+export function isGatescopeModel(bytes: Uint8Array): boolean {
+  if (bytes.length < 8) return false;
+  const n = Number(new DataView(bytes.buffer, bytes.byteOffset, 8).getBigUint64(0, true));
+  return n > 0 && n <= bytes.length - 8 && n <= 100_000_000 && new TextDecoder().decode(bytes.subarray(8, 8 + n)).includes('"gatescope"');
+}
+
 export function serializeCheckpoint(ck: Checkpoint): Uint8Array {
   const tensors: TensorMap = new Map(ck.params);
   for (const [name, t] of ck.optimizer ?? []) tensors.set(OPTIMIZER_PREFIX + name, t);

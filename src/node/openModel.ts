@@ -3,7 +3,7 @@
 // model.json, recurrentjs' saveModel() JSON, ONNX) made into the canonical model by the one import
 // (src/core/formats/model.ts), with the vocabulary the file records, one from a file the program wrote, or
 // one rebuilt from its corpus by the program's rule.
-import type { Checkpoint } from '../core/checkpoint';
+import { type Checkpoint, isGatescopeModel } from '../core/checkpoint';
 import type { Vocabulary } from '../core/data/tokenizer';
 import { vocabularySize } from '../core/data/tokenizer';
 import { decodeTextBytes } from '../core/data/text';
@@ -40,13 +40,6 @@ export interface OpenedModel {
 }
 
 export class OpenModelError extends Error {}
-
-/** A safetensors file whose header carries gatescope's metadata (a trained model's header holds its loss history: any size). */
-function isGatescopeFile(bytes: Uint8Array): boolean {
-  if (bytes.length < 8) return false;
-  const n = Number(new DataView(bytes.buffer, bytes.byteOffset, 8).getBigUint64(0, true));
-  return n > 0 && n <= bytes.length - 8 && n <= 100_000_000 && new TextDecoder().decode(bytes.subarray(8, 8 + n)).includes('"gatescope"');
-}
 
 function readBytes(path: string): Uint8Array {
   return readRegularFile(path, (m) => new OpenModelError(m), 'cannot read (ENOENT)');
@@ -87,7 +80,7 @@ export async function openModel(path: string, options: OpenModelOptions = {}): P
   installEnvLoadLimits();
   const bytes = readBytes(path);
   const given = options.vocabulary ? loadVocabulary(options.vocabulary) : undefined;
-  if (isGatescopeFile(bytes)) {
+  if (isGatescopeModel(bytes)) {
     const ck = readModelFile(path);
     if (!given) return { model: ck, notes: [] };
     if (vocabularySize(given.vocab) !== ck.config.vocabSize) {

@@ -2,23 +2,15 @@
 // the import helper's loadModelFile understands (PyTorch, Keras, ONNX, tfjs, npz). Runs in the compute
 // worker (the importers are large and parsing big files takes time); the host only gets the result.
 // The file is read once, as a regular file within the load budgets (a FIFO or a device is refused).
-import { parseCheckpoint } from '../core/checkpoint';
+import { isGatescopeModel, parseCheckpoint } from '../core/checkpoint';
 import { guardRead } from '../core/formats/errors';
 import { installEnvLoadLimits, loadModelFile, readRegularFile } from '../node/loadModelFile';
 import type { LoadedModel } from '../protocol/worker';
 
-function isGatescopeCheckpoint(bytes: Uint8Array): boolean {
-  if (bytes.length < 8) return false;
-  const n = Number(new DataView(bytes.buffer, bytes.byteOffset, 8).getBigUint64(0, true));
-  if (n <= 0 || n > bytes.length - 8 || n > 100_000_000) return false;
-  const header = new TextDecoder().decode(bytes.subarray(8, 8 + n));
-  return header.includes('"gatescope"');
-}
-
 export async function readModel(path: string): Promise<LoadedModel> {
   installEnvLoadLimits();
   const bytes = readRegularFile(path);
-  if (isGatescopeCheckpoint(bytes)) {
+  if (isGatescopeModel(bytes)) {
     const ck = guardRead(path, () => parseCheckpoint(bytes, path));
     const loss = ck.training?.lossHistory.at(-1)?.loss;
     return {
