@@ -17,8 +17,8 @@ test('compare .pt with Keras .h5: match, then a named gate swap', { timeout: sca
     const verdictOf = async (right: string, expectOk: boolean) => {
       await s.runCommand('gatescope: Compare implementations / weights');
       await s.pickQuickItem('Two model files');
-      await s.pickFileInDialog(join(s.workspace, 'lstm_dense.pt'));
-      await s.pickFileInDialog(join(s.workspace, right));
+      await s.pickFileInDialog(join(s.workspace, 'lstm_dense.pt'), '(1 of 2)');
+      await s.pickFileInDialog(join(s.workspace, right), '(2 of 2)');
       return waitFor(`a diff verdict with ok=${expectOk}`, async () => {
         for (const frame of s.page.frames()) {
           const el = frame.locator('#diff-verdict');

@@ -276,18 +276,24 @@ export class Session {
    * Answers VS Code's own open-file dialog (in code-server a quick input holding a path, VS Code's "simple
    * file dialog") with an absolute path, as a user types it.
    */
-  async pickFileInDialog(path: string, timeoutMs = 30_000): Promise<void> {
-    const input = this.page.locator('.quick-input-widget input.input');
-    await waitFor('the file dialog', async () => {
+  async pickFileInDialog(path: string, title: string, timeoutMs = 30_000): Promise<void> {
+    // The dialog is found by its title: under load the previous dialog can still be on screen, and a
+    // path typed into it would be taken as the wrong file.
+    const widget = this.page.locator('.quick-input-widget');
+    const input = widget.locator('input.input');
+    const titleNow = () => widget.locator('.quick-input-title').innerText().catch(() => '');
+    await waitFor(`the file dialog "${title}"`, async () => {
       if (!(await input.isVisible().catch(() => false))) return undefined;
+      if (!(await titleNow()).includes(title)) return undefined;
       return (await input.inputValue()).startsWith('/') || undefined; // it opens on the workspace folder
     }, timeoutMs, 200);
     await input.fill(path);
-    await sleep(500); // the dialog lists the folder as the path is typed
+    await waitFor(`the file dialog to show ${path}`, async () => (await input.inputValue()) === path || undefined, timeoutMs, 100);
+    await sleep(scaled(800)); // the dialog lists the folder as the path is typed
     await this.page.keyboard.press('Enter');
-    await waitFor('the file dialog to take the path', async () => {
+    await waitFor(`the file dialog "${title}" to take the path`, async () => {
       if (!(await input.isVisible().catch(() => false))) return true;
-      return (await input.inputValue()) !== path || undefined; // the next dialog opened with its own folder
+      return !(await titleNow()).includes(title) || undefined;
     }, timeoutMs, 200);
   }
 
