@@ -10,7 +10,7 @@
 // stop happens only after the prompts, so backing out of one stops nothing. Training writes into the
 // workspace: refused in Restricted Mode (untrusted workspace).
 import * as vscode from 'vscode';
-import { existsSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, openSync, readSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import type { Readout } from '../../core/model';
 import { detectClassificationSource } from '../../node/classificationFiles';
@@ -25,6 +25,7 @@ import type { TrainingRun } from '../services/trainingRun';
 import { checkpointFileName, resolveCheckpointFolder } from '../services/checkpointFolder';
 import { type BusyRun, KEEP_CURRENT, STOP_AND_START, answerOf, busyQuestion, decideStart, keptMessage } from '../logic/trainTwice';
 import { requireTrust } from './trust';
+import { type FileHead, HEAD_BYTES, unusableSourceMessage } from '../logic/trainSource';
 
 export interface TrainCommandOptions {
   readonly text?: string;
@@ -92,6 +93,12 @@ async function chooseSource(args: unknown): Promise<Source | undefined> {
     return uris.length === 1 ? fromUri(uris[0]) : { files: uris.map((u) => u.fsPath), label: nameOf(uris) };
   }
   const editor = vscode.window.activeTextEditor;
+  if (editor && !editor.document.isUntitled && editor.document.getText().length === 0 && dataFormat(editor.document.uri) !== 'folders') {
+    // An empty file in the editor: say so, rather than a file dialog the user did not ask for.
+    const CHOOSE = 'Choose files…';
+    const pick = await vscode.window.showErrorMessage(`gatescope: ${unusableSourceMessage([{ name: basename(editor.document.fileName), size: 0, head: new Uint8Array() }])}`, CHOOSE);
+    return pick === CHOOSE ? chooseFiles() : undefined;
+  }
   if (editor && !editor.selection.isEmpty) {
     return { text: editor.document.getText(editor.selection), label: `selection of ${basename(editor.document.fileName)}` };
   }
@@ -99,9 +106,38 @@ async function chooseSource(args: unknown): Promise<Source | undefined> {
     const d = editor.document;
     return d.isUntitled ? { text: d.getText(), label: basename(d.fileName) } : fromUri(d.uri, d.getText(), d.isDirty);
   }
+  return chooseFiles();
+}
+
+async function chooseFiles(): Promise<Source | undefined> {
   const uris = await vscode.window.showOpenDialog({ canSelectMany: true, openLabel: 'Train on these', title: 'Train: text files, or one CSV/TSV/JSONL of labelled examples', defaultUri: vscode.workspace.workspaceFolders?.[0]?.uri });
   if (!uris?.length) return undefined;
   return uris.length === 1 ? fromUri(uris[0]) : { files: uris.map((u) => u.fsPath), label: nameOf(uris) };
+}
+
+/** Size and first bytes of a file on disk; undefined for what is not a readable regular file (the worker reports those). */
+function fileHead(path: string): FileHead | undefined {
+  let fd: number | undefined;
+  try {
+    fd = openSync(path, 'r');
+    const st = fstatSync(fd);
+    if (!st.isFile()) return undefined;
+    const head = new Uint8Array(Math.min(HEAD_BYTES, st.size));
+    const n = readSync(fd, head, 0, head.length, 0);
+    return { name: basename(path), size: st.size, head: head.subarray(0, n) };
+  } catch {
+    return undefined;
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
+}
+
+/** The refusal for a source none of whose files can be trained on (checked before any prompt), else undefined. */
+function unusableSource(source: Source): string | undefined {
+  if (source.text !== undefined) return undefined; // the editor's or selection's text: not empty, or we would not be here
+  const paths = source.data ? (source.data.format === 'folders' ? [] : [source.data.path]) : source.files ?? [];
+  const heads = paths.map(fileHead);
+  return heads.every((h): h is FileHead => h !== undefined) ? unusableSourceMessage(heads) : undefined;
 }
 
 /** Prompts, numbered: the task (labelled data only), cell, size, steps. Undefined when dismissed. */
@@ -226,6 +262,11 @@ export async function trainCharLstm(g: Gatescope, args?: unknown): Promise<strin
     source = await chooseSource(args);
   }
   if (!source) return undefined;
+  const unusable = unusableSource(source);
+  if (unusable) {
+    void vscode.window.showErrorMessage(`gatescope: ${unusable}`);
+    return undefined;
+  }
   const answers = scripted ? scriptedAnswers(opts, source, s)
     : await ask(source, { module: s.model, hiddenSize: s.hiddenSize, numLayers: s.numLayers, steps: s.steps });
   if (!answers) return undefined;
