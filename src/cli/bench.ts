@@ -18,6 +18,7 @@ import { createNativeLmEngine } from '../engines/native';
 import { createWasmLmEngine } from '../engines/wasm';
 import { parseCli } from './args';
 import { UsageError } from './errors';
+import { benchTrainRun } from './benchTrainRun';
 
 const VOCAB = 65, BATCH = 32, SEQ = 64, LR = 2e-3;
 const CONFIGS: readonly BenchConfig[] = [
@@ -201,6 +202,7 @@ function timeTrace(chars: number, streams: number, choice: 'native' | 'wasm'): T
 }
 
 export async function run(args: string[]): Promise<number> {
+  if (args.includes('--train-run')) return benchTrainRun(args.filter((a) => a !== '--train-run'));
   const { values } = parseCli(args, {
     json: { type: 'boolean' }, engines: { type: 'string' }, steps: { type: 'string' }, warmup: { type: 'string' },
     'no-torch': { type: 'boolean' }, 'trace-chars': { type: 'string' }, 'trace-streams': { type: 'string' },

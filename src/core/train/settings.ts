@@ -20,6 +20,15 @@ export function trainSettings(overrides: Partial<TrainSettings> = {}): TrainSett
   return { ...DEFAULT_SETTINGS, ...overrides };
 }
 
+/**
+ * How often an interactive run of `steps` steps evaluates (and saves its checkpoint) and samples: about 20
+ * evaluations and 5 samples a run, so the dashboard has points early and evaluation stays a small share
+ * (each mid-run evaluation reads a bounded prefix of the validation split: session.ts).
+ */
+export function runCadence(steps: number): Pick<TrainSettings, 'evalEvery' | 'sampleEvery'> {
+  return { evalEvery: Math.max(10, Math.round(steps / 20)), sampleEvery: Math.max(50, Math.round(steps / 5)) };
+}
+
 /** Step decay: the base rate times factor for every `every` steps done. */
 export function learningRateAt(settings: TrainSettings, step: number): number {
   const base = settings.optimizer.lr;

@@ -6,6 +6,7 @@ import type { TrainSettings } from '../../core/checkpoint';
 import type { RnnModule } from '../../core/config';
 import type { Readout } from '../../core/model';
 import type { ModelShape } from '../../core/train/model';
+import { runCadence } from '../../core/train/settings';
 
 /** What src/node/classificationFiles.ts detectClassificationSource recognises. */
 export type DataFormat = 'csv' | 'tsv' | 'jsonl' | 'fasttext' | 'folders';
@@ -138,7 +139,7 @@ export interface TrainPlan {
 
 /** The run the answers describe (everything TrainRequest needs but the data and the output path). */
 export function trainPlan(a: TrainAnswers, d: TrainDefaults): TrainPlan {
-  const evalEvery = Math.max(10, Math.round(a.steps / 20));
+  const { evalEvery, sampleEvery } = runCadence(a.steps);
   const optimizer = { kind: 'adam' as const, lr: d.learningRate };
   const shape = `${a.module} ${a.numLayers}×${a.hiddenSize}${a.bidirectional ? ' bidirectional' : ''}`;
   if (a.task === 'lm') {
@@ -149,7 +150,7 @@ export function trainPlan(a: TrainAnswers, d: TrainDefaults): TrainPlan {
       model: { module: a.module, hiddenSize: a.hiddenSize, numLayers: a.numLayers, ...(a.bidirectional ? { bidirectional: true } : {}) },
       settings: {
         steps: a.steps, seqLen: d.seqLen, batchSize: d.batchSize, optimizer, evalEvery,
-        sampleEvery: Math.max(50, Math.round(a.steps / 5)), sampleLength: Math.min(200, d.sampleLength),
+        sampleEvery, sampleLength: Math.min(200, d.sampleLength),
       },
     };
   }
