@@ -8,8 +8,10 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { parseCheckpoint } from '../src/core/checkpoint';
+import { describeModel } from '../src/core/model';
+import { learningRateAt } from '../src/core/train/settings';
 import { parseSafetensors } from '../src/core/formats/safetensors';
-import type { DashboardHistoryMessage, ToWebviewMessage, TraceLayout } from '../src/protocol/webview';
+import type { DashboardHistoryMessage, StepEvent, ToWebviewMessage, TraceLayout } from '../src/protocol/webview';
 
 const root = join(__dirname, '..');
 const { values } = parseArgs({ options: {
@@ -28,15 +30,27 @@ const history = ck.training?.lossHistory ?? [];
 const validation = ck.training?.validationHistory ?? [];
 const f64 = (xs: readonly number[]) => new Float64Array(xs).buffer;
 
-const run = { runId: 'demo', label: `${rnn.module} ${rnn.numLayers}×${rnn.hiddenSize} on ${basename(ck.training?.data.sources[0] ?? values.text!)}`,
-  status: 'done' as const, totalSteps: ck.training?.settings.steps ?? history.length, engine: ck.engine };
+const training = ck.training;
+const settings = training?.settings;
+const run = { runId: 'demo', label: `${rnn.module} ${rnn.numLayers}×${rnn.hiddenSize} on ${basename(training?.data.sources[0] ?? values.text!)}`,
+  status: 'done' as const, totalSteps: settings?.steps ?? history.length, engine: ck.engine, model: describeModel(ck.config),
+  ...(settings ? { evalEvery: settings.evalEvery, sampleEvery: settings.sampleEvery, ...(settings.clip > 0 ? { clip: settings.clip } : {}) } : {}) };
+const withGrad = history.filter((p) => p.gradNorm !== undefined);
+const lastPoint = history.at(-1);
+// The figures the dashboard's cards show for the run's last step (a finished run: its average speed).
+const lastStep: StepEvent | undefined = lastPoint && training && settings ? {
+  kind: 'step', step: lastPoint.step, totalSteps: settings.steps, epoch: training.epoch, loss: lastPoint.loss, gradNorm: lastPoint.gradNorm ?? NaN,
+  lr: learningRateAt(settings, lastPoint.step), elapsedSeconds: training.elapsedSeconds,
+  tokensPerSecond: (lastPoint.step * settings.batchSize * settings.seqLen) / Math.max(training.elapsedSeconds, 1e-9),
+} : undefined;
 const dashboardHistory: DashboardHistoryMessage = {
   type: 'dashboardHistory', run,
   train: { steps: f64(history.map((p) => p.step)), values: f64(history.map((p) => p.loss)) },
   validation: { steps: f64(validation.map((p) => p.step)), values: f64(validation.map((p) => p.loss)) },
-  gradNorm: { steps: f64([]), values: f64([]) },
-  saturation: [],
-  samples: [{ step: ck.training?.step ?? 0, temperature: 0.8, text: sample }],
+  gradNorm: { steps: f64(withGrad.map((p) => p.step)), values: f64(withGrad.map((p) => p.gradNorm!)) },
+  saturation: validation.filter((p) => p.saturation).map((p) => ({ step: p.step, entries: p.saturation! })),
+  ...(lastStep ? { lastStep } : {}),
+  samples: [{ step: training?.step ?? 0, temperature: 0.8, text: sample }],
 };
 
 // Trace tensors trace_l{l}_{h|c|gate_*}: [T, H] float32.
@@ -90,7 +104,6 @@ const bundle = readFileSync(join(root, 'dist/webview.js'), 'utf8');
 const css = readFileSync(join(root, 'media/webview.css'), 'utf8');
 /** Text for HTML element content or a quoted attribute: everything from a file (engine, names, numbers) goes through this. */
 const escapeHtml = (s: unknown) => String(s).replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
-const escapeAttr = escapeHtml;
 const escapeScript = (s: string) => s.replace(/<\/script/gi, '<\\/script');
 // Light theme values for the --vscode-* variables the webview reads (VS Code injects them in the editor).
 const vscodeVars = `:root{--vscode-foreground:#3b3b3b;--vscode-editor-background:#fff;--vscode-font-family:system-ui,sans-serif;
@@ -98,11 +111,16 @@ const vscodeVars = `:root{--vscode-foreground:#3b3b3b;--vscode-editor-background
 --vscode-input-background:#fff;--vscode-input-foreground:#3b3b3b;--vscode-panel-border:#e5e5e5;--vscode-descriptionForeground:#717171}
 body{background:var(--vscode-editor-background);color:var(--vscode-foreground);font-family:var(--vscode-font-family)}`;
 
+// Each view is an iframe whose document the page assembles at load time from inert text blocks: the
+// bundle and the style sheet are in the file once, not once per view (and not entity-escaped in srcdoc).
+const BUNDLE_SLOT = '<!--gatescope-bundle-->';
 function viewPage(view: 'dashboard' | 'trace', data: object): string {
   return `<!DOCTYPE html><html lang="en"><head><meta charset="UTF-8"><style>${vscodeVars}\n${css}</style></head>
 <body data-view="${view}"><div id="app-error" role="alert"></div><main id="app"></main>
-<script>${escapeScript(hostShim(encode(data)))}</script><script>${escapeScript(bundle)}</script></body></html>`;
+<script>${escapeScript(hostShim(encode(data)))}</script>${BUNDLE_SLOT}</body></html>`;
 }
+/** An inert block holding text for the page's script (never parsed as HTML or run). */
+const textBlock = (id: string, text: string) => `<script type="text/plain" id="${id}">${escapeScript(text)}</script>`;
 
 const dashboardPage = viewPage('dashboard', { onReady: [theme, dashboardHistory], tensors: {}, tokens: [], hiddenSize: 0 });
 const tracePage = viewPage('trace', { onReady: [{ ...theme, view: 'trace' }, { type: 'traceLayout', layout }], tensors, tokens,
@@ -117,9 +135,20 @@ pre{background:#f6f6f6;padding:.75rem;white-space:pre-wrap}</style></head><body>
 <h1>gatescope demo</h1>
 <p>${escapeHtml(run.label)}: ${history.length ? `${escapeHtml(history.at(-1)!.step)} steps, training loss ${loss(first)} → ${loss(last)} nats/char` : 'no training history'},
 engine ${escapeHtml(ck.engine)}. Trace of the first ${T} characters; the views below are the extension's own webviews.</p>
-<h2>Training</h2><iframe id="dashboard" style="height:900px" srcdoc="${escapeAttr(dashboardPage)}"></iframe>
+<h2>Training</h2><iframe id="dashboard" title="training dashboard" style="height:900px"></iframe>
 <h2>Sample (temperature 0.8)</h2><pre id="sample">${escapeHtml(sample)}</pre>
-<h2>Trace</h2><iframe id="trace" style="height:720px" srcdoc="${escapeAttr(tracePage)}"></iframe>
+<h2>Trace</h2><iframe id="trace" title="trace view" style="height:720px"></iframe>
+${textBlock('bundle', bundle)}${textBlock('page-dashboard', dashboardPage)}${textBlock('page-trace', tracePage)}
+<script>
+// The pages' own tags were written as <\\/script to sit in the text blocks; the bundle stays as written (the
+// same JavaScript either way) so that it cannot close the script element it is put in.
+const bundle = document.getElementById('bundle').textContent;
+for (const view of ['dashboard', 'trace']) {
+  const page = document.getElementById('page-' + view).textContent.replace(/<\\\\\\/script/gi, '</script');
+  const at = page.indexOf(${JSON.stringify(BUNDLE_SLOT)});
+  document.getElementById(view).srcdoc = page.slice(0, at) + '<script>' + bundle + '</' + 'script>' + page.slice(at + ${JSON.stringify(BUNDLE_SLOT)}.length);
+}
+</script>
 </body></html>`;
 writeFileSync(values.out!, html);
 console.log(`wrote ${values.out} (${(html.length / 1e6).toFixed(1)} MB)`);

@@ -26,8 +26,8 @@ if [ $headless = 1 ]; then
   echo "== sample"
   node dist/cli.js sample "$MODEL" --prime "ROMEO:" --temperature 0.8 -n 400 --seed 1 | tee "$OUT/sample.txt"
   echo
-  echo "== trace the first 2000 characters"
-  head -c 2000 samples/tinyshakespeare.txt > "$OUT/excerpt.txt"
+  echo "== trace the first 1000 characters"
+  head -c 1000 samples/tinyshakespeare.txt > "$OUT/excerpt.txt"
   node dist/cli.js trace "$MODEL" --text "$OUT/excerpt.txt" --out "$OUT/trace.safetensors"
   echo "== report"
   node --import tsx scripts/demo-report.ts --model "$MODEL" --trace "$OUT/trace.safetensors" \

@@ -6,6 +6,7 @@
 // loss history, engine, versions — is JSON in the header's `__metadata__["gatescope"]`.
 import type { OptimizerConfig } from './engine';
 import type { ModelConfig } from './model';
+import type { GateSaturation } from './train/gateStats';
 import { type RnnConfig, parseRnnConfig } from './config';
 import { modelConfig, modelParameterShapes, modelToJson, parseModelConfig } from './model';
 import { type TensorMap, formatShape, shapeEquals } from './tensor';
@@ -49,6 +50,10 @@ export interface LossPoint {
   readonly loss: number;
   /** Classifier validation points: accuracy. */
   readonly accuracy?: number;
+  /** Training points: the gradient norm before clipping (a finished run's dashboard redraws it). */
+  readonly gradNorm?: number;
+  /** Validation points: gate saturation at that evaluation. */
+  readonly saturation?: readonly GateSaturation[];
 }
 
 /** Where a run stands: enough to continue it bit for bit. */
@@ -189,11 +194,11 @@ function checkModelParameters(cfg: ModelConfig, params: TensorMap, source: strin
 }
 
 const OPTIMIZER_KINDS = ['sgd', 'adam', 'rmsprop', 'adagrad'];
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /** The training state a --resume continues from, checked so a damaged or hostile file cannot steer the run. */
 function checkTrainingState(t: TrainingState, source: string): void {
   const fail = (what: string): never => { throw new FormatError(`${source}: training state: ${what}`); };
-  const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
   if (!isObject(t)) fail('not an object');
   const count = (v: unknown, what: string, min = 0, max = Number.MAX_SAFE_INTEGER): void => {
     if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) fail(`${what} must be an integer in ${min}..${max}, got ${JSON.stringify(v)}`);
@@ -233,8 +238,18 @@ function checkTrainingState(t: TrainingState, source: string): void {
   if (!(Array.isArray(t.rngState) && t.rngState.length === 4 && t.rngState.every((x) => Number.isInteger(x) && x >= 0 && x <= 0xffffffff))) fail('rngState must be four 32-bit integers');
   for (const [name, h] of [['lossHistory', t.lossHistory], ['validationHistory', t.validationHistory]] as const) {
     if (!Array.isArray(h) || !h.every((p) => isObject(p) && Number.isInteger(p.step) && typeof p.loss === 'number')) fail(`${name} must be a list of {step, loss}`);
+    if (!h.every((p) => p.gradNorm === undefined || typeof p.gradNorm === 'number')) fail(`${name}: gradNorm must be a number`);
+    if (!h.every((p) => p.saturation === undefined || (Array.isArray(p.saturation) && p.saturation.every(isSaturation)))) {
+      fail(`${name}: saturation must be a list of {layer, reverse, gate, low, high}`);
+    }
   }
   if (!isObject(t.data) || !Array.isArray(t.data.sources) || typeof t.data.tokens !== 'number') fail('data must be {sources, tokens}');
+}
+
+function isSaturation(x: unknown): boolean {
+  if (!isObject(x)) return false;
+  const fraction = (v: unknown) => typeof v === 'number' && v >= 0 && v <= 1;
+  return Number.isInteger(x.layer) && typeof x.reverse === 'boolean' && typeof x.gate === 'string' && x.gate.length <= 2 && fraction(x.low) && fraction(x.high);
 }
 
 /** Optimizer buffers shaped as their parameters, and a carried state shaped [L*D, B, H]. */

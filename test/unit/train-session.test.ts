@@ -119,3 +119,17 @@ test('evaluation during a run reads a bounded prefix of the validation split, th
   assert.equal(last.validationBatches, last.validationBatchesTotal, 'the whole split at the end');
   assert.equal(last.validationLoss, run.validationLoss());
 });
+
+test('the checkpoint keeps each step\'s gradient norm and each evaluation\'s gate saturation (a finished run redraws them); bad ones are refused', () => {
+  const s = session();
+  const events = [...s.run()];
+  const ck = parseCheckpoint(serializeCheckpoint(s.checkpoint()));
+  const steps = events.filter((e) => e.kind === 'step');
+  assert.deepEqual(ck.training!.lossHistory.map((p) => p.gradNorm), steps.map((e) => e.gradNorm));
+  const evals = events.filter((e) => e.kind === 'eval');
+  assert.equal(ck.training!.validationHistory.length, evals.length);
+  ck.training!.validationHistory.forEach((p, k) => assert.deepEqual(p.saturation, evals[k].gateSaturation));
+  assert.ok(evals[0].gateSaturation.length > 0);
+  const bad = { ...ck, training: { ...ck.training!, validationHistory: [{ step: 4, loss: 1, saturation: [{ layer: 0, reverse: false, gate: 'i', low: 2, high: 0 }] }] } };
+  assert.throws(() => parseCheckpoint(serializeCheckpoint(bad), 'x.safetensors'), /x\.safetensors: training state: validationHistory: saturation must be a list/);
+});

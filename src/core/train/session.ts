@@ -110,7 +110,7 @@ export class TrainSession {
         this.restore(restored);
         throw new TrainingDivergedError(failedStep, r.loss, restored.training?.step ?? 0);
       }
-      this.lossHistory.push({ step: this.stepsDone, loss: r.loss });
+      this.lossHistory.push({ step: this.stepsDone, loss: r.loss, ...(Number.isFinite(r.gradNorm) ? { gradNorm: r.gradNorm } : {}) });
       sinceEval.push(r.loss);
       const tokens = batchTokens(batch);
       recent = recent.steps >= 20 ? { steps: 1, tokens, seconds } : { steps: recent.steps + 1, tokens: recent.tokens + tokens, seconds: recent.seconds + seconds };
@@ -228,11 +228,14 @@ export class TrainSession {
 
   private evaluate(sinceEval: number[], full: boolean): TrainEvent {
     const v = this.validation(full);
-    this.validationHistory.push({ step: this.stepsDone, loss: v.loss, ...(v.accuracy !== undefined ? { accuracy: v.accuracy } : {}) });
+    const gateSaturation = this.gateStatistics();
+    this.validationHistory.push({
+      step: this.stepsDone, loss: v.loss, ...(v.accuracy !== undefined ? { accuracy: v.accuracy } : {}), ...(gateSaturation.length ? { saturation: gateSaturation } : {}),
+    });
     return {
       kind: 'eval', step: this.stepsDone,
       trainLoss: sinceEval.reduce((a, b) => a + b, 0) / Math.max(1, sinceEval.length),
-      validationLoss: v.loss, validationBits: v.loss / Math.LN2, gateSaturation: this.gateStatistics(),
+      validationLoss: v.loss, validationBits: v.loss / Math.LN2, gateSaturation,
       validationBatches: v.batches, validationBatchesTotal: v.of,
       ...(v.accuracy !== undefined ? { validationAccuracy: v.accuracy } : {}),
     };
