@@ -56,6 +56,16 @@ export interface LossPoint {
   readonly saturation?: readonly GateSaturation[];
 }
 
+/** A text the model generated during its training run. */
+export interface TextSample {
+  readonly step: number;
+  readonly temperature: number;
+  readonly text: string;
+}
+
+/** Samples a checkpoint keeps: the dashboard lists the latest few; older ones are dropped to bound the header. */
+export const MAX_KEPT_SAMPLES = 20;
+
 /** Where a run stands: enough to continue it bit for bit. */
 export interface TrainingState {
   readonly settings: TrainSettings;
@@ -67,6 +77,8 @@ export interface TrainingState {
   readonly rngState: readonly number[];
   readonly lossHistory: readonly LossPoint[];
   readonly validationHistory: readonly LossPoint[];
+  /** The latest samples the run generated (at most MAX_KEPT_SAMPLES; absent in files from before they were kept). */
+  readonly samples?: readonly TextSample[];
   readonly elapsedSeconds: number;
   /** Training text summary: files and token count, to notice a different corpus on resume. */
   readonly data: { readonly sources: readonly string[]; readonly tokens: number };
@@ -242,6 +254,10 @@ function checkTrainingState(t: TrainingState, source: string): void {
     if (!h.every((p) => p.saturation === undefined || (Array.isArray(p.saturation) && p.saturation.every(isSaturation)))) {
       fail(`${name}: saturation must be a list of {layer, reverse, gate, low, high}`);
     }
+  }
+  if (t.samples !== undefined && !(Array.isArray(t.samples) && t.samples.length <= MAX_KEPT_SAMPLES
+    && t.samples.every((x) => isObject(x) && Number.isInteger(x.step) && typeof x.temperature === 'number' && typeof x.text === 'string'))) {
+    fail(`samples must be a list of at most ${MAX_KEPT_SAMPLES} {step, temperature, text}`);
   }
   if (!isObject(t.data) || !Array.isArray(t.data.sources) || typeof t.data.tokens !== 'number') fail('data must be {sources, tokens}');
 }

@@ -120,8 +120,8 @@ test('evaluation during a run reads a bounded prefix of the validation split, th
   assert.equal(last.validationLoss, run.validationLoss());
 });
 
-test('the checkpoint keeps each step\'s gradient norm and each evaluation\'s gate saturation (a finished run redraws them); bad ones are refused', () => {
-  const s = session();
+test('the checkpoint keeps each step\'s gradient norm, each evaluation\'s gate saturation and the samples (a finished run redraws them); bad ones are refused', () => {
+  const s = session({ ...settings, sampleEvery: 4, sampleLength: 12 });
   const events = [...s.run()];
   const ck = parseCheckpoint(serializeCheckpoint(s.checkpoint()));
   const steps = events.filter((e) => e.kind === 'step');
@@ -130,6 +130,7 @@ test('the checkpoint keeps each step\'s gradient norm and each evaluation\'s gat
   assert.equal(ck.training!.validationHistory.length, evals.length);
   ck.training!.validationHistory.forEach((p, k) => assert.deepEqual(p.saturation, evals[k].gateSaturation));
   assert.ok(evals[0].gateSaturation.length > 0);
+  assert.deepEqual(ck.training!.samples, events.filter((e) => e.kind === 'sample').map((e) => ({ step: e.step, temperature: 0.8, text: e.text })));
   const bad = { ...ck, training: { ...ck.training!, validationHistory: [{ step: 4, loss: 1, saturation: [{ layer: 0, reverse: false, gate: 'i', low: 2, high: 0 }] }] } };
   assert.throws(() => parseCheckpoint(serializeCheckpoint(bad), 'x.safetensors'), /x\.safetensors: training state: validationHistory: saturation must be a list/);
 });

@@ -4,7 +4,7 @@
 // a generator, so the caller decides between steps whether to go on (cancel) and when to checkpoint.
 import type { LmBatch, LmEngine } from '../engine';
 import type { ModelConfig } from '../model';
-import type { Checkpoint, LossPoint, TrainSettings, TrainingState } from '../checkpoint';
+import { type Checkpoint, type LossPoint, MAX_KEPT_SAMPLES, type TextSample, type TrainSettings, type TrainingState } from '../checkpoint';
 import { createRng, type Rng } from '../random';
 import type { Vocabulary } from '../data/tokenizer';
 import { sampleText } from '../sample';
@@ -31,6 +31,8 @@ export interface SessionInit {
 export { DataTooSmallError } from './trainingData';
 
 const GATE_STREAMS = 4;
+/** Samples during training are drawn at this temperature (char-rnn's usual). */
+const SAMPLE_TEMPERATURE = 0.8;
 
 export class TrainSession {
   readonly settings: TrainSettings;
@@ -47,6 +49,7 @@ export class TrainSession {
   private elapsed: number;
   private readonly lossHistory: LossPoint[];
   private readonly validationHistory: LossPoint[];
+  private readonly samples: TextSample[];
   private lastGood: Checkpoint | null = null;
 
   constructor(init: SessionInit) {
@@ -67,6 +70,7 @@ export class TrainSession {
     this.elapsed = t?.elapsedSeconds ?? 0;
     this.lossHistory = [...(t?.lossHistory ?? [])];
     this.validationHistory = [...(t?.validationHistory ?? [])];
+    this.samples = [...(t?.samples ?? [])];
     if (init.resume) this.restore(init.resume);
   }
 
@@ -125,7 +129,10 @@ export class TrainSession {
         this.lastGood = this.checkpoint();
       }
       if (s.sampleEvery > 0 && this.stepsDone % s.sampleEvery === 0 && this.data.task === 'lm') {
-        yield { kind: 'sample', step: this.stepsDone, text: this.sample() };
+        const text = this.sample();
+        this.samples.push({ step: this.stepsDone, temperature: SAMPLE_TEMPERATURE, text });
+        if (this.samples.length > MAX_KEPT_SAMPLES) this.samples.shift();
+        yield { kind: 'sample', step: this.stepsDone, text };
       }
     }
   }
@@ -180,7 +187,7 @@ export class TrainSession {
   }
 
   sample(length = this.settings.sampleLength, seed = this.settings.seed + this.stepsDone): string {
-    return sampleText(this.config, this.engine.getParameters(), this.vocab, { length, temperature: 0.8, seed }).generated;
+    return sampleText(this.config, this.engine.getParameters(), this.vocab, { length, temperature: SAMPLE_TEMPERATURE, seed }).generated;
   }
 
   /** The run as a checkpoint: weights, optimizer state, carried state, position, histories. */
@@ -188,7 +195,7 @@ export class TrainSession {
     const carried = this.engine.getCarriedState?.();
     const training: TrainingState = {
       settings: this.settings, step: this.stepsDone, window: this.window, epoch: this.epoch, rngState: this.rng.state(),
-      lossHistory: [...this.lossHistory], validationHistory: [...this.validationHistory], elapsedSeconds: this.elapsed,
+      lossHistory: [...this.lossHistory], validationHistory: [...this.validationHistory], samples: [...this.samples], elapsedSeconds: this.elapsed,
       data: { sources: this.sources, tokens: this.data.trainSize + this.data.validationSize },
     };
     return {
@@ -212,6 +219,8 @@ export class TrainSession {
       this.lossHistory.push(...t.lossHistory);
       this.validationHistory.length = 0;
       this.validationHistory.push(...t.validationHistory);
+      this.samples.length = 0;
+      this.samples.push(...(t.samples ?? []));
     }
   }
 
