@@ -7,6 +7,7 @@ import { exportTestState } from './extension/commands/exportTestState';
 import { openModel, sampleTextCommand, useModel } from './extension/commands/modelCommands';
 import { colourByUnit, traceActiveDocument } from './extension/commands/traceCommands';
 import { trainCharLstm } from './extension/commands/trainCharLstm';
+import { Runs, openPythonTerminal, openRun } from './extension/commands/openRun';
 import { DisposableStore } from './extension/lifecycle';
 import { PanelManager } from './extension/panels/panelManager';
 import { GateHoverProvider } from './extension/providers/gateHoverProvider';
@@ -22,7 +23,7 @@ import { readSettings } from './extension/settings';
 import { registerSelfTest } from './extension/selfTest';
 import { registerHostProbe } from './extension/diagnostics/hostProbe';
 import { TrainingStatusBar } from './extension/statusBar';
-import { ModelsTreeProvider } from './extension/tree/modelsTree';
+import { ModelsTreeProvider, runIdOf } from './extension/tree/modelsTree';
 import { watchTraceEdits } from './extension/providers/traceEdits';
 
 let services: Gatescope | undefined;
@@ -123,12 +124,26 @@ export function activate(context: vscode.ExtensionContext): Gatescope {
   command('gatescope.compare', (a) => compare(g, a));
   command('gatescope.sampleText', (a) => sampleTextCommand(g, a));
   command('gatescope.exportTestState', (path, options) => (requireTrust('Exporting the test state') ? exportTestState(g, path, options) : undefined));
-  command('gatescope.showDashboard', () => { g.panels.showDashboard().reveal(); });
+  command('gatescope.showDashboard', (a) => {
+    const panel = g.panels.showDashboard();
+    const runId = runIdOf(a); // a click on a run in the tree shows that run
+    if (runId) panel.showRun(runId);
+    panel.reveal();
+  });
+  command('gatescope.removeRun', (a) => { const runId = runIdOf(a); if (runId) training.remove(runId); });
+  command('gatescope.openSample', async () => {
+    // The bundled sample (the first megabyte of Tiny Shakespeare), read-only in the extension's folder.
+    const doc = await vscode.workspace.openTextDocument(vscode.Uri.joinPath(context.extensionUri, 'samples', 'tinyshakespeare.txt'));
+    await vscode.window.showTextDocument(doc, { preview: false });
+  });
   command('gatescope.showTrace', () => { g.panels.showTrace(); });
   command('gatescope.cancelTraining', () => training.cancel());
   command('gatescope.useModel', (a) => useModel(g, a));
   command('gatescope.colourByUnit', (a) => colourByUnit(g, a));
   command('gatescope.clearUnitColouring', () => decorations.clear());
+  const runs = store.add(new Runs(g));
+  command('gatescope.openRun', (a) => openRun(g, runs, a));
+  command('gatescope.openPythonTerminal', () => { openPythonTerminal(g); });
   context.subscriptions.push(registerSelfTest()); // only with GATESCOPE_SELF_TEST=1 (e2e)
   context.subscriptions.push(registerHostProbe(vscode.Uri.joinPath(context.extensionUri, 'dist').fsPath)); // only with GATESCOPE_HOST_PROBE=1
   output.info(`gatescope activated (${backend.description})`);

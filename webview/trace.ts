@@ -5,15 +5,26 @@
 import type {
   SpanMatch, TensorSelector, ToWebviewMessage, TraceLayout, TracePredictionMessage, TraceProgressMessage, WindowResponse,
 } from '../src/protocol/webview';
-import { parseUnitFilter, parseViewState, sortUnits, type TraceViewState, UNIT_SORTS, type UnitSort } from '../src/extension/logic/viewState';
+import { COLOUR_SCALES, type ColourScale, parseUnitFilter, parseViewState, sortUnits, type TraceViewState, UNIT_SORTS, type UnitSort } from '../src/extension/logic/viewState';
 import { visibleChar } from '../src/extension/logic/tokens';
-import { colour, cssColour, scaleFor } from './colormap';
+import { colour, cssColour, type Scale, scaleFor } from './colormap';
 import { h, setText } from './dom';
-import { byId, type HostChannel } from './vscodeApi';
+import { byId, cssVar, type HostChannel } from './vscodeApi';
 
 const BLOCK = 256;
 const MAX_BLOCKS = 256;
 const CELL_W = 12;
+/** The unit-id axis left of the heatmap and the time axis above it (pixels). */
+const GUTTER_W = 40;
+const AXIS_H = 16;
+/** A time tick every this many timesteps (12 px cells: 120 px apart). */
+const TICK_EVERY = 10;
+
+const COLOUR_SCALE_LABELS: Record<ColourScale, string> = {
+  trace: 'one scale for the trace',
+  unit: 'per unit',
+  window: 'visible window',
+};
 
 interface Block {
   readonly tokens: readonly string[];
@@ -34,6 +45,8 @@ export class TraceView {
   private span: { start: number; end: number } | null = null;
   private dragFrom: number | null = null;
   private onUnits = new Set<number>();
+  /** Per selector, each unit's largest |value| in the blocks loaded so far (grows only: colours stay put while scrolling). */
+  private readonly maxAbs = new Map<string, Float32Array>();
   private frameQueued = false;
   private readonly canvas: HTMLCanvasElement;
 
@@ -50,17 +63,26 @@ export class TraceView {
         labelled('Sort units', h('select', { id: 'unit-sort' }, ...UNIT_SORTS.map((s) => h('option', { value: s, text: s })))),
         labelled('Units', h('input', { id: 'unit-filter', type: 'text', placeholder: 'all, or 3,7,10-20', size: 14 })),
         labelled('Threshold', h('input', { id: 'threshold', type: 'number', step: 0.05, size: 5 })),
-        h('button', { id: 'find-spans', type: 'button', disabled: true, title: 'Select a span (drag over the heatmap) first', text: 'Find units on over span' }),
+        labelled('Colour scale of c', h('select', { id: 'colour-scale', title: 'How the cell state c (unbounded) is coloured; h and gates have fixed ranges' },
+          ...COLOUR_SCALES.map((v) => h('option', { value: v, text: COLOUR_SCALE_LABELS[v] })))),
+        h('button', { id: 'find-spans', type: 'button', disabled: true, title: 'Select a span (drag over the heatmap) first', text: 'Find units active over a span' }),
         h('button', { id: 'clear-filter', type: 'button', text: 'All units' })),
       h('div', { id: 'trace-error', class: 'error', role: 'alert' }),
       h('section', { id: 'trace-prediction', 'aria-label': 'Prediction for the document', 'aria-live': 'polite' }),
       h('div', { id: 'heatmap-box', class: 'heatmap-box' },
-        h('canvas', { id: 'trace-heatmap', tabindex: 0, role: 'img', 'aria-label': 'Heatmap of units by timesteps. Arrow keys scroll and pick units, Enter colours the text by the unit.' }),
+        h('canvas', { id: 'trace-heatmap', tabindex: 0, role: 'img', 'aria-label': 'Heatmap of units (rows) by timesteps (columns). Left and right arrows scroll, up and down pick a unit, Enter colours the text and the editor by the picked unit, Escape clears it.' }),
         h('div', { id: 'trace-tooltip', class: 'tooltip', hidden: true })),
       h('div', { id: 'trace-text', class: 'trace-text', 'aria-label': 'Text under the timesteps' }),
+      h('div', { id: 'colour-bar', class: 'colour-bar', 'aria-label': 'Colour scale' },
+        h('span', { id: 'colour-bar-min', class: 'colour-bar-label' }),
+        h('canvas', { id: 'colour-bar-canvas', width: 160, height: 10 }),
+        h('span', { id: 'colour-bar-max', class: 'colour-bar-label' }),
+        h('span', { id: 'colour-bar-caption', class: 'note' })),
       h('input', { id: 'trace-scroll', type: 'range', min: 0, max: 0, value: 0, step: 1, 'aria-label': 'Scroll timesteps' }),
       h('div', { class: 'toolbar' }, h('span', { id: 'selected-unit', text: 'No unit selected (click a heatmap row).' })),
-      h('section', { 'aria-label': 'Matching spans' }, h('h3', { text: 'Matching spans' }), h('ol', { id: 'span-results' })),
+      h('section', { 'aria-label': 'Matching spans' }, h('h3', { text: 'Matching spans' }),
+        h('p', { id: 'span-summary', class: 'note', text: 'Drag over the heatmap to select a span, then “Find units active over a span”.' }),
+        h('ol', { id: 'span-results' })),
     );
     this.canvas = byId<HTMLCanvasElement>('trace-heatmap');
     this.wireControls();
@@ -78,6 +100,11 @@ export class TraceView {
         this.order = [];
         this.span = null;
         this.onUnits.clear();
+        this.maxAbs.clear();
+        // Results of a span search belong to the trace they were found in.
+        byId('span-results').replaceChildren();
+        setText(byId('span-summary'), 'Drag over the heatmap to select a span, then “Find units active over a span”.');
+        (byId('find-spans') as HTMLButtonElement).disabled = true;
         const sel = this.state.selector;
         const selector: TensorSelector = {
           layer: Math.min(sel.layer, m.layout.numLayers - 1),
@@ -92,7 +119,7 @@ export class TraceView {
         this.fillSelects();
         const unit = m.layout.tokenLevel === 'word' ? 'words' : 'timesteps';
         const what = m.layout.task === 'classify' ? 'classifier' : 'language model';
-        setText(byId('trace-title'), `${m.layout.documentLabel} — ${m.layout.module} ${what}, ${m.layout.numLayers} layer(s) × ${m.layout.hiddenSize} units${m.layout.directions === 2 ? ', bidirectional' : ''}, ${m.layout.length.toLocaleString('en-US')} ${unit}`);
+        setText(byId('trace-title'), `${m.layout.documentLabel} — ${m.layout.module} ${what}, ${m.layout.numLayers} ${m.layout.numLayers === 1 ? 'layer' : 'layers'} × ${m.layout.hiddenSize} units${m.layout.directions === 2 ? ', bidirectional' : ''}, ${m.layout.length.toLocaleString('en-US')} ${unit}`);
         byId('trace-title').title = m.layout.model ?? '';
         this.showPrediction(undefined);
         this.queueFrame();
@@ -198,6 +225,11 @@ export class TraceView {
       if (Number.isFinite(t)) this.setState({ ...this.state, threshold: t });
     });
     (byId('unit-sort') as HTMLSelectElement).value = this.state.sort;
+    (byId('colour-scale') as HTMLSelectElement).value = this.state.colourScale ?? 'trace';
+    change('colour-scale', (v) => {
+      this.setState({ ...this.state, colourScale: v as ColourScale });
+      this.queueFrame();
+    });
     byId('clear-filter').addEventListener('click', () => {
       filter.value = '';
       this.onUnits.clear();
@@ -244,7 +276,7 @@ export class TraceView {
       sel.replaceChildren(...values.map(([v, label]) => h('option', { value: v, text: label })));
       sel.value = current;
     };
-    opts('layer-select', Array.from({ length: l.numLayers }, (_, i) => [String(i), `layer ${i}`]), String(this.state.selector.layer));
+    opts('layer-select', Array.from({ length: l.numLayers }, (_, i) => [String(i), `layer ${i + 1}`]), String(this.state.selector.layer));
     opts('direction-select', l.directions === 2 ? [['0', 'forward'], ['1', 'reverse']] : [['0', 'forward']], String(this.state.selector.direction));
     opts('tensor-select', l.tensors.map((t) => [t, t.replace('gate_', 'gate ')]), this.state.selector.tensor);
   }
@@ -258,7 +290,7 @@ export class TraceView {
   private sendSelectedUnit(): void {
     if (this.layout) this.host.post({ type: 'selectUnit', traceId: this.layout.traceId, selector: this.state.selector, unit: this.state.unit });
     setText(byId('selected-unit'), this.state.unit === null ? 'No unit selected (click a heatmap row).'
-      : `Unit ${this.state.unit} of ${this.state.selector.tensor}, layer ${this.state.selector.layer}: the text and the editor are coloured by it.`);
+      : `Unit ${this.state.unit} of ${this.state.selector.tensor.replace('gate_', 'gate ')}, layer ${this.state.selector.layer + 1}${this.state.selector.direction === 1 ? ' reverse' : ''}: the text and the editor are coloured by it.`);
   }
 
   private onKey(e: KeyboardEvent): void {
@@ -274,6 +306,12 @@ export class TraceView {
       case 'ArrowUp': if (rows.length) this.selectUnit(rows[Math.max(0, row - 1)]); break;
       case 'ArrowDown': if (rows.length) this.selectUnit(rows[Math.min(rows.length - 1, row + 1)]); break;
       case 'Escape': this.selectUnit(null); break;
+      case 'Enter':
+      case ' ':
+        // What the label promises: colour the text (and the editor) by the picked unit — the first row when none is.
+        if (rows.length) this.selectUnit(this.state.unit ?? rows[0]);
+        if (this.layout) this.host.post({ type: 'revealInEditor', traceId: this.layout.traceId, position: this.state.position });
+        break;
       default: return;
     }
     e.preventDefault();
@@ -340,7 +378,16 @@ export class TraceView {
     if (!this.layout || m.traceId !== this.layout.traceId) return;
     const key = `${selectorKey(m.selector)}#${Math.floor(m.start / BLOCK)}`;
     this.pending.delete(key);
-    this.blocks.set(key, { tokens: m.tokens, data: new Float32Array(m.data) });
+    const data = new Float32Array(m.data);
+    this.blocks.set(key, { tokens: m.tokens, data });
+    const H = this.layout.hiddenSize;
+    const sk = selectorKey(m.selector);
+    const max = this.maxAbs.get(sk) ?? new Float32Array(H);
+    for (let i = 0; i < data.length; i++) {
+      const v = Math.abs(data[i]);
+      if (v > max[i % H]) max[i % H] = v;
+    }
+    this.maxAbs.set(sk, max);
     while (this.blocks.size > MAX_BLOCKS) this.blocks.delete(this.blocks.keys().next().value as string);
     setText(byId('trace-error'), '');
     this.queueFrame();
@@ -383,26 +430,32 @@ export class TraceView {
   private async findSpans(): Promise<void> {
     if (!this.layout || !this.span) return;
     const { start, end } = this.span;
+    const traceId = this.layout.traceId;
     const results = byId('span-results');
-    results.replaceChildren(h('li', { text: 'Searching…' }));
+    const summary = byId('span-summary');
+    results.replaceChildren();
+    setText(summary, 'Searching…');
     try {
       const r = await this.host.request<Extract<ToWebviewMessage, { type: 'spans' }>>((id) => ({
-        type: 'findSpans', id, traceId: this.layout!.traceId, selector: this.state.selector, start, end, threshold: this.state.threshold,
+        type: 'findSpans', id, traceId, selector: this.state.selector, start, end, threshold: this.state.threshold,
       }));
+      if (this.layout?.traceId !== traceId) return; // traced again meanwhile: these results are stale
       this.onUnits = new Set(r.units);
       this.queueFrame();
-      results.replaceChildren(
-        h('li', { class: 'summary', text: `${r.units.length} unit(s) above ${this.state.threshold} over ${start}..${end}: ${r.units.join(', ') || 'none'}; ${r.matches.length} matching span(s) in the first ${r.scanned.toLocaleString('en-US')} timesteps.` }),
-        ...r.matches.map((m: SpanMatch) => {
-          const li = h('li', {}, h('button', { type: 'button', class: 'link', 'data-start': m.start, text: `${m.start}..${m.end}` }), ' ', h('code', { text: m.text.replace(/\n/g, '⏎') }));
-          li.querySelector('button')!.addEventListener('click', () => {
-            this.scrollTo(m.start - 4);
-            this.host.post({ type: 'revealInEditor', traceId: this.layout!.traceId, position: m.start });
-          });
-          return li;
-        }));
+      setText(summary, `${r.units.length} ${r.units.length === 1 ? 'unit' : 'units'} above ${this.state.threshold} over t ${start}..${end}: ${r.units.join(', ') || 'none'}; ${r.matches.length} matching ${r.matches.length === 1 ? 'span' : 'spans'} in the first ${r.scanned.toLocaleString('en-US')} timesteps.`);
+      const visible = (text: string): string => text.replace(/\n/g, '⏎');
+      results.replaceChildren(...r.matches.map((m: SpanMatch) => {
+        const li = h('li', {}, h('button', { type: 'button', class: 'link', 'data-start': m.start, text: `t ${m.start}..${m.end}` }), ' ',
+          h('code', {}, ...(m.before ? [h('span', { class: 'context', text: visible(m.before) })] : []), h('mark', { text: visible(m.text) }),
+            ...(m.after ? [h('span', { class: 'context', text: visible(m.after) })] : [])));
+        li.querySelector('button')!.addEventListener('click', () => {
+          this.scrollTo(m.start - 4);
+          this.host.post({ type: 'revealInEditor', traceId, position: m.start });
+        });
+        return li;
+      }));
     } catch (err) {
-      results.replaceChildren(h('li', { class: 'error', text: (err as Error).message }));
+      setText(summary, (err as Error).message);
     }
   }
 
@@ -423,11 +476,13 @@ export class TraceView {
 
   private cellAt(e: MouseEvent): { t: number; unit: number | null } {
     const rect = this.canvas.getBoundingClientRect();
-    const col = Math.floor((e.clientX - rect.left) / CELL_W);
+    const x = e.clientX - rect.left - GUTTER_W;
+    const y = e.clientY - rect.top - AXIS_H;
+    const col = Math.floor(x / CELL_W);
     const rows = this.visibleUnits();
-    const row = Math.floor((e.clientY - rect.top) / this.rowHeight(rows.length));
+    const row = y < 0 ? -1 : Math.floor(y / this.rowHeight(rows.length));
     const t = this.state.position + col;
-    return { t: this.layout && t < this.layout.length ? t : -1, unit: rows[row] ?? null };
+    return { t: this.layout && x >= 0 && t < this.layout.length ? t : -1, unit: rows[row] ?? null };
   }
 
   private showTooltip(e: MouseEvent): void {
@@ -440,17 +495,33 @@ export class TraceView {
     const s = this.slice(t, t + 1);
     if (!s) return;
     const v = s.data[unit];
-    tip.textContent = `t ${t} '${this.layout.tokenLevel === 'word' ? s.tokens[0] : visibleChar(s.tokens[0])}' · unit ${unit} · ${this.state.selector.tensor} = ${v.toFixed(4)}`;
+    tip.textContent = `t ${t} '${this.layout.tokenLevel === 'word' ? s.tokens[0] : visibleChar(s.tokens[0])}' · unit ${unit} · ${this.state.selector.tensor.replace('gate_', 'gate ')} = ${v.toFixed(4)}`;
     tip.style.left = `${e.offsetX + 12}px`;
     tip.style.top = `${e.offsetY + 12}px`;
     tip.hidden = false;
+  }
+
+  /** How values of the current tensor are coloured: unit u's scale (c per the colour-scale option, fixed ranges otherwise). */
+  private scales(window: Float32Array): (u: number) => Scale {
+    const tensor = this.state.selector.tensor;
+    const mode = this.state.colourScale ?? 'trace';
+    const seen = this.maxAbs.get(selectorKey(this.state.selector));
+    if (tensor !== 'c' || mode === 'window' || !seen) {
+      let maxAbs = 0;
+      for (let i = 0; i < window.length; i++) maxAbs = Math.max(maxAbs, Math.abs(window[i]));
+      const one = scaleFor(tensor, maxAbs);
+      return () => one;
+    }
+    if (mode === 'unit') return (u) => scaleFor(tensor, seen[u]);
+    const one = scaleFor(tensor, seen.reduce((a, b) => Math.max(a, b), 0));
+    return () => one;
   }
 
   private draw(): void {
     const l = this.layout;
     if (!l) return;
     const box = byId('heatmap-box');
-    this.columns = Math.max(8, Math.floor(box.clientWidth / CELL_W));
+    this.columns = Math.max(8, Math.floor((box.clientWidth - GUTTER_W) / CELL_W));
     const scroll = byId<HTMLInputElement>('trace-scroll');
     scroll.max = String(Math.max(0, l.length - this.columns));
     scroll.value = String(this.state.position);
@@ -467,53 +538,118 @@ export class TraceView {
     if (this.order.length !== H) this.order = sortUnits(s.data, H, this.state.sort);
     const rows = this.visibleUnits();
     const rh = this.rowHeight(rows.length);
-    const width = this.columns * CELL_W;
-    const height = Math.max(rh, rows.length * rh);
+    const width = GUTTER_W + this.columns * CELL_W;
+    const height = AXIS_H + Math.max(rh, rows.length * rh);
     if (this.canvas.width !== width || this.canvas.height !== height) {
       this.canvas.width = width;
       this.canvas.height = height;
     }
     const ctx = this.canvas.getContext('2d')!;
-    let maxAbs = 0;
-    for (let i = 0; i < s.data.length; i++) maxAbs = Math.max(maxAbs, Math.abs(s.data[i]));
-    const scale = scaleFor(this.state.selector.tensor, maxAbs);
-    const img = ctx.createImageData(width, height);
-    const px = img.data;
+    ctx.clearRect(0, 0, width, height);
+    const scaleOf = this.scales(s.data);
     const cols = t1 - t0;
+    const mapW = this.columns * CELL_W;
+    const mapH = height - AXIS_H;
+    const img = ctx.createImageData(mapW, mapH);
+    const px = img.data;
     const cell = new Uint8ClampedArray(4);
     rows.forEach((u, r) => {
+      const scale = scaleOf(u);
       for (let c = 0; c < cols; c++) {
         colour(s.data[c * H + u], scale, cell, 0);
         for (let y = r * rh; y < (r + 1) * rh; y++) {
-          let at = (y * width + c * CELL_W) * 4;
+          let at = (y * mapW + c * CELL_W) * 4;
           for (let x = 0; x < CELL_W; x++, at += 4) px.set(cell, at);
         }
       }
     });
-    ctx.putImageData(img, 0, 0);
+    ctx.putImageData(img, GUTTER_W, AXIS_H);
+    this.drawAxes(ctx, rows, rh, t0, t1);
     if (this.span) {
       const a = Math.max(t0, this.span.start) - t0;
       const b = Math.min(t1, this.span.end) - t0;
       if (b > a) {
-        ctx.strokeStyle = '#ffcc00';
+        ctx.strokeStyle = cssVar('--vscode-charts-yellow', '#cca700');
         ctx.lineWidth = 2;
-        ctx.strokeRect(a * CELL_W + 1, 1, (b - a) * CELL_W - 2, height - 2);
+        ctx.strokeRect(GUTTER_W + a * CELL_W + 1, AXIS_H + 1, (b - a) * CELL_W - 2, mapH - 2);
       }
     }
     const selRow = this.state.unit === null ? -1 : rows.indexOf(this.state.unit);
     if (selRow >= 0) {
-      ctx.strokeStyle = '#ffffff';
+      // The theme's focus colour, two pixels, with a contrasting inner line: visible on light and dark themes and on any cell colour.
+      ctx.lineWidth = 2;
+      ctx.strokeStyle = cssVar('--vscode-focusBorder', '#0078d4');
+      ctx.strokeRect(GUTTER_W + 1, AXIS_H + selRow * rh + 1, mapW - 2, Math.max(2, rh - 2));
       ctx.lineWidth = 1;
-      ctx.strokeRect(0.5, selRow * rh + 0.5, width - 1, rh - 1);
+      ctx.strokeStyle = cssVar('--vscode-editor-background', '#ffffff');
+      if (rh >= 6) ctx.strokeRect(GUTTER_W + 2.5, AXIS_H + selRow * rh + 2.5, mapW - 5, rh - 5);
     }
-    this.drawText(s, H, scale);
+    this.canvas.dataset.selectedRow = String(selRow);
+    this.drawColourBar(scaleOf(this.state.unit ?? rows[0] ?? 0));
+    this.drawText(s, H, scaleOf);
   }
 
-  private drawText(s: { data: Float32Array; tokens: string[] }, H: number, scale: ReturnType<typeof scaleFor>): void {
+  /** Unit ids left of the rows, timestep ticks above the columns, in the theme's foreground colour. */
+  private drawAxes(ctx: CanvasRenderingContext2D, rows: readonly number[], rh: number, t0: number, t1: number): void {
+    const fg = cssVar('--vscode-descriptionForeground', cssVar('--vscode-foreground', '#888'));
+    const font = cssVar('--vscode-editor-font-family', 'monospace');
+    ctx.fillStyle = fg;
+    ctx.strokeStyle = fg;
+    ctx.font = `10px ${font}`;
+    ctx.textBaseline = 'middle';
+    ctx.textAlign = 'right';
+    const every = Math.max(1, Math.ceil(11 / rh)); // a label every row when rows are at least 11 px tall
+    rows.forEach((u, r) => {
+      if (r % every === 0 || u === this.state.unit) ctx.fillText(String(u), GUTTER_W - 4, AXIS_H + r * rh + rh / 2);
+    });
+    ctx.textAlign = 'left';
+    ctx.textBaseline = 'alphabetic';
+    ctx.lineWidth = 1;
+    for (let t = Math.ceil(t0 / TICK_EVERY) * TICK_EVERY; t < t1; t += TICK_EVERY) {
+      const x = GUTTER_W + (t - t0) * CELL_W + 0.5;
+      ctx.beginPath();
+      ctx.moveTo(x, AXIS_H - 4);
+      ctx.lineTo(x, AXIS_H);
+      ctx.stroke();
+      ctx.fillText(t.toLocaleString('en-US'), x + 2, AXIS_H - 5);
+    }
+    ctx.textAlign = 'right';
+    ctx.fillText('unit', GUTTER_W - 4, AXIS_H - 5);
+  }
+
+  /** The colour bar under the heatmap: the range of the colours and what sets it. */
+  private drawColourBar(scale: Scale): void {
+    const canvas = byId<HTMLCanvasElement>('colour-bar-canvas');
+    const ctx = canvas.getContext('2d')!;
+    const img = ctx.createImageData(canvas.width, canvas.height);
+    const lo = scale.kind === 'sequential' ? 0 : -scale.max;
+    const hi = scale.kind === 'sequential' ? 1 : scale.max;
+    const px = new Uint8ClampedArray(4);
+    for (let x = 0; x < canvas.width; x++) {
+      colour(lo + ((hi - lo) * x) / (canvas.width - 1), scale, px, 0);
+      for (let y = 0; y < canvas.height; y++) img.data.set(px, (y * canvas.width + x) * 4);
+    }
+    ctx.putImageData(img, 0, 0);
+    const fmt = (v: number): string => (v < 0 ? `−${Math.abs(v).toPrecision(2)}` : v.toPrecision(2).replace(/\.0+$/, ''));
+    setText(byId('colour-bar-min'), scale.kind === 'sequential' ? '0' : fmt(lo));
+    setText(byId('colour-bar-max'), scale.kind === 'sequential' ? '1' : `+${fmt(hi)}`);
+    const tensor = this.state.selector.tensor;
+    const mode = this.state.colourScale ?? 'trace';
+    const how = tensor !== 'c' ? (scale.kind === 'sequential' ? 'a sigmoid gate lives in [0, 1]' : 'tanh lives in [−1, 1]')
+      : mode === 'window' ? 'largest |c| in the visible window'
+        : mode === 'unit' ? `largest |c| of ${this.state.unit === null ? 'each unit' : `unit ${this.state.unit}`} in the trace loaded so far`
+          : 'largest |c| in the trace loaded so far';
+    setText(byId('colour-bar-caption'), `${tensor.replace('gate_', 'gate ')}: ${how}`);
+    byId('colour-bar').dataset.max = String(hi);
+  }
+
+  private drawText(s: { data: Float32Array; tokens: string[] }, H: number, scaleOf: (u: number) => Scale): void {
     const unit = this.state.unit;
     const t0 = this.state.position;
     const box = byId('trace-text');
+    box.style.paddingLeft = `${GUTTER_W}px`;
     const words = this.layout?.tokenLevel === 'word';
+    const scale = unit === null ? undefined : scaleOf(unit);
     const spans = s.tokens.map((tok, c) => {
       // A word gets its cell like a character does: its first letters show, all of it in the tooltip.
       const el = h('span', { 'data-t': t0 + c, title: words ? `t ${t0 + c}: ${tok}` : `t ${t0 + c}`, text: words ? tok : visibleChar(tok) });
@@ -522,7 +658,7 @@ export class TraceView {
         el.style.overflow = 'hidden';
         el.style.textAlign = 'left';
       }
-      if (unit !== null) el.style.background = cssColour(s.data[c * H + unit], scale);
+      if (unit !== null && scale) el.style.background = cssColour(s.data[c * H + unit], scale);
       return el;
     });
     box.replaceChildren(...spans);

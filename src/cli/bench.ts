@@ -5,6 +5,7 @@
 //   classify  Embedding(20000, 100) -> bidirectional LSTM 2x128 -> last -> Linear(4), batch 64, lengths 20-200
 //             (packed: pack_padded_sequence(enforce_sorted=False) in PyTorch)
 // all trained with Adam on cross-entropy in float32.
+// `gatescope bench --document [N]`: one N-character document prepared as the extension does (src/cli/benchDocument.ts).
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
@@ -16,7 +17,9 @@ import { type Rng, createRng } from '../core/random';
 import { type EngineChoice, availableEngines, createLmEngine, initTfjsBackend, traceLm } from '../engines';
 import { createNativeLmEngine } from '../engines/native';
 import { createWasmLmEngine } from '../engines/wasm';
+import { DEFAULT_CHECKPOINT_EVERY } from '../worker/documentTrace';
 import { parseCli } from './args';
+import { runDocumentBench } from './benchDocument';
 import { UsageError } from './errors';
 import { benchTrainRun } from './benchTrainRun';
 
@@ -203,6 +206,15 @@ function timeTrace(chars: number, streams: number, choice: 'native' | 'wasm'): T
 
 export async function run(args: string[]): Promise<number> {
   if (args.includes('--train-run')) return benchTrainRun(args.filter((a) => a !== '--train-run'));
+  // --document [N]: the single-sequence document preparation benchmark (src/cli/benchDocument.ts).
+  const doc = args.indexOf('--document');
+  if (doc >= 0) {
+    const next = args[doc + 1];
+    const counted = next !== undefined && /^\d+$/.test(next);
+    const chars = counted ? Number(next) : 1_000_000;
+    if (!(chars >= 2 * DEFAULT_CHECKPOINT_EVERY)) throw new UsageError(`--document needs at least ${2 * DEFAULT_CHECKPOINT_EVERY} characters, got ${chars}`);
+    return runDocumentBench([...args.slice(0, doc), ...args.slice(doc + (counted ? 2 : 1))], chars);
+  }
   const { values } = parseCli(args, {
     json: { type: 'boolean' }, engines: { type: 'string' }, steps: { type: 'string' }, warmup: { type: 'string' },
     'no-torch': { type: 'boolean' }, 'trace-chars': { type: 'string' }, 'trace-streams': { type: 'string' },

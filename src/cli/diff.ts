@@ -2,18 +2,13 @@
 // the same model (core/diff/equivalence.ts): tensors aligned by what they are for, biases compared by
 // what enters the gates, consistent transposed layouts accepted; a DIFFERENT verdict names the mistake
 // and what to change on which side. Exit 0 equivalent, 1 different, 2 bad input.
-import { statSync } from 'node:fs';
-import { basename } from 'node:path';
-import { type ModelDiffReport, type SideInfo, compareModels } from '../core/diff/equivalence';
+import type { ModelDiffReport } from '../core/diff/equivalence';
 import { verdictText } from '../core/diff/verdict';
-import { type Tensor, type TensorMap, formatShape } from '../core/tensor';
-import type { ModelImportOptions } from '../core/formats/model';
-import type { ImportedModel } from '../core/layouts/model';
+import { formatShape } from '../core/tensor';
 import { parseCli } from './args';
 import { UsageError } from './errors';
 import { IMPORT_FLAGS_HELP, IMPORT_FLAG_OPTIONS, importOptions } from './importFlags';
-import { type CanonicalFile, loadCanonical } from '../node/loadCanonical';
-import { loadModelFile, loadTensorFileAt } from '../node/loadModelFile';
+import { compareComparable, readComparable } from '../node/compareFiles';
 
 const HELP = `usage: gatescope diff A B [--rtol R] [--strict] [--json] [import flags]
   A, B     safetensors, .pt, .npz/.npy, Keras .h5/.weights.h5/.keras, TensorFlow.js model.json, .onnx;
@@ -86,77 +81,6 @@ function number(v: string | undefined, flag: string): number | undefined {
   return x;
 }
 
-/**
- * What a file records beyond its tensors. Imported models say what they record (ImportSource.recorded);
- * the rest is assumed (a plain state_dict is nn.LSTM/GRU's: sigmoid gates, reset after). Plain files
- * with PyTorch names that can record more (gatescope's safetensors metadata, a pickled module's mode)
- * are read once more through loadModelFile, best effort; from-scratch files have their own names read,
- * so that a verdict can use them.
- */
-async function sideInfo(f: CanonicalFile, path: string, side: 'A' | 'B', opts: ModelImportOptions, forgetBias: number | undefined): Promise<SideInfo> {
-  const label = `file ${side} (${basename(path)})`;
-  let m: ImportedModel | undefined = f.model;
-  if (!m && !/\.np[yz]$/i.test(path) && sizeOf(path) <= SECOND_READ_BYTES) {
-    try {
-      m = await loadModelFile(path, opts);
-    } catch {
-      // not a model: a trace, a trajectory, a file with more than one reading
-    }
-  }
-  const fb = forgetBias === undefined ? {} : { forgetBias };
-  const flags = { recurrentActivation: opts.recurrentActivation, nonlinearity: opts.nonlinearity, gruReset: opts.gruReset };
-  const rec = { ...(m?.source.recorded ?? {}) };
-  const assumed = (['recurrentActivation', 'nonlinearity', 'gruReset'] as const).filter((k) => rec[k] === undefined && flags[k] === undefined);
-  if (!m) {
-    return {
-      layout: 'pytorch', format: f.description, recurrentActivation: opts.recurrentActivation ?? 'sigmoid', gruReset: opts.gruReset ?? 'after',
-      ...(opts.nonlinearity ? { nonlinearity: opts.nonlinearity } : {}), assumed, headActivation: 'linear', label, ...fb,
-    };
-  }
-  const cfg = m.config;
-  const layout = m.source.layout;
-  const own = /^(scratch-|min-char-rnn|recurrentjs)/.test(layout);
-  let rawNames: string[] | undefined;
-  if (own) {
-    try {
-      rawNames = [...loadTensorFileAt(path).keys()];
-    } catch {
-      // a JSON program file (recurrentjs): its names follow the program's scheme
-    }
-  }
-  const inputLetter = m.source.notes.some((n) => /: U is the input weight/.test(n)) ? 'U' as const : undefined;
-  return {
-    layout, format: m.source.format, recurrentActivation: cfg.recurrentActivation, gruReset: cfg.gruReset,
-    // An Elman RNN's nonlinearity only when the file or a flag says it (a state_dict does not).
-    ...(cfg.module === 'RNN' && !assumed.includes('nonlinearity') ? { nonlinearity: cfg.nonlinearity } : {}),
-    assumed, headActivation: m.head?.activation ?? 'linear',
-    ...(layout === 'scratch-fused' && opts.gateOrder ? { gateOrder: opts.gateOrder.split(/[\s,]+/).filter(Boolean).map((g) => g.toLowerCase()) } : {}),
-    ...(rawNames ? { rawNames } : {}), ...(inputLetter ? { inputLetter } : {}),
-    label, ...fb,
-  };
-}
-
-/**
- * The tensors to compare, with the model's head when loadCanonical leaves it out (an import without a
- * runnable model, e.g. a Keras LSTM with return_sequences=false, still has its Dense layer).
- */
-function withHead(f: CanonicalFile): TensorMap {
-  const h = f.model?.head;
-  if (!h || [...f.tensors.keys()].some((k) => /^head\./.test(k)) || [...f.tensors.keys()].some((k) => /^epoch\d+\./.test(k))) return f.tensors;
-  return new Map([...f.tensors, ['head.weight', h.weight], ...(h.bias ? [['head.bias', h.bias] as [string, Tensor]] : [])]);
-}
-
-/** Files up to this size are read a second time for what they record; bigger ones are taken as they load. */
-const SECOND_READ_BYTES = 256 * 2 ** 20;
-
-function sizeOf(path: string): number {
-  try {
-    return statSync(path).size;
-  } catch {
-    return Infinity;
-  }
-}
-
 const OPTIONS = {
   rtol: { type: 'string' }, json: { type: 'boolean' }, strict: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
   'forget-bias-a': { type: 'string' }, 'forget-bias-b': { type: 'string' }, ...IMPORT_FLAG_OPTIONS,
@@ -175,17 +99,13 @@ export async function diffFiles(args: string[]): Promise<{ report?: ModelDiffRep
   const fbA = number(values['forget-bias-a'], '--forget-bias-a');
   const fbB = number(values['forget-bias-b'], '--forget-bias-b');
   const opts = importOptions(values);
-  const [a, b] = await Promise.all(positionals.map((p) => loadCanonical(p, opts)));
-  const [infoA, infoB] = await Promise.all([sideInfo(a, positionals[0], 'A', opts, fbA), sideInfo(b, positionals[1], 'B', opts, fbB)]);
-  const report = compareModels(withHead(a), withHead(b), infoA, infoB, { rtol, strict: !!values.strict });
-  const notes = [...report.notes, ...(a.model?.source.notes ?? []).map((n) => `A: ${n}`), ...(b.model?.source.notes ?? []).map((n) => `B: ${n}`)];
-  const labels = { a: infoA.label!, b: infoB.label! };
-  const full = { ...report, notes };
+  const [a, b] = await Promise.all([readComparable(positionals[0], 'A', { import: opts, forgetBias: fbA }), readComparable(positionals[1], 'B', { import: opts, forgetBias: fbB })]);
+  const { report: full, labels } = compareComparable(a, b, { rtol, strict: !!values.strict });
   const output = values.json
     ? JSON.stringify({ a: { file: positionals[0], read: a.description }, b: { file: positionals[1], read: b.description }, ...full, verdict: verdictText(full, labels) },
       (_, x) => (x === Infinity ? 'Infinity' : x), 1) + '\n'
     : formatReport(full, `${positionals[0]} (${a.description})`, `${positionals[1]} (${b.description})`, labels);
-  return { report: full, output, code: report.differs ? 1 : 0 };
+  return { report: full, output, code: full.differs ? 1 : 0 };
 }
 
 export async function run(args: string[]): Promise<number> {

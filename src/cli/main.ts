@@ -13,7 +13,7 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<CommandMod
   train: { summary: 'train a char (or word) LSTM/GRU/RNN language model on text files', load: () => import('./train') },
   sample: { summary: 'generate text from a trained model', load: () => import('./sample') },
   bench: { summary: 'training throughput per engine vs PyTorch on a char-LM workload, and a 1M-char trace', load: () => import('./bench') },
-  diff: { summary: 'compare two weight/trace files of any format in canonical form, per tensor and gate', load: () => import('./diff') },
+  diff: { summary: 'whether two model/trace files of any format compute the same model: EQUIVALENT or DIFFERENT, and what to change on which side', load: () => import('./diff') },
   convert: { summary: 'import a model from any supported format and write safetensors, .npz or Keras .h5', load: () => import('./convert') },
   compare: { summary: 'train two engines (e.g. reference,tfjs) from the same weights and batches; per-step errors', load: () => import('./compare') },
 };

@@ -1,17 +1,14 @@
 // Flags that open a model written by another program for `trace MODEL --text` and `sample`: its vocabulary,
 // what its weights do not record about the model around the stack, and the import flags diff and convert
 // take for what a file does not record about its own layout (shared so every command accepts the same).
-import { VOCABULARY_RULES, type VocabularyRule } from '../core/data/vocabFile';
-import { WORD_TOKENIZERS, type WordTokenizer } from '../core/data/wordVocab';
-import { READOUTS, type Readout } from '../core/model';
-import { HEAD_ACTIVATIONS, type HeadActivation } from '../core/modelFromTensors';
 import { type OpenModelOptions, type OpenedModel, OpenModelError, openModel } from '../node/openModel';
 import { VocabularyFileError } from '../core/data/vocabFile';
 import { ConfigError } from '../core/config';
 import { FormatError } from '../core/formats/errors';
 import { ModelFileError } from '../node/modelFile';
 import { UsageError } from './errors';
-import { IMPORT_FLAGS_HELP, IMPORT_FLAG_OPTIONS, importOptions } from './importFlags';
+import { IMPORT_FLAGS_HELP, IMPORT_FLAG_OPTIONS } from './importFlags';
+import { openOptionsFrom } from '../node/flagOptions';
 
 export const OPEN_FLAG_OPTIONS = {
   vocab: { type: 'string' },
@@ -41,36 +38,8 @@ Keras .h5/.keras, TensorFlow.js model.json, recurrentjs JSON, ONNX): what the fi
 ${IMPORT_FLAGS_HELP}
 `;
 
-function oneOf<T extends string>(v: string | undefined, allowed: readonly T[], flag: string): T | undefined {
-  if (v === undefined) return undefined;
-  if (!allowed.includes(v as T)) throw new UsageError(`${flag} must be one of ${allowed.join(', ')}, got "${v}"`);
-  return v as T;
-}
-
 export function openOptions(values: Record<string, unknown>): OpenModelOptions {
-  const s = (k: string): string | undefined => values[k] as string | undefined;
-  const corpus = values['vocab-from'] as string[] | undefined;
-  const activations = s('head-activation')?.split(',').map((a) => a.trim().toLowerCase());
-  if (activations?.some((a) => !HEAD_ACTIVATIONS.includes(a as HeadActivation))) throw new UsageError(`--head-activation takes relu, tanh or none per gap, got "${s('head-activation')}"`);
-  const readout = oneOf(s('readout'), READOUTS.filter((r) => r !== 'per_step'), '--readout') as Readout | undefined;
-  const vocabulary = s('vocab') !== undefined || corpus?.length || s('vocab-rule') !== undefined ? {
-    ...(s('vocab') !== undefined ? { file: s('vocab') } : {}),
-    ...(corpus?.length ? { corpus } : {}),
-    ...(s('vocab-rule') !== undefined ? { rule: oneOf(s('vocab-rule'), VOCABULARY_RULES, '--vocab-rule') as VocabularyRule } : {}),
-    ...(s('tokenizer') !== undefined ? { tokenizer: oneOf(s('tokenizer'), WORD_TOKENIZERS, '--tokenizer') as WordTokenizer } : {}),
-  } : undefined;
-  const layout = Object.fromEntries(Object.entries(importOptions(values)).filter(([, v]) => v !== undefined));
-  return {
-    ...(vocabulary ? { vocabulary } : {}),
-    layout,
-    hints: {
-      ...(s('rnn-prefix') !== undefined ? { rnnPrefix: s('rnn-prefix') } : {}),
-      ...(s('nonlinearity') !== undefined ? { nonlinearity: oneOf(s('nonlinearity'), ['tanh', 'relu'] as const, '--nonlinearity') } : {}),
-      ...(readout ? { readout } : {}),
-      ...(activations ? { headActivations: activations as HeadActivation[] } : {}),
-      ...(s('embedding-name') !== undefined ? { embeddingName: s('embedding-name') } : {}),
-    },
-  };
+  return openOptionsFrom(values, (m) => new UsageError(m));
 }
 
 /** openModel with its errors as one-line usage errors (exit 2). */

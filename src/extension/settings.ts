@@ -1,10 +1,13 @@
 // The `gatescope.*` settings, read fresh each time (users change them while the extension runs).
 import * as vscode from 'vscode';
 
-export type EngineSetting = 'auto' | 'reference' | 'native' | 'wasm' | 'js' | 'tfjs';
+/** torch: PyTorch in a trainer process (python/gatescope/trainer.py), started with `pythonPath`. */
+export type EngineSetting = 'auto' | 'reference' | 'native' | 'wasm' | 'js' | 'tfjs' | 'torch';
 
 export interface GatescopeSettings {
   readonly engine: EngineSetting;
+  /** The Python that has torch, for the torch engine ('' : python3 on PATH). */
+  readonly pythonPath: string;
   readonly model: 'LSTM' | 'GRU' | 'RNN';
   readonly hiddenSize: number;
   readonly numLayers: number;
@@ -20,8 +23,17 @@ export interface GatescopeSettings {
   readonly hoverEnabled: boolean;
   readonly hoverLayer: number; // -1: top layer
   readonly hoverTopUnits: number;
+  /** The hover's "depends on" (input saliency) line and editor highlight. */
+  readonly saliencyEnabled: boolean;
+  /** Tokens before the hovered one that the saliency covers. */
+  readonly saliencyWindow: number;
   /** 0: automatic (see logic/workerLimits.ts). */
   readonly workerMemoryLimitMb: number;
+}
+
+/** The torch engine's launch options of a train request (none for the other engines). */
+export function torchOptions(engine: string, s: Pick<GatescopeSettings, 'pythonPath'>): { torch?: { python?: string } } {
+  return engine === 'torch' ? { torch: s.pythonPath ? { python: s.pythonPath } : {} } : {};
 }
 
 const positive = (v: number, dflt: number): number => (Number.isFinite(v) && v > 0 ? v : dflt);
@@ -31,6 +43,7 @@ export function readSettings(): GatescopeSettings {
   const temps = c.get<number[]>('sampleTemperatures', [0.5, 0.8, 1.0]).filter((t) => typeof t === 'number' && t >= 0);
   return {
     engine: c.get<EngineSetting>('engine', 'auto'),
+    pythonPath: (c.get<string>('pythonPath', '') ?? '').trim(),
     model: c.get<'LSTM' | 'GRU' | 'RNN'>('model', 'LSTM'),
     hiddenSize: Math.round(positive(c.get<number>('hiddenSize', 128), 128)),
     numLayers: Math.round(positive(c.get<number>('numLayers', 1), 1)),
@@ -46,6 +59,8 @@ export function readSettings(): GatescopeSettings {
     hoverEnabled: c.get<boolean>('hover.enabled', true),
     hoverLayer: Math.round(c.get<number>('hover.layer', -1)),
     hoverTopUnits: Math.round(positive(c.get<number>('hover.topUnits', 8), 8)),
+    saliencyEnabled: c.get<boolean>('saliency.enabled', true),
+    saliencyWindow: Math.min(4096, Math.round(positive(c.get<number>('saliency.window', 256), 256))),
     workerMemoryLimitMb: Math.round(positive(c.get<number>('workerMemoryLimitMb', 0), 0)),
   };
 }

@@ -30,10 +30,20 @@ function isModelFile(bytes: Uint8Array, name: string, options: ModelImportOption
 const strip = (params: TensorMap, prefix = ''): [string, Tensor][] =>
   [...params].map(([k, v]) => [`${prefix}${k.startsWith('rnn.') ? k.slice(4) : k}`, v]);
 
-/** Imported models give canonical names without the rnn. prefix (plus embedding.weight, head.*); epochs as epoch{e}.<name>. */
+/**
+ * Imported models give canonical names without the rnn. prefix (plus embedding.weight, head.*); epochs as
+ * epoch{e}.<name>. A stack-only import (no runnable model around it, e.g. a Keras LSTM with
+ * return_sequences=false before its Dense) keeps the head it found as head.weight / head.bias.
+ */
 function modelTensors(m: ImportedModel): TensorMap {
   if (m.epochs && m.epochs.length > 1) return new Map(m.epochs.flatMap((e) => strip(e.params, `epoch${e.epoch}.`)));
-  return new Map(strip(m.params));
+  const out = new Map(strip(m.params));
+  const h = m.head;
+  if (h && ![...out.keys()].some((k) => k.startsWith('head.'))) {
+    out.set('head.weight', h.weight);
+    if (h.bias) out.set('head.bias', h.bias);
+  }
+  return out;
 }
 
 const describe = (m: ImportedModel, format: string): string => `${format} (${m.source.layout} layout)`;

@@ -30,6 +30,8 @@ export type RunStatus = 'training' | 'done' | 'cancelled' | 'failed';
 export interface RunSummary {
   readonly runId: string;
   readonly label: string; // e.g. "LSTM 1×128 on notes.md"
+  /** A run written by another program (a PyTorch script's run directory): it cannot be cancelled from here. */
+  readonly external?: boolean;
   readonly status: RunStatus;
   readonly totalSteps: number;
   readonly engine?: string;
@@ -41,6 +43,13 @@ export interface RunSummary {
   readonly model?: string;
   /** A classifier's class names, once the run started. */
   readonly classes?: readonly string[];
+  /** Timesteps are characters or words (a language model's loss in bits per char or per word). */
+  readonly tokenLevel?: 'char' | 'word';
+  /** Steps between evaluations (validation loss, gate saturation) and between samples (0: none while training). */
+  readonly evalEvery?: number;
+  readonly sampleEvery?: number;
+  /** The gradient-norm clip (clip_grad_norm_), when clipping is on. */
+  readonly clip?: number;
 }
 
 /** A complete series as two parallel Float64 buffers (steps, values). */
@@ -77,33 +86,122 @@ export interface SpanMatch {
   readonly start: number;
   readonly end: number; // exclusive
   readonly text: string;
+  /** The rest of the words the span starts and ends inside of (shown around it, never cut mid-word). */
+  readonly before?: string;
+  readonly after?: string;
 }
 
 export interface DiffRow {
   readonly name: string; // tensor, or tensor/gate ("weight_ih_l0 [f]")
   readonly shape: readonly number[];
+  /** B's shape when it differs from A's (a transposed file, an architecture mismatch). */
+  readonly shapeB?: readonly number[];
   readonly maxAbs: number;
   readonly relError: number;
   readonly ok: boolean;
+  /** An input of an io/trace file: shown, never a difference. */
+  readonly input?: boolean;
+  /** How the quantity was formed when it is not a stored tensor ("bias_ih + bias_hh"). */
+  readonly derived?: string;
+  /** A per-gate row of the tensor above it. */
+  readonly gate?: string;
 }
 
-/** src/extension/logic/diffView.ts builds it from core/diff's report: left is side A, right side B. */
+/** What to change on one side, in that side's own names (core/diff/verdict.ts). */
+export interface DiffChange {
+  readonly side: 'A' | 'B';
+  readonly label: string;
+  readonly items: readonly string[];
+}
+
+/**
+ * src/extension/logic/diffView.ts builds it from core/diff's equivalence report (the one `gatescope diff`
+ * prints): left is side A, right side B. A failed comparison is a model with `error` and nothing to show.
+ */
 export interface DiffViewModel {
   readonly title: string;
   readonly leftLabel: string;
   readonly rightLabel: string;
   /** The rtol of the report: relative error ‖a−b‖/‖a‖ counted as equal. */
   readonly tolerance: number;
-  /** The detected layout mistake in words, or a statement that the two agree. */
+  /** The headline: EQUIVALENT / DIFFERENT / NOTHING IN COMMON and why, in words. */
   readonly verdict: string;
+  /** Not different (EQUIVALENT; NOTHING IN COMMON unless strict). */
   readonly ok: boolean;
+  readonly status?: 'equivalent' | 'different' | 'disjoint' | 'error';
+  /** What each side holds, in one line ("embedding 65×16; LSTM, 1 layer × 6, one direction (input 16)"). */
+  readonly structure?: { readonly a: string; readonly b: string };
+  /** When the architectures differ: each side's stack (and head), and nothing is compared tensor by tensor. */
+  readonly architecture?: { readonly a: string; readonly b: string };
+  /** Which side to change and how. */
+  readonly changes?: readonly DiffChange[];
+  /** Why files spelled differently compute the same thing. */
+  readonly why?: readonly string[];
+  /** What only one side holds (listed; a difference only with strict). */
+  readonly notCompared?: readonly string[];
+  /** The comparison failed (a file could not be read): the message, shown instead of a result. */
+  readonly error?: string;
   readonly rows: readonly DiffRow[];
-  /** What the diff could not check or had to adjust (e.g. module prefixes aligned). */
+  /** What the diff could not check or had to adjust, and each side's import notes. */
   readonly notes?: readonly string[];
-  /** Elementwise difference (right - left) of the worst tensor, as Float32 row-major [rows, cols]. */
-  readonly heatmap?: { readonly name: string; readonly rows: number; readonly cols: number; readonly data: ArrayBuffer };
+  /**
+   * Elementwise difference (right - left) of the worst matrix, as Float32 row-major [rows, cols]; `gates`:
+   * its gate blocks in order, stacked along rows (PyTorch's [G*H, in]) or along columns (an [in, G*H] file).
+   */
+  readonly heatmap?: {
+    readonly name: string; readonly rows: number; readonly cols: number; readonly data: ArrayBuffer;
+    readonly gates?: readonly string[]; readonly gateAxis?: 'rows' | 'cols';
+  };
   /** Per-epoch (or per-step) series, e.g. each tensor's relative error: Float64 buffers, one per series. */
   readonly trajectory?: { readonly label: string; readonly epochs: ArrayBuffer; readonly series: readonly { readonly name: string; readonly values: ArrayBuffer }[] };
+}
+
+/** A probed module of an external run: what its probe files trace. */
+export interface RunProbedModule {
+  readonly name: string;
+  readonly layers: number;
+  readonly directions: 1 | 2;
+  /** h, c, gate_i, ... */
+  readonly kinds: readonly string[];
+}
+
+export interface RunDiffRow {
+  readonly name: string;
+  readonly relErr: number;
+  readonly ok: boolean;
+  readonly gates?: readonly { readonly gate: string; readonly relErr: number }[];
+}
+
+/** Two watched modules compared at one snapshot (src/core/run/moduleDiff.ts). */
+export interface RunModuleDiff {
+  readonly tag: string;
+  readonly step: number | null;
+  readonly a: string;
+  readonly b: string;
+  readonly ok: boolean;
+  readonly verdict: string;
+  readonly changes: readonly string[];
+  readonly maxRelErr: number;
+  readonly weights: readonly RunDiffRow[];
+  readonly traces: readonly RunDiffRow[];
+}
+
+/** What the dashboard shows of an external run besides its loss charts (sent whenever its structure changes). */
+export interface ExternalRunInfo {
+  readonly dir: string;
+  readonly phase: 'waiting' | 'running' | 'ended' | 'stopped';
+  /** "running, step 120", "stopped at step 120, no end record". */
+  readonly outcome: string;
+  /** Watched modules in one line each ("mine: LSTM 3→4, 1 layer (MyLSTM, mapped)"). */
+  readonly modules: readonly string[];
+  readonly probed: readonly RunProbedModule[];
+  /** In the order they were written; `probe`: it has a probe file. */
+  readonly snapshots: readonly { readonly tag: string; readonly step: number | null; readonly epoch?: number; readonly probe: boolean }[];
+  /** Scalars the loss charts do not show (lr, accuracy, ...), complete. */
+  readonly scalars: readonly { readonly name: string; readonly series: SeriesBuffers }[];
+  /** Per snapshot, when two modules are watched. */
+  readonly diffs: readonly RunModuleDiff[];
+  readonly notes: readonly string[];
 }
 
 // ---------------------------------------------------------------- host -> webview
@@ -127,6 +225,8 @@ export interface DashboardHistoryMessage {
 }
 /** One live training event (step, eval or sample), as the trainer reports it. */
 export interface TrainEventMessage { readonly type: 'trainEvent'; readonly runId: string; readonly event: TrainEvent }
+/** Live training events in order, batched by the host (at most about 10 messages a second). */
+export interface TrainEventsMessage { readonly type: 'trainEvents'; readonly runId: string; readonly events: readonly TrainEvent[] }
 export interface RunStatusMessage { readonly type: 'runStatus'; readonly run: RunSummary }
 export interface TraceLayoutMessage { readonly type: 'traceLayout'; readonly layout: TraceLayout }
 /**
@@ -174,11 +274,39 @@ export interface DiffReportMessage { readonly type: 'diffReport'; readonly repor
 /** Scroll the trace view to a timestep; with a span, select it (an editor selection) for LSTMVis search. */
 export interface RevealMessage { readonly type: 'reveal'; readonly position: number; readonly span?: { readonly start: number; readonly end: number } }
 
+/** An external run's structure: modules, snapshots, the other scalars, diffs, how it stands. */
+export interface RunInfoMessage { readonly type: 'runInfo'; readonly runId: string; readonly info: ExternalRunInfo }
+/** Scalar points an external run appended since the last message (as its events.jsonl grows). */
+export interface RunScalarsMessage {
+  readonly type: 'runScalars';
+  readonly runId: string;
+  readonly points: readonly { readonly name: string; readonly step: number; readonly value: number }[];
+}
+/** The answer to requestRunProbe: one trace of one snapshot's probe, probe row `row`, as a [rows, cols] heatmap. */
+export interface RunProbeResponse {
+  readonly type: 'runProbe';
+  readonly id: number;
+  readonly runId: string;
+  readonly tag: string;
+  readonly module: string;
+  readonly layer: number;
+  readonly reverse: boolean;
+  readonly tensor: string;
+  readonly rows: number;
+  readonly cols: number;
+  readonly maxAbs: number;
+  /** Float32 row-major [rows (timesteps), cols (units)]. */
+  readonly data: ArrayBuffer;
+  /** One string per timestep (the probe's text, else its token ids). */
+  readonly tokens: readonly string[];
+}
+
 export type ToWebviewMessage =
   | InitMessage
   | DashboardResetMessage
   | DashboardHistoryMessage
   | TrainEventMessage
+  | TrainEventsMessage
   | RunStatusMessage
   | TraceLayoutMessage
   | TraceProgressMessage
@@ -187,7 +315,10 @@ export type ToWebviewMessage =
   | FindSpansResponse
   | ErrorResponse
   | DiffReportMessage
-  | RevealMessage;
+  | RevealMessage
+  | RunInfoMessage
+  | RunScalarsMessage
+  | RunProbeResponse;
 
 // ---------------------------------------------------------------- webview -> host
 
@@ -213,6 +344,17 @@ export interface FindSpansRequest {
 export interface RevealInEditorMessage { readonly type: 'revealInEditor'; readonly traceId: string; readonly position: number }
 export interface CancelRunMessage { readonly type: 'cancelRun'; readonly runId: string }
 export interface WebviewErrorMessage { readonly type: 'webviewError'; readonly message: string }
+export interface RunProbeRequest {
+  readonly type: 'requestRunProbe';
+  readonly id: number;
+  readonly runId: string;
+  readonly tag: string;
+  readonly module: string;
+  readonly layer: number;
+  readonly reverse: boolean;
+  readonly tensor: string;
+  readonly row: number;
+}
 
 export type FromWebviewMessage =
   | ReadyMessage
@@ -221,13 +363,14 @@ export type FromWebviewMessage =
   | FindSpansRequest
   | RevealInEditorMessage
   | CancelRunMessage
-  | WebviewErrorMessage;
+  | WebviewErrorMessage
+  | RunProbeRequest;
 
 // ---------------------------------------------------------------- guards
 
 const TO_WEBVIEW_TYPES: ReadonlySet<string> = new Set<ToWebviewMessage['type']>([
-  'init', 'dashboardReset', 'dashboardHistory', 'trainEvent', 'runStatus', 'traceLayout', 'traceProgress', 'tracePrediction', 'window', 'spans',
-  'error', 'diffReport', 'reveal',
+  'init', 'dashboardReset', 'dashboardHistory', 'trainEvent', 'trainEvents', 'runStatus', 'traceLayout', 'traceProgress', 'tracePrediction', 'window', 'spans',
+  'error', 'diffReport', 'reveal', 'runInfo', 'runScalars', 'runProbe',
 ]);
 
 function record(x: unknown): x is Record<string, unknown> {
@@ -264,6 +407,9 @@ export function isFromWebviewMessage(x: unknown): x is FromWebviewMessage {
       return isStr(x.runId);
     case 'webviewError':
       return isStr(x.message);
+    case 'requestRunProbe':
+      return isInt(x.id) && isStr(x.runId) && isStr(x.tag) && isStr(x.module) && isInt(x.layer) && x.layer >= 0
+        && typeof x.reverse === 'boolean' && isStr(x.tensor) && isInt(x.row) && x.row >= 0;
     default: {
       const never: never = type;
       void never;

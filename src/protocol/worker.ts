@@ -7,6 +7,11 @@ import type { Vocabulary } from '../core/data/tokenizer';
 import type { ImportedModel } from '../core/layouts/model';
 import type { SampleOptions } from '../core/sample';
 import type { TrainRequest, TrainRunEvent } from '../node/trainRun';
+import type { OpenQuestion } from '../node/openModel';
+import type { ComparableFile } from '../node/compareFiles';
+
+export type { OpenQuestion } from '../node/openModel';
+export type { ComparableFile } from '../node/compareFiles';
 
 /**
  * A model that can be traced (and, a language model, sampled): config, PyTorch-named parameters and its
@@ -25,13 +30,34 @@ export type ModelSource = string | ModelData;
 /** A document as text (tokenised in the worker, with offsets) or as token ids. */
 export type TraceInput = { readonly text: string } | { readonly ids: Int32Array };
 
-/** A model file as read by the worker: a language model (with vocabulary) or imported weights. */
+/**
+ * Answers to what a model file does not record, as the CLI flags that give them (`{ 'gate-order':
+ * 'i,f,o,g', vocab: '/path/vocab.json' }`): src/cli/openFlags.ts maps them, so every command takes the same.
+ */
+export type OpenAnswers = Readonly<Record<string, string | readonly string[]>>;
+
+export interface LoadModelOptions {
+  readonly answers?: OpenAnswers;
+  /** Read the file as one side of a comparison (src/node/compareFiles.ts), not as a model to run. */
+  readonly compareAs?: 'A' | 'B';
+}
+
+/**
+ * A model file as read by the worker: a model to run (with vocabulary: traceable), imported weights
+ * (comparisons only), a question the file leaves open (asked, then loaded again with the answer), or one
+ * side of a comparison.
+ */
 export interface LoadedModel {
   readonly data?: ModelData;
   readonly imported?: ImportedModel;
   readonly engine?: string;
   /** Last training loss saved in a checkpoint. */
   readonly loss?: number;
+  /** What was read and how (the model, the importer's notes, the vocabulary's origin). */
+  readonly notes?: readonly string[];
+  /** What the file does not record: no `data` until it is answered (`imported` when the weights alone load). */
+  readonly question?: OpenQuestion;
+  readonly comparable?: ComparableFile;
 }
 
 /** Two engines trained side by side from the same weights on the same batches (src/worker/engineCompare.ts). */
@@ -64,8 +90,10 @@ export type HostRequest =
   | { readonly type: 'sample'; readonly id: number; readonly model: ModelSource; readonly options: SampleOptions }
   | { readonly type: 'prepareTrace'; readonly id: number; readonly model: ModelSource; readonly input: TraceInput; readonly checkpointEvery?: number }
   | { readonly type: 'traceWindow'; readonly id: number; readonly traceId: number; readonly start: number; readonly end: number }
+  /** What the prediction at `position` depended on: the input-gradient norms of the `window` tokens up to it. */
+  | { readonly type: 'saliency'; readonly id: number; readonly traceId: number; readonly position: number; readonly window: number }
   | { readonly type: 'disposeTrace'; readonly id: number; readonly traceId: number }
-  | { readonly type: 'loadModel'; readonly id: number; readonly path: string }
+  | { readonly type: 'loadModel'; readonly id: number; readonly path: string; readonly options?: LoadModelOptions }
   /** The tensors of a tensor file (safetensors, npz, .pt state_dict...), read and parsed in the worker. */
   | { readonly type: 'readTensors'; readonly id: number; readonly path: string }
   | { readonly type: 'compareEngines'; readonly id: number; readonly model: ModelData; readonly engines: readonly [string, string]; readonly steps: number }
@@ -125,8 +153,23 @@ export interface TraceWindowResult {
   readonly topProbs: Float32Array;
 }
 
+/** The answer to a saliency request (src/core/saliency.ts); `unsupported` (one line) for models it does not cover. */
+export interface SaliencyResult {
+  readonly kind: 'saliency';
+  readonly position: number;
+  /** Position of scores[0]; scores[i] = ‖∂objective/∂input_{start+i}‖₂ for start + i ≤ position. */
+  readonly start: number;
+  readonly scores: Float32Array;
+  /** The token (language model) or class whose score was differentiated. */
+  readonly predicted: number;
+  readonly objective: 'log_prob' | 'class_score';
+  /** The worker's compute time (trace window + backward), milliseconds. */
+  readonly computeMs: number;
+  readonly unsupported?: string;
+}
+
 export type WorkerResult =
-  | TrainedResult | SampledResult | TracePreparedResult | TraceWindowResult
+  | TrainedResult | SampledResult | TracePreparedResult | TraceWindowResult | SaliencyResult
   | { readonly kind: 'loaded'; readonly model: LoadedModel }
   | { readonly kind: 'tensors'; readonly tensors: TensorMap }
   | { readonly kind: 'compared'; readonly comparison: EngineComparison }

@@ -12,8 +12,8 @@ import { type ResourceLimits, Worker } from 'node:worker_threads';
 import { freemem } from 'node:os';
 import { basename, join } from 'node:path';
 import type {
-  EngineComparison, HostRequest, LoadedModel, ModelData, ModelSource, SampledResult, TraceInput, TracePreparedResult, TraceReadyResult,
-  TraceWindowResult, TrainedResult, WorkerData, WorkerMessage, WorkerResult,
+  EngineComparison, HostRequest, LoadModelOptions, LoadedModel, ModelData, ModelSource, SampledResult, TraceInput, TracePreparedResult, TraceReadyResult,
+  SaliencyResult, TraceWindowResult, TrainedResult, WorkerData, WorkerMessage, WorkerResult,
 } from '../protocol/worker';
 import type { TensorMap } from '../core/tensor';
 import { DEFAULT_LOAD_LIMITS, LIMIT_ENV, type LoadLimits } from '../core/formats/limits';
@@ -246,13 +246,18 @@ export class WorkerClient {
     return (await this.request('reading a trace window', (id) => ({ type: 'traceWindow', id, traceId, start, end })).promise) as TraceWindowResult;
   }
 
+  /** What the prediction at `position` depended on, over the `window` tokens up to it (src/core/saliency.ts). */
+  async saliency(traceId: number, position: number, window: number): Promise<SaliencyResult> {
+    return (await this.request('attributing a prediction', (id) => ({ type: 'saliency', id, traceId, position, window })).promise) as SaliencyResult;
+  }
+
   async disposeTrace(traceId: number): Promise<void> {
     await this.request('closing a trace', (id) => ({ type: 'disposeTrace', id, traceId })).promise;
   }
 
   /** Reads and parses a model file (any format the importers know) in the worker. */
-  async loadModel(path: string): Promise<LoadedModel> {
-    const r = await this.request(`loading ${basename(path)}`, (id) => ({ type: 'loadModel', id, path })).promise;
+  async loadModel(path: string, options?: LoadModelOptions): Promise<LoadedModel> {
+    const r = await this.request(`loading ${basename(path)}`, (id) => ({ type: 'loadModel', id, path, ...(options ? { options } : {}) })).promise;
     return (r as Extract<WorkerResult, { kind: 'loaded' }>).model;
   }
 

@@ -1,8 +1,9 @@
 // A model run over a whole document once, keeping the recurrent state every K tokens, so that any window
 // [start, end) can later be recomputed from the nearest kept state in milliseconds: h, c and every gate per
 // layer and timestep, plus the top-5 next-token predictions at each position.
-// The sweep and the windows use the fast engines through traceLm (exact with one stream); configurations
-// the fast engines do not cover fall back to the reference lmForward.
+// The sweep runs on the one-sequence kernels (src/core/fast/sweep.ts: the recurrent product as one row against
+// weights kept in cache, no gates stored); the windows on the fast engines through traceLm (exact with one
+// stream), gates included. Configurations the fast engines do not cover fall back to the reference lmForward.
 import { directions, GATES } from '../core/config';
 import { encodeChars } from '../core/data/charVocab';
 import { normalizeNewlines } from '../core/data/text';
@@ -12,6 +13,7 @@ import type { ModelConfig } from '../core/model';
 import { type FastLmEngine, fastTraceUnsupportedReason } from '../core/fast/lmDriver';
 import { traceTokens } from '../core/fast/trace';
 import { CheckpointedStackTrace } from '../core/fast/bidiTrace';
+import { SequenceSweep, canSweep } from '../core/fast/sweep';
 import { createJsKernels } from '../core/fast/jsKernels';
 import type { FastKernels } from '../core/fast/kernels';
 import { createWasmKernels } from '../engines/wasm/wasmKernels';
@@ -87,9 +89,12 @@ function fastBidirectional(config: ModelConfig): boolean {
 }
 /**
  * Tokens per prepare() slice (rounded to whole K-blocks): between slices the worker answers window requests
- * and cancels, so a slice should take well under 100 ms.
+ * and cancels, so a slice should take well under 100 ms. The fast trace starts with FIRST_SLICE_TOKENS and then
+ * sizes each slice to take about SLICE_MS (at most MAX_SLICE_TOKENS).
  */
-const SLICE_TOKENS = 4096;
+const FIRST_SLICE_TOKENS = 4096;
+const SLICE_MS = 25;
+const MAX_SLICE_TOKENS = 32_768;
 
 export interface EncodedDocument {
   readonly ids: Int32Array;
@@ -177,13 +182,15 @@ abstract class SweptTrace {
 }
 
 /**
- * The fast engines: one traceLm sweep keeps states [L, 1, H] every K tokens; windows are recomputed from
+ * The fast engines: one sweep (SequenceSweep, else traceLm) keeps states [L, 1, H] every K tokens; windows are recomputed from
  * the nearest state on an engine kept for the trace (native, else WASM, for float32 when
  * available, else the js engine), as creating one per window would cost more than the window itself.
  */
 class FastTrace extends SweptTrace implements DocumentTrace {
   protected readonly states: FastState[] = [];
   private engine: FastLmEngine | undefined;
+  /** The sweep once made; false where it cannot run. */
+  private sweep: SequenceSweep | false | undefined;
 
   constructor(private readonly model: TraceModel, protected ids: Int32Array, readonly checkpointEvery: number) {
     super();
@@ -201,17 +208,44 @@ class FastTrace extends SweptTrace implements DocumentTrace {
     return this.engine;
   }
 
+  /**
+   * The one-sequence sweep (src/core/fast/sweep.ts) on its own kernels (native with its two threads, else
+   * WASM, else js); undefined where those kernels lack it (then the engine's batched path sweeps).
+   */
+  private sweeper(): SequenceSweep | undefined {
+    if (this.sweep !== undefined) return this.sweep || undefined;
+    const { rnn } = this.model.config;
+    let kernels: FastKernels | undefined;
+    try {
+      kernels = sweepKernels(rnn.dtype);
+      this.sweep = rnn.inputSize === this.model.config.vocabSize && canSweep(kernels) ? new SequenceSweep(rnn, kernels, this.model.params, 'rnn.') : false;
+    } catch {
+      this.sweep = false;
+    }
+    if (!this.sweep) kernels?.dispose();
+    return this.sweep || undefined;
+  }
+
   *prepare(): Generator<number, void> {
     const K = this.checkpointEvery;
     const n = this.ids.length;
     const { numLayers: L, hiddenSize: H, dtype } = this.model.config.rnn;
-    const slice = K * Math.max(1, Math.floor(SLICE_TOKENS / K));
+    // The first slice by count (its time is not known yet, and it builds the sweep); then sized by time.
+    let slice = K * Math.max(1, Math.floor(FIRST_SLICE_TOKENS / K));
+    const sweep = this.sweeper();
+    if (sweep && this.done === 0) sweep.setState();
     while (this.done < n) {
       const from = this.done;
       const to = Math.min(n, from + slice);
       // Only states at a block start inside the document are ever needed.
       const from0 = this.states[this.states.length - 1];
-      if (to - from > 0 && from + K < n) {
+      const t0 = performance.now();
+      if (sweep && to - from > 0 && from + K < n) {
+        // Whole blocks only: the state at a block start after the last one inside the document is never needed.
+        const upto = Math.min(to, from + Math.floor((n - 1 - from) / K) * K);
+        const kept = sweep.advance(this.ids.subarray(from, upto), K);
+        for (const state of kept) this.states.push(state);
+      } else if (to - from > 0 && from + K < n) {
         traceTokens(this.fastEngine(), this.ids.subarray(from, to), {
           chunkSteps: K, scores: false, h0: from0.h, ...(from0.c ? { c0: from0.c } : {}),
           onChunk: (chunk) => {
@@ -229,6 +263,9 @@ class FastTrace extends SweptTrace implements DocumentTrace {
         });
       }
       this.done = to;
+      // The next slice sized to take about SLICE_MS here and now (the model's size, the machine's load).
+      const ms = performance.now() - t0;
+      if (to - from >= K && ms > 0.5) slice = K * Math.max(1, Math.min(Math.floor(MAX_SLICE_TOKENS / K), Math.round((SLICE_MS * (to - from)) / ms / K)));
       yield to;
     }
   }
@@ -286,7 +323,23 @@ class FastTrace extends SweptTrace implements DocumentTrace {
     this.ids = new Int32Array(0);
     this.engine?.dispose();
     this.engine = undefined;
+    if (this.sweep) this.sweep.dispose();
+    this.sweep = undefined;
   }
+}
+
+/**
+ * Kernels for the one-sequence sweep: native with the addon's two threads (the sweep times one against two),
+ * else WASM SIMD on this thread (float32), else js.
+ */
+function sweepKernels(dtype: ModelConfig['rnn']['dtype']): FastKernels {
+  if (dtype === 'float32') {
+    const native = nativeAvailability();
+    if (native.available) return createNativeFastKernels(native.threads ?? 1);
+    const wasm = wasmAvailability();
+    if (wasm.available) return createWasmKernels(wasm.variant!, 1);
+  }
+  return createJsKernels(dtype);
 }
 
 /** The kernels the fast engines would run on here: native (float32), WASM SIMD (float32), else js. */

@@ -21,6 +21,13 @@ import { taskOf } from '../core/model';
 import { type DocumentTrace, createDocumentTrace, encodeDocument } from './documentTrace';
 import { readModel } from './modelFiles';
 import { compareEngines } from './engineCompare';
+import { SaliencyUnsupportedError, saliencyUnsupportedReason } from '../core/saliency';
+import { KernelSaliency, documentSaliency } from '../core/saliencyFast';
+import { checkedModelParameters } from '../core/reference/model';
+import type { FloatTensor } from '../core/tensor';
+import { createNativeFastKernels, nativeAvailability } from '../engines/native/index';
+import { wasmAvailability } from '../engines/wasm';
+import { createWasmKernels } from '../engines/wasm/wasmKernels';
 
 const port = parentPort;
 if (!port) throw new Error('src/worker/main.ts must run in a worker thread');
@@ -32,6 +39,20 @@ class CancelledError extends Error {
 }
 
 const traces = new Map<number, DocumentTrace>();
+/** A trace's model and tokens for saliency requests; weights and kernels made at the first one. */
+const saliencySources = new Map<number, { model: ModelData; ids: Int32Array; weights?: Map<string, FloatTensor>; kernels?: KernelSaliency | null }>();
+const dropSaliency = (traceId: number): void => {
+  saliencySources.get(traceId)?.kernels?.dispose();
+  saliencySources.delete(traceId);
+};
+
+/** The backward's products: native (float32), else WASM SIMD, else (null) the JS loops. */
+function saliencyKernels(source: { model: ModelData; weights?: Map<string, FloatTensor> }): KernelSaliency | null {
+  if (source.model.config.rnn.dtype !== 'float32') return null;
+  const wasm = nativeAvailability().available ? undefined : wasmAvailability();
+  const kernels = wasm === undefined ? createNativeFastKernels(1) : wasm.available ? createWasmKernels(wasm.variant!, 1) : undefined;
+  return kernels ? new KernelSaliency(kernels, source.model.config, source.weights!) : null;
+}
 let nextTraceId = 1;
 let training: { id: number; flag: Int32Array } | null = null;
 /** prepareTrace requests in progress -> cancelled yet. */
@@ -89,6 +110,7 @@ async function handle(m: HostRequest): Promise<{ result: WorkerResult; transfer?
       // The trace is usable at once: windows the sweep has passed are answered between its slices.
       const traceId = nextTraceId++;
       traces.set(traceId, trace);
+      saliencySources.set(traceId, { model, ids: doc.ids });
       preparing.set(m.id, false);
       preparingTraces.set(traceId, m.id);
       const { rnn } = model.config;
@@ -108,6 +130,7 @@ async function handle(m: HostRequest): Promise<{ result: WorkerResult; transfer?
       } catch (e) {
         trace.dispose();
         traces.delete(traceId);
+        dropSaliency(traceId);
         throw e;
       } finally {
         preparing.delete(m.id);
@@ -126,15 +149,36 @@ async function handle(m: HostRequest): Promise<{ result: WorkerResult; transfer?
       const transfer = [...new Set([...w.tensors.values()].map((t) => t.data.buffer as ArrayBuffer)), w.topIds.buffer as ArrayBuffer, w.topProbs.buffer as ArrayBuffer];
       return { result: { kind: 'traceWindow', start: w.start, end: w.end, tensors: w.tensors, topIds: w.topIds, topProbs: w.topProbs }, transfer };
     }
+    case 'saliency': {
+      const trace = traces.get(m.traceId), source = saliencySources.get(m.traceId);
+      if (!trace || !source) throw new RangeError(`trace ${m.traceId} does not exist (disposed?)`);
+      const t0 = performance.now();
+      const { config } = source.model;
+      const empty = { kind: 'saliency', position: m.position, start: m.position, scores: new Float32Array(0), predicted: -1, objective: 'log_prob' } as const;
+      const why = saliencyUnsupportedReason(config);
+      if (why) return { result: { ...empty, computeMs: 0, unsupported: why } };
+      source.weights ??= checkedModelParameters(config, source.model.params);
+      if (source.kernels === undefined) source.kernels = saliencyKernels(source);
+      try {
+        const s = documentSaliency(config, source.weights, source.ids.subarray(0, trace.length), m.position, m.window,
+          (from, to) => trace.window(from, to).tensors, source.kernels ?? undefined);
+        const scores = Float32Array.from(s.scores);
+        return { result: { kind: 'saliency', position: s.position, start: s.start, scores, predicted: s.predicted, objective: s.objective, computeMs: performance.now() - t0 }, transfer: [scores.buffer] };
+      } catch (e) {
+        if (e instanceof SaliencyUnsupportedError) return { result: { ...empty, computeMs: 0, unsupported: e.message } };
+        throw e;
+      }
+    }
     case 'disposeTrace': {
       const request = preparingTraces.get(m.traceId);
       if (request !== undefined) preparing.set(request, true);
       traces.get(m.traceId)?.dispose();
+      dropSaliency(m.traceId);
       traces.delete(m.traceId);
       return { result: { kind: 'disposed' } };
     }
     case 'loadModel':
-      return { result: { kind: 'loaded', model: await readModel(m.path) } };
+      return { result: { kind: 'loaded', model: await readModel(m.path, m.options) } };
     case 'readTensors':
       // Copied, not transferred: a tensor may be a view of a buffer the reader shares (Node's pool).
       return { result: { kind: 'tensors', tensors: loadTensorFileAt(m.path) } };
@@ -144,6 +188,7 @@ async function handle(m: HostRequest): Promise<{ result: WorkerResult; transfer?
       if (training) Atomics.store(training.flag, 0, 1);
       for (const id of preparing.keys()) preparing.set(id, true);
       for (const t of traces.values()) t.dispose();
+      for (const id of saliencySources.keys()) dropSaliency(id);
       traces.clear();
       return { result: { kind: 'disposed' } };
     default: {

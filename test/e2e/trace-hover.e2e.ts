@@ -20,14 +20,15 @@ const num = (s: string) => Number(s.trim().replace('−', '-').replace(/^\+/, ''
 
 /** The hover's table: column names and, per unit, the printed values. */
 function hoverTable(markdown: string): { columns: string[]; rows: Map<number, number[]>; t: number } {
-  const t = Number(/t = (\d+) of \d+/.exec(markdown)?.[1]);
+  const t = Number(/t = ([\d,]+) of [\d,]+/.exec(markdown)?.[1].replaceAll(',', ''));
   const lines = markdown.split('\n').filter((l) => l.startsWith('|'));
   const header = lines[0]?.split('|').map((c) => c.trim()).filter(Boolean) ?? [];
   assert.equal(header[0], 'unit', `no unit table in the hover:\n${markdown}`);
   const rows = new Map<number, number[]>();
   for (const line of lines.slice(2)) {
     const cells = line.split('|').map((c) => c.trim()).filter(Boolean);
-    rows.set(Number(cells[0]), cells.slice(1).map((c) => num(c.split(' ')[0])));
+    // A cell is one code span: "` −0.42 ██│   `" (no-break spaces inside).
+    rows.set(Number(cells[0]), cells.slice(1).map((c) => num(c.replaceAll('`', '').trim().split(/\s+/)[0])));
   }
   return { columns: header.slice(1), rows, t };
 }
@@ -37,8 +38,23 @@ test('hover over a traced character shows the CLI-computed gate values', { timeo
   const line = 5; // "Speak, speak." — hover the "a" of "Speak"
   const column = 4;
   await withSession({ name: 'trace-hover', files: { 'speech.txt': doc },
-    settings: { ...SMALL_TRAINING, 'gatescope.steps': 40, 'gatescope.hover.topUnits': 6 },
+    settings: { ...SMALL_TRAINING, 'gatescope.steps': 40, 'gatescope.hover.topUnits': 6, 'workbench.colorTheme': 'Default Light Modern' },
     bindings: [exportStateBinding()] }, async (s) => {
+    // Onboarding: with no models or runs the Models view shows its welcome content; it opens the bundled
+    // sample, and the walkthrough lists its steps.
+    await s.runCommand('Focus on Models and runs View');
+    const welcome = s.page.locator('.welcome-view-content', { hasText: 'Open sample text' }).first();
+    await welcome.waitFor({ state: 'visible', timeout: scaled(30_000) });
+    await s.screenshot('welcome');
+    await welcome.locator('a, .monaco-button', { hasText: 'Open sample text' }).first().click();
+    await s.page.locator('.tab[aria-label*="tinyshakespeare.txt"]').first().waitFor({ timeout: scaled(30_000) });
+    await s.runCommand('Welcome: Open Walkthrough...');
+    await s.pickQuickItem('See inside a recurrent network');
+    const steps = s.page.locator('.getting-started-step', { hasText: 'Train a small model' }).first();
+    await steps.waitFor({ state: 'visible', timeout: scaled(30_000) });
+    await s.screenshot('walkthrough');
+    await s.runCommand('View: Close All Editors');
+
     await s.openFile('speech.txt');
     await s.runCommand(TRAIN_TITLE);
     await s.acceptPrompts();
@@ -59,8 +75,34 @@ test('hover over a traced character shows the CLI-computed gate values', { timeo
     // Point the mouse at the character in the editor (found through the cursor placed before it).
     await s.openFile('speech.txt');
     await s.goToPosition(line, column);
-    const shown = await s.hoverWithMouse(/t = \d+ of \d+/, 60_000);
+    const shown = await s.hoverWithMouse(/t = [\d,]+ of [\d,]+/, 60_000);
     await s.screenshot('hover');
+    // The layout: predictions before the unit table (visible without scrolling), signed bars in the cells.
+    assert.ok(shown.indexOf('next token') >= 0 && shown.indexOf('next token') < shown.indexOf('unit'), `predictions not at the top:\n${shown}`);
+    assert.match(shown, /│/, 'no signed bars in the hover');
+
+    // The trace view: pick a unit (its row outlined), Enter colours the text by it, select a span and find
+    // the units active over it (numbered from 1, in the matches list).
+    await s.page.mouse.move(5, 400);
+    await s.page.keyboard.press('Escape');
+    const view = await s.webviewFrame('#trace-heatmap', 'the trace view');
+    const heat = view.locator('#trace-heatmap');
+    await heat.click({ position: { x: 40 + 30, y: 16 + 20 } }); // the second row (13 px rows for 32 units)
+    await waitFor('a selected heatmap row', async () => Number(await heat.getAttribute('data-selected-row')) >= 0 || undefined, 30_000, 250);
+    await heat.press('ArrowDown');
+    await heat.press('Enter');
+    assert.match(await view.locator('#selected-unit').innerText(), /^Unit \d+ of c, layer 1: /);
+    await s.screenshot('trace-unit');
+    await heat.dragTo(heat, { sourcePosition: { x: 40 + 12 * 2 + 6, y: 16 + 6 }, targetPosition: { x: 40 + 12 * 6 + 6, y: 16 + 6 } });
+    await view.locator('#find-spans').click();
+    const summary = await waitFor('the span search summary', async () => {
+      const t = await view.locator('#span-summary').innerText();
+      return /units? above/.test(t) ? t : undefined;
+    }, 60_000, 500);
+    const items = await view.locator('#span-results > li').count();
+    assert.ok(summary.includes(`${items} matching`), `the summary "${summary}" does not count the ${items} listed matches`);
+    await view.locator('#colour-bar').scrollIntoViewIfNeeded();
+    await s.screenshot('trace-view');
     const state = await s.exportState<State>();
     assert.ok(state.lastHover, 'the extension recorded no hover');
     const { columns, rows, t } = hoverTable(state.lastHover.markdown);
@@ -74,7 +116,7 @@ test('hover over a traced character shows the CLI-computed gate values', { timeo
     let expectedT = -1;
     for (let k = 0; k + 1 < offsets.length; k++) if (offsets[k] <= offset && offset < offsets[k + 1]) expectedT = k;
     assert.equal(t, expectedT, `the hover is for t = ${t}, the cursor is on token ${expectedT} (offset ${offset}, "${doc.text[offset]}")`);
-    assert.match(shown, new RegExp(`t = ${t} of`), 'the visible hover and the recorded one differ');
+    assert.match(shown, new RegExp(`t = ${t.toLocaleString('en-US')} of`), 'the visible hover and the recorded one differ');
 
     // Every printed value (2 decimals) matches the CLI trace at that timestep.
     assert.ok(columns.includes('i') && columns.includes('f') && columns.includes('o'), `LSTM gates missing: ${columns.join(', ')}`);

@@ -102,7 +102,7 @@ test('hover: classes had the text ended here, the whole document\'s prediction, 
   assert.match(whole, /prediction for the whole document:\n\n- ` positive ` 75\.0%/);
   const pending = formatHover({ ...base, predicting: 'document', predictions: [] });
   assert.match(pending, /prediction for the whole document: _shown once the whole document is traced\._/);
-  assert.match(formatHover({ ...base, predictions: [{ id: 0, token: ' ', probability: 1 }] }), /next token:\n\n- ` ␣ `/);
+  assert.match(formatHover({ ...base, predictions: [{ id: 0, token: ' ', probability: 1 }] }), /next token: ` ␣ ` 100\.0%/);
   assert.equal(code('a``b'), '``` a``b ```');
   assert.equal(code('plain'), '` plain `');
 });
@@ -229,7 +229,7 @@ test('a restored classifier dashboard: accuracy series from the checkpoint, task
   assert.deepEqual([...new Float64Array(m.accuracy!.values)], [0.25, 0.5, 0.75]);
   assert.deepEqual([...new Float64Array(m.validationAccuracy!.values)], [0.4, 0.6]);
   assert.equal(m.lastStep?.accuracy, 0.75);
-  assert.deepEqual(m.run, run);
+  assert.deepEqual(m.run, { ...run, evalEvery: 2, sampleEvery: 0, clip: 5 }); // the schedule from the checkpoint
   const state = parseViewState('dashboard', JSON.parse(JSON.stringify({ view: 'dashboard', smoothing: 0, logScale: false, run })));
   assert.deepEqual(state, { view: 'dashboard', smoothing: 0, logScale: false, run });
   const bad = parseViewState('dashboard', { view: 'dashboard', run: { ...run, task: 'nope', classes: [1], model: 3 } });

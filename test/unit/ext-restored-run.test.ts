@@ -22,7 +22,7 @@ test('a restored run shows the checkpoint loss history, status and samples', () 
   const samples = [{ step: 3, temperature: 0.5, text: 'to be' }];
   const m = restoredHistory(run, training(3, 20_000), samples);
   assert.equal(m.type, 'dashboardHistory');
-  assert.deepEqual(m.run, { ...run });
+  assert.deepEqual(m.run, { ...run, evalEvery: 2, sampleEvery: 0, clip: 5 }); // the schedule from the checkpoint's settings
   assert.deepEqual([...new Float64Array(m.train.steps)], [1, 2, 3]);
   assert.deepEqual([...new Float64Array(m.train.values)], [4, 3.5, 3]);
   assert.deepEqual([...new Float64Array(m.validation.values)], [3.9]);

@@ -96,7 +96,7 @@ test('hover snapshots answer fast and name the top predictions', async () => {
   const total = snap.predictions.reduce((s, p) => s + p.probability, 0);
   assert.ok(total > 0 && total <= 1);
   assert.deepEqual([...snap.tensors.keys()], ['h', 'c', 'gate_i', 'gate_f', 'gate_g', 'gate_o']);
-  assert.match(formatHover(snap), /t = 30001 of 45000/);
+  assert.match(formatHover(snap), /t = 30,001 of 45,000/);
   doc.dispose();
 });
 
@@ -158,6 +158,12 @@ test('a training run reports steps, writes its checkpoint, registers the model a
     await run2.settled; // the cancelled run's checkpoint is still sampled
     assert.equal(models.current?.path, out);
     assert.ok(models.get(join(dir, 'm2.safetensors')), 'the cancelled run is kept in the list');
+    // The dashboard learns the schedule (first evaluation, clip line); the tree's "Remove from list" drops ended runs.
+    assert.deepEqual([run.summary().evalEvery, run.summary().sampleEvery, run.summary().clip, run.summary().tokenLevel], [3, 0, 5, undefined]);
+    assert.ok(training.remove(run2.runId));
+    assert.deepEqual(training.runs.map((r) => r.runId), [run.runId]);
+    assert.equal(training.latest, run);
+    assert.equal(training.remove('no-such-run'), false);
     training.dispose();
     models.dispose();
     backend.dispose();

@@ -40,3 +40,16 @@ test('export to safetensors, .npz and Keras .h5 and back gives the same model', 
     }
   }
 });
+
+test('.npz export records what the tensors do not: a hard-sigmoid model reads back hard sigmoid, with no flag', async () => {
+  const m = await loadModelFile(join(MODELS, 'tfjs_lstm/model.json'));
+  assert.equal(m.config.recurrentActivation, 'hard_sigmoid', 'the fixture records hard sigmoid');
+  const back = await importModel(await exportModel(m, 'npz'), 'x.npz');
+  assert.equal(back.config.recurrentActivation, 'hard_sigmoid');
+  assert.equal(back.source.recorded?.recurrentActivation, 'hard_sigmoid');
+  assert.ok(relativeError(outputOf(m), outputOf(back)) < 1e-6);
+  const gru = await loadModelFile(join(MODELS, 'keras3_gru_before.weights.h5'), { recurrentActivation: 'sigmoid' });
+  const gruBack = await importModel(await exportModel(gru, 'npz'), 'g.npz');
+  assert.equal(gruBack.config.gruReset, gru.config.gruReset);
+  assert.ok(relativeError(outputOf(gru), outputOf(gruBack)) < 1e-6);
+});

@@ -19,6 +19,7 @@ import { GATES, type RnnModule, gateBlocks } from '../config';
 import { type Tensor, type TensorMap, formatShape } from '../tensor';
 import { type DiffReport, type EpochRow, type TensorDiff, defaultRtol, diagnoseHardSigmoid, findPermutation } from './diff';
 import { block, maxAbsDiff, relativeError, sameShape, transposeFlat, values } from './metrics';
+import { alignTracePrefixes } from './align';
 import { type Dialect, type DialectSource, dialectOf } from './naming';
 import {
   type LinearLayer, type Orientation, type ParamKind, type RecurrentStack, type Snapshots, type Structure,
@@ -726,7 +727,13 @@ function run(a: TensorMap, b: TensorMap, infoA: SideInfo | undefined, infoB: Sid
  * Judges whether two files compute the same model (see the header). `infoA` / `infoB` say what each
  * file records beyond its tensors (an importer's ImportSource and config).
  */
-export function compareModels(a: TensorMap, b: TensorMap, infoA?: SideInfo, infoB?: SideInfo, options: CompareOptions = {}): ModelDiffReport {
+export function compareModels(a0: TensorMap, b0: TensorMap, infoA?: SideInfo, infoB?: SideInfo, options: CompareOptions = {}): ModelDiffReport {
+  const traces = alignTracePrefixes(a0, b0); // a run's probe file (<module>.trace_l0_h) against plain traces
+  const r = compareAligned(traces.a, traces.b, infoA, infoB, options);
+  return traces.note ? { ...r, notes: [traces.note, ...r.notes] } : r;
+}
+
+function compareAligned(a: TensorMap, b: TensorMap, infoA: SideInfo | undefined, infoB: SideInfo | undefined, options: CompareOptions): ModelDiffReport {
   const rtol = options.rtol ?? defaultRtol(a, b);
   const strict = !!options.strict;
   const snapA = splitSnapshots(a);

@@ -6,6 +6,8 @@ import { type FastKernels, softmaxCrossEntropyOn } from './kernels';
 const sigmoid = (x: number): number => 1 / (1 + Math.exp(-x));
 const hardSigmoid = (x: number): number => Math.min(1, Math.max(0, 0.2 * x + 0.5));
 const dSigmoid = (y: number): number => y * (1 - y);
+/** Hidden units per panel of the sweep's packed W_hh^T (any multiple of 8 works for loops). */
+const SEQ_UNITS = 16;
 const dHardSigmoid = (y: number): number => (y > 0 && y < 1 ? 0.2 : 0);
 
 export function createJsKernels(dtype: FloatDType): FastKernels {
@@ -160,6 +162,48 @@ export function createJsKernels(dtype: FloatDType): FastKernels {
         const y = h[hOut + i];
         const dh = h[dhIn + i] + h[dhRec + i];
         h[dG + i] = dh * (relu ? (y > 0 ? 1 : 0) : 1 - y * y);
+      }
+    },
+    seqUnitBlock: () => SEQ_UNITS,
+    seqForward(module, T, H, packed, xp, firstToken, bhn, hs, R, c, every, ckh, ckc, flag) {
+      // kernels.c seq_forward in loops: panels of SEQ_UNITS units, [H][G][w] each.
+      const G = module === 0 ? 4 : module === 1 ? 3 : 1, Hp = (H + 7) & ~7, act = gate(flag);
+      const acc = new Float64Array(G * SEQ_UNITS);
+      const h = kernels.heap(); // a local (the closure's binding is reassigned by ensure): V8 keeps it in a register
+      for (let t = 0; t < T; t++) {
+        const x = xp + (firstToken >= 0 ? inputs[firstToken + t] : t) * G * Hp;
+        const hPrev = hs + (t % R) * Hp, hNext = hs + ((t + 1) % R) * Hp;
+        for (let u0 = 0; u0 < Hp; u0 += SEQ_UNITS) {
+          const w = Math.min(SEQ_UNITS, Hp - u0), width = G * w;
+          acc.fill(0, 0, width);
+          for (let k = 0; k < H; k++) {
+            const hk = h[hPrev + k];
+            if (hk === 0) continue;
+            const row = packed + u0 * G * H + k * width;
+            for (let q = 0; q < width; q++) acc[q] += hk * h[row + q];
+          }
+          for (let u = 0; u < w; u++) {
+            const j = u0 + u;
+            if (module === 0) {
+              const i = act(acc[u] + h[x + j]), f = act(acc[w + u] + h[x + Hp + j]);
+              const g = Math.tanh(acc[2 * w + u] + h[x + 2 * Hp + j]), o = act(acc[3 * w + u] + h[x + 3 * Hp + j]);
+              h[c + j] = f * h[c + j] + i * g;
+              h[hNext + j] = o * Math.tanh(h[c + j]);
+            } else if (module === 1) {
+              const r = act(h[x + j] + acc[u]), z = act(h[x + Hp + j] + acc[w + u]);
+              const n = Math.tanh(h[x + 2 * Hp + j] + r * (acc[2 * w + u] + h[bhn + j]));
+              h[hNext + j] = (1 - z) * n + z * h[hPrev + j];
+            } else {
+              const pre = h[x + j] + acc[u];
+              h[hNext + j] = flag ? (pre > 0 ? pre : 0) : Math.tanh(pre);
+            }
+          }
+        }
+        if (every > 0 && (t + 1) % every === 0) {
+          const row = ((t + 1) / every - 1) * H;
+          h.copyWithin(ckh + row, hNext, hNext + H);
+          if (module === 0) h.copyWithin(ckc + row, c, c + H);
+        }
       }
     },
     softmaxCrossEntropy: (logits, rows, V, gradScale, bias) => softmaxCrossEntropyOn(h, targets, logits, rows, V, gradScale, bias),

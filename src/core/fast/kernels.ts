@@ -89,6 +89,20 @@ export interface FastKernels {
    */
   layerForward?(module: RecurrentModule, T: number, B: number, H: number, buffers: LayerBuffers, packedWhhT: number,
     table: number, bias: number, firstToken: number, bhn: number, flag: boolean): void;
+  /**
+   * Optional: hidden units per panel of the one-sequence sweep's packed W_hh^T for G gates (see seqForward and
+   * src/core/fast/sweep.ts packSeqWeights).
+   */
+  seqUnitBlock?(G: number): number;
+  /**
+   * Optional: T steps of one layer over one sequence (batch 1) with W_hh^T packed in panels (kernels.c
+   * seq_forward): rows of the input projection xp are G*Hp floats (Hp = H rounded up to 8; row tokens[firstToken
+   * + t] of a table when firstToken >= 0, else row t); hs holds R rows of Hp (h_{t-1} in row t % R, h_t written
+   * to row (t + 1) % R); c (LSTM, Hp) is updated in place; every `every` steps h (and c) are copied to the next
+   * row of ckh (ckc), H floats each. `threads` 2 splits each step's panels with the backend's second thread.
+   */
+  seqForward?(module: RecurrentModule, T: number, H: number, packed: number, xp: number, firstToken: number, bhn: number,
+    hs: number, R: number, c: number, every: number, ckh: number, ckc: number, flag: boolean, threads: 1 | 2): void;
   /** Optional: use (true) or idle (false) the backend's second thread; absent for single-threaded backends. */
   setParallel?(on: boolean): void;
   dispose(): void;

@@ -28,16 +28,23 @@ function torchTensors(m: ImportedModel): TensorMap {
   return out;
 }
 
+/** What the tensors do not say: the recurrent config (activations, GRU variant), the whole model, the vocabulary. */
+function recordedConfig(m: ImportedModel): Record<string, string> {
+  return {
+    gatescope_config: JSON.stringify(toTorchConfig(m.config)),
+    ...(m.model ? { gatescope_model: JSON.stringify(modelToJson(m.model)) } : {}),
+    ...(m.vocabulary ? { gatescope_vocabulary: JSON.stringify(m.vocabulary.tokens) } : {}),
+  };
+}
+
 export async function exportModel(m: ImportedModel, format: ExportFormat): Promise<Uint8Array> {
   switch (format) {
     case 'safetensors':
-      return serializeSafetensors(torchTensors(m), {
-        format: 'pt', gatescope_config: JSON.stringify(toTorchConfig(m.config)),
-        ...(m.model ? { gatescope_model: JSON.stringify(modelToJson(m.model)) } : {}),
-        ...(m.vocabulary ? { gatescope_vocabulary: JSON.stringify(m.vocabulary.tokens) } : {}),
-      });
+      return serializeSafetensors(torchTensors(m), { format: 'pt', ...recordedConfig(m) });
     case 'npz':
-      return serializeNpz(torchTensors(m));
+      // The same record as one-element string arrays (np.load(...)['gatescope_config'][0] in Python): an
+      // .npz has no metadata, and without it a hard-sigmoid or reset-before model would read back as PyTorch's default.
+      return serializeNpz(torchTensors(m), Object.fromEntries(Object.entries(recordedConfig(m)).map(([k, v]) => [k, [v]])));
     case 'keras-h5':
       return writeHdf5(kerasH5(m));
   }

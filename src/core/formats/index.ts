@@ -75,7 +75,16 @@ export function readTensorZip(zip: ZipArchive, fileName: string): TensorFile {
   if (names.some((n) => n.endsWith('.npy'))) {
     const strings = new Map<string, string[]>();
     const tensors = npzEntries(zip, fileName, strings);
-    return { format: 'npz', tensors, metadata: {}, ...(strings.size ? { strings } : {}) };
+    // gatescope convert records the model in one-element string arrays (gatescope_config, ...), as
+    // safetensors does in its metadata: they are metadata, not a vocabulary.
+    const metadata: Record<string, string> = {};
+    for (const [name, v] of strings) {
+      if (/^gatescope_(config|model|vocabulary)$/.test(name) && v.length === 1) {
+        metadata[name] = v[0];
+        strings.delete(name);
+      }
+    }
+    return { format: 'npz', tensors, metadata, ...(strings.size ? { strings } : {}) };
   }
   if (zip.has('model.weights.h5')) {
     throw new FormatError(`${fileName}: a Keras .keras archive holds a model, not plain tensors; import it as a model`);

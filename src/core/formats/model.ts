@@ -84,7 +84,7 @@ async function importModelUnguarded(bytes: Uint8Array, fileName: string, options
     if (zip.has('model.weights.h5') || zip.has('config.json')) return importKerasArchive(zip, fileName, { ...options, assemble });
     file = readTensorZip(zip, fileName);
   } else {
-    if (/\.onnx$/i.test(fileName)) return importOnnx(bytes, fileName, readSibling, limits);
+    if (/\.onnx$/i.test(fileName)) return importOnnx(bytes, fileName, readSibling, limits, assemble);
     file = readTensorFile(bytes, fileName, limits);
   }
   return importTensorFile(file, fileName, options);

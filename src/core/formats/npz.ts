@@ -206,9 +206,28 @@ export function serializeNpy(t: Tensor): Uint8Array {
   return out;
 }
 
-/** An uncompressed .npz, as numpy.savez writes. */
-export function serializeNpz(tensors: TensorMap): Uint8Array {
+/** A one-dimensional numpy string array (`<U{n}`, UTF-32 little-endian, NUL-padded), as np.array(list_of_str) saves. */
+export function serializeNpyStrings(values: readonly string[]): Uint8Array {
+  const points = values.map((v) => [...v].map((c) => c.codePointAt(0)!));
+  const width = Math.max(1, ...points.map((p) => p.length));
+  let header = `{'descr': '<U${width}', 'fortran_order': False, 'shape': (${values.length},), }`;
+  const total = 10 + header.length + 1;
+  header += ' '.repeat((64 - (total % 64)) % 64) + '\n';
+  const out = new Uint8Array(10 + header.length + values.length * width * 4);
+  out.set(MAGIC);
+  out[6] = 1;
+  out[7] = 0;
+  const view = new DataView(out.buffer);
+  view.setUint16(8, header.length, true);
+  out.set(new TextEncoder().encode(header), 10);
+  points.forEach((p, i) => p.forEach((cp, j) => view.setUint32(10 + header.length + (i * width + j) * 4, cp, true)));
+  return out;
+}
+
+/** An uncompressed .npz, as numpy.savez writes; `strings`: string arrays saved beside the tensors. */
+export function serializeNpz(tensors: TensorMap, strings: Readonly<Record<string, readonly string[]>> = {}): Uint8Array {
   const files: Record<string, [Uint8Array, { level: 0 }]> = {};
   for (const [name, t] of tensors) files[`${name}.npy`] = [serializeNpy(t), { level: 0 }];
+  for (const [name, v] of Object.entries(strings)) files[`${name}.npy`] = [serializeNpyStrings(v), { level: 0 }];
   return zipSync(files);
 }

@@ -5,7 +5,7 @@ import { FormatError } from './errors';
 import { BYTES_PER_ELEMENT, typedArrayOf } from './safetensors';
 import { type ProtoField, bytesOf, float32, float32s, float64s, int64, int64s, readMessage, str } from './protobuf';
 import { type OnnxRnnNode, onnxToCanonical } from '../layouts/onnx';
-import type { ImportedModel } from '../layouts/model';
+import type { AssembleOptions, HeadPart, ImportParts, ImportedModel } from '../layouts/model';
 import { type LoadLimits, TensorBudget, badShape, checkedNumel, describe, loadLimits } from './limits';
 
 // ModelProto.graph = 7; GraphProto: node = 1, initializer = 5; NodeProto: input 1, output 2, name 3,
@@ -194,7 +194,7 @@ export function parseOnnx(bytes: Uint8Array, source = 'onnx', readSibling?: Onnx
   }
 }
 
-export function importOnnx(bytes: Uint8Array, source = 'onnx', readSibling?: OnnxSiblingReader, limits?: Partial<LoadLimits>): ImportedModel {
+export function importOnnx(bytes: Uint8Array, source = 'onnx', readSibling?: OnnxSiblingReader, limits?: Partial<LoadLimits>, assemble: AssembleOptions = {}): ImportedModel {
   const g = parseOnnx(bytes, source, readSibling, limits);
   const rnnNodes = g.nodes.filter((n) => n.opType === 'LSTM' || n.opType === 'GRU' || n.opType === 'RNN');
   if (!rnnNodes.length) {
@@ -241,6 +241,117 @@ export function importOnnx(bytes: Uint8Array, source = 'onnx', readSibling?: Onn
       },
     };
   });
-  const m = onnxToCanonical(nodes, notes);
-  return m;
+  const parts = modelParts(g, rnnNodes[0], rnnNodes[rnnNodes.length - 1], notes);
+  return onnxToCanonical(nodes, notes, parts, assemble);
+}
+
+// ---------------------------------------------------------------- the model around the stack
+
+/** Ops that only move or relabel values between the embedding, the stack and the head (in inference). */
+const PASS_THROUGH = new Set(['Squeeze', 'Unsqueeze', 'Transpose', 'Reshape', 'Identity', 'Dropout', 'Cast', 'Flatten']);
+
+const isFloat2d = (t: Tensor | undefined): t is FloatTensor => !!t && (t.dtype === 'float32' || t.dtype === 'float64') && t.shape.length === 2;
+const layerName = (n: OnnxNode): string => n.name.split('/').filter(Boolean)[0] ?? n.name;
+
+function transpose2d(t: FloatTensor): FloatTensor {
+  const [r, c] = t.shape;
+  const out = new (t.data instanceof Float64Array ? Float64Array : Float32Array)(r * c);
+  for (let i = 0; i < r; i++) for (let j = 0; j < c; j++) out[j * r + i] = t.data[i * c + j];
+  return { dtype: t.dtype, shape: [c, r], data: out } as FloatTensor;
+}
+
+function scaled(t: FloatTensor, k: number): FloatTensor {
+  return k === 1 ? t : { ...t, data: t.data.map((v) => v * k) } as FloatTensor;
+}
+
+/**
+ * The embedding before the first recurrent node (a Gather from a stored [V, E] table, as nn.Embedding
+ * exports) and the Linear layers after the last one (Gemm, or MatMul + Add as a 3-D nn.Linear exports,
+ * a tied decoder as MatMul by the transposed table), with ReLU / Tanh between them and a final (Log)Softmax.
+ * Shape-only ops in between are followed; anything else ends the walk (the stack alone is kept).
+ */
+function modelParts(g: OnnxGraph, first: OnnxNode, last: OnnxNode, notes: string[]): ImportParts {
+  const producer = new Map<string, OnnxNode>();
+  const consumers = new Map<string, OnnxNode[]>();
+  for (const n of g.nodes) {
+    for (const o of n.outputs) producer.set(o, n);
+    for (const i of n.inputs) if (i) consumers.set(i, [...(consumers.get(i) ?? []), n]);
+  }
+  /** A stored matrix, or a stored matrix behind a Transpose ([1, 0]) node: [rows, cols] as used. */
+  const matrix = (name: string): FloatTensor | undefined => {
+    const t = g.initializers.get(name);
+    if (isFloat2d(t)) return t;
+    const p = producer.get(name);
+    const src = p?.opType === 'Transpose' ? g.initializers.get(p.inputs[0]) : undefined;
+    const perm = p?.attributes.get('perm') as number[] | undefined;
+    return isFloat2d(src) && (!perm || perm.join() === '1,0') ? transpose2d(src) : undefined;
+  };
+  const vector = (name: string, len: number): FloatTensor | undefined => {
+    const t = g.initializers.get(name);
+    if (!t || (t.dtype !== 'float32' && t.dtype !== 'float64') || t.data.length !== len) return undefined;
+    return { dtype: t.dtype, shape: [len], data: t.data } as FloatTensor;
+  };
+
+  let embedding: ImportParts['embedding'];
+  for (let name = first.inputs[0], hops = 0; name && hops < 16; hops++) {
+    const p = producer.get(name);
+    if (!p) break;
+    if (p.opType === 'Gather' && isFloat2d(g.initializers.get(p.inputs[0])) && !g.initializers.has(p.inputs[1])) {
+      embedding = { name: p.inputs[0], weight: g.initializers.get(p.inputs[0]) as FloatTensor };
+      break;
+    }
+    if (!PASS_THROUGH.has(p.opType)) break;
+    name = p.inputs[0];
+  }
+
+  const head: HeadPart[] = [];
+  let at = last.outputs[0];
+  const setLastActivation = (a: string): void => {
+    const k = head.length - 1;
+    head[k] = { ...head[k], activation: a };
+  };
+  for (let hops = 0; at && hops < 64; hops++) {
+    // Shape nodes read a value's shape for a later Reshape / Expand: not where the value goes.
+    const next = (consumers.get(at) ?? []).filter((n) => n.opType !== 'Shape');
+    if (next.length !== 1) break;
+    const n = next[0];
+    const other = n.inputs.find((i) => i !== at) ?? '';
+    if (PASS_THROUGH.has(n.opType)) {
+      at = n.outputs[0];
+    } else if (n.opType === 'Gemm' && n.inputs[0] === at && !n.attributes.get('transA')) {
+      const B = matrix(n.inputs[1]);
+      if (!B) break;
+      const w = n.attributes.get('transB') ? B : transpose2d(B);
+      const alpha = (n.attributes.get('alpha') as number | undefined) ?? 1;
+      const beta = (n.attributes.get('beta') as number | undefined) ?? 1;
+      const C = n.inputs[2] ? vector(n.inputs[2], w.shape[0]) : undefined;
+      if (n.inputs[2] && !C) break;
+      head.push({ name: layerName(n), weight: scaled(w, alpha), ...(C ? { bias: scaled(C, beta) } : {}) });
+      at = n.outputs[0];
+    } else if (n.opType === 'MatMul' && n.inputs[0] === at) {
+      const B = matrix(n.inputs[1]);
+      if (!B) break;
+      head.push({ name: layerName(n), weight: transpose2d(B) });
+      at = n.outputs[0];
+    } else if (n.opType === 'Add' && head.length && !head[head.length - 1].bias && head[head.length - 1].activation === undefined) {
+      const k = head.length - 1;
+      const b = vector(other, head[k].weight.shape[0]);
+      if (!b) break;
+      head[k] = { ...head[k], bias: b };
+      at = n.outputs[0];
+    } else if ((n.opType === 'Relu' || n.opType === 'Tanh') && head.length && head[head.length - 1].activation === undefined) {
+      setLastActivation(n.opType.toLowerCase());
+      at = n.outputs[0];
+    } else if ((n.opType === 'Softmax' || n.opType === 'LogSoftmax') && head.length && head[head.length - 1].activation === undefined) {
+      setLastActivation(n.opType === 'Softmax' ? 'softmax' : 'log_softmax');
+      break;
+    } else {
+      break;
+    }
+  }
+  // An activation after the last layer that is not an output activation: not a head the model can run.
+  while (head.length && /^(relu|tanh)$/.test(head[head.length - 1].activation ?? '')) head.pop();
+  if (embedding) notes.push(`embedding ${embedding.name} [${embedding.weight.shape.join(', ')}] from the graph's Gather`);
+  if (head.length) notes.push(`head ${head.map((h) => h.name).join(' → ')} from the graph's ${head.length === 1 ? 'layer' : 'layers'} after node "${last.name}"`);
+  return { ...(embedding ? { embedding } : {}), ...(head.length ? { head } : {}) };
 }

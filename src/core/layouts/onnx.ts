@@ -6,7 +6,7 @@ import { type RnnConfig, type RnnModule, GATES, suffix, rnnConfig } from '../con
 import { type FloatDType, type FloatTensor, type TensorMap, formatShape } from '../tensor';
 import { FormatError } from '../formats/safetensors';
 import { asFloat, gateOrder, indexFirst, permuteRowBlocks, splitRows, invertOrder, stackFirst, concatRows } from './blocks';
-import { type ImportedModel, assembleImport } from './model';
+import { type AssembleOptions, type ImportParts, type ImportedModel, assembleImport } from './model';
 
 export const ONNX_GATES: Record<RnnModule, readonly string[]> = {
   LSTM: ['i', 'o', 'f', 'g'],
@@ -37,7 +37,8 @@ const DEFAULT_ACTIVATIONS: Record<RnnModule, string[]> = {
   LSTM: ['Sigmoid', 'Tanh', 'Tanh'], GRU: ['Sigmoid', 'Tanh'], RNN: ['Tanh'],
 };
 
-export function onnxToCanonical(nodes: readonly OnnxRnnNode[], notes: string[] = []): ImportedModel {
+/** `parts`: the embedding and head layers around the stack (src/core/formats/onnx.ts reads them from the graph). */
+export function onnxToCanonical(nodes: readonly OnnxRnnNode[], notes: string[] = [], parts: ImportParts = {}, assemble: AssembleOptions = {}): ImportedModel {
   if (!nodes.length) throw new FormatError('onnx: no LSTM, GRU or RNN node in the graph');
   const first = nodes[0];
   const module: RnnModule = first.opType;
@@ -93,10 +94,10 @@ export function onnxToCanonical(nodes: readonly OnnxRnnNode[], notes: string[] =
     }
   });
   // Every activation and the GRU variant are attributes of the node (or the operator's defaults): recorded.
-  return assembleImport(config, params, {}, {
+  return assembleImport(config, params, parts, {
     format: 'onnx', layout: 'onnx', notes,
     recorded: { recurrentActivation: 'sigmoid', ...(module === 'RNN' ? { nonlinearity } : {}), ...(module === 'GRU' ? { gruReset } : {}) },
-  });
+  }, assemble);
 }
 
 /** Canonical → ONNX W, R, B for one layer (all directions stacked). */

@@ -29,6 +29,8 @@ export interface NativeKernelObject {
   adamStep(n: number, p: number, g: number, m: number, v: number, hyper: Float64Array): void;
   layerForward(module: number, T: number, B: number, H: number, gates: number, hs: number, cs: number, tc: number, hn: number,
     hproj: number, packed: number, table: number, bias: number, firstToken: number, bhn: number, flag: boolean): void;
+  seqForward(module: number, T: number, H: number, packed: number, xp: number, firstToken: number, bhn: number, hs: number,
+    R: number, c: number, every: number, ckh: number, ckc: number, flag: boolean, threads: number): void;
   setParallel(on: boolean): void;
   dispose(): void;
 }
@@ -91,6 +93,13 @@ export function createNativeKernels(addon: NativeAddon, threads: 1 | 2): FastKer
     },
     layerForward: (module, T, B, H, w, packed, table, bias, firstToken, bhn, flag) =>
       k.layerForward(module, T, B, H, w.gates, w.hs, w.cs, w.tc, w.hn, w.hproj, packed, table, bias, firstToken, bhn, flag),
+    // kernels.c SEQ_UB for the addon's lanes (absent from an addon built before the document sweep).
+    ...(typeof k.seqForward === 'function' ? {
+      seqUnitBlock: (G: number) => Math.floor((addon.lanes ?? 8) / G) * 8,
+      seqForward: (module: number, T: number, H: number, packed: number, xp: number, firstToken: number, bhn: number, hs: number,
+        R: number, c: number, every: number, ckh: number, ckc: number, flag: boolean, t: 1 | 2) =>
+        k.seqForward(module, T, H, packed, xp, firstToken, bhn, hs, R, c, every, ckh, ckc, flag, threads === 2 ? t : 1),
+    } : {}),
     ...(threads === 2 ? { setParallel: (on: boolean) => k.setParallel(on) } : {}),
     dispose() {
       k.dispose();

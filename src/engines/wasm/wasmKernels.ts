@@ -31,6 +31,10 @@ interface KernelExports {
   gru_backward(B: number, H: number, gates: number, hn: number, hPrev: number, dhIn: number, dhRec: number, dGi: number, dGh: number, hard: number): void;
   rnn_forward(B: number, H: number, pre: number, h: number, relu: number): void;
   rnn_backward(B: number, H: number, h: number, dhIn: number, dhRec: number, dG: number, relu: number): void;
+  /** Absent from wasm files built before the document sweep. */
+  seq_unit_block?(G: number): number;
+  seq_forward?(module: number, T: number, H: number, wp: number, xp: number, tokens: number, bhn: number, hs: number, R: number,
+    c: number, every: number, ckh: number, ckc: number, flag: number): void;
 }
 
 const PAGE = 65536;
@@ -254,6 +258,16 @@ export function createWasmKernels(variant: KernelVariant, threads: 1 | 2 = 1): F
       x.adam_step(half, p(pOff), p(g), p(m), p(v), hyperBlock);
       helper.join();
     },
+    // The sweep runs on this thread only (threads is ignored): one sequence's steps are too short to hand off.
+    ...(x.seq_forward && x.seq_unit_block ? {
+      seqUnitBlock: (G: number) => x.seq_unit_block!(G),
+      seqForward(module: number, T: number, H: number, packed: number, xp: number, firstToken: number, bhn: number, hs: number,
+        R: number, c: number, every: number, ckh: number, ckc: number, flag: boolean) {
+        helper?.join();
+        x.seq_forward!(module, T, H, p(packed), p(xp), firstToken >= 0 ? tokenBase + 4 * firstToken : 0, p(bhn), p(hs), R, p(c), every,
+          p(ckh), p(ckc), flag ? 1 : 0);
+      },
+    } : {}),
     ...(helperThread ? {
       setParallel(on: boolean) {
         if (!on) helper?.join();

@@ -1,15 +1,17 @@
-// "Compare implementations / weights…": two model files (weights side by side, gate by gate), or two
-// engines on the current model (same start, same batches: per-step trajectories of the difference).
-// The comparison itself is core/diff's (as `gatescope diff`); logic/diffView shapes it for the webview.
+// "Compare implementations / weights…": two model files (whether they compute the same model, as
+// `gatescope diff` judges it: EQUIVALENT or DIFFERENT, which side to change and how), or two engines on the
+// current model (same start, same batches: per-step trajectories of the difference). Each file is read in
+// the compute worker as diff reads it (src/node/compareFiles.ts); the comparison is core/diff's, shaped for
+// the webview by logic/diffView. A failed comparison replaces the view's last result with its error.
 import * as vscode from 'vscode';
 import { basename } from 'node:path';
 import type { TensorMap } from '../../core/tensor';
 import { availableEngines } from '../../engines/index';
 import type { Gatescope } from '../context';
-import { diffView } from '../logic/diffView';
-import { lmParamsOf, type ModelEntry, openedEntry } from '../services/modelStore';
-import { MODEL_FILTERS } from './modelCommands';
+import { diffErrorView, diffView } from '../logic/diffView';
+import { askOpenQuestion, flagKey, MODEL_FILTERS } from './modelCommands';
 import type { DiffViewModel } from '../../protocol/webview';
+import type { ComparableFile } from '../../protocol/worker';
 import { isWorkerCrash } from '../services/workerBackend';
 
 export interface CompareOptions {
@@ -19,6 +21,10 @@ export interface CompareOptions {
   readonly steps?: number;
   /** rtol: largest relative error ‖a−b‖/‖a‖ counted as equal (default: 1e-12 float64, else 1e-5). */
   readonly tolerance?: number;
+  /** Tensors only one side holds make the verdict DIFFERENT too (`gatescope diff --strict`). */
+  readonly strict?: boolean;
+  /** Answers to what the files do not record, as diff's import flags (`{ 'gate-order': 'i,f,o,g' }`). */
+  readonly answers?: Readonly<Record<string, string>>;
 }
 
 export async function compare(g: Gatescope, args?: unknown): Promise<DiffViewModel | undefined> {
@@ -26,45 +32,73 @@ export async function compare(g: Gatescope, args?: unknown): Promise<DiffViewMod
   let mode: 'files' | 'engines' | undefined = o.left && o.right ? 'files' : o.engines ? 'engines' : undefined;
   if (!mode) {
     const pick = await vscode.window.showQuickPick([
-      { label: '$(files) Two model files…', description: 'weights tensor by tensor and gate by gate', mode: 'files' as const },
+      { label: '$(files) Two model files…', description: 'do they compute the same model? what to change, gate by gate', mode: 'files' as const },
       { label: '$(server-process) Two engines on the current model', description: 'same start, same batches, per-step divergence', mode: 'engines' as const },
     ], { title: 'Compare implementations / weights' });
     mode = pick?.mode;
   }
   if (!mode) return undefined;
+  let files: { left: string; right: string } | undefined;
   try {
-    const report = mode === 'files' ? await compareFiles(g, o) : await compareEngines(g, o);
+    let report: DiffViewModel | undefined;
+    if (mode === 'files') {
+      files = await pickFiles(o);
+      if (!files) return undefined;
+      report = await compareFiles(g, files.left, files.right, o);
+    } else {
+      report = await compareEngines(g, o);
+    }
     if (!report) return undefined;
     g.output.info(`compare: ${report.verdict}`);
+    for (const c of report.changes ?? []) for (const item of c.items) g.output.info(`compare: change in ${c.label}: ${item}`);
     g.panels.showDiff().show(report);
     return report;
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err);
     g.output.error(`compare: ${message}`);
+    // The view must not keep showing the previous pair's verdict as if it were this one's.
+    const l = files ? basename(files.left) : 'A';
+    const r = files ? basename(files.right) : 'B';
+    g.panels.showDiff().show(diffErrorView(mode === 'files' ? 'Weights' : 'Engines', l, r, message));
     if (!isWorkerCrash(err)) void vscode.window.showErrorMessage(`gatescope: compare failed: ${message}`);
     return undefined;
   }
 }
 
-async function compareFiles(g: Gatescope, o: CompareOptions): Promise<DiffViewModel | undefined> {
-  let left = o.left;
-  let right = o.right;
+async function pickFiles(o: CompareOptions): Promise<{ left: string; right: string } | undefined> {
   // One dialog per file: the reference is unambiguous, and VS Code's own (web/remote) file dialog picks one.
-  left ??= await pickModelFile('Compare: the reference model file (1 of 2)', 'Use as reference');
+  const left = o.left ?? await pickModelFile('Compare: the reference model file (1 of 2)', 'Use as reference');
   if (!left) return undefined;
-  right ??= await pickModelFile(`Compare: the model file to compare with ${basename(left)} (2 of 2)`, 'Compare');
-  if (!right) return undefined;
-  const [ta, tb] = await Promise.all([readTrajectory(g, left), readTrajectory(g, right)]);
-  if (ta && tb) {
-    return diffView({ title: 'Weight trajectories', leftLabel: basename(left), rightLabel: basename(right), left: ta, right: tb, rtol: o.tolerance });
-  }
-  const load = async (p: string): Promise<ModelEntry> => openedEntry(p, basename(p), await g.backend.loadModel(p));
-  const [a, b] = await Promise.all([load(left), load(right)]);
-  const module = moduleOf(a);
-  if (moduleOf(b) !== module) throw new Error(`${basename(left)} is ${module} but ${basename(right)} is ${moduleOf(b)}`);
+  const right = o.right ?? await pickModelFile(`Compare: the model file to compare with ${basename(left)} (2 of 2)`, 'Compare');
+  return right ? { left, right } : undefined;
+}
+
+/**
+ * Reads both sides in the worker, asking (quick picks) what a file does not record — its gate order, which
+ * of U/W is the input weight, ... — with the answer applied to both sides, as diff's import flags are.
+ */
+async function compareFiles(g: Gatescope, left: string, right: string, o: CompareOptions): Promise<DiffViewModel | undefined> {
+  const answers: Record<string, string | string[]> = { ...o.answers };
+  const read = async (path: string, side: 'A' | 'B'): Promise<ComparableFile | undefined> => {
+    for (;;) {
+      const m = await g.backend.loadModel(path, { answers, compareAs: side });
+      if (m.comparable) return m.comparable;
+      const q = m.question;
+      if (!q) throw new Error(`${basename(path)}: nothing to compare`);
+      if (answers[flagKey(q.flag)] !== undefined) throw new Error(q.message); // answered, and still open
+      const a = await askOpenQuestion(q, path, { vocabulary: false });
+      if (!a || a === 'weights') return undefined;
+      Object.assign(answers, a);
+    }
+  };
+  const a = await read(left, 'A');
+  if (!a) return undefined;
+  const b = await read(right, 'B');
+  if (!b) return undefined;
   return diffView({
-    title: 'Weights', leftLabel: basename(left), rightLabel: basename(right),
-    left: stripRnn(lmParamsOf(a)), right: stripRnn(lmParamsOf(b)), rtol: o.tolerance,
+    title: 'Weights', leftLabel: basename(left), rightLabel: basename(right), left: a.tensors, right: b.tensors,
+    leftInfo: a.info, rightInfo: b.info, rtol: o.tolerance, strict: o.strict,
+    notes: [`A: ${a.description}`, `B: ${b.description}`, ...a.notes.map((n) => `A: ${n}`), ...b.notes.map((n) => `B: ${n}`)],
   });
 }
 
@@ -74,24 +108,6 @@ async function pickModelFile(title: string, openLabel: string): Promise<string |
     filters: MODEL_FILTERS,
   });
   return uris?.[0]?.fsPath;
-}
-
-/** Per-epoch weights (`epochN.<name>` tensors in a safetensors file, as `gatescope fit` writes), or null. Read in the worker. */
-async function readTrajectory(g: Gatescope, path: string): Promise<TensorMap | null> {
-  if (!path.endsWith('.safetensors')) return null;
-  try {
-    const tensors = await g.backend.readTensors(path);
-    return tensors.size && [...tensors.keys()].every((k) => /^epoch\d+\./.test(k)) ? tensors : null;
-  } catch (err) {
-    if (isWorkerCrash(err)) throw err;
-    return null; // not a trajectory: compared as a model below (with that loader's error message)
-  }
-}
-
-function moduleOf(e: ModelEntry): 'LSTM' | 'GRU' | 'RNN' {
-  const m = e.data?.config.rnn.module ?? e.imported?.config.module;
-  if (!m) throw new Error(`${e.label}: not a recurrent model`);
-  return m;
 }
 
 /** Canonical names for display: rnn.weight_ih_l0 -> weight_ih_l0 (head.* kept). */

@@ -19,13 +19,14 @@ import {
   type DataFormat, type TrainAnswers, type TrainTask, cellChoices, isClassifier, promptTitle, sizeChoices, taskChoices, trainPlan,
   validateSteps,
 } from '../logic/trainPlan';
-import { readSettings } from '../settings';
+import { readSettings, torchOptions } from '../settings';
 import type { TrainSpec } from '../services/backend';
 import type { TrainingRun } from '../services/trainingRun';
 import { checkpointFileName, resolveCheckpointFolder } from '../services/checkpointFolder';
 import { type BusyRun, KEEP_CURRENT, STOP_AND_START, answerOf, busyQuestion, decideStart, keptMessage } from '../logic/trainTwice';
 import { requireTrust } from './trust';
 import { type FileHead, HEAD_BYTES, unusableSourceMessage } from '../logic/trainSource';
+import { formatCount } from '../logic/formatCount';
 
 export interface TrainCommandOptions {
   readonly text?: string;
@@ -279,6 +280,7 @@ export async function trainCharLstm(g: Gatescope, args?: unknown): Promise<strin
     ...data,
     out: out.fsPath,
     engine: (opts.engine ?? s.engine) as TrainSpec['engine'],
+    ...torchOptions(opts.engine ?? s.engine, s),
     level: plan.level,
     ...(plan.minFreq !== undefined ? { minFreq: plan.minFreq } : {}),
     model: plan.model,
@@ -339,7 +341,27 @@ function followWithProgress(g: Gatescope, run: TrainingRun): Promise<void> {
         });
       } else {
         g.output.info(`training ${run.label} ${s.status}: ${s.checkpointPath ?? ''}`);
+        void run.settled.then(() => announceRunEnd(run)); // once its model is registered (and current)
       }
     },
   ));
+}
+
+/** The end of a run, with what to do next: trace or sample the new model, find its checkpoint. */
+async function announceRunEnd(run: TrainingRun): Promise<void> {
+  const s = run.summary();
+  if (s.status === 'failed') return; // said by followWithProgress (e.g. an unreadable checkpoint)
+  const loss = run.train.last();
+  const per = s.task === 'classify' ? 'example' : s.tokenLevel ?? 'token';
+  const lossText = loss === undefined ? '' : ` · loss ${loss.toFixed(3)} nats (${(loss / Math.LN2).toFixed(3)} bits/${per})`;
+  const when = s.status === 'cancelled' ? `stopped at step ${formatCount(run.lastStep?.step ?? 0)} of ${formatCount(s.totalSteps)}` : `finished ${formatCount(s.totalSteps)} steps`;
+  const TRACE = 'Trace', SAMPLE = 'Sample', REVEAL = 'Reveal checkpoint';
+  const actions = [TRACE, ...(s.task === 'classify' ? [] : [SAMPLE]), ...(s.checkpointPath ? [REVEAL] : [])];
+  const pick = await vscode.window.showInformationMessage(`gatescope: ${run.label} ${when}${lossText}`, ...actions);
+  if (pick === TRACE) await vscode.commands.executeCommand('gatescope.traceActiveDocument');
+  else if (pick === SAMPLE) await vscode.commands.executeCommand('gatescope.sampleText');
+  else if (pick === REVEAL && s.checkpointPath) {
+    const uri = vscode.Uri.file(s.checkpointPath);
+    await vscode.commands.executeCommand(vscode.workspace.getWorkspaceFolder(uri) ? 'revealInExplorer' : 'revealFileInOS', uri);
+  }
 }

@@ -23,3 +23,29 @@ export function signed(value: number, digits = 2): string {
   const s = Math.abs(value).toFixed(digits);
   return (value < 0 ? '−' : '+') + s;
 }
+
+const NBSP = '\u00a0';
+
+/**
+ * A bar that shows the sign: |value| / scale × `half` cells to the right of an axis for a positive value,
+ * to its left for a negative one (right-aligned, half-cell resolution: ▐), padded with no-break spaces so
+ * that every bar of a column is as wide and lines up in a monospace code span.
+ */
+export function signedBar(value: number, scale: number, half: number): string {
+  const pad = (n: number): string => NBSP.repeat(Math.max(0, n));
+  if (!Number.isFinite(value) || !(scale > 0) || half < 1) return pad(half) + '│' + pad(half);
+  const f = Math.min(1, Math.abs(value) / scale);
+  if (value >= 0) {
+    const right = bar(value, scale, half);
+    return pad(half) + '│' + right + pad(half - [...right].length);
+  }
+  const halves = Math.round(f * half * 2);
+  const left = (halves % 2 ? '▐' : '') + '█'.repeat(Math.floor(halves / 2));
+  return pad(half - [...left].length) + left + '│' + pad(half);
+}
+
+/** A bar for a value in [0, 1] (a sigmoid gate), padded to `width` cells with no-break spaces. */
+export function paddedBar(value: number, scale: number, width: number): string {
+  const b = bar(value, scale, width);
+  return b + NBSP.repeat(Math.max(0, width - [...b].length));
+}

@@ -2,7 +2,8 @@
 // model predicts there: the next token (language model), the classes had the text ended here (a `last`-readout
 // unidirectional classifier) or the whole document's classes (other classifiers). Pure: takes the numbers,
 // returns Markdown; every piece of document or file text goes through logic/markdown.ts (a code span).
-import { bar, level, signed } from './bars';
+import { bar, level, paddedBar, signed, signedBar } from './bars';
+import { formatCount } from './formatCount';
 import { codeSpan, escapeMarkdown } from './markdown';
 import type { Prediction } from './predictions';
 import { visibleChar } from './tokens';
@@ -67,13 +68,36 @@ function maxAbs(v: ArrayLike<number>): number {
 /** A code span that holds any text (see logic/markdown.ts, the one escaping helper of hovers and tooltips). */
 export const code = codeSpan;
 
+const NBSP = '\u00a0';
+
+/** Tanh-valued (signed) columns: c, h and the candidates g/n get a bar that shows the sign; sigmoid gates one from 0. */
+const SIGNED_COLUMNS = new Set(['c', 'h', 'gate_g', 'gate_n']);
+
+/** One table cell: the value and its bar in one code span of no-break spaces, so that a cell never wraps. */
+function cell(column: string, v: number, scale: number): string {
+  const b = SIGNED_COLUMNS.has(column) ? signedBar(v, scale, 2) : paddedBar(v, scale, 3);
+  return code(`${signed(v)}${NBSP}${b}`);
+}
+
+/** Compact, in reading order: where (layer 1-based, t), what the model predicts, then gate means and the top units. */
 export function formatHover(s: HoverSnapshot): string {
   const h = s.tensors.get('h');
   if (!h) throw new Error('hover snapshot has no hidden state h');
   const columns = hoverColumns(s.tensors);
-  const dir = s.direction === 1 ? ' (reverse)' : '';
+  const layer = `layer ${s.layer + 1}${s.numLayers > 1 ? ` of ${s.numLayers}` : ''}${s.direction === 1 ? ' · reverse' : ''}`;
   const lines: string[] = [];
-  lines.push(`**gatescope** ${escapeMarkdown(s.module)} · layer ${s.layer + 1}/${s.numLayers}${dir} · t = ${s.position} of ${s.length} · ${code(visibleChar(s.char))}`);
+  lines.push(`**gatescope** ${escapeMarkdown(s.module)} · ${layer} · t = ${formatCount(s.position)} of ${formatCount(s.length)} · ${code(visibleChar(s.char))}`);
+  const kind = s.predicting ?? 'next-token';
+  if (s.predictions.length && kind === 'next-token') {
+    // One line: the likeliest next tokens, most likely first (the hover stays short).
+    lines.push('', `${PREDICTION_TITLES[kind]} ${s.predictions.map((p) => `${code(visibleChar(p.token))} ${(p.probability * 100).toFixed(1)}%`).join(' · ')}`);
+  } else if (s.predictions.length) {
+    lines.push('', PREDICTION_TITLES[kind]);
+    lines.push('');
+    for (const p of s.predictions) lines.push(`- ${code(p.token)} ${(p.probability * 100).toFixed(1)}% ${bar(p.probability, 1, 10)}`);
+  } else if (kind === 'document') {
+    lines.push('', `${PREDICTION_TITLES.document} _shown once the whole document is traced._`);
+  }
   lines.push('');
   const gateMeans = columns.filter((c) => c.startsWith('gate_')).map((c) => {
     const m = mean(s.tensors.get(c)!);
@@ -87,22 +111,16 @@ export function formatHover(s: HoverSnapshot): string {
   lines.push(`| unit | ${columns.map(columnTitle).join(' | ')} |`);
   lines.push(`|---:|${columns.map(() => ':---').join('|')}|`);
   for (const u of units) {
-    const cells = columns.map((c) => {
-      const v = s.tensors.get(c)![u];
-      return `${signed(v)} ${bar(v, scales.get(c)!, 5)}`;
-    });
-    lines.push(`| ${u} | ${cells.join(' | ')} |`);
-  }
-  const kind = s.predicting ?? 'next-token';
-  if (s.predictions.length) {
-    lines.push('', PREDICTION_TITLES[kind]);
-    lines.push('');
-    for (const p of s.predictions) {
-      const label = kind === 'next-token' ? visibleChar(p.token) : p.token;
-      lines.push(`- ${code(label)} ${(p.probability * 100).toFixed(1)}% ${bar(p.probability, 1, 10)}`);
-    }
-  } else if (kind === 'document') {
-    lines.push('', `${PREDICTION_TITLES.document} _shown once the whole document is traced._`);
+    lines.push(`| ${u} | ${columns.map((c) => cell(c, s.tensors.get(c)![u], scales.get(c)!)).join(' | ')} |`);
   }
   return lines.join('\n');
+}
+
+/**
+ * The hover past the traced part of a document: one line instead of nothing (a long document is traced up
+ * to gatescope.maxTraceLength tokens).
+ */
+export function pastTraceNote(traced: number, unit: 'char' | 'word' = 'char'): string {
+  const what = unit === 'word' ? 'words' : 'characters';
+  return `_gatescope: the trace covers the first ${formatCount(traced)} ${what} of this document; raise the setting gatescope.maxTraceLength and trace again to see this part._`;
 }

@@ -16,6 +16,13 @@ function accuracyOf(points: readonly LossPoint[]): SeriesBuffers {
   return { steps: float64Buffer(scored.map((p) => p.step)), values: float64Buffer(scored.map((p) => p.accuracy!)) };
 }
 
+/** Evaluation and sample intervals and the clip: the checkpoint's settings, else what the webview remembered. */
+function scheduleOf(run: RunSummary, training: TrainingState | undefined): Pick<RunSummary, 'evalEvery' | 'sampleEvery' | 'clip'> {
+  const st = training?.settings;
+  if (!st) return { ...(run.evalEvery !== undefined ? { evalEvery: run.evalEvery } : {}), ...(run.sampleEvery !== undefined ? { sampleEvery: run.sampleEvery } : {}), ...(run.clip !== undefined ? { clip: run.clip } : {}) };
+  return { evalEvery: st.evalEvery, sampleEvery: st.sampleEvery, ...(st.clip > 0 ? { clip: st.clip } : {}) };
+}
+
 const EMPTY: readonly { step: number; loss: number }[] = [];
 
 /**
@@ -56,6 +63,8 @@ export function restoredHistory(
     ...(run.task ? { task: run.task } : {}),
     ...(run.model ? { model: run.model } : {}),
     ...(run.classes ? { classes: run.classes } : {}),
+    ...(run.tokenLevel ? { tokenLevel: run.tokenLevel } : {}),
+    ...scheduleOf(run, training),
   };
   return {
     type: 'dashboardHistory',

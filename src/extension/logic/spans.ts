@@ -69,3 +69,32 @@ export class SpanScanner {
     this.runStart = -1;
   }
 }
+
+/** What a matching span shows: its text, and the rest of the words it starts and ends inside of. */
+export interface SpanSnippet {
+  readonly before: string;
+  readonly text: string;
+  readonly after: string;
+}
+
+const WORD = /[\p{L}\p{N}_'’-]/u;
+
+/**
+ * The text of document offsets [from, to) for the list of matches, never cut mid-word: the words the span
+ * starts or ends inside of are completed in `before`/`after` (at most `context` characters each), and a span
+ * longer than `max` characters is cut at a space (then ends with "…").
+ */
+export function spanSnippet(doc: string, from: number, to: number, max = 80, context = 24): SpanSnippet {
+  let a = from;
+  while (a > 0 && from - a < context && WORD.test(doc[a - 1]) && WORD.test(doc[a])) a--;
+  let text = doc.slice(from, to);
+  let b = to;
+  if (text.length > max) {
+    const cut = text.lastIndexOf(' ', max);
+    text = `${text.slice(0, cut > max / 2 ? cut : max).trimEnd()}…`;
+    b = from; // no "after": the text ends with the ellipsis
+  } else {
+    while (b < doc.length && b - to < context && WORD.test(doc[b]) && to > 0 && WORD.test(doc[b - 1])) b++;
+  }
+  return { before: doc.slice(a, from), text, after: b > to ? doc.slice(to, b) : '' };
+}

@@ -5,10 +5,17 @@ import { isTensorSelector, type DiffViewModel, type RunStatus, type RunSummary, 
 export type UnitSort = 'index' | 'mean' | 'variance' | 'max';
 export const UNIT_SORTS: readonly UnitSort[] = ['index', 'mean', 'variance', 'max'];
 
+export type LossUnit = 'nats' | 'bits';
+export type SaturationMode = 'either' | 'low' | 'high';
+
 export interface DashboardViewState {
   readonly view: 'dashboard';
   readonly smoothing: number; // EMA weight in [0, 0.99]
   readonly logScale: boolean;
+  /** The loss chart's unit: nats, or bits (per char/word/example). */
+  readonly lossUnit?: LossUnit;
+  /** Which saturated gates the saturation chart plots: below 0.1, above 0.9, or either. */
+  readonly saturation?: SaturationMode;
   /** The run last shown (its checkpointPath is where its history is read back after a window reload). */
   readonly run?: RunSummary;
   /** Its samples: the checkpoint does not keep them. */
@@ -24,7 +31,12 @@ export interface TraceViewState {
   readonly sort: UnitSort;
   readonly filter: string;
   readonly threshold: number;
+  /** How c (unbounded) is coloured: one scale for the trace, one per unit, or the visible window's (default trace). */
+  readonly colourScale?: ColourScale;
 }
+
+export type ColourScale = 'trace' | 'unit' | 'window';
+export const COLOUR_SCALES: readonly ColourScale[] = ['trace', 'unit', 'window'];
 
 export interface DiffViewState {
   readonly view: 'diff';
@@ -55,6 +67,8 @@ export function parseViewState(view: ViewKind, raw: unknown): ViewState {
       const samples = Array.isArray(o.samples) ? o.samples.filter(isSample) : [];
       return {
         view: 'dashboard', smoothing: num(o.smoothing, 0, 0.99, d.smoothing), logScale: typeof o.logScale === 'boolean' ? o.logScale : d.logScale,
+        ...(o.lossUnit === 'bits' || o.lossUnit === 'nats' ? { lossUnit: o.lossUnit } : {}),
+        ...(o.saturation === 'either' || o.saturation === 'low' || o.saturation === 'high' ? { saturation: o.saturation } : {}),
         ...(run ? { run } : {}),
         ...(run && samples.length ? { samples } : {}),
       };
@@ -69,6 +83,7 @@ export function parseViewState(view: ViewKind, raw: unknown): ViewState {
         sort: UNIT_SORTS.includes(o.sort as UnitSort) ? (o.sort as UnitSort) : d.sort,
         filter: typeof o.filter === 'string' ? o.filter : '',
         threshold: num(o.threshold, -1e6, 1e6, d.threshold),
+        ...(COLOUR_SCALES.includes(o.colourScale as ColourScale) ? { colourScale: o.colourScale as ColourScale } : {}),
       };
     case 'diff': {
       const r = o.report as Record<string, unknown> | undefined;
@@ -95,8 +110,14 @@ export function parseRunSummary(raw: unknown): RunSummary | undefined {
     ...(r.task === 'lm' || r.task === 'classify' ? { task: r.task } : {}),
     ...(str(r.model) ? { model: r.model } : {}),
     ...(Array.isArray(r.classes) && r.classes.every(str) ? { classes: r.classes } : {}),
+    ...(r.tokenLevel === 'char' || r.tokenLevel === 'word' ? { tokenLevel: r.tokenLevel } : {}),
+    ...(count(r.evalEvery) ? { evalEvery: r.evalEvery } : {}),
+    ...(count(r.sampleEvery) ? { sampleEvery: r.sampleEvery } : {}),
+    ...(typeof r.clip === 'number' && Number.isFinite(r.clip) && r.clip > 0 ? { clip: r.clip } : {}),
   };
 }
+
+const count = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v) && v >= 0;
 
 function isSample(x: unknown): x is SampleAtTemperature {
   if (typeof x !== 'object' || x === null) return false;

@@ -3,13 +3,14 @@
 // and the run-history sidecar next to it.
 import type * as vscode from 'vscode';
 import type { TrainingState } from '../../core/checkpoint';
-import type { DashboardHistoryMessage, FromWebviewMessage } from '../../protocol/webview';
+import type { DashboardHistoryMessage, FromWebviewMessage, TrainEvent } from '../../protocol/webview';
 import { exactBuffer } from '../../protocol/webview';
 import { MutableDisposable } from '../lifecycle';
 import { restoredHistory } from '../logic/restoredRun';
 import type { RunHistory } from '../logic/runHistory';
-import type { SeriesBuilder } from '../logic/series';
+import { Batcher, type SeriesBuilder } from '../logic/series';
 import type { DashboardViewState } from '../logic/viewState';
+import type { DashboardFeed } from '../services/runWatcher';
 import type { TrainingRun } from '../services/trainingRun';
 import { readRunHistoryFile } from '../services/runHistoryFile';
 import type { TrainingService } from '../services/trainingService';
@@ -24,11 +25,21 @@ export type TrainingStateReader = (path: string) => Promise<TrainingState | unde
 /** Reads the run-history sidecar of a checkpoint (undefined when there is none). */
 export type RunHistoryReader = (checkpointPath: string) => Promise<RunHistory | undefined>;
 
+/** Live events go to the webview in batches at most this often (a small model trains ~2000 steps/s). */
+export const DASHBOARD_FLUSH_MS = 100;
+
 export class DashboardPanel extends PanelHost {
   private readonly runListeners = this.register(new MutableDisposable<vscode.Disposable>());
   private followed: TrainingRun | undefined;
+  /** A run directory written by another program (Open run…), shown instead of a training run. */
+  private feed: DashboardFeed | undefined;
+  private readonly feedListener = this.register(new MutableDisposable<vscode.Disposable>());
   /** The remembered run of a restored panel, once its checkpoint was read (until a run is followed). */
   private restored: DashboardHistoryMessage | undefined;
+  /** Live events of the followed run, posted in batches (every point kept, in order). */
+  private readonly events = this.register(new Batcher<TrainEvent>(DASHBOARD_FLUSH_MS, (events) => {
+    if (this.followed) this.post({ type: 'trainEvents', runId: this.followed.runId, events });
+  }));
 
   constructor(
     panel: vscode.WebviewPanel,
@@ -67,10 +78,32 @@ export class DashboardPanel extends PanelHost {
     this.sendHistory();
   }
 
+  /** Shows an external run (until the next training run starts or another run is shown). */
+  showExternal(feed: DashboardFeed): void {
+    this.followed = undefined;
+    this.runListeners.value = undefined;
+    this.feed = feed;
+    this.feedListener.value = feed.onDidPost((m) => this.post(m));
+    this.sendHistory();
+  }
+
+  /** Shows one of this session's runs (a click on an older run in the tree): its history, read-only once it ended. */
+  showRun(runId: string): boolean {
+    const run = this.training.runs.find((r) => r.runId === runId);
+    if (!run) return false;
+    if (run !== this.followed || this.feed) this.follow(run, false);
+    this.sendHistory();
+    return true;
+  }
+
   private follow(run: TrainingRun, reset: boolean): void {
+    this.feed = undefined;
+    this.feedListener.value = undefined;
     this.followed = run;
+    this.events.clear();
     const a = run.onDidEvent((e) => {
-      if (e.kind === 'step' || e.kind === 'eval' || e.kind === 'sample') this.post({ type: 'trainEvent', runId: run.runId, event: e });
+      // A hidden webview gets nothing: when it says "ready" again it gets the whole history, these events in it.
+      if ((e.kind === 'step' || e.kind === 'eval' || e.kind === 'sample') && this.isReady) this.events.push(e);
     });
     const b = run.onDidChangeStatus(() => this.sendHistory());
     this.runListeners.value = { dispose: () => { a.dispose(); b.dispose(); } };
@@ -78,6 +111,11 @@ export class DashboardPanel extends PanelHost {
   }
 
   private sendHistory(): void {
+    if (this.feed) {
+      for (const m of this.feed.messages()) this.post(m);
+      return;
+    }
+    this.events.clear(); // the history holds them
     const run = this.followed;
     if (!run) {
       if (this.restored) this.post(this.restored);
@@ -112,6 +150,12 @@ export class DashboardPanel extends PanelHost {
       case 'revealInEditor':
       case 'webviewError':
         break; // not sent by this view
+      case 'requestRunProbe': {
+        const feed = this.feed;
+        if (feed?.runId !== m.runId) this.reply({ type: 'error', id: m.id, message: 'that run is no longer shown' });
+        else feed.probe(m).then((r) => this.reply(r), (e: unknown) => this.reply({ type: 'error', id: m.id, message: e instanceof Error ? e.message : String(e) }));
+        break;
+      }
       default: {
         const never: never = m;
         void never;

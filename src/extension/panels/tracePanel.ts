@@ -100,6 +100,7 @@ export class TracePanel extends PanelHost {
         break;
       case 'cancelRun':
       case 'webviewError':
+      case 'requestRunProbe':
         break;
       default: {
         const never: never = m;

@@ -3,7 +3,7 @@
 // (recomputed forward from the nearest checkpoint), which stays well under the 50 ms budget.
 import * as vscode from 'vscode';
 import { Emitter, Disposable } from '../lifecycle';
-import { formatHover } from '../logic/hoverFormat';
+import { formatHover, pastTraceNote } from '../logic/hoverFormat';
 import { untrustedMarkdown } from './markdownString';
 import type { TraceService } from '../services/traceService';
 import { readSettings } from '../settings';
@@ -34,8 +34,17 @@ export class GateHoverProvider extends Disposable implements vscode.HoverProvide
     const doc = this.traces.get(document.uri.toString());
     if (!doc) return undefined;
     const t0 = performance.now();
-    const t = doc.tokenAt(document.offsetAt(position));
-    if (t < 0) return undefined;
+    const offset = document.offsetAt(position);
+    const t = doc.tokenAt(offset);
+    if (t < 0) {
+      // Past the traced part (a long document is traced up to gatescope.maxTraceLength tokens): say so.
+      if (doc.length === 0 || offset < doc.encoding.offsets[doc.length]) return undefined;
+      const markdown = pastTraceNote(doc.length, doc.layout.tokenLevel ?? 'char');
+      this.last = { uri: document.uri.toString(), position: doc.length, markdown, millis: performance.now() - t0 };
+      this.onDidHoverEmitter.fire(this.last);
+      const word = document.getWordRangeAtPosition(position) ?? new vscode.Range(position, position);
+      return new vscode.Hover(untrustedMarkdown(markdown), word);
+    }
     // Answer at once where there is nothing exact to show: edited text, or a part not prepared yet.
     let markdown = doc.unavailableNote(t);
     if (!markdown) {

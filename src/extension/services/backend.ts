@@ -9,9 +9,9 @@ import type { PreparationProgress } from '../logic/preparation';
 import type { WorkerCrashInfo } from '../logic/workerLimits';
 
 export { PreparationCancelledError as CancelledError } from '../logic/preparation';
-import type { EngineComparison, LoadedModel, ModelData } from '../../protocol/worker';
+import type { EngineComparison, LoadModelOptions, LoadedModel, ModelData, SaliencyResult } from '../../protocol/worker';
 
-export type { EngineComparison, LoadedModel, ModelData } from '../../protocol/worker';
+export type { EngineComparison, LoadModelOptions, LoadedModel, ModelData, SaliencyResult } from '../../protocol/worker';
 
 /** What to train: the shared run description (text, output checkpoint path, model shape, settings). */
 export type TrainSpec = TrainRequest & { readonly out: string; readonly settings: Partial<TrainSettings> };
@@ -52,6 +52,8 @@ export interface RemoteTrace extends IDisposable {
   window(start: number, end: number): Promise<TraceBlock>;
   /** A classifier's class probabilities for the whole document once prepared; undefined before, and for a language model. */
   prediction(): Float32Array | undefined;
+  /** What the prediction at `position` depended on, over the `window` tokens up to it (absent: not offered). */
+  saliency?(position: number, window: number): Promise<SaliencyResult>;
 }
 
 export interface SampleRequest {
@@ -75,8 +77,11 @@ export interface Backend extends IDisposable {
   sample(model: ModelData, request: SampleRequest): Promise<string>;
   /** Resolves as soon as the worker has the trace (preparation goes on; see RemoteTrace.progress). */
   prepareTrace(model: ModelData, ids: Int32Array, checkpointEvery: number, options?: PrepareOptions): Promise<RemoteTrace>;
-  /** Reads and parses a model file (any format the importers know) off the extension host. */
-  loadModel(path: string): Promise<LoadedModel>;
+  /**
+   * Reads and parses a model file (any format the importers know) off the extension host: with the answers
+   * to what it does not record, or as one side of a comparison.
+   */
+  loadModel(path: string, options?: LoadModelOptions): Promise<LoadedModel>;
   /** Trains two engines side by side from the model's weights (see src/worker/engineCompare.ts). */
   compareEngines(model: ModelData, engines: readonly [string, string], steps: number): Promise<EngineComparison>;
   /** Reads a tensor file's tensors off the extension host (e.g. per-epoch weights for a comparison). */

@@ -78,12 +78,18 @@ export class ModelStore extends Disposable {
     return this.entries.find((m) => m.id === id);
   }
 
-  /** Adds (or replaces an entry with the same id) and makes it current. */
-  add(entry: ModelEntry, makeCurrent = true): ModelEntry {
+  /**
+   * Adds (or replaces an entry with the same id) and makes it current by default, except weights that
+   * cannot be traced (imported without a vocabulary) while the current model can: those are there for
+   * comparisons and do not take over from a usable model.
+   */
+  add(entry: ModelEntry, makeCurrent?: boolean): ModelEntry {
+    const current = this.current;
+    const takeOver = makeCurrent ?? (entry.data !== undefined || !current?.data || current.id === entry.id);
     const i = this.entries.findIndex((m) => m.id === entry.id);
     if (i >= 0) this.entries[i] = entry;
     else this.entries.push(entry);
-    if (makeCurrent) this.currentId = entry.id;
+    if (takeOver) this.currentId = entry.id;
     this.onDidChangeEmitter.fire();
     return entry;
   }

@@ -9,11 +9,11 @@ import { Disposable, Emitter } from '../lifecycle';
 import type { DocumentEncoding } from '../logic/encodeDocument';
 import type { HoverSnapshot, PredictionKind } from '../logic/hoverFormat';
 import { type Prediction, classNames, predictionKind, rowPredictions, topClasses } from '../logic/predictions';
-import { SpanScanner, unitsOnOverSpan } from '../logic/spans';
+import { SpanScanner, unitsOnOverSpan, spanSnippet } from '../logic/spans';
 import { tokenAtOffset } from '../logic/tokens';
 import { blocksCovering, WindowCache } from '../logic/windowCache';
 import type { PreparationProgress } from '../logic/preparation';
-import type { ModelData, RemoteTrace, TraceBlock } from './backend';
+import type { ModelData, RemoteTrace, SaliencyResult, TraceBlock } from './backend';
 
 export interface TraceOptions {
   readonly blockSize: number;
@@ -125,6 +125,22 @@ export class TracedDocument extends Disposable {
     return this.classes.length ? this.remote.prediction() : undefined;
   }
 
+  /**
+   * What the prediction at token t depended on over the `window` tokens up to it (the worker's saliency; the
+   * latest answer is kept); undefined where the backend does not offer it.
+   */
+  saliency(t: number, window: number): Promise<SaliencyResult> | undefined {
+    if (!this.remote.saliency) return undefined;
+    if (this.lastSaliency?.t !== t || this.lastSaliency.window !== window) {
+      const promise = this.remote.saliency(t, window);
+      this.lastSaliency = { t, window, promise };
+      promise.catch(() => { if (this.lastSaliency?.promise === promise) this.lastSaliency = undefined; });
+    }
+    return this.lastSaliency.promise;
+  }
+
+  private lastSaliency: { readonly t: number; readonly window: number; readonly promise: Promise<SaliencyResult> } | undefined;
+
   tokenAt(offset: number): number {
     const t = tokenAtOffset(this.encoding.offsets, offset);
     return t < this.length ? t : -1;
@@ -225,8 +241,8 @@ export class TracedDocument extends Disposable {
       scanner.feed(t, await this.window(selector, t, Math.min(limit, t + step)));
     }
     const matches = units.length ? scanner.finish() : [];
-    const text = (a: number, b: number): string => this.text.slice(this.encoding.offsets[a], this.encoding.offsets[Math.min(b, a + 80)]);
-    return { units, matches: matches.map((m) => ({ ...m, text: text(m.start, m.end) })), scanned: limit };
+    const off = this.encoding.offsets;
+    return { units, matches: matches.map((m) => ({ ...m, ...spanSnippet(this.text, off[m.start], off[m.end]) })), scanned: limit };
   }
 }
 

@@ -1,15 +1,23 @@
 // One training run as the extension sees it: the job in the worker, its live histories (what the
 // dashboard replays after a reload) and its status. Disposing a run cancels its job.
+import type { TrainSettings } from '../../core/checkpoint';
 import type { StepEvent } from '../../core/train/events';
+import { trainSettings } from '../../core/train/settings';
 import type { TrainRunEvent } from '../../node/trainRun';
 import type { RunStatus, RunSummary, SampleAtTemperature, SaturationPoint, Task } from '../../protocol/webview';
 import { Disposable, Emitter } from '../lifecycle';
-import type { RunHistory } from '../logic/runHistory';
+import { mergeSamples, type RunHistory } from '../logic/runHistory';
 import { SeriesBuilder } from '../logic/series';
 import { runFailureText } from '../logic/workerLimits';
 import type { Backend, TrainJob, TrainOutcome, TrainSpec } from './backend';
 
 const MAX_SAMPLES = 12;
+
+/** What the dashboard says about a run's schedule: when the first evaluation and sample come, the clip line. */
+function settingsSummary(settings: Partial<TrainSettings>): Pick<RunSummary, 'evalEvery' | 'sampleEvery' | 'clip'> {
+  const st = trainSettings(settings);
+  return { evalEvery: st.evalEvery, sampleEvery: st.sampleEvery, ...(st.clip > 0 ? { clip: st.clip } : {}) };
+}
 
 export class TrainingRun extends Disposable {
   readonly train = new SeriesBuilder();
@@ -91,6 +99,8 @@ export class TrainingRun extends Disposable {
       task: this.task,
       ...(this.model ? { model: this.model } : {}),
       ...(this.classes ? { classes: this.classes } : {}),
+      ...(this.spec.level ? { tokenLevel: this.spec.level } : {}),
+      ...settingsSummary(this.spec.settings),
     };
   }
 
@@ -115,7 +125,7 @@ export class TrainingRun extends Disposable {
   }
 
   addSamples(samples: readonly SampleAtTemperature[]): void {
-    this.samples = [...this.samples, ...samples].slice(-MAX_SAMPLES);
+    this.samples = mergeSamples(this.samples, samples, MAX_SAMPLES);
   }
 
   /** The run ended but its result is unusable (e.g. the checkpoint cannot be read). */

@@ -140,6 +140,17 @@ export class TrainingService extends Disposable {
     return run;
   }
 
+  /** Drops an ended run from the list (the tree's "Remove from list"); a run that trains stays. */
+  remove(runId: string): boolean {
+    const k = this.history.findIndex((r) => r.runId === runId);
+    const run = this.history[k];
+    if (!run || run.status === 'training') return false;
+    this.history.splice(k, 1);
+    if (this.currentRun.value === run) this.currentRun.value = undefined; // ended: disposing it stops nothing
+    this.onDidChangeRunsEmitter.fire(run.summary());
+    return true;
+  }
+
   cancel(runId?: string): void {
     const run = this.currentRun.value;
     if (run && (runId === undefined || run.runId === runId)) run.cancel();

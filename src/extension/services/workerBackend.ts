@@ -16,7 +16,7 @@ import { Emitter } from '../lifecycle';
 import { PreparationProgress } from '../logic/preparation';
 import type { WorkerCrashInfo } from '../logic/workerLimits';
 import {
-  type Backend, CancelledError, type LoadedModel, type ModelData, type PrepareOptions, type RemoteTrace, type SampleRequest,
+  type Backend, CancelledError, type LoadModelOptions, type LoadedModel, type ModelData, type PrepareOptions, type RemoteTrace, type SampleRequest,
   type TrainJob, type TrainOutcome, type TrainSpec,
 } from './backend';
 
@@ -116,6 +116,10 @@ export class WorkerBackend implements Backend {
             return { tensors: w.tensors, topIds: w.topIds, topProbs: w.topProbs };
           },
           prediction: () => prediction,
+          saliency: async (position, window) => {
+            if (closed) throw new Error('this trace was closed');
+            return client.saliency(ready.traceId, position, window);
+          },
           dispose: () => {
             if (closed) return;
             closed = true;
@@ -139,8 +143,8 @@ export class WorkerBackend implements Backend {
     });
   }
 
-  loadModel(path: string): Promise<LoadedModel> {
-    return this.client().loadModel(path);
+  loadModel(path: string, options?: LoadModelOptions): Promise<LoadedModel> {
+    return this.client().loadModel(path, options);
   }
 
   readTensors(path: string): Promise<TensorMap> {

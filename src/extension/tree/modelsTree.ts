@@ -38,7 +38,8 @@ export class ModelsTreeProvider extends Disposable implements vscode.TreeDataPro
   }
 
   getChildren(node?: Node): Node[] {
-    if (!node) return [{ kind: 'group', group: 'runs' }, { kind: 'group', group: 'models' }];
+    // Nothing yet: no rows, so that the view shows its welcome content (package.json viewsWelcome).
+    if (!node) return this.training.runs.length || this.models.models.length ? [{ kind: 'group', group: 'runs' }, { kind: 'group', group: 'models' }] : [];
     if (node.kind !== 'group') return [];
     return node.group === 'runs'
       ? [...this.training.runs].reverse().map((run) => ({ kind: 'run' as const, run }))
@@ -58,16 +59,17 @@ export class ModelsTreeProvider extends Disposable implements vscode.TreeDataPro
         const r = node.run;
         const item = new vscode.TreeItem(r.label, vscode.TreeItemCollapsibleState.None);
         const loss = r.train.last();
-        const step = r.lastStep ? `${r.lastStep.step}/${r.lastStep.totalSteps}` : '';
+        // Status first and short (a narrow view cuts the end of the line): the step only while training.
+        const step = r.status === 'training' && r.lastStep ? `${Math.floor((100 * r.lastStep.step) / Math.max(1, r.lastStep.totalSteps))}%` : '';
         item.description = [r.status, step, loss !== undefined ? `loss ${loss.toFixed(3)}` : ''].filter(Boolean).join(' · ');
         const summary = r.summary();
         item.tooltip = tooltip(r.label, undefined, [
-          `status: ${r.status}`, summary.model ?? '', summary.classes ? `classes: ${summary.classes.join(', ')}` : '',
+          `status: ${r.status}${r.lastStep ? ` at step ${r.lastStep.step} of ${r.lastStep.totalSteps}` : ''}`, summary.model ?? '', summary.classes ? `classes: ${summary.classes.join(', ')}` : '',
           r.engine ? `engine: ${r.engine}` : '', r.checkpointPath ? `checkpoint: ${r.checkpointPath}` : '', r.error ? `error: ${r.error}` : '',
         ]);
         item.iconPath = new vscode.ThemeIcon(r.status === 'training' ? 'sync~spin' : r.status === 'done' ? 'check' : r.status === 'cancelled' ? 'circle-slash' : 'error');
         item.contextValue = `gatescope.run.${r.status}`;
-        item.command = { command: 'gatescope.showDashboard', title: 'Show training dashboard' };
+        item.command = { command: 'gatescope.showDashboard', title: 'Show training dashboard', arguments: [r.runId] };
         item.id = `run:${r.runId}`;
         return item;
       }
@@ -97,6 +99,13 @@ export class ModelsTreeProvider extends Disposable implements vscode.TreeDataPro
  */
 function tooltip(title: string, suffix: string | undefined, lines: readonly string[]): vscode.MarkdownString {
   return untrustedMarkdown(tooltipMarkdown(title, suffix, lines));
+}
+
+/** A run's id in a command argument: the id itself (an item's click), or the tree node (its context menu). */
+export function runIdOf(arg: unknown): string | undefined {
+  if (typeof arg === 'string') return arg;
+  if (typeof arg === 'object' && arg !== null && 'run' in arg) return (arg as { run: TrainingRun }).run.runId;
+  return undefined;
 }
 
 /** Tree nodes arrive as command arguments from the context menu; this finds the model id in one. */

@@ -568,3 +568,107 @@ EXPORT(adam_step)(int n, float *p, const float *g, float *m, float *v, const dou
     p[i] = (float)((double)p[i] + -stepSize * ((double)mi / (__builtin_sqrt((double)vi) / bc2Sqrt + eps)));
   }
 }
+
+// ---- one sequence with the weights resident: the document sweep -----------------------------------
+// A document is one sequence (batch 1), so each step's recurrent product is one row h_{t-1} against W_hh^T.
+// W_hh^T is packed in panels of SEQ_UB(G) hidden units: panel p holds, for each k < H, the G gates' weights
+// of its units [p*UB, p*UB + w) (w = UB, or what is left in the last panel; units >= H are zero), laid out
+// [H][G][w] at offset p*UB*G*H (G*H*Hp floats in all, Hp = H rounded up to 8). One panel's G*w outputs fit in
+// the vector registers (8 accumulators), so the cell math runs on them at once, unit by unit: gates are
+// never stored. Rows of h, c, bhn and the input projection are Hp floats per gate (padding stays 0).
+#define SEQ_UB(G) ((VL / (G)) * 8)
+#define SEQ_MAX_V 8
+
+EXPORT_INT(seq_unit_block)(int G) { return SEQ_UB(G); }
+
+static inline __attribute__((always_inline)) void seq_gemv(const int NV, int H, const float *w, const float *h, float *out) {
+  vf acc[SEQ_MAX_V];
+  for (int v = 0; v < NV; v++) acc[v] = SPLAT(0.f);
+  for (int k = 0; k < H; k++) {
+    const vf x = SPLAT(h[k]);
+    const float *r = w + (long)k * NV * VL;
+    for (int v = 0; v < NV; v++) acc[v] = MADD(x, LOAD(r + v * VL), acc[v]);
+  }
+  for (int v = 0; v < NV; v++) STORE(out + v * VL, acc[v]);
+}
+
+/** out[G*w] = h[0..H) · panel (NV = G*w / VL vectors, at most 8). */
+static void seq_panel_gemv(int NV, int H, const float *w, const float *h, float *out) {
+  switch (NV) {
+    case 1: seq_gemv(1, H, w, h, out); break;
+    case 2: seq_gemv(2, H, w, h, out); break;
+    case 3: seq_gemv(3, H, w, h, out); break;
+    case 4: seq_gemv(4, H, w, h, out); break;
+    case 5: seq_gemv(5, H, w, h, out); break;
+    case 6: seq_gemv(6, H, w, h, out); break;
+    case 7: seq_gemv(7, H, w, h, out); break;
+    default: seq_gemv(8, H, w, h, out); break;
+  }
+}
+
+/**
+ * One step of panels [p0, p1): gates = x (+ biases, in the projection) + h_{t-1} W_hh^T, then the cell.
+ * module 0 LSTM (c in place), 1 GRU (reset after: bhn added to the hidden n part), 2 RNN (flag: relu).
+ */
+static void seq_step(int module, int H, int Hp, int p0, int p1, const float *wp, const float *x, const float *bhn,
+                     const float *hPrev, float *hNext, float *c, int flag) {
+  const int G = module == 0 ? 4 : module == 1 ? 3 : 1, UB = SEQ_UB(G);
+  float buf[SEQ_MAX_V * VL] __attribute__((aligned(32)));
+  for (int p = p0; p < p1; p++) {
+    const int u0 = p * UB, w = Hp - u0 < UB ? Hp - u0 : UB;
+    seq_panel_gemv(G * w / VL, H, wp + (long)u0 * G * H, hPrev, buf);
+    for (int u = 0; u < w; u += VL) {
+      const int j = u0 + u;
+      if (module == 0) {
+        const vf i = vgate(ADD(LOAD(buf + u), LOAD(x + j)), flag);
+        const vf f = vgate(ADD(LOAD(buf + w + u), LOAD(x + Hp + j)), flag);
+        const vf g = vtanh(ADD(LOAD(buf + 2 * w + u), LOAD(x + 2 * Hp + j)));
+        const vf o = vgate(ADD(LOAD(buf + 3 * w + u), LOAD(x + 3 * Hp + j)), flag);
+        const vf cv = ADD(MUL(f, LOAD(c + j)), MUL(i, g));
+        STORE(c + j, cv);
+        STORE(hNext + j, MUL(o, vtanh(cv)));
+      } else if (module == 1) {
+        const vf r = vgate(ADD(LOAD(x + j), LOAD(buf + u)), flag);
+        const vf z = vgate(ADD(LOAD(x + Hp + j), LOAD(buf + w + u)), flag);
+        const vf hv = ADD(LOAD(buf + 2 * w + u), LOAD(bhn + j));
+        const vf n = vtanh(ADD(LOAD(x + 2 * Hp + j), MUL(r, hv)));
+        STORE(hNext + j, ADD(n, MUL(z, SUB(LOAD(hPrev + j), n))));
+      } else {
+        const vf pre = ADD(LOAD(x + j), LOAD(buf + u));
+        STORE(hNext + j, flag ? VMAX(pre, SPLAT(0.f)) : vtanh(pre));
+      }
+    }
+  }
+}
+
+/** Every `every` steps (after step t): the state of panels [p0, p1)'s units to row (t + 1) / every - 1 of ckh / ckc. */
+static inline void seq_keep(int module, int H, int p0, int p1, int t, int every, const float *h, const float *c, float *ckh, float *ckc) {
+  if (every <= 0 || (t + 1) % every != 0) return;
+  const int G = module == 0 ? 4 : module == 1 ? 3 : 1, UB = SEQ_UB(G);
+  const int a = p0 * UB, b = p1 * UB < H ? p1 * UB : H;
+  const long row = (long)((t + 1) / every - 1) * H;
+  for (int j = a; j < b; j++) ckh[row + j] = h[j];
+  if (module == 0) for (int j = a; j < b; j++) ckc[row + j] = c[j];
+}
+
+/** Row t's input projection: row tokens[t] of a table, or row t. */
+static inline const float *seq_x(const float *xp, const int *tokens, int t, int G, int Hp) {
+  return xp + (long)(tokens ? tokens[t] : t) * G * Hp;
+}
+
+/**
+ * T steps of one layer on one thread. x: the input projection, rows of G*Hp (row tokens[t] of a table when
+ * tokens is set, else row t). hs: R rows of Hp, h_{t-1} in row t % R and h_t written to row (t + 1) % R (R = T + 1
+ * keeps every step, for the next layer; 2 is a ring). Every `every` steps the state is copied to ckh / ckc (rows
+ * of H, the (t + 1) / every - 1'th).
+ */
+EXPORT(seq_forward)(int module, int T, int H, const float *wp, const float *xp, const int *tokens, const float *bhn,
+                    float *hs, int R, float *c, int every, float *ckh, float *ckc, int flag) {
+  const int G = module == 0 ? 4 : module == 1 ? 3 : 1, UB = SEQ_UB(G), Hp = (H + 7) & ~7;
+  const int P = (Hp + UB - 1) / UB;
+  for (int t = 0; t < T; t++) {
+    float *hNext = hs + (long)((t + 1) % R) * Hp;
+    seq_step(module, H, Hp, 0, P, wp, seq_x(xp, tokens, t, G, Hp), bhn, hs + (long)(t % R) * Hp, hNext, c, flag);
+    seq_keep(module, H, 0, P, t, every, hNext, c, ckh, ckc);
+  }
+}

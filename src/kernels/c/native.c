@@ -697,6 +697,149 @@ static napi_value js_layer_forward(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+// ---- the document sweep: one sequence, the two threads splitting each step's gate panels ------------
+// Each step's P panels are claimed one by one, the caller's from the first up, the helper's from the last
+// down (so the two claimed ranges always meet somewhere: each panel is run once). Each thread first claims
+// its own half (the same every step, so its half of W_hh^T stays in its core's cache), and a step is complete
+// once all P panels are done. A thread whose partner is late (asleep, not scheduled, or slower) takes the
+// partner's unclaimed panels after waiting as long as its own half took, so nobody waits long for a thread that has not claimed; only
+// a panel claimed and not finished is waited for, and after a long wait the caller stops the helper for the
+// rest of the call (a machine busy with other work: two threads would then lose to one).
+
+#define SEQ_LINE 16 // ints per claim slot: one cache line each
+#define SEQ_STEAL_NS 30000L
+#define SEQ_QUIT_NS 500000L
+
+typedef struct {
+  int module, T, H, Hp, G, P, R, every, flag;
+  const float *wp, *xp, *bhn;
+  const int32_t *tokens;
+  float *hs, *c, *ckh, *ckc;
+  atomic_long done; // panels finished, all steps together: step t is complete once done >= P * (t + 1)
+  atomic_int quit;  // the helper claims no more
+  atomic_int *claims; // [P * SEQ_LINE]: claims[p * SEQ_LINE] = steps for which panel p was claimed
+} SeqTeam;
+
+/** Claims panel p for step t (it was claimed for every step before); false when the other thread has it. */
+static inline int seq_claim(SeqTeam *m, int p, int t) {
+  int expected = t;
+  return atomic_compare_exchange_strong(&m->claims[p * SEQ_LINE], &expected, t + 1);
+}
+
+static inline void seq_panel(SeqTeam *m, int p, int t) {
+  const float *x = seq_x(m->xp, m->tokens, t, m->G, m->Hp);
+  float *hNext = m->hs + (long)((t + 1) % m->R) * m->Hp;
+  seq_step(m->module, m->H, m->Hp, p, p + 1, m->wp, x, m->bhn, m->hs + (long)(t % m->R) * m->Hp, hNext, m->c, m->flag);
+  seq_keep(m->module, m->H, p, p + 1, t, m->every, hNext, m->c, m->ckh, m->ckc);
+}
+
+/**
+ * Claims and runs panels of step t from *next on (dir +1: up to `limit` exclusive; -1: down to `limit`
+ * inclusive) until one is the other thread's; *next then points past the end (no more to claim).
+ */
+static void seq_claim_run(SeqTeam *m, int t, int *next, int dir, int limit, int helper) {
+  int mine = 0;
+  int p = *next;
+  for (; dir > 0 ? p < limit : p >= limit; p += dir) {
+    if (helper && atomic_load_explicit(&m->quit, memory_order_relaxed)) { p = dir > 0 ? m->P : -1; break; }
+    if (!seq_claim(m, p, t)) { p = dir > 0 ? m->P : -1; break; }
+    seq_panel(m, p, t);
+    mine++;
+  }
+  *next = p;
+  if (mine) atomic_fetch_add(&m->done, mine);
+}
+
+/** One thread's part of step t: its half, then (when the partner is late) the rest it can claim. */
+static void seq_team_step(SeqTeam *m, int t, int helper) {
+  const int P = m->P, mid = P / 2;
+  int next = helper ? P - 1 : 0;
+  const long start = now_ns();
+  seq_claim_run(m, t, &next, helper ? -1 : 1, mid, helper);
+  const long complete = (long)P * (t + 1);
+  // A partner that is not done with its half after as long again as this one took is late: take its panels.
+  const long mark = now_ns(), steal = mark - start < SEQ_STEAL_NS ? mark - start : SEQ_STEAL_NS;
+  for (long spins = 0; atomic_load(&m->done) < complete; spins++) {
+    if (helper && atomic_load_explicit(&m->quit, memory_order_relaxed)) return;
+    if (spins < 16) { _mm_pause(); continue; }
+    const long now = now_ns();
+    if (next >= 0 && next < P && now - mark > steal) seq_claim_run(m, t, &next, helper ? -1 : 1, helper ? 0 : P, helper);
+    if (!helper && now - mark > SEQ_QUIT_NS) atomic_store(&m->quit, 1);
+    if (spins < 4000) _mm_pause();
+    else sched_yield();
+  }
+}
+
+static void seq_caller(SeqTeam *m) {
+  for (int t = 0; t < m->T; t++) seq_team_step(m, t, 0);
+}
+
+static void seq_helper(SeqTeam *m) {
+  for (;;) {
+    if (atomic_load(&m->quit)) return;
+    const int t = (int)(atomic_load(&m->done) / m->P); // the step in progress
+    if (t >= m->T) return;
+    seq_team_step(m, t, 1);
+  }
+}
+
+static void task_seq_helper(const int64_t *a) { seq_helper((SeqTeam *)a[0]); }
+
+/**
+ * seqForward(module, T, H, packed, xp, firstToken, bhn, hs, R, c, every, ckh, ckc, flag, threads): kernels.c
+ * seq_forward; firstToken >= 0 reads the projection as rows of a table by the tokens set, -1 as T rows.
+ */
+static napi_value js_seq_forward(napi_env env, napi_callback_info info) {
+  Args r = read_args(env, info, 15);
+  const int module = r.v[0], T = r.v[1], H = r.v[2], first = r.v[5], R = r.v[8], every = r.v[10];
+  if (r.ok && (module < 0 || module > 2 || T < 0 || H <= 0 || R < 2 || (R > T + 1 && R != 2) || every < 0)) {
+    napi_throw_range_error(env, NULL, "seqForward: bad module, sizes or ring");
+    return NULL;
+  }
+  const int G = module == 0 ? 4 : module == 1 ? 3 : 1, UB = SEQ_UB(G), Hp = (H + 7) & ~7, P = (Hp + UB - 1) / UB;
+  const int64_t row = (int64_t)G * Hp;
+  const float *wp = span(&r, r.v[3], (int64_t)G * H * Hp);
+  const float *xp = NULL;
+  const int32_t *tokens = NULL;
+  if (r.ok && first >= 0) {
+    if (!tokens_ok(&r, first + T)) return NULL;
+    const int32_t maxToken = token_bound(&r, first, T);
+    xp = span(&r, r.v[4], (int64_t)(maxToken + 1) * row);
+    tokens = r.s->tokens + first;
+  } else {
+    xp = span(&r, r.v[4], (int64_t)T * row);
+  }
+  const float *bhn = module == 1 ? span(&r, r.v[6], Hp) : NULL;
+  float *hs = span(&r, r.v[7], (int64_t)R * Hp);
+  float *c = module == 0 ? span(&r, r.v[9], Hp) : NULL;
+  const int64_t kept = every > 0 ? (int64_t)(T / every) * H : 0;
+  float *ckh = kept ? span(&r, r.v[11], kept) : NULL;
+  float *ckc = kept && module == 0 ? span(&r, r.v[12], kept) : NULL;
+  if (!r.ok || T == 0) return NULL;
+  Native *s = r.s;
+  if (!(r.v[14] == 2 && s->threads == 2 && P >= 2 && helper_start(&s->helper))) {
+    seq_forward(module, T, H, wp, xp, tokens, bhn, hs, R, c, every, ckh, ckc, r.v[13]);
+    return NULL;
+  }
+  atomic_int *claims = aligned_alloc(64, (size_t)P * SEQ_LINE * sizeof(atomic_int));
+  if (!claims) {
+    napi_throw_error(env, NULL, "out of memory");
+    return NULL;
+  }
+  for (int p = 0; p < P; p++) atomic_init(&claims[p * SEQ_LINE], 0);
+  SeqTeam team = {module, T, H, Hp, G, P, R, every, r.v[13], wp, xp, bhn, tokens, hs, c, ckh, ckc};
+  atomic_init(&team.done, 0);
+  atomic_init(&team.quit, 0);
+  team.claims = claims;
+  const int64_t args[1] = {(int64_t)&team};
+  helper_post(&s->helper, task_seq_helper, args, 1);
+  seq_caller(&team);
+  atomic_store(&team.quit, 1); // a helper that starts only now has nothing to do
+  helper_join(&s->helper);
+  free(claims);
+  return NULL;
+}
+
 // ---- softmax cross-entropy and clipping -------------------------------------------------------------
 
 static void task_softmax_xent(const int64_t *a) {
@@ -950,6 +1093,7 @@ static napi_value js_create(napi_env env, napi_callback_info info) {
       {"rnnBackward", NULL, js_rnn_backward, NULL, NULL, NULL, napi_default, s},
       {"adamStep", NULL, js_adam_step, NULL, NULL, NULL, napi_default, s},
       {"layerForward", NULL, js_layer_forward, NULL, NULL, NULL, napi_default, s},
+      {"seqForward", NULL, js_seq_forward, NULL, NULL, NULL, napi_default, s},
       {"setParallel", NULL, js_set_parallel, NULL, NULL, NULL, napi_default, s},
       {"dispose", NULL, js_dispose, NULL, NULL, NULL, napi_default, s},
   };
