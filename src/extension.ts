@@ -11,6 +11,7 @@ import { Runs, openPythonTerminal, openRun } from './extension/commands/openRun'
 import { DisposableStore } from './extension/lifecycle';
 import { PanelManager } from './extension/panels/panelManager';
 import { GateHoverProvider } from './extension/providers/gateHoverProvider';
+import { SaliencyDecorations } from './extension/providers/saliencyDecorations';
 import { UnitDecorations } from './extension/providers/unitDecorations';
 import { createBackend } from './extension/services/createBackend';
 import { isWorkerCrash } from './extension/services/workerBackend';
@@ -54,7 +55,7 @@ export function activate(context: vscode.ExtensionContext): Gatescope {
   }, () => context.workspaceState.get(LAST_RUN_KEY)));
   // The host remembers the latest run too: a webview's saved state can miss the run's last update.
   store.add(training.onDidStartRun((run) => run.onDidChangeStatus((summary) => void context.workspaceState.update(LAST_RUN_KEY, summary))));
-  const hover = store.add(new GateHoverProvider(traces));
+  const hover = store.add(new GateHoverProvider(traces, store.add(new SaliencyDecorations())));
   // A worker died (a file too large or hostile for its memory limit): the editor goes on; say what happened.
   store.add(backend.onDidCrash((crash) => {
     if (crash.worker === 'training') return; // the run fails and says so, with its last checkpoint

@@ -6,7 +6,7 @@ import { Chart, type ChartDataset, registerables, type Scale } from 'chart.js';
 import zoomPlugin from 'chartjs-plugin-zoom';
 import type { RunSummary, SampleAtTemperature, SaturationPoint, SeriesBuffers, StepEvent, ToWebviewMessage, TrainEvent } from '../src/protocol/webview';
 import { formatCompact, formatDuration, etaSeconds } from '../src/extension/logic/formatCount';
-import { mergeSamples } from '../src/extension/logic/runHistory';
+import { MAX_SAMPLES, mergeSamples } from '../src/extension/logic/samples';
 import { logTicks, natsToBits, saturationSeries, smoothEma, toPoints, type XY } from '../src/extension/logic/series';
 import { type DashboardViewState, type LossUnit, parseViewState, type SaturationMode } from '../src/extension/logic/viewState';
 import { formatNumber, h, setText } from './dom';
@@ -16,7 +16,6 @@ import { RunView } from './runView';
 
 Chart.register(...registerables, zoomPlugin);
 
-const MAX_SAMPLES = 12;
 
 /** Growable float arrays for a live series. */
 class Series {

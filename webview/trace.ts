@@ -49,6 +49,8 @@ export class TraceView {
   private readonly maxAbs = new Map<string, Float32Array>();
   private frameQueued = false;
   private readonly canvas: HTMLCanvasElement;
+  /** What the prediction at the editor's cursor depended on (the "depends on" row). */
+  private saliency: { readonly position: number; readonly start: number; readonly scores: Float32Array; readonly unsupported?: string } | undefined;
 
   constructor(private readonly host: HostChannel, root: HTMLElement) {
     this.state = parseViewState('trace', host.getState()) as TraceViewState;
@@ -73,6 +75,8 @@ export class TraceView {
         h('canvas', { id: 'trace-heatmap', tabindex: 0, role: 'img', 'aria-label': 'Heatmap of units (rows) by timesteps (columns). Left and right arrows scroll, up and down pick a unit, Enter colours the text and the editor by the picked unit, Escape clears it.' }),
         h('div', { id: 'trace-tooltip', class: 'tooltip', hidden: true })),
       h('div', { id: 'trace-text', class: 'trace-text', 'aria-label': 'Text under the timesteps' }),
+      h('div', { id: 'trace-depends', class: 'trace-text', 'aria-label': 'What the prediction at the cursor depended on' }),
+      h('p', { id: 'trace-depends-caption', class: 'note' }),
       h('div', { id: 'colour-bar', class: 'colour-bar', 'aria-label': 'Colour scale' },
         h('span', { id: 'colour-bar-min', class: 'colour-bar-label' }),
         h('canvas', { id: 'colour-bar-canvas', width: 160, height: 10 }),
@@ -101,6 +105,7 @@ export class TraceView {
         this.span = null;
         this.onUnits.clear();
         this.maxAbs.clear();
+        this.saliency = undefined;
         // Results of a span search belong to the trace they were found in.
         byId('span-results').replaceChildren();
         setText(byId('span-summary'), 'Drag over the heatmap to select a span, then “Find units active over a span”.');
@@ -134,6 +139,11 @@ export class TraceView {
         if (this.layout.task === 'classify' && m.state !== 'ready' && !byId('trace-prediction').dataset.classes) this.showPrediction(undefined);
         setText(byId('trace-error'), m.state === 'cancelled' ? 'Tracing was cancelled; run “gatescope: Trace active document” again.'
           : m.state === 'failed' ? 'Tracing failed (see the gatescope output).' : '');
+        this.queueFrame();
+        break;
+      case 'traceSaliency':
+        if (!this.layout || m.traceId !== this.layout.traceId) break;
+        this.saliency = { position: m.position, start: m.start, scores: new Float32Array(m.scores), ...(m.unsupported ? { unsupported: m.unsupported } : {}) };
         this.queueFrame();
         break;
       case 'window':
@@ -263,6 +273,10 @@ export class TraceView {
     });
     this.canvas.addEventListener('mousemove', (e) => this.showTooltip(e));
     this.canvas.addEventListener('mouseleave', () => { byId('trace-tooltip').hidden = true; });
+    byId('trace-depends').addEventListener('click', (e) => {
+      const t = Number((e.target as HTMLElement).dataset.t);
+      if (this.layout && Number.isInteger(t)) this.host.post({ type: 'revealInEditor', traceId: this.layout.traceId, position: t });
+    });
     byId('trace-text').addEventListener('click', (e) => {
       const t = Number((e.target as HTMLElement).dataset.t);
       if (this.layout && Number.isInteger(t)) this.host.post({ type: 'revealInEditor', traceId: this.layout.traceId, position: t });
@@ -587,6 +601,50 @@ export class TraceView {
     this.canvas.dataset.selectedRow = String(selRow);
     this.drawColourBar(scaleOf(this.state.unit ?? rows[0] ?? 0));
     this.drawText(s, H, scaleOf);
+    this.drawDepends(t0, t1);
+  }
+
+  /**
+   * The "depends on" row under the text: each visible earlier token's share of the gradient of the prediction at
+   * the cursor (opacity by the square root of its score relative to the largest, as the editor's highlight).
+   */
+  private drawDepends(t0: number, t1: number): void {
+    const box = byId('trace-depends');
+    const caption = byId('trace-depends-caption');
+    box.style.paddingLeft = `${GUTTER_W}px`;
+    const s = this.saliency;
+    if (!s || s.unsupported) {
+      box.replaceChildren();
+      delete box.dataset.position;
+      setText(caption, s ? `Depends on: not shown: ${s.unsupported!.replace(/^cannot attribute a prediction to earlier tokens: /, '')}.`
+        : 'Depends on: place the cursor in the traced document to see what the prediction there depended on.');
+      return;
+    }
+    let max = 0, sum = 0, best = -1;
+    s.scores.forEach((v, i) => {
+      if (!(v > 0)) return;
+      sum += v;
+      if (v > max) { max = v; best = s.start + i; }
+    });
+    let shown = 0;
+    const cells: HTMLElement[] = [];
+    for (let t = t0; t < t1; t++) {
+      const i = t - s.start;
+      const v = i >= 0 && i < s.scores.length ? s.scores[i] : 0;
+      const el = h('span', { 'data-t': t, text: '\u00a0', title: v > 0 ? `t ${t}: ${((100 * v) / sum).toFixed(1)}% of the gradient for the prediction at t ${s.position}` : `t ${t}` });
+      el.style.width = `${CELL_W}px`;
+      if (v > 0 && max > 0) {
+        el.style.background = 'var(--vscode-gatescope-saliency4, rgba(224, 120, 15, 0.6))';
+        el.style.opacity = String(Math.max(0.08, Math.sqrt(v / max)));
+        shown++;
+      }
+      if (t === s.position) el.style.outline = `1px solid ${cssVar('--vscode-focusBorder', '#0078d4')}`;
+      cells.push(el);
+    }
+    box.replaceChildren(...cells);
+    box.dataset.position = String(s.position);
+    box.dataset.cells = String(shown);
+    setText(caption, `Depends on: how strongly each of the ${s.scores.length} tokens up to t ${s.position.toLocaleString('en-US')} influenced the prediction there (‖∂ log p / ∂ input‖); the strongest is t ${best.toLocaleString('en-US')}${s.position >= t0 && s.position < t1 ? '' : ' (scroll to t to see the row)'}.`);
   }
 
   /** Unit ids left of the rows, timestep ticks above the columns, in the theme's foreground colour. */

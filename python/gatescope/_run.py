@@ -12,6 +12,7 @@ import numbers
 import operator
 import os
 import re
+import socket
 import threading
 import time
 import weakref
@@ -278,7 +279,7 @@ class Run:
     def _start_record(self):
         rec = {
             "kind": "start", "version": FORMAT_VERSION, "time": round(time.time(), 3), "producer": PRODUCER,
-            "torch": torch.__version__, "pid": os.getpid(), "rank": self.rank, "world_size": current_world_size(),
+            "torch": torch.__version__, "pid": os.getpid(), "host": socket.gethostname(), "rank": self.rank, "world_size": current_world_size(),
             "every": self.every,
             "model": {n: w.config() for n, w in self._watched.items()},
             "modules": {n: w.info() for n, w in self._watched.items()},

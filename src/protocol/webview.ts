@@ -250,6 +250,18 @@ export interface TracePredictionMessage {
   /** Float32 [classes.length]: the class probabilities. */
   readonly probabilities: ArrayBuffer;
 }
+/** What the prediction at `position` (the editor's cursor) depended on: the trace view's "depends on" row. */
+export interface TraceSaliencyMessage {
+  readonly type: 'traceSaliency';
+  readonly traceId: string;
+  readonly position: number;
+  /** Position of the first score. */
+  readonly start: number;
+  /** Float32 [position - start + 1]: ‖∂objective/∂input_t‖₂ for t = start..position. */
+  readonly scores: ArrayBuffer;
+  /** Why there are no scores for this model (one line). */
+  readonly unsupported?: string;
+}
 export interface WindowResponse {
   readonly type: 'window';
   readonly id: number;
@@ -311,6 +323,7 @@ export type ToWebviewMessage =
   | TraceLayoutMessage
   | TraceProgressMessage
   | TracePredictionMessage
+  | TraceSaliencyMessage
   | WindowResponse
   | FindSpansResponse
   | ErrorResponse
@@ -369,7 +382,7 @@ export type FromWebviewMessage =
 // ---------------------------------------------------------------- guards
 
 const TO_WEBVIEW_TYPES: ReadonlySet<string> = new Set<ToWebviewMessage['type']>([
-  'init', 'dashboardReset', 'dashboardHistory', 'trainEvent', 'trainEvents', 'runStatus', 'traceLayout', 'traceProgress', 'tracePrediction', 'window', 'spans',
+  'init', 'dashboardReset', 'dashboardHistory', 'trainEvent', 'trainEvents', 'runStatus', 'traceLayout', 'traceProgress', 'tracePrediction', 'traceSaliency', 'window', 'spans',
   'error', 'diffReport', 'reveal', 'runInfo', 'runScalars', 'runProbe',
 ]);
 

@@ -5,7 +5,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import type { Frame } from 'playwright-core';
 import { parseCheckpoint } from '../../src/core/checkpoint';
 import { exportStateBinding, type Session, type SessionOptions, waitFor } from './harness';
-import { SMALL_TRAINING, TRAIN_TITLE, chartPoints, dashboard, losses, shakespeare, text, waitForRunStatus } from './gatescope';
+import { SMALL_TRAINING, TRAIN_TITLE, chartPoints, dashboard, losses, shakespeare, stepShown, waitForRunStatus } from './gatescope';
 
 interface State { training: { status: string; checkpointPath: string | null; error: string | null; lastLoss: number | null } | null }
 
@@ -23,7 +23,7 @@ export async function trainThenCancel(s: Session): Promise<{ frame: Frame; shown
   const frame = await dashboard(s);
   // Past the first evaluation (every 1000 steps here), so the gate-saturation chart has a point.
   await waitFor('training to pass step 20 and its first evaluation', async () => {
-    const step = Number((await text(frame, '#step')).split('/')[0]);
+    const step = await stepShown(frame);
     return (step > 20 && (await chartPoints(frame)).saturation > 0) || undefined;
   }, 120_000, 500);
   await frame.locator('#cancel-run').click();

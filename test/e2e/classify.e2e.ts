@@ -69,7 +69,7 @@ test('Train on a CSV: a classifier with accuracy; its trace shows the prediction
     for (const li of await view.locator('#trace-prediction li.prediction').all()) {
       shownProbs.set((await li.getAttribute('data-class'))!, Number(await li.getAttribute('data-probability')));
     }
-    assert.match(await text(view, '#trace-title'), /match\.txt — LSTM classifier, 1 layer\(s\) × 32 units, 7 words/);
+    assert.match(await text(view, '#trace-title'), /match\.txt — LSTM classifier, 1 layer × 32 units, 7 words/);
 
     // The oracle: the CLI's trace of the same model and text.
     const oracle = join(s.workspace, 'trace.safetensors');

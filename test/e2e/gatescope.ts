@@ -37,6 +37,11 @@ export async function text(frame: Frame, selector: string): Promise<string> {
   return (await frame.locator(selector).first().textContent())?.trim() ?? '';
 }
 
+/** The step the dashboard shows ("1,234 / 20,000" reads 1234). */
+export async function stepShown(frame: Frame): Promise<number> {
+  return Number((await text(frame, '#step')).split('/')[0].replaceAll(',', '').trim());
+}
+
 /** Waits until the dashboard's run status reads one of `statuses`; fails early on "failed". */
 export async function waitForRunStatus(frame: Frame, statuses: string[], timeoutMs = 240_000): Promise<string> {
   return waitFor(`the run status to become ${statuses.join(' or ')}`, async () => {

@@ -1,11 +1,11 @@
 // Scenario: a PyTorch training script (python3 with Debian's torch, recording with the gatescope Python
-// package that the .vsix ships) writes a run folder in the workspace; gatescope notices it and asks
-// "Open run …?"; the dashboard follows the run live: loss points arrive while the script runs, the probe's
+// package that the .vsix ships) writes a run folder in the workspace; gatescope finds it being written and
+// asks "Open run …?"; the dashboard follows the run live: loss points arrive while the script runs, the probe's
 // heatmap appears at the first snapshot, and the run ends with its end record.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { REPO, scaled, waitFor, withSession } from './harness';
 import { dashboard, text } from './gatescope';
@@ -19,7 +19,7 @@ const EVERY = 20;
 
 /** A small char LSTM trained with torch.optim, recorded with gatescope.Run: one scalar line per step. */
 const SCRIPT = `
-import sys, time
+import os, sys, time
 import torch, torch.nn as nn
 import gatescope
 
@@ -34,7 +34,10 @@ steps, every, delay = int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4])
 with gatescope.Run(sys.argv[1], every=every) as run:
     run.watch(lstm, name="lstm")
     run.probe("hello world", vocab=stoi, embedding=emb)
-    time.sleep(2 * delay)
+    # Trains once the dashboard follows the run (the scenario writes GO), so that its steps arrive live.
+    deadline = time.time() + 300
+    while not os.path.exists(sys.argv[5]) and time.time() < deadline:
+        time.sleep(0.1)
     for step in range(1, steps + 1):
         i = (step * 7) % (len(ids) - 33)
         x, y = ids[i:i + 32][None], ids[i + 1:i + 33]
@@ -77,34 +80,39 @@ function pythonPackageDir(): string {
 
 test('Open run: a PyTorch script streams into the dashboard (loss live, probe heatmap at the first snapshot)', { skip, timeout: scaled(240_000) }, async () => {
   await withSession({ name: 'open-run', files: { 'record.py': { text: SCRIPT } } }, async (s) => {
-    await s.runCommand('gatescope: Show training dashboard'); // activates the extension (and its run-folder watcher)
-    await dashboard(s);
     let script: ChildProcess | undefined;
     let output = '';
     try {
-      script = spawn(PYTHON, ['record.py', 'runs/live', String(STEPS), String(EVERY), '0.25'], {
+      // The script starts before gatescope is active (as a script started in a terminal would): activation
+      // finds its run folder being written and offers it; a folder created later is found by the watcher.
+      const go = join(s.workspace, 'go');
+      script = spawn(PYTHON, ['record.py', 'runs/live', String(STEPS), String(EVERY), '0.3', go], {
         cwd: s.workspace, env: { ...process.env, PYTHONPATH: pythonPackageDir(), PYTHONDONTWRITEBYTECODE: '1', OMP_NUM_THREADS: '1' },
         stdio: ['ignore', 'pipe', 'pipe'],
       });
       script.stdout!.on('data', (d: Buffer) => { output += d.toString(); });
       script.stderr!.on('data', (d: Buffer) => { output += d.toString(); });
+      await waitFor('the script to start its run', () => existsSync(join(s.workspace, 'runs/live/events.jsonl')), 60_000, 250)
+        .catch((e: Error) => { e.message += `\n${output}`; throw e; });
+      await s.runCommand('gatescope: Show training dashboard'); // activates the extension
+      await dashboard(s);
       const running = () => script!.exitCode === null;
 
-      // Discovery: the run folder's events.jsonl appears and gatescope asks once. VS Code's file watcher
-      // can stay silent on a machine whose inotify instances are used up by other processes; then the run
-      // is opened through the command and its file dialog, and the scenario says so.
+      // Discovery: gatescope asks once "Open run runs/live?". Should no prompt come (VS Code's workspace
+      // search or file watcher silent on an overloaded machine), the run is opened through the command and
+      // its file dialog, and the scenario says so.
       const toast = s.page.locator('.notification-list-item', { hasText: 'Open run runs/live' }).first();
       const prompted = await waitFor('the "Open run runs/live?" prompt', () => toast.isVisible(), 30_000, 500).catch(() => false);
       if (prompted) {
         await toast.locator('.monaco-button', { hasText: 'Open run' }).first().click();
       } else {
-        console.log(`note: no "Open run …?" prompt within 30 s (no file event reached the extension); opening through the command\n${gatescopeLog(s.userData)}`);
-        await waitFor('the script to write runs/live', () => existsSync(join(s.workspace, 'runs/live/events.jsonl')), 60_000, 250);
+        console.log(`note: no "Open run …?" prompt within 30 s; opening through the command\n${gatescopeLog(s.userData)}`);
         await s.runCommand('gatescope: Open run…');
         await s.pickFileInDialog(join(s.workspace, 'runs/live/events.jsonl'), 'Open run');
       }
       const frame = await dashboard(s);
-      await s.waitForText(frame, '#run-outcome', 'the run\'s state on the dashboard');
+      await waitFor('the dashboard to follow the run', async () => /runs\/live: running/.test(await text(frame, '#run-outcome')), 60_000, 250);
+      writeFileSync(go, '');
       // Loss points arrive while the script is still running.
       const firstStep = await waitFor('a loss point on the dashboard', async () => {
         const v = Number(await frame.locator('#last-loss').getAttribute('data-value'));

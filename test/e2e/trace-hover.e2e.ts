@@ -81,12 +81,37 @@ test('hover over a traced character shows the CLI-computed gate values', { timeo
     assert.ok(shown.indexOf('next token') >= 0 && shown.indexOf('next token') < shown.indexOf('unit'), `predictions not at the top:\n${shown}`);
     assert.match(shown, /│/, 'no signed bars in the hover');
 
+    // What the prediction depended on: the hover lists the top earlier positions, and the editor highlights them
+    // (decorations drawn in the DOM as overlays with the contributed gatescope.saliency* backgrounds).
+    const depends = await s.hoverWithMouse(/depends on:[^\n]*t−\d/, 60_000);
+    const listed = /depends on:([^\n]*)/.exec(depends)![1].split(' · ');
+    assert.ok(listed.length >= 3 && listed.length <= 5, `the hover lists ${listed.length} positions: ${depends}`);
+    const highlighted = await waitFor('saliency highlights in the editor', async () => {
+      // The light theme's default colours are #E0780F with alpha (package.json contributes.colors).
+      const n = await s.page.evaluate<number>(`[...document.querySelectorAll('.monaco-editor .view-overlays div, .monaco-editor .view-lines span')]
+        .filter((el) => /rgba\\(224, 120, 15, /.test(getComputedStyle(el).backgroundColor)).length`);
+      return n > 0 ? n : undefined;
+    }, 10_000, 250);
+    await s.screenshot('hover-depends-on');
+    const hoverState = await s.exportState<{ lastHover: { saliency?: { millis: number; computeMs: number; positions: number } } | null }>();
+    const lat = hoverState.lastHover?.saliency;
+    assert.ok(lat && lat.positions > 0, `no saliency recorded with the hover: ${JSON.stringify(hoverState.lastHover)}`);
+    console.log(`saliency: ${highlighted} highlighted spans; request round trip ${lat.millis.toFixed(1)} ms, worker compute ${lat.computeMs.toFixed(1)} ms, ${lat.positions} positions`);
+
     // The trace view: pick a unit (its row outlined), Enter colours the text by it, select a span and find
     // the units active over it (numbered from 1, in the matches list).
     await s.page.mouse.move(5, 400);
     await s.page.keyboard.press('Escape');
     const view = await s.webviewFrame('#trace-heatmap', 'the trace view');
     const heat = view.locator('#trace-heatmap');
+    // The trace view's "depends on" row: the cursor's token (placed above) and the earlier tokens it depended on.
+    const dependsRow = view.locator('#trace-depends');
+    const dependsCells = await waitFor('the trace view\'s "depends on" row', async () => {
+      const n = Number(await dependsRow.getAttribute('data-cells'));
+      return n > 0 ? n : undefined;
+    }, 30_000, 250);
+    assert.match(await view.locator('#trace-depends-caption').innerText(), /^Depends on: how strongly each of the \d+ tokens up to t [\d,]+ influenced/);
+    assert.ok(dependsCells >= 3, `only ${dependsCells} cells in the "depends on" row`);
     await heat.click({ position: { x: 40 + 30, y: 16 + 20 } }); // the second row (13 px rows for 32 units)
     await waitFor('a selected heatmap row', async () => Number(await heat.getAttribute('data-selected-row')) >= 0 || undefined, 30_000, 250);
     await heat.press('ArrowDown');

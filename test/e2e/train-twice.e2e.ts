@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { parseCheckpoint } from '../../src/core/checkpoint';
 import { WaitFailed, exportStateBinding, scaled, waitFor, withSession } from './harness';
-import { SMALL_TRAINING, TRAIN_TITLE, dashboard, shakespeare, text } from './gatescope';
+import { SMALL_TRAINING, TRAIN_TITLE, dashboard, shakespeare, stepShown } from './gatescope';
 
 interface Run { runId: string; label: string; status: string; checkpointPath?: string; error?: string; lastStep?: number }
 interface State { runs: Run[]; models: { id: string; path?: string }[]; currentModelPath: string | null }
@@ -25,7 +25,7 @@ test('Train twice: the second Train asks; stopping the first saves its checkpoin
     await s.runCommand(TRAIN_TITLE);
     await s.acceptPrompts();
     const frame = await dashboard(s);
-    await waitFor('the first run to train a few steps', async () => Number((await text(frame, '#step')).split('/')[0]) > 5 || undefined, 60_000, 300);
+    await waitFor('the first run to train a few steps', async () => (await stepShown(frame)) > 5 || undefined, 60_000, 300);
 
     // Train again while it trains: the question comes first, before the prompts.
     await s.runCommand(TRAIN_TITLE);

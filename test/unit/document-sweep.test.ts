@@ -145,3 +145,16 @@ test('a 100k-token document trace: windows deep in it equal the reference from t
   }
   doc.dispose();
 });
+
+test('states kept less often than the sweep\'s chunk still come at every K-th token', () => {
+  const m = model({ module: 'GRU' }, 8, 2);
+  const ids = document(20_000, 9);
+  const want = referenceStates(m, ids, 5000);
+  for (const b of backends()) {
+    const sweep = new SequenceSweep(m.config.rnn, b.make(), m.params, 'rnn.', { chunkSteps: 3000, threads: b.threads });
+    const got = sweep.advance(ids, 5000);
+    assert.equal(got.length, want.length, b.name);
+    want.forEach((s, i) => assert.ok(relErr(got[i].h, s.h.data) <= 1e-5, `${b.name} state ${i}`));
+    sweep.dispose();
+  }
+});

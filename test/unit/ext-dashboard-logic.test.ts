@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { etaSeconds, formatCompact, formatDuration, formatValue, gateName, layerLabel } from '../../src/extension/logic/formatCount';
-import { mergeSamples } from '../../src/extension/logic/runHistory';
+import { mergeSamples } from '../../src/extension/logic/samples';
 import { Batcher, logTicks, natsToBits, saturationSeries, type Timers } from '../../src/extension/logic/series';
 import { spanSnippet } from '../../src/extension/logic/spans';
 import { parseRunSummary, parseViewState } from '../../src/extension/logic/viewState';

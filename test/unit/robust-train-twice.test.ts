@@ -102,7 +102,6 @@ function setup(): { training: TrainingService; models: ModelStore; jobs: FakeJob
     loadCheckpoint: async (p) => { loaded.push(p); return MODEL; },
     temperatures: () => [0.8],
     sampleLength: () => 5,
-    writeHistory: async () => undefined,
   });
   return { training, models, jobs, loaded };
 }

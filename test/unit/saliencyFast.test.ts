@@ -9,7 +9,7 @@ import { initModelParameters } from '../../src/core/init';
 import { createRng } from '../../src/core/random';
 import { checkedModelParameters, finalState, modelForward } from '../../src/core/reference/model';
 import { inputSaliency } from '../../src/core/saliency';
-import { KernelSaliency, attributePrediction, fastInputSaliency, forwardFromTrace } from '../../src/core/saliencyFast';
+import { KernelSaliency, attributePrediction, documentSaliency, fastInputSaliency, forwardFromTrace } from '../../src/core/saliencyFast';
 import { createJsKernels } from '../../src/core/fast/jsKernels';
 import { createNativeFastKernels, nativeAvailability } from '../../src/engines/native/index';
 import { createDocumentTrace } from '../../src/worker/documentTrace';
@@ -97,7 +97,7 @@ test('fast saliency time for a window of 256 (float32 one-hot, V = 96, 1 layer),
       const cfg = modelConfig({ rnn, vocabSize: 96, embedding: null }); // one nn.Linear head: the fast trace
       const params = initModelParameters(cfg, createRng(3));
       const w = checkedModelParameters(cfg, params);
-      const trace = createDocumentTrace({ config: cfg, params, vocab: { kind: 'char', chars: [] } as never }, doc);
+      const trace = createDocumentTrace({ config: cfg, params, vocab: { kind: 'char', chars: [] } as never }, doc, 64); // the extension's checkpoint interval
       for (const _ of trace.prepare()) { /* sweep */ }
       const kernels = native ? new KernelSaliency(createNativeFastKernels(1), cfg, w) : undefined;
       const start = position - W + 1;
@@ -109,13 +109,82 @@ test('fast saliency time for a window of 256 (float32 one-hot, V = 96, 1 layer),
         return { forward: t1 - t0, backward: performance.now() - t1, s };
       };
       run(); // warm the JIT
-      const r = run();
+      // The fastest of 5 (the machine is shared; the slower runs measure the others' load).
+      const runs = Array.from({ length: 5 }, run);
+      const r = { forward: Math.min(...runs.map((x) => x.forward)), backward: Math.min(...runs.map((x) => x.backward)), s: runs[0].s };
       const jsT0 = performance.now();
       fastInputSaliency(cfg, w, doc, start, position, { state: undefined, stateAt: start }); // all JS, from a zero state
       const js = performance.now() - jsT0;
       console.log(`saliency ${module} H=${H} window ${W}: trace window ${r.forward.toFixed(1)} ms + backward ${r.backward.toFixed(1)} ms (${kernels ? 'native' : 'js'} products); all-JS forward + backward ${js.toFixed(1)} ms`);
       assert.equal(r.s.scores.length, W);
       kernels?.dispose();
+      trace.dispose();
+    }
+  }
+});
+
+test('the worker answers saliency requests from a prepared trace (LSTM H=256, window 256), and says why for a bidirectional model', { timeout: 120_000 }, async () => {
+  const { WorkerClient } = await import('../../src/worker/client');
+  const { workerScript } = await import('../workerScript');
+  const { buildCharVocab } = await import('../../src/core/data/charVocab');
+  const { mkdtempSync, existsSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join, resolve } = await import('node:path');
+  const bundled = resolve(__dirname, '../../dist/worker.js');
+  const client = new WorkerClient({ workerPath: existsSync(bundled) ? bundled : workerScript(mkdtempSync(join(tmpdir(), 'gatescope-saliency-'))) });
+  try {
+    const vocab = buildCharVocab('abcdefghijklmnopqrstuvwxyz .,\n');
+    const Vv = vocab.kind === 'char' ? vocab.chars.length : 0;
+    const H = 256;
+    const cfg = modelConfig({ rnn: rnnConfig({ module: 'LSTM', inputSize: Vv, hiddenSize: H, numLayers: 1, dtype: 'float32' }), vocabSize: Vv });
+    const params = initModelParameters(cfg, createRng(5));
+    const doc = Int32Array.from({ length: 3000 }, (_, i) => (i * 17 + (i >> 3)) % Vv);
+    const ready = await client.prepareTrace({ config: cfg, params, vocab }, { ids: doc }, { checkpointEvery: 64 });
+    const times: string[] = [];
+    for (const position of [2000, 1500, 2711, 400, 2999, 1200, 2100, 800]) {
+      const t0 = performance.now();
+      const r = await client.saliency(ready.traceId, position, 256);
+      times.push(`${(performance.now() - t0).toFixed(1)} ms (worker ${r.computeMs.toFixed(1)})`);
+      assert.equal(r.scores.length, 256);
+      assert.equal(r.start, position - 255);
+    }
+    console.log(`saliency round trip, LSTM H=${H} window 256: ${times.join(', ')}`);
+    // Against the reference from the state at the window's start.
+    const position = 1000, start = position - 255;
+    const r = await client.saliency(ready.traceId, position, 256);
+    const w = checkedModelParameters(cfg, params);
+    const state = finalState(modelForward(cfg, w, { batchSize: 1, seqLen: start, inputs: doc.subarray(0, start), targets: new Int32Array(0) }));
+    const ref = inputSaliency(cfg, w, doc, start, position, { state });
+    assert.equal(r.predicted, ref.predicted);
+    close(Float64Array.from(r.scores), ref.scores, 1e-4, 'worker vs reference');
+    // A bidirectional model: one line saying why.
+    const bi = modelConfig({ rnn: rnnConfig({ module: 'GRU', inputSize: Vv, hiddenSize: 8, numLayers: 1, bidirectional: true, dtype: 'float32' }), vocabSize: Vv });
+    const biReady = await client.prepareTrace({ config: bi, params: initModelParameters(bi, createRng(1)), vocab }, { ids: doc.subarray(0, 100) });
+    const no = await client.saliency(biReady.traceId, 50, 256);
+    assert.match(no.unsupported ?? '', /depends on the tokens after it/);
+  } finally {
+    await client.dispose();
+  }
+});
+
+test('documentSaliency: from a DocumentTrace window (float32: the fast path; float64: the reference from the window\'s start state)', () => {
+  const doc = Int32Array.from({ length: 300 }, (_, i) => (i * 5 + (i >> 2)) % V);
+  for (const dtype of ['float32', 'float64'] as const) {
+    for (const module of ['LSTM', 'GRU'] as const) {
+      const cfg = modelConfig({ rnn: rnnConfig({ module, inputSize: V, hiddenSize: 9, numLayers: 2, dtype }), vocabSize: V });
+      const params = initModelParameters(cfg, createRng(8));
+      const w = checkedModelParameters(cfg, params);
+      const trace = createDocumentTrace({ config: cfg, params, vocab: { kind: 'char', chars: [] } as never }, doc, 64);
+      for (const _ of trace.prepare()) { /* sweep */ }
+      for (const [position, window] of [[250, 100], [40, 256], [0, 8]] as const) {
+        const s = documentSaliency(cfg, w, doc, position, window, (a, b) => trace.window(a, b).tensors);
+        const start = Math.max(0, position - window + 1);
+        const state = start ? finalState(modelForward(cfg, w, { batchSize: 1, seqLen: start, inputs: doc.subarray(0, start), targets: new Int32Array(0) })) : undefined;
+        const ref = inputSaliency(cfg, w, doc, start, position, { window, ...(state ? { state } : {}) });
+        assert.equal(s.start, start);
+        assert.equal(s.predicted, ref.predicted);
+        close(s.scores, ref.scores, dtype === 'float64' ? 1e-10 : 1e-5, `${dtype} ${module} at ${position}`);
+      }
       trace.dispose();
     }
   }

@@ -48,8 +48,16 @@ interface Layer {
   readonly bhn: number; // [Hp] GRU's b_hn
   readonly h: number; // [Hp] carried state
   readonly c: number; // [Hp] LSTM
-  readonly ckh: number; // [maxSteps / K, H] kept states of one chunk
-  readonly ckc: number;
+}
+
+/** Buffers for chunks of up to `steps` steps, after the parameters. */
+interface ChunkBuffers {
+  readonly steps: number;
+  readonly xp: number; // [steps, G*Hp] input projection of a layer above 0
+  readonly hsFull: readonly [number, number]; // [(steps + 1), Hp] outputs of the layer below / this one
+  readonly ring: number; // [2, Hp] the top layer's h
+  readonly ckh: readonly number[]; // per layer [steps, H] kept states of one chunk (at most one per step)
+  readonly ckc: readonly number[];
 }
 
 export interface SweepOptions {
@@ -122,9 +130,8 @@ export class SequenceSweep {
   private readonly flag: boolean;
   private readonly maxSteps: number;
   private readonly layers: Layer[] = [];
-  private readonly xp: number; // [maxSteps, G*Hp] input projection of a layer above 0
-  private readonly hsFull: readonly [number, number]; // [(maxSteps + 1), Hp] outputs of the layer below / this one
-  private readonly ring: number; // [2, Hp] the top layer's h
+  private readonly paramEnd: number;
+  private bufs: ChunkBuffers | undefined;
   private readonly threads: ThreadChoice;
 
   /**
@@ -159,12 +166,9 @@ export class SequenceSweep {
       packed: alloc(G * H * Hp),
       input: l === 0 ? alloc(V * GHp) : alloc(k.packedSize(H, GHp)),
       xbias: alloc(GHp), bhn: alloc(Hp), h: alloc(Hp), c: alloc(Hp),
-      ckh: alloc(this.maxSteps * H), ckc: rnn.module === 'LSTM' ? alloc(this.maxSteps * H) : 0,
     }));
-    const scratch = alloc(H * GHp); // W_ih^T padded, to pack
-    this.xp = L > 1 ? alloc(this.maxSteps * GHp) : 0;
-    this.hsFull = L > 1 ? [alloc((this.maxSteps + 1) * Hp), alloc((this.maxSteps + 1) * Hp)] : [0, 0];
-    this.ring = alloc(2 * Hp);
+    this.paramEnd = top;
+    const scratch = alloc(H * GHp); // W_ih^T padded, to pack (the chunk buffers reuse the space)
     k.ensure(top);
     k.fill(0, top, 0);
     const heap = k.heap();
@@ -242,36 +246,60 @@ export class SequenceSweep {
     const kept: SweepState[] = [];
     const K = Math.max(1, Math.floor(every));
     // Whole blocks per chunk, so the kept states line up with the chunk's own every-th steps.
-    const chunk = this.maxSteps >= K ? this.maxSteps - (this.maxSteps % K) : this.maxSteps;
+    const chunk = K * Math.max(1, Math.floor(this.maxSteps / K));
     for (let from = 0; from < tokens.length; from += chunk) {
       const part = tokens.subarray(from, Math.min(tokens.length, from + chunk));
-      kept.push(...this.chunk(part, this.maxSteps >= K ? K : 0));
+      kept.push(...this.chunk(part, K));
     }
     return kept;
+  }
+
+  private buffers(T: number): ChunkBuffers {
+    if (this.bufs && this.bufs.steps >= T) return this.bufs;
+    const { H, Hp, G, L } = this;
+    let top = this.paramEnd;
+    const alloc = (n: number): number => {
+      const off = top;
+      top += (n + 15) & ~15;
+      return off;
+    };
+    const lstm = this.module === 0;
+    this.bufs = {
+      steps: T,
+      xp: L > 1 ? alloc(T * G * Hp) : 0,
+      hsFull: L > 1 ? [alloc((T + 1) * Hp), alloc((T + 1) * Hp)] : [0, 0],
+      ring: alloc(2 * Hp),
+      ckh: this.layers.map(() => alloc(T * H)),
+      ckc: this.layers.map(() => (lstm ? alloc(T * H) : 0)),
+    };
+    this.k.ensure(top);
+    return this.bufs;
   }
 
   private chunk(tokens: Int32Array, every: number): SweepState[] {
     const { k, H, Hp, G, L, module, flag } = this;
     const T = tokens.length, GHp = G * Hp;
     for (const t of tokens) if (!(t >= 0 && t < this.V)) throw new RangeError(`token id ${t} is outside the vocabulary of ${this.V}`);
+    const bufs = this.buffers(T);
     k.setTokens(tokens, new Int32Array(0));
     const threads = this.threads.next();
+    k.setParallel?.(threads === 2); // the layers' input GEMMs too: one thread when two lose (a busy machine)
     const t0 = performance.now();
     for (let l = 0; l < L; l++) {
       const ly = this.layers[l];
       const last = l === L - 1;
-      const hs = last ? this.ring : this.hsFull[l % 2];
+      const hs = last ? bufs.ring : bufs.hsFull[l % 2];
       const R = last ? 2 : T + 1;
       let xp = ly.input, first = 0;
       if (l > 0) {
         // The layer below left h_t in rows 1..T of its buffer.
-        k.gemmPacked(T, GHp, H, this.hsFull[(l - 1) % 2] + Hp, Hp, 1, ly.input, this.xp, GHp, false);
-        k.addRowBias(this.xp, T, GHp, ly.xbias);
-        xp = this.xp;
+        k.gemmPacked(T, GHp, H, bufs.hsFull[(l - 1) % 2] + Hp, Hp, 1, ly.input, bufs.xp, GHp, false);
+        k.addRowBias(bufs.xp, T, GHp, ly.xbias);
+        xp = bufs.xp;
         first = -1;
       }
       k.copy(ly.h, hs, Hp);
-      k.seqForward!(module, T, H, ly.packed, xp, first, ly.bhn, hs, R, ly.c, every, ly.ckh, ly.ckc, flag, threads);
+      k.seqForward!(module, T, H, ly.packed, xp, first, ly.bhn, hs, R, ly.c, every, bufs.ckh[l], bufs.ckc[l], flag, threads);
       k.copy(hs + (T % R) * Hp, ly.h, Hp);
     }
     this.threads.record(threads, (performance.now() - t0) / T);
@@ -281,10 +309,10 @@ export class SequenceSweep {
     for (let b = 0; b < n; b++) {
       const h = floatArray(k.dtype, L * H);
       const c = module === 0 ? floatArray(k.dtype, L * H) : undefined;
-      this.layers.forEach((ly, l) => {
-        h.set(heap.subarray(ly.ckh + b * H, ly.ckh + (b + 1) * H), l * H);
-        c?.set(heap.subarray(ly.ckc + b * H, ly.ckc + (b + 1) * H), l * H);
-      });
+      for (let l = 0; l < L; l++) {
+        h.set(heap.subarray(bufs.ckh[l] + b * H, bufs.ckh[l] + (b + 1) * H), l * H);
+        c?.set(heap.subarray(bufs.ckc[l] + b * H, bufs.ckc[l] + (b + 1) * H), l * H);
+      }
       kept.push(c ? { h, c } : { h });
     }
     return kept;

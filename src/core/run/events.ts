@@ -27,6 +27,8 @@ export interface StartRecord {
   readonly producer?: string;
   readonly torch?: string;
   readonly pid?: number;
+  /** The writer's host name (its pid means something only there). */
+  readonly host?: string;
   readonly worldSize?: number;
   readonly every?: number | null;
   readonly models: Readonly<Record<string, ModuleDescription>>;
@@ -123,7 +125,7 @@ export function parseRunLine(line: string): ParsedLine {
     case 'start':
       return {
         record: {
-          kind, ...t, ...opt('producer', str(x.producer)), ...opt('torch', str(x.torch)), ...opt('pid', num(x.pid)),
+          kind, ...t, ...opt('producer', str(x.producer)), ...opt('torch', str(x.torch)), ...opt('pid', num(x.pid)), ...opt('host', str(x.host)),
           ...opt('worldSize', num(x.world_size)), ...(x.every === undefined ? {} : { every: numOrNull(x.every) }),
           models: models(x.model), modules: modules(x.modules), ...(x.config === undefined ? {} : { config: x.config }),
         },

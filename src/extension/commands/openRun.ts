@@ -4,6 +4,7 @@
 import * as vscode from 'vscode';
 import { existsSync, statSync } from 'node:fs';
 import { open } from 'node:fs/promises';
+import { hostname } from 'node:os';
 import { basename, delimiter, dirname, join } from 'node:path';
 import type { Gatescope } from '../context';
 import { DisposableStore, MutableDisposable, type IDisposable } from '../lifecycle';
@@ -17,6 +18,42 @@ function runDirOf(arg: unknown): string | undefined {
   const p = arg instanceof vscode.Uri ? arg.fsPath : typeof arg === 'string' ? arg : undefined;
   if (!p) return undefined;
   return basename(p) === EVENTS_FILE || (existsSync(p) && statSync(p).isFile()) ? dirname(p) : p;
+}
+
+/** Whether process `pid` runs here (EPERM: it does, as another user). */
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * A run being written now: its last record is not an end record and the writer of its last start record
+ * (pid, on this host) still runs. Reads the file's last 64 KiB only.
+ */
+async function isLive(file: string): Promise<boolean> {
+  try {
+    const fh = await open(file, 'r');
+    try {
+      const { size } = await fh.stat();
+      const n = Math.min(size, 64 << 10);
+      const buf = new Uint8Array(n);
+      await fh.read(buf, 0, n, size - n);
+      const lines = new TextDecoder().decode(buf).split('\n').filter((l) => l.startsWith('{') && l.endsWith('}'));
+      const records = lines.map((l) => { try { return JSON.parse(l) as Record<string, unknown>; } catch { return {}; } });
+      const last = records.at(-1);
+      const start = [...records].reverse().find((r) => r.kind === 'start');
+      if (!last || last.kind === 'end' || !start || typeof start.pid !== 'number') return false;
+      return (start.host === undefined || start.host === hostname()) && alive(start.pid);
+    } finally {
+      await fh.close();
+    }
+  } catch {
+    return false;
+  }
 }
 
 /** The first line of events.jsonl is a start record of a gatescope run (not any events.jsonl). */
@@ -43,7 +80,14 @@ export class Runs implements IDisposable {
 
   constructor(private readonly g: Gatescope) {
     this.watchFolders();
-    this.store.add(vscode.workspace.onDidChangeWorkspaceFolders(() => this.watchFolders()));
+    this.store.add(vscode.workspace.onDidChangeWorkspaceFolders(() => { this.watchFolders(); void this.scan(); }));
+    void this.scan();
+  }
+
+  /** Runs already being written when the extension starts (or a folder is added) are offered too. */
+  private async scan(): Promise<void> {
+    const files = await vscode.workspace.findFiles(`**/${EVENTS_FILE}`, '**/node_modules/**', 100);
+    for (const uri of files) if (await isLive(uri.fsPath)) void this.discovered(uri);
   }
 
   private readonly folderWatchers = this.store.add(new MutableDisposable<DisposableStore>());

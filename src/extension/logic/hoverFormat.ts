@@ -22,6 +22,8 @@ export interface HoverSnapshot {
   /** What `predictions` are (default next-token); `document` with no predictions: not prepared yet. */
   readonly predicting?: PredictionKind;
   readonly topUnits: number;
+  /** The "depends on" line (logic/saliency.ts), shown under the predictions. */
+  readonly dependsOn?: string;
 }
 
 /**
@@ -98,6 +100,7 @@ export function formatHover(s: HoverSnapshot): string {
   } else if (kind === 'document') {
     lines.push('', `${PREDICTION_TITLES.document} _shown once the whole document is traced._`);
   }
+  if (s.dependsOn) lines.push('', s.dependsOn);
   lines.push('');
   const gateMeans = columns.filter((c) => c.startsWith('gate_')).map((c) => {
     const m = mean(s.tensors.get(c)!);

@@ -1,10 +1,10 @@
 // The dashboard after a window reload: the training run is gone with the old extension host, but its
-// checkpoint keeps the loss histories and the sidecar next to it (logic/runHistory.ts) the gradient-norm
-// and gate-saturation histories and the samples. This rebuilds the dashboard's history message from those
-// plus what the webview remembered (the run's summary and samples). Pure: no vscode, no fs.
+// checkpoint keeps the run's histories (loss, validation, gradient norm, gate saturation, samples). This
+// rebuilds the dashboard's history message from those plus what the webview remembered (the run's summary
+// and the samples made after training). Pure: no vscode, no fs.
 import type { LossPoint, TrainingState } from '../../core/checkpoint';
-import { type DashboardHistoryMessage, exactBuffer, float64Buffer, type RunStatus, type RunSummary, type SampleAtTemperature, type SeriesBuffers } from '../../protocol/webview';
-import { historyUpTo, type RunHistory } from './runHistory';
+import { type DashboardHistoryMessage, float64Buffer, type RunStatus, type RunSummary, type SampleAtTemperature, type SeriesBuffers } from '../../protocol/webview';
+import { mergeSamples } from './samples';
 
 function seriesOf(points: readonly { readonly step: number; readonly loss: number }[]): SeriesBuffers {
   return { steps: float64Buffer(points.map((p) => p.step)), values: float64Buffer(points.map((p) => p.loss)) };
@@ -23,7 +23,7 @@ function scheduleOf(run: RunSummary, training: TrainingState | undefined): Pick<
   return { evalEvery: st.evalEvery, sampleEvery: st.sampleEvery, ...(st.clip > 0 ? { clip: st.clip } : {}) };
 }
 
-const EMPTY: readonly { step: number; loss: number }[] = [];
+const EMPTY: readonly LossPoint[] = [];
 
 /**
  * A run that was still training when the window went away cannot go on (its worker died with the old
@@ -37,23 +37,19 @@ export function restoredStatus(remembered: RunStatus, training: TrainingState | 
 
 /**
  * The history message of a restored run. `training` is the checkpoint's training state (undefined when the
- * checkpoint could not be read: then `readError` says why and the run shows without loss curves);
- * `sidecar` the run history written next to the checkpoint (undefined when there is none), cut at the
- * checkpoint's step. `samples` (the webview's) are shown when the sidecar has none.
+ * checkpoint could not be read: then `readError` says why and the run shows without curves). `samples`
+ * (the webview's) join the checkpoint's, each listed once.
  */
 export function restoredHistory(
   run: RunSummary,
   training: TrainingState | undefined,
   samples: readonly SampleAtTemperature[],
   readError?: string,
-  sidecar?: RunHistory,
 ): DashboardHistoryMessage {
   const status = restoredStatus(run.status, training);
   const error = readError ?? run.error;
   const last = training?.lossHistory.at(-1);
-  const extra = sidecar && training ? historyUpTo(sidecar, training.step) : sidecar;
-  const gradNorm = extra?.gradNorm;
-  const lastGradNorm = gradNorm && gradNorm.steps.at(-1) === training?.step ? gradNorm.values.at(-1)! : NaN;
+  const withGradNorm = (training?.lossHistory ?? EMPTY).filter((p) => p.gradNorm !== undefined);
   const summary: RunSummary = {
     runId: run.runId, label: run.label, status,
     totalSteps: training?.settings.steps ?? run.totalSteps,
@@ -71,18 +67,18 @@ export function restoredHistory(
     run: summary,
     train: seriesOf(training?.lossHistory ?? EMPTY),
     validation: seriesOf(training?.validationHistory ?? EMPTY),
-    gradNorm: gradNorm ? { steps: exactBuffer(gradNorm.steps), values: exactBuffer(gradNorm.values) } : seriesOf(EMPTY),
+    gradNorm: { steps: float64Buffer(withGradNorm.map((p) => p.step)), values: float64Buffer(withGradNorm.map((p) => p.gradNorm!)) },
     accuracy: accuracyOf(training?.lossHistory ?? EMPTY),
     validationAccuracy: accuracyOf(training?.validationHistory ?? EMPTY),
     ...(training && last ? {
       lastStep: {
         kind: 'step', step: training.step, totalSteps: training.settings.steps, epoch: training.epoch, loss: last.loss,
-        gradNorm: lastGradNorm, lr: training.settings.optimizer.lr, tokensPerSecond: NaN, elapsedSeconds: training.elapsedSeconds,
+        gradNorm: last.gradNorm ?? NaN, lr: training.settings.optimizer.lr, tokensPerSecond: NaN, elapsedSeconds: training.elapsedSeconds,
         ...(last.accuracy !== undefined ? { accuracy: last.accuracy } : {}),
       },
     } : {}),
-    saturation: [...(extra?.saturation ?? [])],
-    samples: [...(extra?.samples.length ? extra.samples : samples)],
+    saturation: (training?.validationHistory ?? EMPTY).filter((p) => p.saturation).map((p) => ({ step: p.step, entries: p.saturation! })),
+    samples: mergeSamples(training?.samples ?? [], samples),
   };
 }
 

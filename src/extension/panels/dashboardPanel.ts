@@ -7,12 +7,10 @@ import type { DashboardHistoryMessage, FromWebviewMessage, TrainEvent } from '..
 import { exactBuffer } from '../../protocol/webview';
 import { MutableDisposable } from '../lifecycle';
 import { restoredHistory } from '../logic/restoredRun';
-import type { RunHistory } from '../logic/runHistory';
 import { Batcher, type SeriesBuilder } from '../logic/series';
 import type { DashboardViewState } from '../logic/viewState';
 import type { DashboardFeed } from '../services/runWatcher';
 import type { TrainingRun } from '../services/trainingRun';
-import { readRunHistoryFile } from '../services/runHistoryFile';
 import type { TrainingService } from '../services/trainingService';
 import { PanelHost } from './panelHost';
 
@@ -23,7 +21,6 @@ function buffers(s: SeriesBuilder): { steps: ArrayBuffer; values: ArrayBuffer } 
 /** Reads a checkpoint's training state (the loss histories). */
 export type TrainingStateReader = (path: string) => Promise<TrainingState | undefined>;
 /** Reads the run-history sidecar of a checkpoint (undefined when there is none). */
-export type RunHistoryReader = (checkpointPath: string) => Promise<RunHistory | undefined>;
 
 /** Live events go to the webview in batches at most this often (a small model trains ~2000 steps/s). */
 export const DASHBOARD_FLUSH_MS = 100;
@@ -45,32 +42,26 @@ export class DashboardPanel extends PanelHost {
     panel: vscode.WebviewPanel,
     extensionUri: vscode.Uri,
     private readonly training: TrainingService,
-    remembered?: { state: DashboardViewState; read: TrainingStateReader; readHistory?: RunHistoryReader },
+    remembered?: { state: DashboardViewState; read: TrainingStateReader },
   ) {
     super('dashboard', panel, extensionUri);
     this.register(training.onDidStartRun((run) => this.follow(run, true)));
     const latest = training.latest;
     if (latest) this.follow(latest, false);
-    else if (remembered?.state.run) void this.restore(remembered.state, remembered.read, remembered.readHistory ?? readRunHistoryFile);
+    else if (remembered?.state.run) void this.restore(remembered.state, remembered.read);
   }
 
-  private async restore(state: DashboardViewState, read: TrainingStateReader, readHistory: RunHistoryReader): Promise<void> {
+  private async restore(state: DashboardViewState, read: TrainingStateReader): Promise<void> {
     const run = state.run!;
     const samples = state.samples ?? [];
     let message: DashboardHistoryMessage;
     if (!run.checkpointPath) {
       message = restoredHistory(run, undefined, samples, 'the run saved no checkpoint');
     } else {
-      const path = run.checkpointPath;
-      // A missing or damaged sidecar costs its charts, not the loss curves.
-      const sidecar = readHistory(path).catch((err: unknown) => {
-        console.warn(`gatescope: ${err instanceof Error ? err.message : String(err)}`);
-        return undefined;
-      });
       try {
-        message = restoredHistory(run, await read(path), samples, undefined, await sidecar);
+        message = restoredHistory(run, await read(run.checkpointPath), samples);
       } catch (err) {
-        message = restoredHistory(run, undefined, samples, err instanceof Error ? err.message : String(err), await sidecar);
+        message = restoredHistory(run, undefined, samples, err instanceof Error ? err.message : String(err));
       }
     }
     if (this.isDisposed || this.followed) return; // a new run took the dashboard meanwhile

@@ -6,6 +6,7 @@ import { exactBuffer, type FromWebviewMessage, type TensorSelector } from '../..
 import { type IDisposable, MutableDisposable, toDisposable } from '../lifecycle';
 import type { TracedDocument, TraceService } from '../services/traceService';
 import { PanelHost } from './panelHost';
+import { readSettings } from '../settings';
 
 /** Where a unit selection or a reveal request goes (the editor side). */
 export interface TraceEditorBridge {
@@ -68,6 +69,20 @@ export class TracePanel extends PanelHost {
 
   revealPosition(position: number, span?: { start: number; end: number }): void {
     this.post({ type: 'reveal', position, ...(span ? { span } : {}) });
+    void this.postSaliency(position);
+  }
+
+  /** The "depends on" row for the cursor's token: what its prediction depended on (gatescope.saliency.*). */
+  private async postSaliency(position: number): Promise<void> {
+    const doc = this.current;
+    const settings = readSettings();
+    if (!doc || !settings.saliencyEnabled || doc.unavailableNote(position)) return;
+    const r = await doc.saliency(position, settings.saliencyWindow)?.catch(() => undefined);
+    if (!r || this.current !== doc) return;
+    this.post({
+      type: 'traceSaliency', traceId: doc.traceId, position: r.position, start: r.start, scores: exactBuffer(Float32Array.from(r.scores)),
+      ...(r.unsupported ? { unsupported: r.unsupported } : {}),
+    });
   }
 
   protected onReady(): void {

@@ -6,6 +6,7 @@
 // parsed in the compute worker), probe heatmaps on request.
 import { type FSWatcher, unwatchFile, watch, watchFile } from 'node:fs';
 import { open, stat } from 'node:fs/promises';
+import { hostname } from 'node:os';
 import { basename, join } from 'node:path';
 import {
   LineSplitter, RunState, dashboardSeries, diffModules, modulePair, parseRunLine, probeSaturation, probeTokenIds, probeTokenText,
@@ -239,10 +240,14 @@ export class ExternalRun extends Disposable implements DashboardFeed {
     this.schedule();
   }
 
-  /** Asks whether the session's writer lives while it has no end record; stops asking once it ended. */
+  /**
+   * Asks whether the session's writer lives while it has no end record; stops asking once it ended. A writer
+   * on another host (the start record's `host`) is not asked about: its run counts as running.
+   */
   private checkWriter(): void {
     const pid = this.state.start?.pid;
-    const open = !!this.state.start && !this.state.end && pid !== undefined;
+    const host = this.state.start?.host;
+    const open = !!this.state.start && !this.state.end && pid !== undefined && (host === undefined || host === hostname());
     if (!open) {
       clearInterval(this.aliveTimer);
       this.aliveTimer = undefined;

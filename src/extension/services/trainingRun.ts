@@ -6,12 +6,11 @@ import { trainSettings } from '../../core/train/settings';
 import type { TrainRunEvent } from '../../node/trainRun';
 import type { RunStatus, RunSummary, SampleAtTemperature, SaturationPoint, Task } from '../../protocol/webview';
 import { Disposable, Emitter } from '../lifecycle';
-import { mergeSamples, type RunHistory } from '../logic/runHistory';
+import { MAX_SAMPLES, mergeSamples } from '../logic/samples';
 import { SeriesBuilder } from '../logic/series';
 import { runFailureText } from '../logic/workerLimits';
 import type { Backend, TrainJob, TrainOutcome, TrainSpec } from './backend';
 
-const MAX_SAMPLES = 12;
 
 /** What the dashboard says about a run's schedule: when the first evaluation and sample come, the clip line. */
 function settingsSummary(settings: Partial<TrainSettings>): Pick<RunSummary, 'evalEvery' | 'sampleEvery' | 'clip'> {
@@ -101,20 +100,6 @@ export class TrainingRun extends Disposable {
       ...(this.classes ? { classes: this.classes } : {}),
       ...(this.spec.level ? { tokenLevel: this.spec.level } : {}),
       ...settingsSummary(this.spec.settings),
-    };
-  }
-
-  /**
-   * What the checkpoint does not keep (gradient norms, gate saturation, samples) up to now, for the sidecar
-   * next to the checkpoint. The series are views of the live buffers: encode them before the next event.
-   */
-  history(): RunHistory {
-    return {
-      runId: this.runId,
-      step: this.lastStep?.step ?? 0,
-      gradNorm: { steps: this.gradNorm.steps(), values: this.gradNorm.values() },
-      saturation: this.saturation,
-      samples: this.samples,
     };
   }
 

@@ -15,7 +15,6 @@ import { type BusyRun, becomesCurrent } from '../logic/trainTwice';
 import type { Backend, ModelData, TrainOutcome, TrainSpec } from './backend';
 import type { ModelStore } from './modelStore';
 import { describeModel } from './modelStore';
-import { type HistoryFileWriter, RunHistoryWriter } from './runHistoryFile';
 import { TrainingRun } from './trainingRun';
 
 const MAX_RUNS = 20;
@@ -56,8 +55,6 @@ export interface TrainingServiceOptions {
   readonly loadCheckpoint: (path: string) => Promise<ModelData>;
   readonly temperatures: () => readonly number[];
   readonly sampleLength: () => number;
-  /** Writes a run-history sidecar (default: next to the checkpoint, atomically). */
-  readonly writeHistory?: HistoryFileWriter;
 }
 
 export class TrainingService extends Disposable {
@@ -128,15 +125,10 @@ export class TrainingService extends Disposable {
     this.currentRun.value = run; // disposes the previous run (ended: nothing trains)
     this.history.push(run);
     if (this.history.length > MAX_RUNS) this.history.shift();
-    const sidecar = new RunHistoryWriter(this.options.writeHistory);
-    run.onDidChangeStatus((s) => {
-      // Fired when the checkpoint got written, the run ended, or its samples arrived.
-      if (s.checkpointPath) sidecar.save(s.checkpointPath, run.history());
-      this.onDidChangeRunsEmitter.fire(s);
-    });
+    run.onDidChangeStatus((s) => this.onDidChangeRunsEmitter.fire(s));
     this.onDidStartRunEmitter.fire(run);
     this.onDidChangeRunsEmitter.fire(run.summary());
-    run.settled = run.finished.then((outcome) => this.finish(run, outcome)).then(() => sidecar.idle());
+    run.settled = run.finished.then((outcome) => this.finish(run, outcome));
     return run;
   }
 

@@ -702,9 +702,10 @@ static napi_value js_layer_forward(napi_env env, napi_callback_info info) {
 // down (so the two claimed ranges always meet somewhere: each panel is run once). Each thread first claims
 // its own half (the same every step, so its half of W_hh^T stays in its core's cache), and a step is complete
 // once all P panels are done. A thread whose partner is late (asleep, not scheduled, or slower) takes the
-// partner's unclaimed panels after waiting as long as its own half took, so nobody waits long for a thread that has not claimed; only
-// a panel claimed and not finished is waited for, and after a long wait the caller stops the helper for the
-// rest of the call (a machine busy with other work: two threads would then lose to one).
+// partner's unclaimed panels after waiting as long as its own half took (at most SEQ_STEAL_NS), so nobody
+// waits long for a thread that has not claimed; only a panel claimed and not finished is waited for, and
+// after SEQ_QUIT_NS of waiting the caller stops the helper for the rest of the call (a machine busy with
+// other work: two threads would then lose to one).
 
 #define SEQ_LINE 16 // ints per claim slot: one cache line each
 #define SEQ_STEAL_NS 30000L
