@@ -143,6 +143,7 @@ export function activate(context: vscode.ExtensionContext): Gatescope {
   command('gatescope.colourByUnit', (a) => colourByUnit(g, a));
   command('gatescope.clearUnitColouring', () => decorations.clear());
   const runs = store.add(new Runs(g));
+  store.add(panels.onDidRestoreExternalRun((dir) => void runs.open(dir).catch((err: unknown) => output.error(`reopening run ${dir}: ${err instanceof Error ? err.message : String(err)}`))));
   command('gatescope.openRun', (a) => openRun(g, runs, a));
   command('gatescope.openPythonTerminal', () => { openPythonTerminal(g); });
   context.subscriptions.push(registerSelfTest()); // only with GATESCOPE_SELF_TEST=1 (e2e)

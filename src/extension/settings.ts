@@ -21,7 +21,7 @@ export interface GatescopeSettings {
   readonly sampleTemperatures: readonly number[];
   readonly sampleLength: number;
   readonly hoverEnabled: boolean;
-  readonly hoverLayer: number; // -1: top layer
+  readonly hoverLayer: number; // 1-based; 0: the top layer
   readonly hoverTopUnits: number;
   /** The hover's "depends on" (input saliency) line and editor highlight. */
   readonly saliencyEnabled: boolean;
@@ -57,7 +57,7 @@ export function readSettings(): GatescopeSettings {
     sampleTemperatures: temps.length ? temps : [0.5, 0.8, 1.0],
     sampleLength: Math.round(positive(c.get<number>('sampleLength', 200), 200)),
     hoverEnabled: c.get<boolean>('hover.enabled', true),
-    hoverLayer: Math.round(c.get<number>('hover.layer', -1)),
+    hoverLayer: Math.max(0, Math.round(c.get<number>('hover.layer', 0))),
     hoverTopUnits: Math.round(positive(c.get<number>('hover.topUnits', 8), 8)),
     saliencyEnabled: c.get<boolean>('saliency.enabled', true),
     saliencyWindow: Math.min(4096, Math.round(positive(c.get<number>('saliency.window', 256), 256))),

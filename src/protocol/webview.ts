@@ -32,6 +32,8 @@ export interface RunSummary {
   readonly label: string; // e.g. "LSTM 1×128 on notes.md"
   /** A run written by another program (a PyTorch script's run directory): it cannot be cancelled from here. */
   readonly external?: boolean;
+  /** An external run: its run directory (followed again after a window reload). */
+  readonly runDir?: string;
   readonly status: RunStatus;
   readonly totalSteps: number;
   readonly engine?: string;

@@ -145,6 +145,12 @@ test('Open run: a PyTorch script streams into the dashboard (loss live, probe he
       assert.match(await text(frame, '#run-status'), /done/);
       const slider = frame.locator('#snapshot-slider');
       assert.equal(await slider.getAttribute('max'), String(STEPS / EVERY - 1), 'one slider position per snapshot');
+
+      // After a window reload the dashboard follows the run directory again (it has no checkpoint to restore).
+      await s.reloadWindow();
+      const reloaded = await dashboard(s);
+      await waitFor('the reloaded dashboard to follow the run again', async () => /ended at step 60/.test(await text(reloaded, '#run-outcome')), 60_000, 250);
+      assert.match(await text(reloaded, '#run-status'), /done/);
     } finally {
       if (script && script.exitCode === null) script.kill('SIGKILL');
     }

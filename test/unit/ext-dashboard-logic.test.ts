@@ -117,6 +117,10 @@ test('dashboard state keeps the loss unit and the saturation mode; run summaries
   const r = parseRunSummary({ runId: 'r', label: 'x', status: 'done', totalSteps: 10, tokenLevel: 'char', evalEvery: 5, sampleEvery: 0, clip: 5 });
   assert.deepEqual(r, { runId: 'r', label: 'x', status: 'done', totalSteps: 10, tokenLevel: 'char', evalEvery: 5, sampleEvery: 0, clip: 5 });
   assert.deepEqual(parseRunSummary({ runId: 'r', label: 'x', status: 'done', totalSteps: 10, tokenLevel: 'byte', evalEvery: -1, clip: 0 }), { runId: 'r', label: 'x', status: 'done', totalSteps: 10 });
+  // A PyTorch run keeps its directory across a reload (so it is followed again); only an external run has one.
+  assert.deepEqual(parseRunSummary({ runId: 'e', label: 'run', status: 'training', totalSteps: 3, external: true, runDir: '/w/runs/a' }),
+    { runId: 'e', label: 'run', status: 'training', totalSteps: 3, external: true, runDir: '/w/runs/a' });
+  assert.deepEqual(parseRunSummary({ runId: 'e', label: 'run', status: 'done', totalSteps: 3, runDir: '/w/runs/a' }), { runId: 'e', label: 'run', status: 'done', totalSteps: 3 });
 });
 
 test('span matches are never cut mid-word: the words around them are completed, long ones cut at a space', () => {

@@ -104,6 +104,8 @@ export function parseRunSummary(raw: unknown): RunSummary | undefined {
   const totalSteps = typeof r.totalSteps === 'number' && Number.isInteger(r.totalSteps) && r.totalSteps >= 0 ? r.totalSteps : 0;
   return {
     runId: r.runId, label: r.label, status: r.status as RunStatus, totalSteps,
+    ...(r.external === true ? { external: true } : {}),
+    ...(r.external === true && str(r.runDir) && r.runDir ? { runDir: r.runDir } : {}),
     ...(str(r.engine) ? { engine: r.engine } : {}),
     ...(str(r.checkpointPath) && r.checkpointPath ? { checkpointPath: r.checkpointPath } : {}),
     ...(str(r.error) ? { error: r.error } : {}),

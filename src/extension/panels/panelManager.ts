@@ -2,7 +2,7 @@
 // by a WebviewPanelSerializer (the webview's own getState keeps its view settings).
 import * as vscode from 'vscode';
 import type { ViewKind } from '../../protocol/webview';
-import { Disposable, MutableDisposable } from '../lifecycle';
+import { Disposable, Emitter, MutableDisposable } from '../lifecycle';
 import { runToRestore } from '../logic/restoredRun';
 import { type DashboardViewState, parseRunSummary, parseViewState } from '../logic/viewState';
 import { readTrainingState } from '../services/checkpointHistory';
@@ -17,6 +17,9 @@ export class PanelManager extends Disposable {
   private readonly dashboard = this.register(new MutableDisposable<DashboardPanel>());
   private readonly trace = this.register(new MutableDisposable<TracePanel>());
   private readonly diff = this.register(new MutableDisposable<DiffPanel>());
+  private readonly onDidRestoreExternalRunEmitter = this.register(new Emitter<string>());
+  /** A reloaded dashboard was following a PyTorch run directory: follow it again (fired with the directory). */
+  readonly onDidRestoreExternalRun = this.onDidRestoreExternalRunEmitter.event;
 
   constructor(
     private readonly extensionUri: vscode.Uri,
@@ -70,10 +73,13 @@ export class PanelManager extends Disposable {
       case 'dashboard': {
         const saved = parseViewState('dashboard', state) as DashboardViewState;
         const run = runToRestore(saved.run, parseRunSummary(this.lastRun()));
-        const remembered = { state: { ...saved, ...(run ? { run } : {}) }, read: readTrainingState };
+        // An external run has no checkpoint to restore from: its directory is followed again instead.
+        const external = run?.external ? run.runDir : undefined;
+        const remembered = external ? undefined : { state: { ...saved, ...(run ? { run } : {}) }, read: readTrainingState };
         const p = new DashboardPanel(panel, this.extensionUri, this.training, remembered);
         this.dashboard.value = p;
         p.onDidDispose(() => this.dashboard.clearIfSame(p));
+        if (external) this.onDidRestoreExternalRunEmitter.fire(external);
         return p;
       }
       case 'trace': {

@@ -61,7 +61,8 @@ export class GateHoverProvider extends Disposable implements vscode.HoverProvide
     let markdown = doc.unavailableNote(t);
     let saliency: HoverRecord['saliency'];
     if (!markdown) {
-      const layer = settings.hoverLayer < 0 ? doc.layout.numLayers - 1 : settings.hoverLayer;
+      const top = doc.layout.numLayers - 1;
+      const layer = settings.hoverLayer === 0 ? top : Math.min(settings.hoverLayer - 1, top);
       // Asked first (the worker answers in order); the hover waits for it a while, the highlight comes anyway.
       const dependsOn = settings.saliencyEnabled ? this.dependsOn(doc, t, settings.saliencyWindow, hover) : undefined;
       const snapshot = await doc.hoverSnapshot(t, layer, settings.hoverTopUnits, 5);

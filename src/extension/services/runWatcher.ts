@@ -336,7 +336,7 @@ export class ExternalRun extends Disposable implements DashboardFeed {
     const st = this.state;
     const models = [...st.models].map(([n, d]) => describeModule(n, d, st.modules.get(n)).replace(/ \(.*\)$/, ''));
     return {
-      runId: this.runId, label: this.label, status, totalSteps: st.lastStep ?? 0, external: true,
+      runId: this.runId, label: this.label, status, totalSteps: st.lastStep ?? 0, external: true, runDir: this.dir,
       engine: st.start?.torch ? `PyTorch ${st.start.torch}` : 'PyTorch',
       ...(status === 'failed' ? { error: o.error ?? o.text } : {}),
       ...(models.length ? { model: models.join('; ') } : {}),
