@@ -1,7 +1,8 @@
 // Scenario "Train twice" (issue 14: runs are never lost): start "Train char LSTM" from the palette, and while
 // it trains start it again. The second request asks (a modal naming the running run); "Stop it and start the
 // new run" stops the first run, which saves its checkpoint (on disk, loadable, with its steps) and stays in
-// the Models list, and then the second run trains. Nothing fails, nothing is lost.
+// the Models list, and then the second run trains. Nothing fails, nothing is lost. A click on the stopped run
+// in the tree shows that run on the dashboard.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
@@ -49,6 +50,14 @@ test('Train twice: the second Train asks; stopping the first saves its checkpoin
     assert.ok((ck.training?.step ?? 0) > 5, `the checkpoint records ${ck.training?.step} steps`);
     assert.ok(state.models.some((m) => m.path === first.checkpointPath), 'the stopped run is in the Models list');
     assert.notEqual(second.checkpointPath ?? '', first.checkpointPath, 'the second run writes its own file');
+    // A click on the stopped run in the Models and runs tree shows that run, not the newest one.
+    await s.runCommand('Focus on Models and runs View');
+    const row = s.page.locator('.monaco-list-row', { hasText: /cancelled/ }).first();
+    await row.waitFor({ state: 'visible', timeout: scaled(30_000) });
+    await row.click();
+    const shown = await dashboard(s);
+    await waitFor('the dashboard to show the stopped run', async () => /cancelled/.test((await shown.locator('#run-status').textContent()) ?? '') || undefined, 30_000, 250);
+    await s.screenshot('first-run-shown');
     const errors = (await s.notifications()).filter((n) => /error|fail|already in progress/i.test(n));
     assert.deepEqual(errors, [], `error notifications: ${errors.join(' | ')}`);
     console.log(`[train-twice] scenario body took ${((Date.now() - t0) / 1000).toFixed(1)} s`);
