@@ -257,7 +257,7 @@ export class DashboardView {
           this.saturation.push({ step: e.step, entries: e.gateSaturation });
           break;
         case 'sample':
-          this.samples = mergeSamples(this.samples, [{ step: e.step, temperature: 0.8, text: e.text }], MAX_SAMPLES);
+          this.samples = mergeSamples(this.samples, [{ step: e.step, temperature: e.temperature, text: e.text }], MAX_SAMPLES);
           sampled = true;
           break;
       }

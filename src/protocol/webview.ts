@@ -296,9 +296,8 @@ export interface RunScalarsMessage {
   readonly runId: string;
   readonly points: readonly { readonly name: string; readonly step: number; readonly value: number }[];
 }
-/** The answer to requestRunProbe: one trace of one snapshot's probe, probe row `row`, as a [rows, cols] heatmap. */
-export interface RunProbeResponse {
-  readonly type: 'runProbe';
+/** Which trace of which snapshot's probe (a request and its answer name it alike). */
+export interface RunProbeSelector {
   readonly id: number;
   readonly runId: string;
   readonly tag: string;
@@ -306,6 +305,10 @@ export interface RunProbeResponse {
   readonly layer: number;
   readonly reverse: boolean;
   readonly tensor: string;
+}
+/** The answer to requestRunProbe: one trace of one snapshot's probe, probe row `row`, as a [rows, cols] heatmap. */
+export interface RunProbeResponse extends RunProbeSelector {
+  readonly type: 'runProbe';
   readonly rows: number;
   readonly cols: number;
   readonly maxAbs: number;
@@ -359,15 +362,8 @@ export interface FindSpansRequest {
 export interface RevealInEditorMessage { readonly type: 'revealInEditor'; readonly traceId: string; readonly position: number }
 export interface CancelRunMessage { readonly type: 'cancelRun'; readonly runId: string }
 export interface WebviewErrorMessage { readonly type: 'webviewError'; readonly message: string }
-export interface RunProbeRequest {
+export interface RunProbeRequest extends RunProbeSelector {
   readonly type: 'requestRunProbe';
-  readonly id: number;
-  readonly runId: string;
-  readonly tag: string;
-  readonly module: string;
-  readonly layer: number;
-  readonly reverse: boolean;
-  readonly tensor: string;
   readonly row: number;
 }
 

@@ -32,6 +32,7 @@ export interface EvalEvent {
 export interface SampleEvent {
   readonly kind: 'sample';
   readonly step: number;
+  readonly temperature: number;
   readonly text: string;
 }
 

@@ -132,7 +132,7 @@ export class TrainSession {
         const text = this.sample();
         this.samples.push({ step: this.stepsDone, temperature: SAMPLE_TEMPERATURE, text });
         if (this.samples.length > MAX_KEPT_SAMPLES) this.samples.shift();
-        yield { kind: 'sample', step: this.stepsDone, text };
+        yield { kind: 'sample', step: this.stepsDone, temperature: SAMPLE_TEMPERATURE, text };
       }
     }
   }

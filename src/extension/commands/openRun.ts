@@ -8,7 +8,7 @@ import { hostname } from 'node:os';
 import { basename, delimiter, dirname, join } from 'node:path';
 import type { Gatescope } from '../context';
 import { DisposableStore, MutableDisposable, type IDisposable } from '../lifecycle';
-import { EVENTS_FILE, ExternalRun } from '../services/runWatcher';
+import { EVENTS_FILE, ExternalRun, processAlive } from '../services/runWatcher';
 
 const PROMPTED_KEY = 'gatescope.promptedRuns';
 const MAX_PROMPTED = 200;
@@ -18,16 +18,6 @@ function runDirOf(arg: unknown): string | undefined {
   const p = arg instanceof vscode.Uri ? arg.fsPath : typeof arg === 'string' ? arg : undefined;
   if (!p) return undefined;
   return basename(p) === EVENTS_FILE || (existsSync(p) && statSync(p).isFile()) ? dirname(p) : p;
-}
-
-/** Whether process `pid` runs here (EPERM: it does, as another user). */
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 /**
@@ -47,7 +37,7 @@ async function isLive(file: string): Promise<boolean> {
       const last = records.at(-1);
       const start = [...records].reverse().find((r) => r.kind === 'start');
       if (!last || last.kind === 'end' || !start || typeof start.pid !== 'number') return false;
-      return (start.host === undefined || start.host === hostname()) && alive(start.pid);
+      return (start.host === undefined || start.host === hostname()) && processAlive(start.pid);
     } finally {
       await fh.close();
     }

@@ -152,7 +152,7 @@ function describeModule(name: string, d: ModuleDescription | undefined, info: { 
 }
 
 /** Whether process `pid` runs on this machine (EPERM: it does, owned by someone else). */
-function processAlive(pid: number): boolean {
+export function processAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;

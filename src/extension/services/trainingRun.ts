@@ -154,7 +154,7 @@ export class TrainingRun extends Disposable {
         this.saturation.push({ step: e.step, entries: e.gateSaturation });
         break;
       case 'sample':
-        this.addSamples([{ step: e.step, temperature: 0.8, text: e.text }]);
+        this.addSamples([{ step: e.step, temperature: e.temperature, text: e.text }]);
         break;
       default: {
         const never: never = e;
