@@ -234,6 +234,7 @@ export class DashboardView {
           const series = dashboardSeries(p.name);
           if (series) (series === 'train' ? this.train : series === 'validation' ? this.validation : this.grad).push(p.step, p.value);
         }
+        this.showStep();
         this.queueRedraw();
         break;
       default:
@@ -330,9 +331,14 @@ export class DashboardView {
   }
 
   private showStep(): void {
-    const s = this.lastStep;
+    // A PyTorch run directory has no step events: its step and gradient norm are its latest logged points.
+    const external = this.run?.external && this.train.xs.length ? {
+      step: this.train.xs[this.train.xs.length - 1], totalSteps: NaN, elapsedSeconds: NaN, tokensPerSecond: NaN,
+      gradNorm: this.grad.ys.length ? this.grad.ys[this.grad.ys.length - 1] : NaN,
+    } : undefined;
+    const s = this.lastStep ?? external;
     const training = this.run?.status === 'training';
-    setText(byId('step'), s ? `${s.step.toLocaleString('en-US')} / ${s.totalSteps.toLocaleString('en-US')}` : '–');
+    setText(byId('step'), !s ? '–' : Number.isFinite(s.totalSteps) ? `${s.step.toLocaleString('en-US')} / ${s.totalSteps.toLocaleString('en-US')}` : s.step.toLocaleString('en-US'));
     setText(byId('tokens-per-sec'), s && Number.isFinite(s.tokensPerSecond) ? formatCompact(Math.round(s.tokensPerSecond)) : '–');
     setText(byId('grad-norm'), formatNumber(s?.gradNorm, 3));
     setText(byId('elapsed'), s && s.elapsedSeconds > 0 ? formatDuration(s.elapsedSeconds) : '–');

@@ -8,7 +8,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { REPO, scaled, waitFor, withSession } from './harness';
-import { dashboard, text } from './gatescope';
+import { dashboard, stepShown, text } from './gatescope';
 
 const PYTHON = '/usr/bin/python3';
 const torchCheck = spawnSync(PYTHON, ['-c', 'import torch'], { encoding: 'utf8' });
@@ -125,6 +125,7 @@ test('Open run: a PyTorch script streams into the dashboard (loss live, probe he
         return m && Number(m[1]) > firstStep ? Number(m[1]) : undefined;
       }, 60_000, 250);
       assert.ok(laterStep < STEPS, `no live update before the end (first step seen ${firstStep}, then ${laterStep})`);
+      assert.ok((await stepShown(frame)) >= firstStep, `the Step card does not follow the run: "${await text(frame, '#step')}"`);
       await s.screenshot('live');
 
       // The probe's heatmap at the first snapshot (step EVERY): 11 timesteps ("hello world") × 16 units.
