@@ -71,6 +71,8 @@ export class DashboardView {
   private readonly accuracy = new Series();
   private readonly validationAccuracy = new Series();
   private saturation: SaturationPoint[] = [];
+  /** What the latest validation figure covers: validation batches read, of all in the split (live runs only). */
+  private validationCover: { readonly batches: number; readonly of: number } | undefined;
   private samples: SampleAtTemperature[] = [];
   private run: RunSummary | undefined;
   private lastStep: Pick<StepEvent, 'step' | 'totalSteps' | 'elapsedSeconds' | 'tokensPerSecond' | 'gradNorm'> | undefined;
@@ -192,6 +194,7 @@ export class DashboardView {
         this.saturation = [];
         this.samples = [];
         this.lastStep = undefined;
+        this.validationCover = undefined;
         this.showRun();
         this.showStep();
         this.renderSamples();
@@ -208,6 +211,7 @@ export class DashboardView {
         this.saturation = [...m.saturation];
         this.samples = mergeSamples([], m.samples, MAX_SAMPLES);
         this.lastStep = m.lastStep;
+        this.validationCover = undefined;
         this.showRun();
         this.showStep();
         this.renderSamples();
@@ -256,6 +260,7 @@ export class DashboardView {
           this.validation.push(e.step, e.validationLoss);
           if (e.validationAccuracy !== undefined) this.validationAccuracy.push(e.step, e.validationAccuracy);
           this.saturation.push({ step: e.step, entries: e.gateSaturation });
+          this.validationCover = { batches: e.validationBatches, of: e.validationBatchesTotal };
           break;
         case 'sample':
           this.samples = mergeSamples(this.samples, [{ step: e.step, temperature: e.temperature, text: e.text }], MAX_SAMPLES);
@@ -485,6 +490,15 @@ export class DashboardView {
     this.showLoss('first-loss', first);
     this.showLoss('last-loss', last);
     this.showLoss('val-loss', this.validation.ys.at(-1));
+    const cover = this.validationCover;
+    if (cover && cover.of > 0 && this.validation.ys.length) {
+      // During a run each evaluation reads a bounded part of the validation split; the last reads all of it.
+      const part = cover.batches < cover.of ? `on ${cover.batches.toLocaleString('en-US')} of ${cover.of.toLocaleString('en-US')} batches` : 'on the whole split';
+      setText(byId('val-loss-sub'), `${byId('val-loss-sub').textContent ?? ''} · ${part}`);
+      byId('val-loss').title = cover.batches < cover.of
+        ? `Validation loss on the first ${cover.batches} of the split's ${cover.of} batches (a bounded subsample during training; the whole split at the end)`
+        : `Validation loss on the whole validation split (${cover.of} batches)`;
+    }
     const lastAccuracy = this.accuracy.ys.at(-1);
     setText(byId('accuracy'), percent(lastAccuracy));
     setText(byId('val-accuracy'), percent(this.validationAccuracy.ys.at(-1)));

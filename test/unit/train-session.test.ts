@@ -114,8 +114,8 @@ test('evaluation during a run reads a bounded prefix of the validation split, th
   const evals = drain(run.run()).filter((e) => e.kind === 'eval');
   assert.equal(evals.length, 2);
   const [mid, last] = evals as Extract<TrainEvent, { kind: 'eval' }>[];
-  assert.equal(mid.validationBatches, 8, 'max(8, 0.3 × evalEvery) windows mid-run');
-  assert.ok(mid.validationBatchesTotal > 8);
+  assert.equal(mid.validationBatches, 4, 'max(4, 0.15 × evalEvery) windows mid-run');
+  assert.ok(mid.validationBatchesTotal > 4);
   assert.equal(last.validationBatches, last.validationBatchesTotal, 'the whole split at the end');
   assert.equal(last.validationLoss, run.validationLoss());
 });
