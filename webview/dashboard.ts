@@ -4,7 +4,7 @@
 // generates no text). Chart colours come from the theme's --vscode-* variables and follow a theme change.
 import { Chart, type ChartDataset, registerables, type Scale } from 'chart.js';
 import zoomPlugin from 'chartjs-plugin-zoom';
-import type { RunSummary, SampleAtTemperature, SaturationPoint, SeriesBuffers, StepEvent, ToWebviewMessage, TrainEvent } from '../src/protocol/webview';
+import type { RunSummary, SampleAtTemperature, SaturationPoint, SeriesBuffers, StepEvent, ToWebviewMessage, TrainEvent, ValidationCover } from '../src/protocol/webview';
 import { formatCompact, formatDuration, etaSeconds } from '../src/extension/logic/formatCount';
 import { MAX_SAMPLES, mergeSamples } from '../src/extension/logic/samples';
 import { logTicks, natsToBits, saturationSeries, smoothEma, toPoints, type XY } from '../src/extension/logic/series';
@@ -72,7 +72,7 @@ export class DashboardView {
   private readonly validationAccuracy = new Series();
   private saturation: SaturationPoint[] = [];
   /** What the latest validation figure covers: validation batches read, of all in the split (live runs only). */
-  private validationCover: { readonly batches: number; readonly of: number } | undefined;
+  private validationCover: ValidationCover | undefined;
   private samples: SampleAtTemperature[] = [];
   private run: RunSummary | undefined;
   private lastStep: Pick<StepEvent, 'step' | 'totalSteps' | 'elapsedSeconds' | 'tokensPerSecond' | 'gradNorm'> | undefined;
@@ -211,7 +211,7 @@ export class DashboardView {
         this.saturation = [...m.saturation];
         this.samples = mergeSamples([], m.samples, MAX_SAMPLES);
         this.lastStep = m.lastStep;
-        this.validationCover = undefined;
+        this.validationCover = m.validationCover;
         this.showRun();
         this.showStep();
         this.renderSamples();

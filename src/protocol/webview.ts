@@ -19,6 +19,11 @@ export interface SaturationPoint {
   readonly entries: readonly GateSaturation[];
 }
 
+export interface ValidationCover {
+  readonly batches: number;
+  readonly of: number;
+}
+
 export interface SampleAtTemperature {
   readonly step: number;
   readonly temperature: number;
@@ -222,6 +227,8 @@ export interface DashboardHistoryMessage {
   /** Classifier: the fraction of the validation examples classified right, per evaluation. */
   readonly validationAccuracy?: SeriesBuffers;
   readonly lastStep?: StepEvent;
+  /** What the latest validation figure covers: batches read, of all in the split (a live run's; unknown when restored). */
+  readonly validationCover?: ValidationCover;
   readonly saturation: readonly SaturationPoint[];
   readonly samples: readonly SampleAtTemperature[];
 }

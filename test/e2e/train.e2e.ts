@@ -62,6 +62,8 @@ test('Train char LSTM: loss goes down, a sample appears, colours follow the them
     assert.equal(new Set(shownSamples).size, shownSamples.length, `a sample is listed twice: ${shownSamples.join(', ')}`);
     // Bits per char next to nats, elapsed time, the checkpoint path in plain sight.
     assert.match(await text(frame, '#last-loss-sub'), /nats\/char · [\d.]+ bits\/char/);
+    // What the validation figure covers: the whole split at the end (a bounded part of it during the run).
+    assert.match(await text(frame, '#val-loss-sub'), /on the whole split/);
     assert.match(await text(frame, '#elapsed'), /\d+ (s|min)/);
     assert.match(await text(frame, '#checkpoint-path'), /\.safetensors$/);
     assert.ok(Number(await frame.locator('#saturation-chart').getAttribute('data-points')) > 0, 'no gate saturation points');

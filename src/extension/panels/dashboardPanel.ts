@@ -1,6 +1,5 @@
 // The training dashboard panel: follows the current (or latest) training run. After a window reload
-// (no run in this extension host yet) it shows the run the webview remembered, read back from its checkpoint
-// and the run-history sidecar next to it.
+// (no run in this extension host yet) it shows the run the webview remembered, read back from its checkpoint.
 import type * as vscode from 'vscode';
 import type { TrainingState } from '../../core/checkpoint';
 import type { DashboardHistoryMessage, FromWebviewMessage, TrainEvent } from '../../protocol/webview';
@@ -20,7 +19,6 @@ function buffers(s: SeriesBuilder): { steps: ArrayBuffer; values: ArrayBuffer } 
 
 /** Reads a checkpoint's training state (the loss histories). */
 export type TrainingStateReader = (path: string) => Promise<TrainingState | undefined>;
-/** Reads the run-history sidecar of a checkpoint (undefined when there is none). */
 
 /** Live events go to the webview in batches at most this often (a small model trains ~2000 steps/s). */
 export const DASHBOARD_FLUSH_MS = 100;
@@ -121,6 +119,7 @@ export class DashboardPanel extends PanelHost {
       accuracy: buffers(run.accuracy),
       validationAccuracy: buffers(run.validationAccuracy),
       ...(run.lastStep ? { lastStep: run.lastStep } : {}),
+      ...(run.validationCover ? { validationCover: run.validationCover } : {}),
       saturation: run.saturation,
       samples: run.samples,
     });

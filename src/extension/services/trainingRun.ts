@@ -4,7 +4,7 @@ import type { TrainSettings } from '../../core/checkpoint';
 import type { StepEvent } from '../../core/train/events';
 import { trainSettings } from '../../core/train/settings';
 import type { TrainRunEvent } from '../../node/trainRun';
-import type { RunStatus, RunSummary, SampleAtTemperature, SaturationPoint, Task } from '../../protocol/webview';
+import type { RunStatus, RunSummary, SampleAtTemperature, SaturationPoint, Task, ValidationCover } from '../../protocol/webview';
 import { Disposable, Emitter } from '../lifecycle';
 import { MAX_SAMPLES, mergeSamples } from '../logic/samples';
 import { SeriesBuilder } from '../logic/series';
@@ -26,6 +26,8 @@ export class TrainingRun extends Disposable {
   readonly accuracy = new SeriesBuilder();
   readonly validationAccuracy = new SeriesBuilder();
   readonly saturation: SaturationPoint[] = [];
+  /** What the latest evaluation read of the validation split. */
+  validationCover: ValidationCover | undefined;
   samples: SampleAtTemperature[] = [];
   lastStep: StepEvent | undefined;
   private statusValue: RunStatus = 'training';
@@ -152,6 +154,7 @@ export class TrainingRun extends Disposable {
         this.validation.push(e.step, e.validationLoss);
         if (e.validationAccuracy !== undefined) this.validationAccuracy.push(e.step, e.validationAccuracy);
         this.saturation.push({ step: e.step, entries: e.gateSaturation });
+        this.validationCover = { batches: e.validationBatches, of: e.validationBatchesTotal };
         break;
       case 'sample':
         this.addSamples([{ step: e.step, temperature: e.temperature, text: e.text }]);
