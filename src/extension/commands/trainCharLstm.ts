@@ -16,7 +16,7 @@ import type { Readout } from '../../core/model';
 import { detectClassificationSource } from '../../node/classificationFiles';
 import type { Gatescope } from '../context';
 import {
-  type DataFormat, type TrainAnswers, type TrainTask, cellChoices, isClassifier, promptTitle, sizeChoices, taskChoices, trainPlan,
+  type DataFormat, EMBEDDING_DIM, type SizeCost, type TrainAnswers, type TrainTask, cellChoices, isClassifier, promptTitle, sizeChoices, taskChoices, trainPlan,
   validateSteps,
 } from '../logic/trainPlan';
 import { readSettings, torchOptions } from '../settings';
@@ -25,6 +25,7 @@ import type { TrainingRun } from '../services/trainingRun';
 import { checkpointFileName, resolveCheckpointFolder } from '../services/checkpointFolder';
 import { type BusyRun, KEEP_CURRENT, STOP_AND_START, answerOf, busyQuestion, decideStart, keptMessage } from '../logic/trainTwice';
 import { requireTrust } from './trust';
+import { trainingMultiplyAddsPerToken } from '../../core/train/cost';
 import { type FileHead, HEAD_BYTES, unusableSourceMessage } from '../logic/trainSource';
 import { formatCount } from '../logic/formatCount';
 
@@ -142,7 +143,17 @@ function unusableSource(source: Source): string | undefined {
 }
 
 /** Prompts, numbered: the task (labelled data only), cell, size, steps. Undefined when dismissed. */
-async function ask(source: Source, defaults: { module: 'LSTM' | 'GRU' | 'RNN'; hiddenSize: number; numLayers: number; steps: number }): Promise<TrainAnswers | undefined> {
+interface AskDefaults {
+  readonly module: 'LSTM' | 'GRU' | 'RNN';
+  readonly hiddenSize: number;
+  readonly numLayers: number;
+  readonly steps: number;
+  readonly tokensPerStep: number;
+  /** The rate an earlier run trained at on this machine (for the size hints), if any. */
+  readonly multiplyAddsPerSecond?: number;
+}
+
+async function ask(source: Source, defaults: AskDefaults): Promise<TrainAnswers | undefined> {
   const total = source.data ? 4 : 3;
   let step = 0;
   let task: TrainTask = 'lm';
@@ -155,7 +166,13 @@ async function ask(source: Source, defaults: { module: 'LSTM' | 'GRU' | 'RNN'; h
   }
   const cell = await vscode.window.showQuickPick(cellChoices(task, defaults.module), { title: promptTitle(task, ++step, total, 'cell') });
   if (!cell) return undefined;
-  const size = await vscode.window.showQuickPick(sizeChoices(defaults.hiddenSize, defaults.numLayers), { title: promptTitle(task, ++step, total, 'layers × hidden units') });
+  const classifier = isClassifier(task);
+  const cost: SizeCost = {
+    module: cell.module, bidirectional: cell.bidirectional, steps: defaults.steps, tokensPerStep: defaults.tokensPerStep,
+    inputSize: classifier ? EMBEDDING_DIM[task as Exclude<TrainTask, 'lm'>] : distinctCharacters(source), perTokenOutputs: classifier ? 0 : distinctCharacters(source),
+    ...(defaults.multiplyAddsPerSecond ? { multiplyAddsPerSecond: defaults.multiplyAddsPerSecond } : {}),
+  };
+  const size = await vscode.window.showQuickPick(sizeChoices(defaults.hiddenSize, defaults.numLayers, cost), { title: promptTitle(task, ++step, total, 'layers × hidden units') });
   if (!size) return undefined;
   const steps = await vscode.window.showInputBox({ title: promptTitle(task, ++step, total, 'optimizer steps'), value: String(defaults.steps), validateInput: validateSteps });
   if (steps === undefined) return undefined;
@@ -269,7 +286,10 @@ export async function trainCharLstm(g: Gatescope, args?: unknown): Promise<strin
     return undefined;
   }
   const answers = scripted ? scriptedAnswers(opts, source, s)
-    : await ask(source, { module: s.model, hiddenSize: s.hiddenSize, numLayers: s.numLayers, steps: s.steps });
+    : await ask(source, {
+      module: s.model, hiddenSize: s.hiddenSize, numLayers: s.numLayers, steps: s.steps, tokensPerStep: s.batchSize * s.sequenceLength,
+      multiplyAddsPerSecond: g.extension.globalState.get<number>(RATE_KEY),
+    });
   if (!answers) return undefined;
   const plan = trainPlan(answers, { seqLen: opts.seqLen ?? s.sequenceLength, batchSize: opts.batchSize ?? s.batchSize, learningRate: s.learningRate, sampleLength: s.sampleLength });
   const out = opts.out ? vscode.Uri.file(opts.out) : checkpointUri(g, s.checkpointFolder, plan.fileStem);
@@ -299,6 +319,27 @@ export async function trainCharLstm(g: Gatescope, args?: unknown): Promise<strin
   return out.fsPath;
 }
 
+/** The rate (multiply-adds per second) the last run trained at, for the next Train's size hints. */
+const RATE_KEY = 'gatescope.trainingRate';
+
+function rememberRate(g: Gatescope, run: TrainingRun, vocabSize: number, tokensPerSecond: number): void {
+  const m = run.spec.model;
+  if (!m?.module || !m.hiddenSize || !m.numLayers || !vocabSize || !(tokensPerSecond > 0)) return;
+  const classifier = m.readout !== undefined && m.readout !== 'per_step';
+  const perToken = trainingMultiplyAddsPerToken({
+    module: m.module, numLayers: m.numLayers, hiddenSize: m.hiddenSize, bidirectional: m.bidirectional ?? false,
+    inputSize: m.embeddingDim ? m.embeddingDim : vocabSize, perTokenOutputs: classifier ? 0 : vocabSize,
+  });
+  void g.extension.globalState.update(RATE_KEY, perToken * tokensPerSecond);
+}
+
+/** A char model's one-hot width, estimated from the text (or the files' first bytes) before it is read whole. */
+function distinctCharacters(source: Source): number {
+  const sample = source.text?.slice(0, 1 << 20)
+    ?? (source.files ?? []).map((f) => { const h = fileHead(f); return h ? new TextDecoder().decode(h.head) : ''; }).join('');
+  return Math.max(2, new Set(sample).size);
+}
+
 function followWithProgress(g: Gatescope, run: TrainingRun): Promise<void> {
   return Promise.resolve(vscode.window.withProgress(
     { location: vscode.ProgressLocation.Notification, title: `gatescope: training ${run.label}`, cancellable: true },
@@ -306,8 +347,12 @@ function followWithProgress(g: Gatescope, run: TrainingRun): Promise<void> {
       token.onCancellationRequested(() => run.cancel());
       let reported = 0;
       let lastMessage = 0;
+      let vocabSize = 0;
+      let tokensPerSecond = 0;
       const sub = run.onDidEvent((e) => {
+        if (e.kind === 'step') tokensPerSecond = e.tokensPerSecond;
         if (e.kind === 'start') {
+          vocabSize = e.vocabSize;
           g.output.info(`${run.label}: ${e.model}; ${e.parameters.toLocaleString('en-US')} parameters on ${e.engine}`);
           if (e.classification) {
             const c = e.classification;
@@ -341,6 +386,7 @@ function followWithProgress(g: Gatescope, run: TrainingRun): Promise<void> {
         });
       } else {
         g.output.info(`training ${run.label} ${s.status}: ${s.checkpointPath ?? ''}`);
+        rememberRate(g, run, vocabSize, tokensPerSecond);
         void run.settled.then(() => announceRunEnd(run)); // once its model is registered (and current)
       }
     },

@@ -7,6 +7,7 @@ import type { RnnModule } from '../../core/config';
 import type { Readout } from '../../core/model';
 import type { ModelShape } from '../../core/train/model';
 import { runCadence } from '../../core/train/settings';
+import { trainingMultiplyAddsPerToken } from '../../core/train/cost';
 
 /** What src/node/classificationFiles.ts detectClassificationSource recognises. */
 export type DataFormat = 'csv' | 'tsv' | 'jsonl' | 'fasttext' | 'folders';
@@ -85,12 +86,43 @@ export interface SizeChoice {
   readonly description: string;
 }
 
-/** Layers × hidden units: the settings' size first, then a few common ones (no duplicates). */
-export function sizeChoices(hiddenSize: number, numLayers: number): SizeChoice[] {
+/** What a size's hint is computed from: the cell, the input and output widths, the run's length, a measured rate. */
+export interface SizeCost {
+  readonly module: RnnModule;
+  readonly bidirectional: boolean;
+  /** One-hot width (the text's distinct characters) or the embedding dimension. */
+  readonly inputSize: number;
+  /** Outputs at every token (a language model's vocabulary), 0 for a classifier. */
+  readonly perTokenOutputs: number;
+  readonly steps: number;
+  readonly tokensPerStep: number;
+  /** Multiply-adds per second this machine trained at on an earlier run; unknown before the first. */
+  readonly multiplyAddsPerSecond?: number;
+}
+
+/** "about 40 s", "about 3 min", "about 1.5 h". */
+export function roughDuration(seconds: number): string {
+  if (seconds < 90) return `about ${Math.max(1, Math.round(seconds))} s`;
+  if (seconds < 5400) return `about ${Math.round(seconds / 60)} min`;
+  return `about ${Number((seconds / 3600).toFixed(1))} h`;
+}
+
+/**
+ * Layers × hidden units: the settings' size first, then a few common ones (no duplicates). With `cost`, each
+ * says how long the run would take at the rate an earlier run measured, else its work relative to the first.
+ */
+export function sizeChoices(hiddenSize: number, numLayers: number, cost?: SizeCost): SizeChoice[] {
   const sizes: [number, number, string][] = [[numLayers, hiddenSize, 'default (settings)'], [1, 64, 'fast'], [1, 128, ''], [2, 128, ''], [1, 256, 'slower, better'], [2, 256, 'slow'], [1, 512, 'slowest']];
   const seen = new Set<string>();
-  return sizes.filter(([l, h]) => !seen.has(`${l}x${h}`) && seen.add(`${l}x${h}`))
-    .map(([l, h, d]) => ({ numLayers: l, hiddenSize: h, label: `${l} × ${h}`, description: d }));
+  const unique = sizes.filter(([l, h]) => !seen.has(`${l}x${h}`) && seen.add(`${l}x${h}`));
+  const work = (l: number, h: number): number => (cost ? trainingMultiplyAddsPerToken({ ...cost, numLayers: l, hiddenSize: h }) : 0);
+  const hint = (l: number, h: number): string => {
+    if (!cost) return '';
+    if (cost.multiplyAddsPerSecond) return `${roughDuration(cost.steps * cost.tokensPerStep * work(l, h) / cost.multiplyAddsPerSecond)} for ${cost.steps.toLocaleString('en-US')} steps`;
+    const [l0, h0] = unique[0];
+    return l === l0 && h === h0 ? '' : `${Number((work(l, h) / work(l0, h0)).toPrecision(2))}× the time of ${l0} × ${h0}`;
+  };
+  return unique.map(([l, h, d]) => ({ numLayers: l, hiddenSize: h, label: `${l} × ${h}`, description: [d, hint(l, h)].filter(Boolean).join(' · ') }));
 }
 
 /** A positive whole number of steps, or the message the input box shows. */
