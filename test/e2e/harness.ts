@@ -287,9 +287,13 @@ export class Session {
       if (!(await titleNow()).includes(title)) return undefined;
       return (await input.inputValue()).startsWith('/') || undefined; // it opens on the workspace folder
     }, timeoutMs, 200);
-    await input.fill(path);
-    await waitFor(`the file dialog to show ${path}`, async () => (await input.inputValue()) === path || undefined, timeoutMs, 100);
-    await sleep(scaled(800)); // the dialog lists the folder as the path is typed
+    // The dialog may still be resolving its first folder and set its own value over the typed one: type the
+    // path until it stays there (the listing settles as the path is typed), then accept it.
+    await waitFor(`the file dialog to keep ${path}`, async () => {
+      if ((await input.inputValue()) !== path) await input.fill(path);
+      await sleep(scaled(800));
+      return (await input.inputValue()) === path || undefined;
+    }, timeoutMs, 100);
     await this.page.keyboard.press('Enter');
     await waitFor(`the file dialog "${title}" to take the path`, async () => {
       if (!(await input.isVisible().catch(() => false))) return true;
