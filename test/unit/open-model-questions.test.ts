@@ -9,6 +9,7 @@ import { OpenModelError, openModel, questionOf } from '../../src/node/openModel'
 import { openOptionsFrom } from '../../src/node/flagOptions';
 import { readModel } from '../../src/worker/modelFiles';
 import { ModelStore, openedEntry } from '../../src/extension/services/modelStore';
+import { answeredWords } from '../../src/extension/logic/openAnswers';
 import { buildCharVocab } from '../../src/core/data/charVocab';
 import { initialWeights, modelConfigFor } from '../../src/core/train/model';
 
@@ -95,4 +96,10 @@ test('imported weights without a vocabulary do not take over from a usable model
   store.setCurrent('trained');
   store.add(openedEntry('/x/model.pt', 'model.pt', opened));
   assert.equal(store.current?.id, '/x/model.pt');
+});
+
+test('the save offer names what the answers settled, each once', () => {
+  assert.equal(answeredWords(['vocab-from', 'vocab-rule']), 'its vocabulary');
+  assert.equal(answeredWords(['gate-order', 'vocab', 'recurrent-activation']), 'its gate order, vocabulary and gate activation');
+  assert.equal(answeredWords(['some-new-flag']), 'its some-new-flag');
 });

@@ -7,6 +7,7 @@ import { MAX_TEMPERATURE, parseTemperature, sampleHeader, temperatureNote } from
 import { serializeCheckpoint } from '../../core/checkpoint';
 import type { ModelData, OpenQuestion } from '../../protocol/worker';
 import { requireTrust } from './trust';
+import { answeredWords } from '../logic/openAnswers';
 import { taskOf } from '../../core/model';
 import { describeModel, type ModelEntry, openedEntry } from '../services/modelStore';
 import { readSettings } from '../settings';
@@ -29,9 +30,9 @@ export interface OpenModelCommandOptions {
 /**
  * "Open model…": a gatescope model file as it is; any other (a state_dict or whole torch.save model, Keras,
  * tfjs, ONNX, npz, recurrentjs) opened as a model to run, asking in quick picks what the file does not
- * record (vocabulary, gate order, module, activation, ...) and loading again with each answer. Once a
- * vocabulary was given, offers to save a gatescope model file next to the original, which the next "Open
- * model…" of that file uses, so the questions are asked once. Weights without a vocabulary open for
+ * record (vocabulary, gate order, module, activation, ...) and loading again with each answer. Once anything
+ * was answered, offers to save a gatescope model file next to the original (it records all of it), which the
+ * next "Open model…" of that file uses, so the questions are asked once. Weights without a vocabulary open for
  * comparisons and do not take over from a traceable current model.
  */
 export async function openModel(g: Gatescope, arg?: unknown): Promise<string | undefined> {
@@ -76,14 +77,13 @@ const MAX_QUESTIONS = 12;
 /** "--gate-order" -> "gate-order": the key of an answer. */
 export const flagKey = (flag: string): string => flag.replace(/^--/, '');
 
-const VOCABULARY_FLAGS = ['vocab', 'vocab-from', 'vocab-rule', 'tokenizer'];
 
 async function openAsking(g: Gatescope, path: string, o: OpenModelCommandOptions): Promise<ModelEntry | undefined> {
   const saved = await savedModelFor(path);
   if (saved && !o.answers) {
     const m = await g.backend.loadModel(saved);
     if (m.data) {
-      g.output.info(`open model: ${basename(path)} has a saved gatescope model file next to it (with its vocabulary): opening ${basename(saved)}`);
+      g.output.info(`open model: ${basename(path)} has a saved gatescope model file next to it (with the answers given before): opening ${basename(saved)}`);
       return openedEntry(saved, basename(saved), m);
     }
   }
@@ -93,7 +93,8 @@ async function openAsking(g: Gatescope, path: string, o: OpenModelCommandOptions
     const q = m.question;
     if (!q) {
       for (const n of m.notes ?? []) g.output.info(`open model: ${n}`);
-      if (m.data && VOCABULARY_FLAGS.some((k) => answers[k] !== undefined)) await offerToSave(g, path, m.data, o.save);
+      const answered = Object.keys(answers);
+      if (m.data && answered.length) await offerToSave(g, path, m.data, answeredWords(answered), o.save);
       return openedEntry(path, basename(path), m);
     }
     g.output.info(`open model: ${q.message}`);
@@ -205,7 +206,7 @@ async function askHeadActivations(q: OpenQuestion, name: string, placeHolder: st
 
 // ---------------------------------------------------------------- the saved model file
 
-/** `dir/model.pt` -> `dir/model.gatescope.safetensors`: where "Open model…" saves a model with its vocabulary. */
+/** `dir/model.pt` -> `dir/model.gatescope.safetensors`: where "Open model…" saves a model with the answers given. */
 export function savedModelPath(path: string): string {
   const name = basename(path);
   const stem = name.includes('.') ? name.slice(0, name.lastIndexOf('.')) : name;
@@ -228,8 +229,8 @@ async function savedModelFor(path: string): Promise<string | undefined> {
   return own && saved && saved.mtime >= own.mtime ? target : undefined;
 }
 
-/** Asks to save the model (now with its vocabulary) as a gatescope model file next to the original; never overwrites unasked. */
-async function offerToSave(g: Gatescope, path: string, data: ModelData, save: boolean | undefined): Promise<void> {
+/** Asks to save the model (now with what was answered) as a gatescope model file next to the original; never overwrites unasked. */
+async function offerToSave(g: Gatescope, path: string, data: ModelData, answered: string, save: boolean | undefined): Promise<void> {
   let target = savedModelPath(path);
   const exists = (await statOf(target)) !== undefined;
   if (save === undefined) {
@@ -237,8 +238,8 @@ async function offerToSave(g: Gatescope, path: string, data: ModelData, save: bo
     const buttons = exists ? ['Overwrite', 'Save as…', 'Not now'] : ['Save', 'Save as…', 'Not now'];
     const pick = await vscode.window.showInformationMessage(
       exists
-        ? `gatescope: ${basename(target)} already exists next to ${basename(path)}. Overwrite it with this model and its vocabulary, ${why}?`
-        : `gatescope: save ${basename(path)} with its vocabulary as ${basename(target)} next to it, ${why}?`,
+        ? `gatescope: ${basename(target)} already exists next to ${basename(path)}. Overwrite it with this model and ${answered}, ${why}?`
+        : `gatescope: save ${basename(path)} with ${answered} as ${basename(target)} next to it, ${why}?`,
       ...buttons);
     if (!pick || pick === 'Not now') return;
     if (pick === 'Save as…') {
@@ -254,7 +255,7 @@ async function offerToSave(g: Gatescope, path: string, data: ModelData, save: bo
   try {
     const bytes = serializeCheckpoint({ config: data.config, vocab: data.vocab, params: data.params, engine: 'imported', ...(data.labels ? { labels: data.labels } : {}) });
     await vscode.workspace.fs.writeFile(vscode.Uri.file(target), bytes);
-    g.output.info(`open model: saved ${target} (the model with its vocabulary)`);
+    g.output.info(`open model: saved ${target} (the model with ${answered})`);
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err);
     g.output.error(`open model: cannot save ${target}: ${message}`);
