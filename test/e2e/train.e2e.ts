@@ -26,7 +26,7 @@ async function colourTheme(s: Session, theme: string): Promise<void> {
 test('Train char LSTM: loss goes down, a sample appears, colours follow the theme', { timeout: scaled(420_000) }, async () => {
   await withSession({ name: 'train', files: { 'shakespeare.txt': shakespeare() },
     // A model big enough that the run is still training when the theme has been switched there and back.
-    settings: { ...SMALL_TRAINING, 'gatescope.steps': 3000, 'gatescope.hiddenSize': 256, 'workbench.colorTheme': LIGHT } }, async (s) => {
+    settings: { ...SMALL_TRAINING, 'gatescope.steps': 5000, 'gatescope.hiddenSize': 256, 'workbench.colorTheme': LIGHT } }, async (s) => {
     await s.openFile('shakespeare.txt');
     await s.runCommand(TRAIN_TITLE);
     const prompts = await s.acceptPrompts();
@@ -44,12 +44,12 @@ test('Train char LSTM: loss goes down, a sample appears, colours follow the them
       const c = await textColor();
       return luminance(c) > 0.4 ? c : undefined;
     }, 30_000, 250);
+    const status = await text(frame, '#run-status');
+    assert.match(status, /training/, 'the run ended before the theme switch: it was not checked mid-run');
     await s.screenshot('training-dark');
     const eta = await text(frame, '#eta');
     await colourTheme(s, LIGHT);
     await waitFor('the chart text colour to follow the light theme again', async () => luminance(await textColor()) < 0.3 || undefined, 30_000, 250);
-    const status = await text(frame, '#run-status');
-    assert.match(status, /training/, 'the run ended before the theme switches: they were not checked mid-run');
 
     await waitForRunStatus(frame, ['done']);
     const { first, last } = await losses(frame);
@@ -71,7 +71,7 @@ test('Train char LSTM: loss goes down, a sample appears, colours follow the them
     // (A toast hides after a while: read it in the notification centre.)
     await s.runCommand('Notifications: Show Notifications');
     const announced = await waitFor('the end-of-run notification with its actions', async () => {
-      const n = (await s.notifications()).find((t) => /finished 3,?000 steps/.test(t));
+      const n = (await s.notifications()).find((t) => /finished 5,?000 steps/.test(t));
       return n && /Trace/.test(n) && /Reveal checkpoint/.test(n) ? n : undefined;
     }, 60_000, 500);
     await s.screenshot('done-notification');
