@@ -17,3 +17,11 @@ export function requireOption(value: string | undefined, flag: string): string {
   return value;
 }
 
+
+/** An integer option of at least `min`, `dflt` when absent; a usage error naming the flag otherwise. */
+export function intOption(value: string | undefined, flag: string, dflt: number, min: number): number {
+  if (value === undefined) return dflt;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < min) throw new UsageError(`${flag} must be an integer >= ${min}, got "${value}"`);
+  return n;
+}

@@ -18,7 +18,7 @@ import { type EngineChoice, availableEngines, createLmEngine, initTfjsBackend, t
 import { createNativeLmEngine } from '../engines/native';
 import { createWasmLmEngine } from '../engines/wasm';
 import { DEFAULT_CHECKPOINT_EVERY } from '../worker/documentTrace';
-import { parseCli } from './args';
+import { intOption, parseCli } from './args';
 import { runDocumentBench } from './benchDocument';
 import { UsageError } from './errors';
 import { benchTrainRun } from './benchTrainRun';
@@ -221,24 +221,18 @@ export async function run(args: string[]): Promise<number> {
     'no-trace': { type: 'boolean' }, quick: { type: 'boolean' }, rounds: { type: 'string' }, workloads: { type: 'string' },
     threads: { type: 'string' },
   });
-  const int = (v: string | undefined, flag: string, dflt: number, min: number): number => {
-    if (v === undefined) return dflt;
-    const n = Number(v);
-    if (!Number.isInteger(n) || n < min) throw new UsageError(`${flag} must be an integer >= ${min}, got "${v}"`);
-    return n;
-  };
-  const steps = int(values.steps, '--steps', 3, 1);
+  const steps = intOption(values.steps, '--steps', 3, 1);
   // Six warm-up steps: the wasm engine spends them choosing between one and two threads.
-  const warmup = int(values.warmup, '--warmup', 6, 0);
+  const warmup = intOption(values.warmup, '--warmup', 6, 0);
   // PyTorch and each engine take turns, `rounds` times: on a shared machine the load drifts, and
   // alternating keeps the two sides of each ratio under the same conditions.
-  const rounds = int(values.rounds, '--rounds', 3, 1);
+  const rounds = intOption(values.rounds, '--rounds', 3, 1);
   // --threads 1: PyTorch and the native / wasm engines on one thread each (steadier on a busy machine).
-  const threads = values.threads === undefined ? undefined : int(values.threads, '--threads', 2, 1);
+  const threads = values.threads === undefined ? undefined : intOption(values.threads, '--threads', 2, 1);
   if (threads !== undefined && threads > 2) throw new UsageError(`--threads must be 1 or 2, got "${values.threads}"`);
   const torchThreads: 1 | 2 = threads === 1 ? 1 : 2;
-  const traceChars = int(values['trace-chars'], '--trace-chars', 1_000_000, 1);
-  const traceStreams = int(values['trace-streams'], '--trace-streams', 64, 1);
+  const traceChars = intOption(values['trace-chars'], '--trace-chars', 1_000_000, 1);
+  const traceStreams = intOption(values['trace-streams'], '--trace-streams', 64, 1);
   if (traceChars % traceStreams !== 0) throw new UsageError(`--trace-chars ${traceChars} must be a multiple of --trace-streams ${traceStreams}`);
   // --quick alone times the smallest char LM; --workloads picks any (with --quick, still the smallest char LM).
   const names = (values.workloads ?? (values.quick ? 'char' : WORKLOADS.join(','))).split(',').map((s) => s.trim()).filter(Boolean);

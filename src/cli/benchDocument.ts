@@ -18,7 +18,7 @@ import { initModelParameters } from '../core/init';
 import { modelConfig } from '../core/model';
 import { createRng } from '../core/random';
 import { DEFAULT_CHECKPOINT_EVERY, type TraceWindowData, createDocumentTrace } from '../worker/documentTrace';
-import { parseCli } from './args';
+import { intOption, parseCli } from './args';
 import { UsageError } from './errors';
 
 const PYTHON = '/usr/bin/python3';
@@ -125,14 +125,8 @@ export async function runDocumentBench(args: string[], chars: number): Promise<n
     json: { type: 'boolean' }, 'no-torch': { type: 'boolean' }, 'torch-chars': { type: 'string' }, windows: { type: 'string' },
     hidden: { type: 'string' },
   });
-  const int = (v: string | undefined, flag: string, dflt: number, min: number): number => {
-    if (v === undefined) return dflt;
-    const n = Number(v);
-    if (!Number.isInteger(n) || n < min) throw new UsageError(`${flag} must be an integer >= ${min}, got "${v}"`);
-    return n;
-  };
-  const windows = int(values.windows, '--windows', 200, 1);
-  const torchChars = Math.min(chars, int(values['torch-chars'], '--torch-chars', 50_000, 256));
+  const windows = intOption(values.windows, '--windows', 200, 1);
+  const torchChars = Math.min(chars, intOption(values['torch-chars'], '--torch-chars', 50_000, 256));
   // --hidden 256 or 256x2 picks configurations (default: all four).
   const configs = values.hidden === undefined ? CONFIGS : values.hidden.split(',').map((s) => {
     const m = /^(\d+)(?:x(\d+))?$/.exec(s.trim());

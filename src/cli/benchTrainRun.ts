@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { runCadence, trainSettings } from '../core/train/settings';
 import type { EngineChoice } from '../engines';
 import { trainToFile } from '../node/trainRun';
-import { parseCli } from './args';
+import { intOption, parseCli } from './args';
 import { UsageError } from './errors';
 
 /** The extension's defaults (package.json gatescope.*): LSTM 1×128, 500 steps, batch 32, seq 64, Adam 2e-3, samples of 200. */
@@ -64,10 +64,8 @@ export async function benchTrainRun(args: string[]): Promise<number> {
   const textPath = values.text ?? sampleText();
   if (!textPath) throw new UsageError('no sample text found next to the CLI: give --text FILE');
   const engine = (values.engine ?? 'native') as EngineChoice;
-  const steps = values.steps === undefined ? DEFAULT_RUN.steps : Number(values.steps);
-  const rounds = values.rounds === undefined ? 3 : Number(values.rounds);
-  if (!Number.isInteger(steps) || steps < 20) throw new UsageError(`--steps must be an integer >= 20, got "${values.steps}"`);
-  if (!Number.isInteger(rounds) || rounds < 1) throw new UsageError(`--rounds must be a positive integer, got "${values.rounds}"`);
+  const steps = intOption(values.steps, '--steps', DEFAULT_RUN.steps, 20);
+  const rounds = intOption(values.rounds, '--rounds', 3, 1);
   const dir = mkdtempSync(join(tmpdir(), 'gatescope-bench-run-'));
   const log = (line: string): void => { if (!values.json) process.stdout.write(`${line}\n`); };
   try {
