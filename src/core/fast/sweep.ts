@@ -68,12 +68,18 @@ export interface SweepOptions {
 }
 
 /**
- * Alternates 1 and 2 threads on probe chunks and keeps the faster (per step), as the training tuner does. As
- * the machine's load drifts, the other is tried again on two chunks in every RECHECK (the better of the two
- * counts: one chunk may have met a burst of other work); the current one's figure is a running average.
+ * Picks 1 or 2 threads by timing both (per step), as the training tuner does. Two threads run the first
+ * WARMUP chunks untimed: a helper core that was idle runs slowly for a while (on this 2-vCPU machine the first
+ * ~40k two-thread steps took up to twice the steady time), which would make the probes pick one thread
+ * wrongly. Then probe chunks alternate 1 and 2 (the better of each counts) and the faster is kept. As the
+ * machine's load drifts, the other is tried again on two chunks in every RECHECK; the current one's figure is
+ * a running average. Re-checks are rare because a trial of the slower choice costs its whole chunk (at H=256
+ * one thread takes twice as long), and a helper that loses its core mid-chunk is sat out by the kernel itself.
  */
 class ThreadChoice {
-  private static readonly RECHECK = 16;
+  private static readonly WARMUP = 6;
+  private static readonly PROBES = 4;
+  private static readonly RECHECK = 128;
   private readonly est: [number, number] = [Infinity, Infinity];
   private chunks = 0;
   private current: 1 | 2 = 2;
@@ -84,19 +90,20 @@ class ThreadChoice {
   /** Threads for the next chunk. */
   next(): 1 | 2 {
     if (this.fixed) return this.fixed;
-    const n = this.chunks;
-    if (n < 4) return n % 2 === 0 ? 2 : 1; // probes: 2, 1, 2, 1
+    const n = this.chunks - ThreadChoice.WARMUP;
+    if (n < 0) return 2;
+    if (n < ThreadChoice.PROBES) return n % 2 === 0 ? 1 : 2;
     const phase = n % ThreadChoice.RECHECK;
     return phase === 0 || phase === 1 ? this.other() : this.current;
   }
 
   record(threads: 1 | 2, msPerStep: number): void {
-    const n = this.chunks++;
+    const n = this.chunks++ - ThreadChoice.WARMUP;
     const i = threads - 1;
-    if (this.fixed) return;
-    if (n < 4) {
+    if (this.fixed || n < 0) return;
+    if (n < ThreadChoice.PROBES) {
       this.est[i] = Math.min(this.est[i], msPerStep);
-      if (n === 3) this.current = this.est[1] < this.est[0] ? 2 : 1;
+      if (n === ThreadChoice.PROBES - 1) this.current = this.est[1] < this.est[0] ? 2 : 1;
       return;
     }
     if (threads === this.current) {
