@@ -354,7 +354,8 @@ function traceKernels(dtype: ModelConfig['rnn']['dtype']): FastKernels {
 
 /**
  * Bidirectional (and multi-layer bidirectional) stacks on the fast kernels: forward and reverse sweeps keep
- * every layer's states at block boundaries; a window is recomputed from the states around it (exact).
+ * every layer's states at block boundaries (layer 0's on the one-sequence sweep, each direction in turn); a
+ * window is recomputed from the states around it (exact).
  * Windows wait for the whole preparation: the reverse direction's state comes from the document's end.
  */
 class BidirectionalTrace implements DocumentTrace {
@@ -367,7 +368,7 @@ class BidirectionalTrace implements DocumentTrace {
     const weight = params.get('head.weight'), bias = params.get('head.bias');
     if (!weight || !bias) throw new Error('model parameters lack head.weight / head.bias');
     this.stack = new CheckpointedStackTrace(config.rnn, kernels, rnn, { kind: 'tokens', ids }, {
-      checkpointEvery,
+      checkpointEvery, sweepKernels: () => sweepKernels(config.rnn.dtype),
       head: { weight: weight.data as ArrayLike<number>, bias: bias.data as ArrayLike<number>, outputs: config.outputSize },
     });
     this.length = ids.length;

@@ -121,9 +121,13 @@ for (const [module, layers, dtype, extra] of CASES) {
     const n = 300;
     const ids = Int32Array.from({ length: n }, (_, i) => (i * 7 + (i >> 3)) % cfg.vocabSize);
     const ref = lmForward(cfg, splitLmParameters(cfg, params), ids, n, 1, undefined, { trace: true });
-    for (const kernels of kernelSets(dtype)) {
+    // Each kernel set twice: layer 0 prepared step by step, and on the one-sequence sweep (sweep.ts).
+    const runs: { name: string; make: () => FastKernels; sweep?: () => FastKernels }[] = kernelSets(dtype).flatMap((k) => [k, { ...k, name: `${k.name} + sweep`, sweep: k.make }]);
+    if (dtype === 'float32' && nativeAvailability().available) runs.push({ name: 'native + sweep on 2 threads', make: () => createNativeFastKernels(1), sweep: () => createNativeFastKernels(2) });
+    for (const kernels of runs) {
     const trace = new CheckpointedStackTrace(cfg.rnn, kernels.make(), stackParams(params), { kind: 'tokens', ids }, {
       checkpointEvery: 16, sliceSteps: 40, // slices of 32: not a divisor of 300, windows cross block edges
+      ...(kernels.sweep ? { sweepKernels: kernels.sweep } : {}),
       head: { weight: params.get('head.weight')!.data as Float64Array, bias: params.get('head.bias')!.data as Float64Array, outputs: cfg.outputSize },
     });
     let last = 0;
@@ -150,6 +154,28 @@ for (const [module, layers, dtype, extra] of CASES) {
     }
   });
 }
+
+test('a 100k-token bidirectional LSTM trace on the sweep: windows at its start, middle and end equal the reference\'s one pass', () => {
+  const { cfg, params } = lm('LSTM', 1, 'float32', { hiddenSize: 8 });
+  const n = 100_000;
+  const rng = createRng(3);
+  const ids = new Int32Array(n);
+  for (let i = 0; i < n; i++) ids[i] = i > 0 && rng.uniform() < 0.7 ? (ids[i - 1] + 1) % cfg.vocabSize : rng.int(cfg.vocabSize);
+  const ref = lmForward(cfg, splitLmParameters(cfg, params), ids, n, 1, undefined, { trace: true });
+  const fast = kernelSets('float32').at(-1)!;
+  const trace = new CheckpointedStackTrace(cfg.rnn, fast.make(), stackParams(params), { kind: 'tokens', ids }, {
+    checkpointEvery: 256, sweepKernels: nativeAvailability().available ? () => createNativeFastKernels(2) : fast.make,
+  });
+  for (const _ of trace.prepare()) { /* all of it */ }
+  const H = cfg.rnn.hiddenSize;
+  for (const [s, e] of [[0, 300], [49_900, 50_200], [n - 300, n]]) {
+    for (const [key, got] of trace.window(s, e).tensors) {
+      const err = relError(got.data as ArrayLike<number>, (ref.trace!.get(key)!.data as Float32Array).subarray(s * H, e * H));
+      assert.ok(err <= 1e-5, `${fast.name} [${s}, ${e}) ${key}: ${err}`);
+    }
+  }
+  trace.dispose();
+});
 
 test('a bidirectional trace is not windowable before its preparation ends; bad input is refused', () => {
   const { cfg, params } = lm('GRU', 1, 'float64');

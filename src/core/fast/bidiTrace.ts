@@ -14,6 +14,7 @@
 import { type RnnConfig, directions, gateBlocks, GATES, parameterSpecs, suffix } from '../config';
 import { type FloatArray, type TensorMap, floatArray, formatShape, numel, shapeEquals, toFloat } from '../tensor';
 import type { FastKernels } from './kernels';
+import { SequenceSweep, canSweep } from './sweep';
 
 /** Layer-0 input: token ids (one-hot, projected by a row gather) or dense rows [n, inputSize]. */
 export type StackInput =
@@ -30,6 +31,11 @@ export interface StackTraceOptions {
   /** Initial states [L*D, H] as nn.LSTM's h0/c0 for one sequence (zeros when omitted). */
   readonly h0?: ArrayLike<number>;
   readonly c0?: ArrayLike<number>;
+  /**
+   * Kernels for the one-sequence sweep (sweep.ts), a fresh set per call: layer 0 over tokens then prepares
+   * each direction on it (W_hh resident in cache, no gates recorded) instead of step by step on `kernels`.
+   */
+  readonly sweepKernels?: () => FastKernels;
 }
 
 export interface StackWindow {
@@ -90,6 +96,8 @@ export class CheckpointedStackTrace {
   private readonly boundaries: number;
   private readonly slice: number;
   private prepared = false;
+  private readonly params: TensorMap;
+  private readonly sweepKernels: (() => FastKernels) | undefined;
   /** Forward checkpoints of the top layer... and every layer below: positions whose windows are computable. */
   private forwardDone = 0;
   private disposed = false;
@@ -98,6 +106,8 @@ export class CheckpointedStackTrace {
     if (cfg.module === 'GRU' && cfg.gruReset === 'before') throw new Error('the fast trace does not support GRU with reset before the matmul');
     if (kernels.dtype !== cfg.dtype) throw new Error(`kernels are ${kernels.dtype}, model is ${cfg.dtype}`);
     this.k = kernels;
+    this.params = params;
+    this.sweepKernels = options.sweepKernels;
     this.H = cfg.hiddenSize;
     this.G = gateBlocks(cfg.module);
     this.L = cfg.numLayers;
@@ -368,6 +378,16 @@ export class CheckpointedStackTrace {
     let done = 0;
     for (let l = 0; l < this.L; l++) {
       for (let d = 0; d < this.D; d++) {
+        if (l === 0) {
+          const sweep = this.layerZeroSweep(d);
+          if (sweep) {
+            for (const T of this.sweepLayerZero(sweep, d)) {
+              done += T;
+              yield done;
+            }
+            continue;
+          }
+        }
         const slices: [number, number][] = [];
         for (let a = 0; a < n; a += this.slice) slices.push([a, Math.min(n, a + this.slice)]);
         if (d === 1) slices.reverse();
@@ -393,6 +413,69 @@ export class CheckpointedStackTrace {
       // the top layer's sweep (which recomputes the layers below on each slice).
     }
     this.prepared = true;
+  }
+
+  /** A one-sequence sweep of layer 0's direction d (its weights as a one-layer stack), where one can run. */
+  private layerZeroSweep(d: number): SequenceSweep | undefined {
+    if (this.input.kind !== 'tokens' || !this.sweepKernels) return undefined;
+    const kernels = this.sweepKernels();
+    if (kernels.dtype !== this.cfg.dtype || !canSweep(kernels)) {
+      kernels.dispose();
+      return undefined;
+    }
+    const s = suffix(0, d === 1);
+    const names = ['weight_ih', 'weight_hh', ...(this.cfg.bias ? ['bias_ih', 'bias_hh'] : [])];
+    const params: TensorMap = new Map(names.map((n) => [`${n}_l0`, this.params.get(`${n}${s}`)!]));
+    try {
+      return new SequenceSweep({ ...this.cfg, numLayers: 1, bidirectional: false }, kernels, params);
+    } catch (e) {
+      kernels.dispose();
+      throw e;
+    }
+  }
+
+  /**
+   * Layer 0's direction d over the whole sequence on the sweep, slice by slice (yields each slice's steps),
+   * keeping its state at every boundary. Reverse: the tokens read from the end; the first boundary reached
+   * is the last block start, n - (boundaries - 2) * K tokens in, then one every K.
+   */
+  private *sweepLayerZero(sweep: SequenceSweep, d: number): Generator<number, void> {
+    const n = this.length, K = this.checkpointEvery, H = this.H;
+    const stride = (this.lstm ? 2 : 1) * H;
+    const kept = this.kept[0][d];
+    const keep = (j: number, state: { h: ArrayLike<number>; c?: ArrayLike<number> }): void => {
+      kept.set(state.h as FloatArray, j * stride);
+      if (state.c) kept.set(state.c as FloatArray, j * stride + H);
+    };
+    const last = this.boundaries - 1;
+    const start = d === 0 ? 0 : last;
+    sweep.setState(kept.subarray(start * stride, start * stride + H), this.lstm ? kept.subarray(start * stride + H, (start + 1) * stride) : undefined);
+    try {
+      if (d === 0) {
+        const ids = (this.input as { ids: Int32Array }).ids;
+        for (let a = 0; a < n; a += this.slice) {
+          const b = Math.min(n, a + this.slice);
+          sweep.advance(ids.subarray(a, b), K).forEach((state, i) => keep(a / K + 1 + i, state));
+          if (b === n && n % K !== 0) keep(last, sweep.state());
+          if (this.D === 1 && this.L === 1) this.forwardDone = b;
+          yield b - a;
+        }
+        return;
+      }
+      const ids = (this.input as { ids: Int32Array }).ids.slice().reverse();
+      if (last < 1) return;
+      const first = n - (last - 1) * K; // tokens up to boundary last - 1 (1..K)
+      sweep.advance(ids.subarray(0, first), first).forEach((state) => keep(last - 1, state));
+      let j = last - 2;
+      for (let a = first; a < n; a += this.slice) {
+        const b = Math.min(n, a + this.slice);
+        for (const state of sweep.advance(ids.subarray(a, b), K)) keep(j--, state);
+        yield b - a + (a === first ? first : 0);
+      }
+      if (first === n) yield n;
+    } finally {
+      sweep.dispose();
+    }
   }
 
   // ---- windows -------------------------------------------------------------------------------------
