@@ -14,7 +14,7 @@ import { rnnConfig, type RnnModule } from '../core/config';
 import type { LmBatch, LmEngine, LmTrainOptions } from '../core/engine';
 import { type ModelConfig, modelConfig } from '../core/model';
 import { type Rng, createRng } from '../core/random';
-import { type EngineChoice, availableEngines, createLmEngine, initTfjsBackend, traceLm } from '../engines';
+import { type EngineChoice, EngineUnavailableError, availableEngines, createLmEngine, initTfjsBackend, traceLm } from '../engines';
 import { createNativeLmEngine } from '../engines/native';
 import { createWasmLmEngine } from '../engines/wasm';
 import { DEFAULT_CHECKPOINT_EVERY } from '../worker/documentTrace';
@@ -272,7 +272,15 @@ export async function run(args: string[]): Promise<number> {
   const torch: { workload: Workload; timing: Timing }[] = [];
   for (const w of workloads) {
     const torchSamples: number[] = [];
-    const contenders = engines.map((e) => contender(e, w, warmup, threads as 1 | 2 | undefined));
+    const contenders: Contender[] = [];
+    for (const e of engines) {
+      try {
+        contenders.push(contender(e, w, warmup, threads as 1 | 2 | undefined));
+      } catch (err) {
+        if (!(err instanceof EngineUnavailableError)) throw err;
+        log(`${w.label.padEnd(24)}${e.padEnd(16)}skipped: ${err.message}`); // e.g. tfjs runs only the one-hot char LM
+      }
+    }
     for (let round = 0; round < rounds; round++) {
       if (withTorch) torchSamples.push(...timeTorch(w, steps, warmup, torchThreads));
       for (const x of contenders) timeSteps(x, w, steps, 15_000 / rounds);

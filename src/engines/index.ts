@@ -28,6 +28,7 @@ type TfjsFactory = (cfg: ModelConfig, params?: TensorMap) => LmEngine;
 
 interface TfjsModule {
   readonly createTfjsLmEngine: TfjsFactory;
+  readonly tfjsUnsupportedReason: (cfg: ModelConfig) => string | undefined;
   readonly initTfjsBackend: (wasmDir?: string) => Promise<string>;
 }
 
@@ -62,7 +63,7 @@ function loadTfjs(): TfjsModule | null {
   try {
     // A path computed at run time: esbuild must not bundle TensorFlow.js into the caller.
     const mod = require(tfjsBundlePath() ?? './tfjs') as Partial<TfjsModule>;
-    if (typeof mod.createTfjsLmEngine === 'function' && typeof mod.initTfjsBackend === 'function') tfjsModule = mod as TfjsModule;
+    if (typeof mod.createTfjsLmEngine === 'function' && typeof mod.initTfjsBackend === 'function' && typeof mod.tfjsUnsupportedReason === 'function') tfjsModule = mod as TfjsModule;
   } catch {
     // Its TensorFlow.js backend is missing: the engine is simply not offered.
   }
@@ -121,6 +122,8 @@ export function createLmEngine(cfg: ModelConfig, options: CreateEngineOptions = 
     case 'tfjs': {
       const m = loadTfjs();
       if (!m) throw new EngineUnavailableError('the tfjs engine is not available in this build');
+      const why = m.tfjsUnsupportedReason(cfg);
+      if (why) throw new EngineUnavailableError(`the tfjs engine does not support ${why}`);
       return m.createTfjsLmEngine(cfg, params);
     }
     case 'auto': {
