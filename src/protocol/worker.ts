@@ -88,7 +88,11 @@ export type HostRequest =
    */
   | { readonly type: 'cancel'; readonly id: number }
   | { readonly type: 'sample'; readonly id: number; readonly model: ModelSource; readonly options: SampleOptions }
-  | { readonly type: 'prepareTrace'; readonly id: number; readonly model: ModelSource; readonly input: TraceInput; readonly checkpointEvery?: number }
+  /**
+   * `resumeFrom`: an earlier trace in this worker of the same document before an edit; a forward trace of the same
+   * model and K keeps its states up to the first changed token (see TraceReadyResult.resumed).
+   */
+  | { readonly type: 'prepareTrace'; readonly id: number; readonly model: ModelSource; readonly input: TraceInput; readonly checkpointEvery?: number; readonly resumeFrom?: number }
   | { readonly type: 'traceWindow'; readonly id: number; readonly traceId: number; readonly start: number; readonly end: number }
   /** What the prediction at `position` depended on: the input-gradient norms of the `window` tokens up to it. */
   | { readonly type: 'saliency'; readonly id: number; readonly traceId: number; readonly position: number; readonly window: number }
@@ -130,6 +134,15 @@ export interface TraceReadyResult {
   readonly gates: readonly string[];
   /** lm: windows carry next-token predictions; classify: see TraceWindowResult and TracePreparedResult. */
   readonly task: Task;
+  /** Where the trace took states from the `resumeFrom` trace (its progress starts at `tokens`); absent where it could not. */
+  readonly resumed?: TraceResumption;
+}
+
+export interface TraceResumption {
+  /** Tokens whose preparation came from the earlier trace (a multiple of K; preparation starts here). */
+  readonly tokens: number;
+  /** The first token where the two documents differ (the shorter one's length where one extends the other). */
+  readonly firstChange: number;
 }
 
 /** The answer to prepareTrace once the whole document is swept: the trace as started, plus its prediction. */

@@ -123,6 +123,8 @@ export interface WorkerClientOptions {
 
 export interface PrepareTraceOptions {
   readonly checkpointEvery?: number;
+  /** An earlier trace of this document (before an edit) to keep the states of: see TraceReadyResult.resumed. */
+  readonly resumeFrom?: number;
   /** The trace exists and can be windowed (before `available`) while it prepares. */
   readonly onStarted?: (ready: TraceReadyResult) => void;
   /** done/total: preparation work; available: windows starting before this token can be asked for now. */
@@ -226,7 +228,11 @@ export class WorkerClient {
   async prepareTrace(model: ModelSource, input: TraceInput, options: PrepareTraceOptions = {}): Promise<TracePreparedResult> {
     const { id, promise } = this.request(
       options.what ?? 'tracing a document',
-      (id) => ({ type: 'prepareTrace', id, model, input, ...(options.checkpointEvery ? { checkpointEvery: options.checkpointEvery } : {}) }),
+      (id) => ({
+        type: 'prepareTrace', id, model, input,
+        ...(options.checkpointEvery ? { checkpointEvery: options.checkpointEvery } : {}),
+        ...(options.resumeFrom !== undefined ? { resumeFrom: options.resumeFrom } : {}),
+      }),
       (m) => {
         if (m.type === 'traceStarted') options.onStarted?.(m.ready);
         if (m.type === 'traceProgress') options.onProgress?.(m.done, m.total, m.available);

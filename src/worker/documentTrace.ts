@@ -4,12 +4,15 @@
 // The sweep runs on the one-sequence kernels (src/core/fast/sweep.ts: the recurrent product as one row against
 // weights kept in cache, no gates stored); the windows on the fast engines through traceLm (exact with one
 // stream), gates included. Configurations the fast engines do not cover fall back to the reference lmForward.
+// A document traced again after an edit starts from the earlier trace's states before the edit (createDocumentTrace).
+import { isDeepStrictEqual } from 'node:util';
 import { directions, GATES } from '../core/config';
 import { encodeChars } from '../core/data/charVocab';
 import { normalizeNewlines } from '../core/data/text';
 import type { Vocabulary } from '../core/data/tokenizer';
 import { encodeWords, splitWords } from '../core/data/wordVocab';
 import type { ModelConfig } from '../core/model';
+import type { TraceResumption } from '../protocol/worker';
 import { type FastLmEngine, fastTraceUnsupportedReason } from '../core/fast/lmDriver';
 import { traceTokens } from '../core/fast/trace';
 import { CheckpointedStackTrace } from '../core/fast/bidiTrace';
@@ -61,6 +64,8 @@ export interface DocumentTrace {
   window(start: number, end: number): TraceWindowData;
   /** A classifier's class probabilities for the whole document as one sequence, once prepared; undefined for a language model. */
   prediction(): Float32Array | undefined;
+  /** Where it started from the `previous` trace given to createDocumentTrace; absent where it could not. */
+  readonly resumed?: TraceResumption;
   dispose(): void;
 }
 
@@ -111,17 +116,22 @@ export function encodeDocument(vocab: Vocabulary, text: string): EncodedDocument
   return { ids: encodeWords(vocab, tokens), offsets, unknown: 0 };
 }
 
-export function createDocumentTrace(model: TraceModel, ids: Int32Array, checkpointEvery = DEFAULT_CHECKPOINT_EVERY): DocumentTrace {
+/**
+ * `previous`: an earlier trace of this document, before an edit. A forward sweep of the same model with the same K
+ * keeps its states up to the first changed token and prepares only the rest; other traces ignore it (a
+ * bidirectional one's reverse direction reads the future).
+ */
+export function createDocumentTrace(model: TraceModel, ids: Int32Array, checkpointEvery = DEFAULT_CHECKPOINT_EVERY, previous?: DocumentTrace): DocumentTrace {
   const K = Math.max(1, Math.floor(checkpointEvery));
   for (let i = 0; i < ids.length; i++) {
     if (!(ids[i] >= 0 && ids[i] < model.config.vocabSize)) throw new RangeError(`token ${i} (id ${ids[i]}) is outside the vocabulary of ${model.config.vocabSize}`);
   }
   const folded: TraceModel = { ...model, ...foldEmbedding(model.config, model.params) };
-  if (fastTraceable(folded.config)) return new FastTrace(folded, ids, K);
+  if (fastTraceable(folded.config)) return new FastTrace(folded, ids, K, model).resumeFrom(previous);
   if (fastBidirectional(folded.config)) return new BidirectionalTrace(folded, ids, K);
   const weights = splitLmParameters(model.config, model.params);
   if (directions(model.config.rnn) === 2) return new WholeTrace(model.config, weights, ids.subarray(0, MAX_BIDIRECTIONAL_TOKENS), K);
-  return new ReferenceTrace(model.config, weights, ids, K);
+  return new ReferenceTrace(model.config, weights, ids, K, model).resumeFrom(previous);
 }
 
 function checkWindow(start: number, end: number, length: number): void {
@@ -161,12 +171,51 @@ export function topPredictions(logits: ArrayLike<number>, T: number, O: number):
 
 type FastState = { readonly h: FloatArray; readonly c?: FloatArray };
 
+/** A model as given to createDocumentTrace. */
+type ModelOrigin = Pick<TraceModel, 'config' | 'params'>;
+
+/** The same weights: a model sent to the worker again arrives as a new copy, so by value (cheap next to a sweep). */
+function sameModel(a: ModelOrigin, b: ModelOrigin): boolean {
+  return isDeepStrictEqual(a.config, b.config) && isDeepStrictEqual(a.params, b.params);
+}
+
+/** The first index where a and b differ, or the shorter one's length. */
+function firstDifference(a: Int32Array, b: Int32Array): number {
+  const n = Math.min(a.length, b.length);
+  let i = 0;
+  while (i < n && a[i] === b[i]) i++;
+  return i;
+}
+
 /** A single forward sweep that keeps a state every `checkpointEvery` tokens: states[b] starts block b. */
-abstract class SweptTrace {
-  protected abstract readonly states: readonly unknown[];
+abstract class SweptTrace<S> {
+  /** Never mutated once kept (a resumed trace shares them with the one it resumed from). */
+  protected abstract readonly states: S[];
   protected abstract ids: Int32Array;
   protected done = 0;
   abstract readonly checkpointEvery: number;
+  /** The model as given to createDocumentTrace (FastTrace runs a folded copy of it). */
+  protected abstract readonly origin: ModelOrigin;
+  resumed?: TraceResumption;
+
+  /**
+   * Starts from `previous`'s states where it is the same kind of trace, of the same model and K: state b (before
+   * token b*K) depends on the tokens before it only, so it holds while b*K <= the first changed token.
+   */
+  resumeFrom(previous: DocumentTrace | undefined): this {
+    if (!(previous instanceof SweptTrace) || previous.constructor !== this.constructor || previous.checkpointEvery !== this.checkpointEvery
+      || !previous.states.length || !sameModel(previous.origin, this.origin)) return this;
+    const old = previous as SweptTrace<S>;
+    const K = this.checkpointEvery;
+    const firstChange = firstDifference(old.ids, this.ids);
+    // Prepared, still valid, and at a block start inside the document (the only states a sweep keeps).
+    const last = Math.min(old.states.length - 1, Math.floor(firstChange / K), Math.max(0, Math.ceil(this.ids.length / K) - 1));
+    this.states.length = 0;
+    for (let b = 0; b <= last; b++) this.states.push(old.states[b]);
+    this.done = last * K;
+    this.resumed = { tokens: this.done, firstChange };
+    return this;
+  }
 
   get length(): number {
     return this.ids.length;
@@ -186,13 +235,13 @@ abstract class SweptTrace {
  * the nearest state on an engine kept for the trace (native, else WASM, for float32 when
  * available, else the js engine), as creating one per window would cost more than the window itself.
  */
-class FastTrace extends SweptTrace implements DocumentTrace {
+class FastTrace extends SweptTrace<FastState> implements DocumentTrace {
   protected readonly states: FastState[] = [];
   private engine: FastLmEngine | undefined;
   /** The sweep once made; false where it cannot run. */
   private sweep: SequenceSweep | false | undefined;
 
-  constructor(private readonly model: TraceModel, protected ids: Int32Array, readonly checkpointEvery: number) {
+  constructor(private readonly model: TraceModel, protected ids: Int32Array, readonly checkpointEvery: number, protected readonly origin: ModelOrigin) {
     super();
     const { numLayers: L, hiddenSize: H, dtype, module } = model.config.rnn;
     this.states.push({ h: floatArray(dtype, L * H), ...(module === 'LSTM' ? { c: floatArray(dtype, L * H) } : {}) });
@@ -233,7 +282,9 @@ class FastTrace extends SweptTrace implements DocumentTrace {
     // The first slice by count (its time is not known yet, and it builds the sweep); then sized by time.
     let slice = K * Math.max(1, Math.floor(FIRST_SLICE_TOKENS / K));
     const sweep = this.sweeper();
-    if (sweep && this.done === 0) sweep.setState();
+    // From the last kept state: the initial one, or where a resumed trace (resumeFrom) takes over.
+    const last = this.states.at(-1);
+    if (sweep && last) sweep.setState(last.h, last.c);
     while (this.done < n) {
       const from = this.done;
       const to = Math.min(n, from + slice);
@@ -417,11 +468,14 @@ function sliceRows(trace: TensorMap, from: number, to: number): TensorMap {
 }
 
 /** Reference lmForward with states kept every K tokens (configurations the fast engines lack). */
-class ReferenceTrace extends SweptTrace implements DocumentTrace {
+class ReferenceTrace extends SweptTrace<LmState | undefined> implements DocumentTrace {
   protected readonly states: (LmState | undefined)[] = [undefined];
   private predicted: Float32Array | undefined;
 
-  constructor(private readonly cfg: ModelConfig, private readonly weights: LmWeights, protected ids: Int32Array, readonly checkpointEvery: number) {
+  constructor(
+    private readonly cfg: ModelConfig, private readonly weights: LmWeights, protected ids: Int32Array, readonly checkpointEvery: number,
+    protected readonly origin: ModelOrigin,
+  ) {
     super();
   }
 

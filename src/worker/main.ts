@@ -106,7 +106,8 @@ async function handle(m: HostRequest): Promise<{ result: WorkerResult; transfer?
     case 'prepareTrace': {
       const model = resolveModel(m.model);
       const doc = 'text' in m.input ? encodeDocument(model.vocab, m.input.text) : { ids: m.input.ids, offsets: new Int32Array(0), unknown: 0 };
-      const trace = createDocumentTrace(model, doc.ids, m.checkpointEvery);
+      const previous = m.resumeFrom === undefined ? undefined : traces.get(m.resumeFrom);
+      const trace = createDocumentTrace(model, doc.ids, m.checkpointEvery, previous);
       // The trace is usable at once: windows the sweep has passed are answered between its slices.
       const traceId = nextTraceId++;
       traces.set(traceId, trace);
@@ -118,9 +119,10 @@ async function handle(m: HostRequest): Promise<{ result: WorkerResult; transfer?
         kind: 'traceReady', traceId, tokens: trace.length, offsets: doc.offsets, unknown: doc.unknown, checkpointEvery: trace.checkpointEvery,
         vocabulary: Array.from({ length: vocabularySize(model.vocab) }, (_, i) => tokenText(model.vocab, i)),
         module: rnn.module, hiddenSize: rnn.hiddenSize, numLayers: rnn.numLayers, gates: GATES[rnn.module], task: taskOf(model.config),
+        ...(trace.resumed ? { resumed: trace.resumed } : {}),
       };
       send({ type: 'traceStarted', id: m.id, ready });
-      send({ type: 'traceProgress', id: m.id, done: 0, total: trace.work, available: trace.available });
+      send({ type: 'traceProgress', id: m.id, done: trace.resumed?.tokens ?? 0, total: trace.work, available: trace.available });
       try {
         for (const done of trace.prepare()) {
           send({ type: 'traceProgress', id: m.id, done, total: trace.work, available: trace.available });

@@ -213,3 +213,37 @@ test('WorkerBackend: traces and samples exactly like in-process, cancels, loads 
     backend.dispose();
   }
 });
+
+test('WorkerBackend: a re-trace after an edit passes the earlier trace and keeps its states up to the edit', { timeout: 60_000 }, async () => {
+  const backend = new WorkerBackend(opts, () => undefined);
+  try {
+    const m = memoryModel();
+    const ids = new Int32Array(50_000).map((_, i) => (i * 7 + (i >> 5)) % m.config.vocabSize);
+    const before = await backend.prepareTrace(m, ids, 64);
+    await before.progress.finished;
+    assert.equal(before.resumed, undefined);
+    const edited = ids.slice();
+    edited[40_000] = (edited[40_000] + 1) % m.config.vocabSize;
+    const progress: number[] = [];
+    // The model is sent again (a new copy in the worker): it matches by value.
+    const after = await backend.prepareTrace(m, edited, 64, { previous: before });
+    after.progress.onDidChange((p) => progress.push(p.done));
+    assert.deepEqual(after.resumed, { tokens: 40_000 - (40_000 % 64), firstChange: 40_000 });
+    before.dispose(); // as the host does once the new trace has started
+    await after.progress.finished;
+    assert.ok(progress[0] >= 39_936, `progress starts at the reused tokens: ${progress[0]}`);
+    const local = createDocumentTrace(m, edited, 64);
+    for (const _ of local.prepare()) { /* sweep */ }
+    for (const start of [100, 39_990, 45_000]) {
+      const wa = (await after.window(start, start + 64)).tensors.get('trace_l1_c')!.data as Float32Array;
+      const wb = local.window(start, start + 64).tensors.get('trace_l1_c')!.data as Float32Array;
+      for (let i = 0; i < wb.length; i++) assert.ok(Math.abs(wa[i] - wb[i]) < 1e-5, `${start}: ${wa[i]} vs ${wb[i]}`);
+    }
+    // A closed trace is not passed on (its worker trace is gone).
+    const again = await backend.prepareTrace(m, edited, 64, { previous: before });
+    assert.equal(again.resumed, undefined);
+    for (const t of [after, again]) t.dispose();
+  } finally {
+    backend.dispose();
+  }
+});

@@ -43,12 +43,24 @@ export async function traceActiveDocument(g: Gatescope, arg?: unknown): Promise<
   }
   const traceId = `trace-${++traceCounter}`;
   const label = document.uri.scheme === 'untitled' ? document.uri.path : vscode.workspace.asRelativePath(document.uri);
+  // Traced before with this model and K: the worker keeps that trace's states up to the first edit (it checks
+  // the weights and the tokens itself). The old trace is disposed only once the new one has started (traces.set).
+  const earlier = g.traces.get(document.uri.toString());
+  const previous = earlier?.modelId === model.id && earlier.checkpointEvery === s.traceCheckpointInterval ? earlier.remote : undefined;
   // The trace is usable as soon as the worker has it: the view and hovers show what the sweep has passed,
   // the notification follows the rest (and cancels it). The command resolves once all is prepared.
   const doc = await Promise.resolve(vscode.window.withProgress(
     { location: vscode.ProgressLocation.Notification, title: `gatescope: tracing ${label} (${formatCount(enc.ids.length)} tokens)`, cancellable: true },
     async (progress, token) => {
-      const remote = await g.backend.prepareTrace(model.data!, enc.ids, s.traceCheckpointInterval, { isCancelled: () => token.isCancellationRequested, what: `tracing ${label}` });
+      const remote = await g.backend.prepareTrace(model.data!, enc.ids, s.traceCheckpointInterval, {
+        isCancelled: () => token.isCancellationRequested, what: `tracing ${label}`, ...(previous ? { previous } : {}),
+      });
+      const reused = remote.resumed?.tokens ?? 0;
+      if (previous && remote.resumed && reused) {
+        const { firstChange } = remote.resumed;
+        const where = firstChange < Math.max(enc.ids.length, previous.length) ? `edit at token ${formatCount(firstChange)}` : 'text unchanged';
+        g.output.info(`re-traced ${label}: reused the first ${formatCount(reused)} tokens' states (${where})`);
+      }
       const traced = new TracedDocument(document.uri.toString(), traceId, label, document.version, text, enc, model.id, model.data!, remote,
         cacheOptions(model.data!, s.traceCheckpointInterval));
       noteEditsSinceSnapshot(traced, document.getText());
@@ -58,7 +70,8 @@ export async function traceActiveDocument(g: Gatescope, arg?: unknown): Promise<
       const watch = traced.progress.onDidChange((p) => {
         const pct = 100 * traced.progress.fraction;
         if (pct - reported >= 1) {
-          progress.report({ increment: pct - reported, message: `${Math.floor(pct)}% (${formatCount(p.available)} tokens viewable)` });
+          const note = reused ? `, the first ${formatCount(reused)} reused` : '';
+          progress.report({ increment: pct - reported, message: `${Math.floor(pct)}% (${formatCount(p.available)} tokens viewable${note})` });
           reported = pct;
         }
       });

@@ -9,9 +9,9 @@ import type { PreparationProgress } from '../logic/preparation';
 import type { WorkerCrashInfo } from '../logic/workerLimits';
 
 export { PreparationCancelledError as CancelledError } from '../logic/preparation';
-import type { EngineComparison, LoadModelOptions, LoadedModel, ModelData, SaliencyResult } from '../../protocol/worker';
+import type { EngineComparison, LoadModelOptions, LoadedModel, ModelData, SaliencyResult, TraceResumption } from '../../protocol/worker';
 
-export type { EngineComparison, LoadModelOptions, LoadedModel, ModelData, SaliencyResult } from '../../protocol/worker';
+export type { EngineComparison, LoadModelOptions, LoadedModel, ModelData, SaliencyResult, TraceResumption } from '../../protocol/worker';
 
 /** What to train: the shared run description (text, output checkpoint path, model shape, settings). */
 export type TrainSpec = TrainRequest & { readonly out: string; readonly settings: Partial<TrainSettings> };
@@ -54,6 +54,8 @@ export interface RemoteTrace extends IDisposable {
   prediction(): Float32Array | undefined;
   /** What the prediction at `position` depended on, over the `window` tokens up to it (absent: not offered). */
   saliency?(position: number, window: number): Promise<SaliencyResult>;
+  /** Where preparation started from PrepareOptions.previous's states; absent where it started from scratch. */
+  readonly resumed?: TraceResumption;
 }
 
 export interface SampleRequest {
@@ -68,6 +70,11 @@ export interface PrepareOptions {
   readonly isCancelled?: () => boolean;
   /** What is traced, for the message should the worker die ("tracing notes.txt"). */
   readonly what?: string;
+  /**
+   * This document's trace before an edit (same model, same K): its states up to the first changed token are kept,
+   * so only the rest is prepared. Dispose it only once the new trace has started (prepareTrace resolved).
+   */
+  readonly previous?: RemoteTrace;
 }
 
 export interface Backend extends IDisposable {

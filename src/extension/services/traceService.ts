@@ -30,6 +30,8 @@ export class TracedDocument extends Disposable {
   readonly classes: readonly string[];
   /** Tokens from here on changed in the editor since the trace was taken (length: none did). */
   private stale: number;
+  /** The worker's K (a re-trace starts from this trace's states only with the same). */
+  readonly checkpointEvery: number;
 
   constructor(
     readonly key: string,
@@ -40,10 +42,12 @@ export class TracedDocument extends Disposable {
     readonly encoding: DocumentEncoding,
     readonly modelId: string,
     readonly model: ModelData,
-    private readonly remote: RemoteTrace,
+    /** The worker's trace (a later trace of this document after an edit can start from it). */
+    readonly remote: RemoteTrace,
     options: TraceOptions,
   ) {
     super();
+    this.checkpointEvery = options.checkpointEvery;
     this.register(remote);
     // A block waits until the worker's sweep has passed its start (the trace is usable while it prepares).
     this.cache = new WindowCache(options.blockSize, options.cacheBlocks, async (r) => {

@@ -45,6 +45,8 @@ export class WorkerBackend implements Backend {
   private disposed = false;
   private readonly onDidCrashEmitter = new Emitter<WorkerCrashInfo>();
   readonly onDidCrash = this.onDidCrashEmitter.event;
+  /** The worker trace behind each open RemoteTrace made here, for PrepareOptions.previous. */
+  private readonly workerTraces = new WeakMap<RemoteTrace, { readonly client: WorkerClient; readonly traceId: number }>();
 
   constructor(private readonly options: WorkerBackendOptions, private readonly log: (message: string) => void) {}
 
@@ -101,13 +103,16 @@ export class WorkerBackend implements Backend {
     const abort = new AbortController();
     let progress: PreparationProgress | undefined;
     let prediction: Float32Array | undefined;
+    // Only a trace still open in this same worker (a restarted one numbers its traces anew).
+    const previous = options.previous && this.workerTraces.get(options.previous);
+    const resumeFrom = previous?.client === client ? previous.traceId : undefined;
     return new Promise<RemoteTrace>((resolve, reject) => {
       const poll = options.isCancelled ? setInterval(() => { if (options.isCancelled!()) abort.abort(); }, CANCEL_POLL_MS) : undefined;
       const onStarted = (ready: TraceReadyResult): void => {
         const p = new PreparationProgress(ready.tokens);
         progress = p;
         let closed = false;
-        resolve({
+        const remote: RemoteTrace = {
           length: ready.tokens,
           progress: p,
           window: async (start, end) => {
@@ -120,16 +125,21 @@ export class WorkerBackend implements Backend {
             if (closed) throw new Error('this trace was closed');
             return client.saliency(ready.traceId, position, window);
           },
+          ...(ready.resumed ? { resumed: ready.resumed } : {}),
           dispose: () => {
             if (closed) return;
             closed = true;
+            this.workerTraces.delete(remote);
             p.dispose(); // an unfinished preparation is cancelled: the worker drops the trace either way
             if (!client.failed) client.disposeTrace(ready.traceId).catch(() => undefined);
           },
-        });
+        };
+        this.workerTraces.set(remote, { client, traceId: ready.traceId });
+        resolve(remote);
       };
       client.prepareTrace(model, { ids }, {
         checkpointEvery, signal: abort.signal, onStarted, onProgress: (d, t, a) => progress?.update(d, t, a), ...(options.what ? { what: options.what } : {}),
+        ...(resumeFrom !== undefined ? { resumeFrom } : {}),
       })
         .then((done) => {
           prediction = done.prediction;
