@@ -94,10 +94,11 @@ function fastBidirectional(config: ModelConfig): boolean {
 }
 /**
  * Tokens per prepare() slice (rounded to whole K-blocks): between slices the worker answers window requests
- * and cancels, so a slice should take well under 100 ms. The fast trace starts with FIRST_SLICE_TOKENS and then
- * sizes each slice to take about SLICE_MS (at most MAX_SLICE_TOKENS).
+ * and cancels, so a slice should take well under 100 ms. The fast trace starts with FIRST_SLICE_TOKENS (small: at
+ * H=512 the 4096 it once was took 110-200 ms, a hover's whole budget) and then sizes each slice to take about
+ * SLICE_MS (at most MAX_SLICE_TOKENS), growing it fourfold while a slice is too short to time.
  */
-const FIRST_SLICE_TOKENS = 4096;
+const FIRST_SLICE_TOKENS = 512;
 const SLICE_MS = 25;
 const MAX_SLICE_TOKENS = 32_768;
 
@@ -316,7 +317,8 @@ class FastTrace extends SweptTrace<FastState> implements DocumentTrace {
       this.done = to;
       // The next slice sized to take about SLICE_MS here and now (the model's size, the machine's load).
       const ms = performance.now() - t0;
-      if (to - from >= K && ms > 0.5) slice = K * Math.max(1, Math.min(Math.floor(MAX_SLICE_TOKENS / K), Math.round((SLICE_MS * (to - from)) / ms / K)));
+      const wanted = ms > 0.5 ? (SLICE_MS * (to - from)) / ms : 4 * slice;
+      if (to - from >= K) slice = K * Math.max(1, Math.min(Math.floor(MAX_SLICE_TOKENS / K), Math.round(wanted / K)));
       yield to;
     }
   }
