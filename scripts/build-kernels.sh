@@ -15,7 +15,8 @@ flags=(--target=wasm32 -msimd128 -mbulk-memory -O3 -nostdlib -fno-ident
   -Wl,--no-entry -Wl,--import-memory -Wl,--export=__heap_base -Wl,--strip-all)
 tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
-mt=(-matomics -Wl,--shared-memory -Wl,--max-memory=2147483648)
+# The helper thread gets its own shadow stack (the two instances share the memory, and so their default stack).
+mt=(-matomics -Wl,--shared-memory -Wl,--max-memory=2147483648 -mmutable-globals -Wl,--export=__stack_pointer)
 relax() { # pre-standard.wasm final.wasm
   local expected=""
   if command -v llvm-objdump >/dev/null; then

@@ -382,15 +382,16 @@ class FastTrace extends SweptTrace<FastState> implements DocumentTrace {
 }
 
 /**
- * Kernels for the one-sequence sweep: native with the addon's two threads (the sweep times one against two),
- * else WASM SIMD on this thread (float32), else js.
+ * Kernels for the one-sequence sweep: native with the addon's two threads, else WASM SIMD with its helper thread
+ * (float32), else js.
  */
 function sweepKernels(dtype: ModelConfig['rnn']['dtype']): FastKernels {
   if (dtype === 'float32') {
     const native = nativeAvailability();
     if (native.available) return createNativeFastKernels(native.threads ?? 1);
     const wasm = wasmAvailability();
-    if (wasm.available) return createWasmKernels(wasm.variant!, 1);
+    // Two threads where a shared memory and a second core exist (the sweep times one against two).
+    if (wasm.available) return wasm.threads === 2 ? createWasmKernels(`${wasm.variant!}-mt`, 2) : createWasmKernels(wasm.variant!, 1);
   }
   return createJsKernels(dtype);
 }

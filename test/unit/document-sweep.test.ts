@@ -65,6 +65,7 @@ function backends(): { name: string; make: () => FastKernels; threads: 1 | 2 }[]
   const list: { name: string; make: () => FastKernels; threads: 1 | 2 }[] = [{ name: 'js', make: () => createJsKernels('float32'), threads: 1 }];
   const wasm = wasmAvailability();
   if (wasm.available) list.push({ name: `wasm-${wasm.variant}`, make: () => createWasmKernels(wasm.variant!, 1), threads: 1 });
+  if (wasm.available && wasm.threads === 2) list.push({ name: `wasm-${wasm.variant}-2t`, make: () => createWasmKernels(`${wasm.variant!}-mt`, 2), threads: 2 });
   if (nativeAvailability().available) {
     list.push({ name: 'native', make: () => createNativeFastKernels(1), threads: 1 });
     list.push({ name: 'native-2t', make: () => createNativeFastKernels(2), threads: 2 });

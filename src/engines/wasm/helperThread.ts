@@ -14,8 +14,10 @@ const SPIN_MS = 0.5;
 // Plain JS evaluated in the worker: no bundling or file lookup needed.
 const WORKER_SOURCE = `
 const { workerData } = require('node:worker_threads');
-const { module, memory, mailbox, names } = workerData;
-const exportsOf = new WebAssembly.Instance(module, { env: { memory } }).exports;
+const { module, memory, mailbox, names, stackTop } = workerData;
+const exportsOf = new WebAssembly.Instance(module, { env: { memory, now_ns: () => performance.now() * 1e6 } }).exports; // as wasmKernels.ts
+// Both instances start with the same shadow stack in the shared memory: this one moves to its own.
+if (stackTop && exportsOf.__stack_pointer) exportsOf.__stack_pointer.value = stackTop;
 const fns = names.map((n) => exportsOf[n]);
 const box = new Int32Array(mailbox);
 let seen = 0;
@@ -51,12 +53,15 @@ export class HelperThread {
   private pending = false;
   private posted: { fn: (...args: number[]) => void; args: readonly number[] } | undefined;
 
-  /** `local`: the caller's own instance's exports, to run a call the helper has not picked up. */
+  /**
+   * `local`: the caller's own instance's exports, to run a call the helper has not picked up. `stackTop`: the
+   * byte address just past the helper's own shadow stack (for modules that export __stack_pointer).
+   */
   constructor(module: WasmModule, memory: WasmMemory, names: readonly string[],
-    private readonly local: Readonly<Record<string, unknown>>) {
+    private readonly local: Readonly<Record<string, unknown>>, stackTop: number) {
     this.box = new Int32Array(new SharedArrayBuffer(32 * 4));
     this.index = new Map(names.map((n, i) => [n, i]));
-    this.worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { module, memory, mailbox: this.box.buffer, names } });
+    this.worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { module, memory, mailbox: this.box.buffer, names, stackTop } });
     this.worker.unref(); // an idle kernel thread never keeps the process alive
   }
 

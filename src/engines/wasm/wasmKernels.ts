@@ -35,7 +35,20 @@ interface KernelExports {
   seq_unit_block?(G: number): number;
   seq_forward?(module: number, T: number, H: number, wp: number, xp: number, tokens: number, bhn: number, hs: number, R: number,
     c: number, every: number, ckh: number, ckc: number, flag: number): void;
+  /** The two-thread sweep (kernels.c seq_team_*): shared-memory variants built since it exists. */
+  seq_team_bytes?(module: number, H: number): number;
+  seq_team_init?(team: number, module: number, T: number, H: number, wp: number, xp: number, tokens: number, bhn: number, hs: number,
+    R: number, c: number, every: number, ckh: number, ckc: number, flag: number): void;
+  seq_team_run?(team: number, role: number): void;
 }
+
+/** What the kernels import besides their memory: the two-thread sweep's clock (wasm has none; helperThread.ts too). */
+const nowNs = (): number => performance.now() * 1e6;
+
+/** Bytes kept for the two-thread sweep's team: its claims take 64 bytes per panel of 8 units (H up to 8192). */
+const TEAM_BYTES = 64 * 1024 + 1024;
+/** The helper thread's shadow stack (the kernels keep a few vectors there at most). */
+const HELPER_STACK_BYTES = 64 * 1024;
 
 const PAGE = 65536;
 const modules = new Map<KernelVariant, WasmModule | null>();
@@ -69,7 +82,7 @@ export function createWasmKernels(variant: KernelVariant, threads: 1 | 2 = 1): F
   if (threads === 2 && !shared) throw new Error(`kernel variant ${variant} has no shared memory for two threads`);
   const api = wasmApi()!;
   const memory = new api.Memory(shared ? { initial: 32, maximum: 32768, shared: true } : { initial: 32 });
-  const x = new api.Instance(module, { env: { memory } }).exports as unknown as KernelExports;
+  const x = new api.Instance(module, { env: { memory, now_ns: nowNs } }).exports as unknown as KernelExports;
   const scratchBytes = x.gemm_scratch_floats() * 4;
   const hyperBlock = ((x.__heap_base.value as number) + 63) & ~63; // 8 doubles of optimizer settings
   // Scalars passed by address (the helper's mailbox takes integers): +0 the softmax's gradient scale, +4 a
@@ -77,10 +90,14 @@ export function createWasmKernels(variant: KernelVariant, threads: 1 | 2 = 1): F
   const scalarBlock = hyperBlock + 64;
   const scratch0 = scalarBlock + 64;
   const scratch1 = scratch0 + ((scratchBytes + 63) & ~63);
-  const base = threads === 2 ? scratch1 + ((scratchBytes + 63) & ~63) : scratch1;
+  // Threads 2: the two-thread sweep's team, then the helper's own shadow stack.
+  const team = scratch1 + ((scratchBytes + 63) & ~63);
+  const helperStackTop = team + TEAM_BYTES + HELPER_STACK_BYTES;
+  const base = threads === 2 ? helperStackTop : scratch1;
   const rowKernels = ['lstm_forward', 'lstm_backward', 'gru_forward', 'gru_backward', 'rnn_forward', 'rnn_backward'] as const;
   const helperThread = threads === 2
-    ? new HelperThread(module, memory, ['gemm', 'gemm_prepacked', 'adam_step', 'softmax_xent', 'sum_squares', ...rowKernels], x as unknown as Record<string, unknown>)
+    ? new HelperThread(module, memory, ['gemm', 'gemm_prepacked', 'adam_step', 'softmax_xent', 'sum_squares', ...rowKernels, ...(x.seq_team_run ? ['seq_team_run'] : [])], x as unknown as Record<string, unknown>,
+      helperStackTop)
     : undefined;
   let floats = 0; // heap elements reserved
   let tokenBase = 0; // byte address of the inputs (after the float heap), then targets, then softmax statistics
@@ -258,14 +275,25 @@ export function createWasmKernels(variant: KernelVariant, threads: 1 | 2 = 1): F
       x.adam_step(half, p(pOff), p(g), p(m), p(v), hyperBlock);
       helper.join();
     },
-    // The sweep runs on this thread only (threads is ignored): one sequence's steps are too short to hand off.
+    // threads 2 (with the helper on): the two threads split each step's gate panels (kernels.c seq_team_*), the
+    // helper running its side as one posted call; else this thread alone.
     ...(x.seq_forward && x.seq_unit_block ? {
       seqUnitBlock: (G: number) => x.seq_unit_block!(G),
       seqForward(module: number, T: number, H: number, packed: number, xp: number, firstToken: number, bhn: number, hs: number,
-        R: number, c: number, every: number, ckh: number, ckc: number, flag: boolean) {
+        R: number, c: number, every: number, ckh: number, ckc: number, flag: boolean, threads: 1 | 2) {
         helper?.join();
-        x.seq_forward!(module, T, H, p(packed), p(xp), firstToken >= 0 ? tokenBase + 4 * firstToken : 0, p(bhn), p(hs), R, p(c), every,
-          p(ckh), p(ckc), flag ? 1 : 0);
+        const args = [module, T, H, p(packed), p(xp), firstToken >= 0 ? tokenBase + 4 * firstToken : 0, p(bhn), p(hs), R, p(c), every,
+          p(ckh), p(ckc), flag ? 1 : 0] as const;
+        const G = module === 0 ? 4 : module === 1 ? 3 : 1;
+        const panels = Math.ceil(((H + 7) & ~7) / x.seq_unit_block!(G));
+        if (threads !== 2 || !helper || !x.seq_team_run || panels < 2 || T === 0 || x.seq_team_bytes!(module, H) > TEAM_BYTES) {
+          x.seq_forward!(...args);
+          return;
+        }
+        x.seq_team_init!(team, ...args);
+        helper.post('seq_team_run', [team, 1]);
+        x.seq_team_run(team, 0);
+        helper.join();
       },
     } : {}),
     ...(helperThread ? {

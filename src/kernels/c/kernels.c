@@ -672,3 +672,215 @@ EXPORT(seq_forward)(int module, int T, int H, const float *wp, const float *xp, 
     seq_keep(module, H, 0, P, t, every, hNext, c, ckh, ckc);
   }
 }
+
+// ---- the document sweep on two threads: the same protocol natively (pthreads) and in wasm (a worker) ---
+// Built where a second thread exists: the native addon (AVX2) and the shared-memory wasm variants.
+#if defined(__AVX2__) || defined(__wasm_atomics__)
+#include <stdatomic.h>
+#include <stdint.h>
+#if defined(__wasm_atomics__)
+/** Monotonic nanoseconds from the host (wasm has no clock of its own). */
+__attribute__((import_module("env"), import_name("now_ns"))) double seq_host_now_ns(void);
+static inline long long seq_now_ns(void) { return (long long)seq_host_now_ns(); }
+/** A waiting thread's pause: wasm has none, a relaxed re-read is all there is. */
+static inline void seq_relax(long spins) { (void)spins; }
+#else
+#include <immintrin.h>
+#include <sched.h>
+#include <time.h>
+static inline long long seq_now_ns(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return t.tv_sec * 1000000000LL + t.tv_nsec;
+}
+static inline void seq_relax(long spins) {
+  if (spins < 4000) _mm_pause();
+  else sched_yield();
+}
+#endif
+
+// Each step's P panels are claimed one by one, the caller's from the first up, the helper's from the last
+// down (so the two claimed ranges always meet somewhere: each panel is run once). Each thread first claims
+// its own half (the same every step, so its half of W_hh^T stays in its core's cache), and a step is complete
+// once all P panels are done. A thread whose partner is late (asleep, not scheduled, or slower) takes the
+// partner's unclaimed panels after waiting as long as its own half took (at most SEQ_STEAL_NS); only a panel
+// claimed and not finished is waited for. When the caller had to take some of the helper's panels in
+// SEQ_AWAY_STEPS steps in a row, or waited SEQ_AWAY_NS for one of them, the helper is away (its core lent to other work): the helper then sits out,
+// and the caller runs whole steps without waiting, until the helper says it is back (the next step after it
+// runs again), so a helper descheduled for a while costs one wait, not one per step.
+
+#define SEQ_LINE 16 // ints per claim slot: one cache line each
+#define SEQ_STEAL_NS 30000LL
+#define SEQ_AWAY_NS 500000LL
+#define SEQ_AWAY_STEPS 8
+
+typedef struct {
+  int module, T, H, Hp, G, P, R, every, flag;
+  const float *wp, *xp, *bhn;
+  const int32_t *tokens;
+  float *hs, *c, *ckh, *ckc;
+  int stolen; // the caller's: steps in a row in which it took some of the helper's panels
+  int epoch;  // the caller's: the last number it sent the helper away with
+  atomic_int *claims; // [P * SEQ_LINE]: claims[p * SEQ_LINE] = steps for which panel p was claimed
+  // Each written by both threads: a cache line of its own, away from the fields read for every panel.
+  _Alignas(64) atomic_llong done; // panels finished, all steps together: step t is complete once done >= P * (t + 1)
+  _Alignas(64) atomic_int away;  // set by the caller (a new number each time): the helper claims nothing until it is 0
+  _Alignas(64) atomic_int back;  // the helper's: the last `away` it saw (it runs again)
+  _Alignas(64) atomic_int finished;
+} SeqTeam;
+
+/** Claims panel p for step t (it was claimed for every step before); false when the other thread has it. */
+static inline int seq_claim(SeqTeam *m, int p, int t) {
+  int expected = t;
+  return atomic_compare_exchange_strong(&m->claims[p * SEQ_LINE], &expected, t + 1);
+}
+
+static inline void seq_panel(SeqTeam *m, int p, int t) {
+  const float *x = seq_x(m->xp, m->tokens, t, m->G, m->Hp);
+  float *hNext = m->hs + (long)((t + 1) % m->R) * m->Hp;
+  seq_step(m->module, m->H, m->Hp, p, p + 1, m->wp, x, m->bhn, m->hs + (long)(t % m->R) * m->Hp, hNext, m->c, m->flag);
+  seq_keep(m->module, m->H, p, p + 1, t, m->every, hNext, m->c, m->ckh, m->ckc);
+}
+
+/**
+ * Claims and runs panels of step t from *next on (dir +1: up to `limit` exclusive; -1: down to `limit`
+ * inclusive) until one is the other thread's; *next then points past the end (no more to claim). Returns how
+ * many it ran.
+ */
+static int seq_claim_run(SeqTeam *m, int t, int *next, int dir, int limit, int helper) {
+  int mine = 0;
+  int p = *next;
+  for (; dir > 0 ? p < limit : p >= limit; p += dir) {
+    if (helper && atomic_load_explicit(&m->away, memory_order_relaxed)) { p = -1; break; }
+    if (!seq_claim(m, p, t)) { p = dir > 0 ? m->P : -1; break; }
+    seq_panel(m, p, t);
+    mine++;
+  }
+  *next = p;
+  if (mine) atomic_fetch_add(&m->done, mine);
+  return mine;
+}
+
+/**
+ * Asks for all of h_{t-1} at once: half of it was just written by the other core, and the panels read it in
+ * order, so its lines would otherwise arrive one miss after another.
+ */
+static inline void seq_fetch_h(const SeqTeam *m, int t) {
+  const char *h = (const char *)(m->hs + (long)(t % m->R) * m->Hp);
+  for (long b = 0; b < (long)m->H * 4; b += 64) __builtin_prefetch(h + b);
+}
+
+/** The helper's part of step t: its half, then (when the caller is late) the rest it can claim. */
+static void seq_helper_step(SeqTeam *m, int t) {
+  const int P = m->P;
+  int next = P - 1;
+  seq_fetch_h(m, t);
+  const long long start = seq_now_ns();
+  seq_claim_run(m, t, &next, -1, P / 2, 1);
+  const long long complete = (long long)P * (t + 1), mark = seq_now_ns();
+  const long long steal = mark - start < SEQ_STEAL_NS ? mark - start : SEQ_STEAL_NS;
+  for (long spins = 0; atomic_load(&m->done) < complete; spins++) {
+    if (atomic_load_explicit(&m->away, memory_order_relaxed)) return;
+    if (spins < 16) { seq_relax(0); continue; }
+    if (next >= 0 && seq_now_ns() - mark > steal) seq_claim_run(m, t, &next, -1, 0, 1);
+    seq_relax(spins);
+  }
+}
+
+/** Tells the helper to sit out (a number it has not seen: it says it is back by giving it back). */
+static void seq_send_away(SeqTeam *m) {
+  if (atomic_load_explicit(&m->away, memory_order_relaxed)) return;
+  m->epoch = m->epoch % 1000000 + 1;
+  atomic_store(&m->away, m->epoch);
+}
+
+/** The caller's part of step t: as the helper's, and all of it while the helper is away. */
+static void seq_caller_step(SeqTeam *m, int t) {
+  const int P = m->P;
+  int next = 0;
+  const int away = atomic_load_explicit(&m->away, memory_order_relaxed);
+  if (away && atomic_load(&m->back) == away) {
+    atomic_store(&m->away, 0);
+    m->stolen = 0;
+  }
+  const int alone = atomic_load_explicit(&m->away, memory_order_relaxed);
+  if (!alone) seq_fetch_h(m, t);
+  const long long start = seq_now_ns();
+  seq_claim_run(m, t, &next, 1, alone ? P : P / 2, 0);
+  const long long complete = (long long)P * (t + 1), mark = seq_now_ns();
+  const long long steal = mark - start < SEQ_STEAL_NS ? mark - start : SEQ_STEAL_NS;
+  int stole = 0;
+  for (long spins = 0; atomic_load(&m->done) < complete; spins++) {
+    if (spins < 16) { seq_relax(0); continue; }
+    const long long waited = seq_now_ns() - mark;
+    if (next < P && waited > steal && seq_claim_run(m, t, &next, 1, P, 0) > 0) stole = 1;
+    if (waited > SEQ_AWAY_NS) seq_send_away(m);
+    seq_relax(spins);
+  }
+  m->stolen = stole ? m->stolen + 1 : 0;
+  if (m->stolen >= SEQ_AWAY_STEPS) seq_send_away(m);
+}
+
+static void seq_caller(SeqTeam *m) {
+  for (int t = 0; t < m->T; t++) seq_caller_step(m, t);
+}
+
+static void seq_helper(SeqTeam *m) {
+  while (!atomic_load(&m->finished)) {
+    const int away = atomic_load(&m->away);
+    if (away) {
+      atomic_store(&m->back, away);
+      for (int spins = 0; atomic_load(&m->away) == away && !atomic_load(&m->finished); spins++) {
+        seq_relax(spins);
+      }
+      continue;
+    }
+    const int t = (int)(atomic_load(&m->done) / m->P); // the step in progress
+    if (t >= m->T) return;
+    seq_helper_step(m, t);
+  }
+}
+
+/** Bytes a team of P panels takes: the struct, then its claims (one cache line per panel). */
+#define SEQ_TEAM_BYTES(P) (sizeof(SeqTeam) + (unsigned long)(P) * SEQ_LINE * sizeof(atomic_int))
+
+/** Fills a team for one sweep call, its claims right after the struct; returns P, the panels per step. */
+static int seq_team_setup(SeqTeam *m, int module, int T, int H, const float *wp, const float *xp, const int32_t *tokens,
+                          const float *bhn, float *hs, int R, float *c, int every, float *ckh, float *ckc, int flag) {
+  const int G = module == 0 ? 4 : module == 1 ? 3 : 1, UB = SEQ_UB(G), Hp = (H + 7) & ~7, P = (Hp + UB - 1) / UB;
+  m->module = module; m->T = T; m->H = H; m->Hp = Hp; m->G = G; m->P = P; m->R = R; m->every = every; m->flag = flag;
+  m->wp = wp; m->xp = xp; m->bhn = bhn; m->tokens = tokens; m->hs = hs; m->c = c; m->ckh = ckh; m->ckc = ckc;
+  m->stolen = 0;
+  m->epoch = 0;
+  m->claims = (atomic_int *)(m + 1);
+  for (int p = 0; p < P; p++) atomic_init(&m->claims[p * SEQ_LINE], 0);
+  atomic_init(&m->done, 0);
+  atomic_init(&m->away, 0);
+  atomic_init(&m->back, 0);
+  atomic_init(&m->finished, 0);
+  return P;
+}
+
+/** One side of a set-up team: role 0 the caller (every step, then it ends the team), 1 the helper. */
+static void seq_team_run_role(SeqTeam *m, int role) {
+  if (role == 0) {
+    seq_caller(m);
+    atomic_store(&m->finished, 1); // a helper that starts only now has nothing to do
+  } else {
+    seq_helper(m);
+  }
+}
+
+#if defined(__wasm_atomics__)
+/** The bytes of a team for a layer of H units (the caller reserves them, 64-byte aligned). */
+EXPORT_INT(seq_team_bytes)(int module, int H) {
+  const int G = module == 0 ? 4 : module == 1 ? 3 : 1, UB = SEQ_UB(G), Hp = (H + 7) & ~7;
+  return (int)SEQ_TEAM_BYTES((Hp + UB - 1) / UB);
+}
+EXPORT(seq_team_init)(SeqTeam *m, int module, int T, int H, const float *wp, const float *xp, const int *tokens, const float *bhn,
+                      float *hs, int R, float *c, int every, float *ckh, float *ckc, int flag) {
+  seq_team_setup(m, module, T, H, wp, xp, tokens, bhn, hs, R, c, every, ckh, ckc, flag);
+}
+EXPORT(seq_team_run)(SeqTeam *m, int role) { seq_team_run_role(m, role); }
+#endif
+#endif

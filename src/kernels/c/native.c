@@ -697,153 +697,9 @@ static napi_value js_layer_forward(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-// ---- the document sweep: one sequence, the two threads splitting each step's gate panels ------------
-// Each step's P panels are claimed one by one, the caller's from the first up, the helper's from the last
-// down (so the two claimed ranges always meet somewhere: each panel is run once). Each thread first claims
-// its own half (the same every step, so its half of W_hh^T stays in its core's cache), and a step is complete
-// once all P panels are done. A thread whose partner is late (asleep, not scheduled, or slower) takes the
-// partner's unclaimed panels after waiting as long as its own half took (at most SEQ_STEAL_NS); only a panel
-// claimed and not finished is waited for. When the caller had to take some of the helper's panels in
-// SEQ_AWAY_STEPS steps in a row, or waited SEQ_AWAY_NS for one of them, the helper is away (its core lent to other work): the helper then sits out,
-// and the caller runs whole steps without waiting, until the helper says it is back (the next step after it
-// runs again), so a helper descheduled for a while costs one wait, not one per step.
+// ---- the document sweep on two threads (the team protocol is kernels.c's seq_team_*) ----------------
 
-#define SEQ_LINE 16 // ints per claim slot: one cache line each
-#define SEQ_STEAL_NS 30000L
-#define SEQ_AWAY_NS 500000L
-#define SEQ_AWAY_STEPS 8
-
-typedef struct {
-  int module, T, H, Hp, G, P, R, every, flag;
-  const float *wp, *xp, *bhn;
-  const int32_t *tokens;
-  float *hs, *c, *ckh, *ckc;
-  int stolen; // the caller's: steps in a row in which it took some of the helper's panels
-  int epoch;  // the caller's: the last number it sent the helper away with
-  atomic_int *claims; // [P * SEQ_LINE]: claims[p * SEQ_LINE] = steps for which panel p was claimed
-  // Each written by both threads: a cache line of its own, away from the fields read for every panel.
-  _Alignas(64) atomic_long done; // panels finished, all steps together: step t is complete once done >= P * (t + 1)
-  _Alignas(64) atomic_int away;  // set by the caller (a new number each time): the helper claims nothing until it is 0
-  _Alignas(64) atomic_int back;  // the helper's: the last `away` it saw (it runs again)
-  _Alignas(64) atomic_int finished;
-} SeqTeam;
-
-/** Claims panel p for step t (it was claimed for every step before); false when the other thread has it. */
-static inline int seq_claim(SeqTeam *m, int p, int t) {
-  int expected = t;
-  return atomic_compare_exchange_strong(&m->claims[p * SEQ_LINE], &expected, t + 1);
-}
-
-static inline void seq_panel(SeqTeam *m, int p, int t) {
-  const float *x = seq_x(m->xp, m->tokens, t, m->G, m->Hp);
-  float *hNext = m->hs + (long)((t + 1) % m->R) * m->Hp;
-  seq_step(m->module, m->H, m->Hp, p, p + 1, m->wp, x, m->bhn, m->hs + (long)(t % m->R) * m->Hp, hNext, m->c, m->flag);
-  seq_keep(m->module, m->H, p, p + 1, t, m->every, hNext, m->c, m->ckh, m->ckc);
-}
-
-/**
- * Claims and runs panels of step t from *next on (dir +1: up to `limit` exclusive; -1: down to `limit`
- * inclusive) until one is the other thread's; *next then points past the end (no more to claim). Returns how
- * many it ran.
- */
-static int seq_claim_run(SeqTeam *m, int t, int *next, int dir, int limit, int helper) {
-  int mine = 0;
-  int p = *next;
-  for (; dir > 0 ? p < limit : p >= limit; p += dir) {
-    if (helper && atomic_load_explicit(&m->away, memory_order_relaxed)) { p = -1; break; }
-    if (!seq_claim(m, p, t)) { p = dir > 0 ? m->P : -1; break; }
-    seq_panel(m, p, t);
-    mine++;
-  }
-  *next = p;
-  if (mine) atomic_fetch_add(&m->done, mine);
-  return mine;
-}
-
-/**
- * Asks for all of h_{t-1} at once: half of it was just written by the other core, and the panels read it in
- * order, so its lines would otherwise arrive one miss after another.
- */
-static inline void seq_fetch_h(const SeqTeam *m, int t) {
-  const char *h = (const char *)(m->hs + (long)(t % m->R) * m->Hp);
-  for (long b = 0; b < (long)m->H * 4; b += 64) _mm_prefetch(h + b, _MM_HINT_T0);
-}
-
-/** The helper's part of step t: its half, then (when the caller is late) the rest it can claim. */
-static void seq_helper_step(SeqTeam *m, int t) {
-  const int P = m->P;
-  int next = P - 1;
-  seq_fetch_h(m, t);
-  const long start = now_ns();
-  seq_claim_run(m, t, &next, -1, P / 2, 1);
-  const long complete = (long)P * (t + 1), mark = now_ns();
-  const long steal = mark - start < SEQ_STEAL_NS ? mark - start : SEQ_STEAL_NS;
-  for (long spins = 0; atomic_load(&m->done) < complete; spins++) {
-    if (atomic_load_explicit(&m->away, memory_order_relaxed)) return;
-    if (spins < 16) { _mm_pause(); continue; }
-    if (next >= 0 && now_ns() - mark > steal) seq_claim_run(m, t, &next, -1, 0, 1);
-    if (spins < 4000) _mm_pause();
-    else sched_yield();
-  }
-}
-
-/** Tells the helper to sit out (a number it has not seen: it says it is back by giving it back). */
-static void seq_send_away(SeqTeam *m) {
-  if (atomic_load_explicit(&m->away, memory_order_relaxed)) return;
-  m->epoch = m->epoch % 1000000 + 1;
-  atomic_store(&m->away, m->epoch);
-}
-
-/** The caller's part of step t: as the helper's, and all of it while the helper is away. */
-static void seq_caller_step(SeqTeam *m, int t) {
-  const int P = m->P;
-  int next = 0;
-  const int away = atomic_load_explicit(&m->away, memory_order_relaxed);
-  if (away && atomic_load(&m->back) == away) {
-    atomic_store(&m->away, 0);
-    m->stolen = 0;
-  }
-  const int alone = atomic_load_explicit(&m->away, memory_order_relaxed);
-  if (!alone) seq_fetch_h(m, t);
-  const long start = now_ns();
-  seq_claim_run(m, t, &next, 1, alone ? P : P / 2, 0);
-  const long complete = (long)P * (t + 1), mark = now_ns();
-  const long steal = mark - start < SEQ_STEAL_NS ? mark - start : SEQ_STEAL_NS;
-  int stole = 0;
-  for (long spins = 0; atomic_load(&m->done) < complete; spins++) {
-    if (spins < 16) { _mm_pause(); continue; }
-    const long waited = now_ns() - mark;
-    if (next < P && waited > steal && seq_claim_run(m, t, &next, 1, P, 0) > 0) stole = 1;
-    if (waited > SEQ_AWAY_NS) seq_send_away(m);
-    if (spins < 4000) _mm_pause();
-    else sched_yield();
-  }
-  m->stolen = stole ? m->stolen + 1 : 0;
-  if (m->stolen >= SEQ_AWAY_STEPS) seq_send_away(m);
-}
-
-static void seq_caller(SeqTeam *m) {
-  for (int t = 0; t < m->T; t++) seq_caller_step(m, t);
-}
-
-static void seq_helper(SeqTeam *m) {
-  while (!atomic_load(&m->finished)) {
-    const int away = atomic_load(&m->away);
-    if (away) {
-      atomic_store(&m->back, away);
-      for (int spins = 0; atomic_load(&m->away) == away && !atomic_load(&m->finished); spins++) {
-        if (spins < 4000) _mm_pause();
-        else sched_yield();
-      }
-      continue;
-    }
-    const int t = (int)(atomic_load(&m->done) / m->P); // the step in progress
-    if (t >= m->T) return;
-    seq_helper_step(m, t);
-  }
-}
-
-static void task_seq_helper(const int64_t *a) { seq_helper((SeqTeam *)a[0]); }
+static void task_seq_helper(const int64_t *a) { seq_team_run_role((SeqTeam *)a[0], 1); }
 
 /**
  * seqForward(module, T, H, packed, xp, firstToken, bhn, hs, R, c, every, ckh, ckc, flag, threads): kernels.c
@@ -881,23 +737,17 @@ static napi_value js_seq_forward(napi_env env, napi_callback_info info) {
     seq_forward(module, T, H, wp, xp, tokens, bhn, hs, R, c, every, ckh, ckc, r.v[13]);
     return NULL;
   }
-  atomic_int *claims = aligned_alloc(64, (size_t)P * SEQ_LINE * sizeof(atomic_int));
-  if (!claims) {
+  SeqTeam *team = aligned_alloc(64, (SEQ_TEAM_BYTES(P) + 63) & ~(size_t)63);
+  if (!team) {
     napi_throw_error(env, NULL, "out of memory");
     return NULL;
   }
-  for (int p = 0; p < P; p++) atomic_init(&claims[p * SEQ_LINE], 0);
-  SeqTeam team = {module, T, H, Hp, G, P, R, every, r.v[13], wp, xp, bhn, tokens, hs, c, ckh, ckc, 0, 0, claims};
-  atomic_init(&team.done, 0);
-  atomic_init(&team.away, 0);
-  atomic_init(&team.back, 0);
-  atomic_init(&team.finished, 0);
-  const int64_t args[1] = {(int64_t)&team};
+  seq_team_setup(team, module, T, H, wp, xp, tokens, bhn, hs, R, c, every, ckh, ckc, r.v[13]);
+  const int64_t args[1] = {(int64_t)team};
   helper_post(&s->helper, task_seq_helper, args, 1);
-  seq_caller(&team);
-  atomic_store(&team.finished, 1); // a helper that starts only now has nothing to do
+  seq_team_run_role(team, 0);
   helper_join(&s->helper);
-  free(claims);
+  free(team);
   return NULL;
 }
 
