@@ -22,6 +22,7 @@ import { intOption, parseCli } from './args';
 import { runDocumentBench } from './benchDocument';
 import { UsageError } from './errors';
 import { benchTrainRun } from './benchTrainRun';
+import { median } from './stats';
 
 const VOCAB = 65, BATCH = 32, SEQ = 64, LR = 2e-3;
 const CONFIGS: readonly BenchConfig[] = [
@@ -54,10 +55,6 @@ interface Workload {
 
 interface Row { readonly workload: Workload; readonly engine: string; readonly timing: Timing }
 
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
 const timing = (w: Workload, samples: number[]): Timing => {
   const ms = median(samples);
   return { msPerStep: ms, tokensPerSec: w.tokensPerStep / (ms / 1000), samples };

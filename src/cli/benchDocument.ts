@@ -20,6 +20,7 @@ import { createRng } from '../core/random';
 import { DEFAULT_CHECKPOINT_EVERY, type TraceWindowData, createDocumentTrace } from '../worker/documentTrace';
 import { intOption, parseCli } from './args';
 import { UsageError } from './errors';
+import { quantile } from './stats';
 
 const PYTHON = '/usr/bin/python3';
 const OPENBLAS = '/usr/lib/x86_64-linux-gnu/openblas-openmp';
@@ -71,11 +72,6 @@ export interface DocumentBenchRow {
   readonly hoverMedianMs: number;
   readonly hoverP95Ms: number;
 }
-
-const quantile = (xs: readonly number[], q: number): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.max(0, Math.round(q * (s.length - 1))))];
-};
 
 /** The bundled sample (samples/), else ../shared/data next to the checkout. */
 function sampleText(): string {

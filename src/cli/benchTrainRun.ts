@@ -11,6 +11,7 @@ import type { EngineChoice } from '../engines';
 import { trainToFile } from '../node/trainRun';
 import { intOption, parseCli } from './args';
 import { UsageError } from './errors';
+import { median } from './stats';
 
 /** The extension's defaults (package.json gatescope.*): LSTM 1×128, 500 steps, batch 32, seq 64, Adam 2e-3, samples of 200. */
 const DEFAULT_RUN = { module: 'LSTM', hiddenSize: 128, numLayers: 1, steps: 500, batchSize: 32, seqLen: 64, lr: 0.002, sampleLength: 200 } as const;
@@ -21,11 +22,6 @@ interface RunTiming {
   /** Median time between consecutive step events. */
   readonly stepMs: number;
 }
-
-const median = (xs: readonly number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
 
 async function timeRun(textPath: string, out: string, engine: EngineChoice, steps: number, interactive: boolean): Promise<RunTiming> {
   const cadence = interactive ? runCadence(steps) : { evalEvery: 0, sampleEvery: 0 };
