@@ -6,7 +6,8 @@
 // /usr/bin/python3 with 2 threads, timed on the first M chars and scaled per char) and the ratio; then the
 // latency of windows of one block (what a hover asks the worker for) at random places in the prepared
 // document: recomputing it, then also handing it over a MessagePort as the worker does (buffers transferred);
-// and the longest preparation slice, which bounds how long a window asked during preparation waits.
+// the longest preparation slice, which bounds how long a window asked during preparation waits; and tracing the
+// document again after an edit near its end.
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
@@ -71,6 +72,8 @@ export interface DocumentBenchRow {
   /** The same plus the hand-over through a MessagePort (buffers transferred), as the worker answers. */
   readonly hoverMedianMs: number;
   readonly hoverP95Ms: number;
+  /** Tracing the document again after an edit at 99 % of it (the states before the edit are kept). */
+  readonly editedSeconds: number;
 }
 
 /** The bundled sample (samples/), else ../shared/data next to the checkout. */
@@ -144,7 +147,7 @@ export async function runDocumentBench(args: string[], chars: number): Promise<n
     : 'PyTorch: not timed (no torch for /usr/bin/python3, or --no-torch)');
   log('');
   log(`${'model'.padEnd(12)}${'seconds'.padStart(9)}${'µs/char'.padStart(9)}${'peak RSS'.padStart(10)}${'torch µs'.padStart(10)}${'ratio'.padStart(8)}`
-    + `${'window ms p50/p95'.padStart(19)}${'+post ms p50/p95'.padStart(18)}${'max slice'.padStart(11)}`);
+    + `${'window ms p50/p95'.padStart(19)}${'+post ms p50/p95'.padStart(18)}${'max slice'.padStart(11)}${'edit s'.padStart(10)}`);
   const rows: DocumentBenchRow[] = [];
   const port = new MessageChannel();
   for (const c of configs) {
@@ -174,6 +177,15 @@ export async function runDocumentBench(args: string[], chars: number): Promise<n
       win.push(b - a);
       hover.push(performance.now() - a);
     }
+    // One character changed at 99 % of the document, traced again from the first trace (as the extension does).
+    const edited = ids.slice();
+    const at = Math.floor(0.99 * chars);
+    edited[at] = (edited[at] + 1) % V;
+    const e0 = performance.now();
+    const again = createDocumentTrace({ config, params, vocab }, edited, K, trace);
+    for (const _ of again.prepare()) { /* the part after the edit */ }
+    const editedSeconds = (performance.now() - e0) / 1000;
+    again.dispose();
     trace.dispose();
     const torchUs = withTorch ? timeTorch(c.hidden, c.layers, V, torchChars) : undefined;
     const usPerChar = (seconds * 1e6) / chars;
@@ -181,17 +193,19 @@ export async function runDocumentBench(args: string[], chars: number): Promise<n
       label: `LSTM ${c.layers}x${c.hidden}`, hidden: c.hidden, layers: c.layers, chars, seconds, usPerChar, peakRssMiB, stateMiB, slices, maxSliceMs: maxSlice,
       ...(torchUs !== undefined ? { torchUsPerChar: torchUs, torchChars, ratio: torchUs / usPerChar } : {}),
       windowTokens: K, windowMedianMs: quantile(win, 0.5), windowP95Ms: quantile(win, 0.95), hoverMedianMs: quantile(hover, 0.5), hoverP95Ms: quantile(hover, 0.95),
+      editedSeconds,
     };
     rows.push(row);
     log(`${row.label.padEnd(12)}${seconds.toFixed(2).padStart(9)}${usPerChar.toFixed(2).padStart(9)}${`${Math.round(peakRssMiB)} MiB`.padStart(10)}`
       + `${torchUs !== undefined ? torchUs.toFixed(1).padStart(10) : '-'.padStart(10)}${row.ratio !== undefined ? row.ratio.toFixed(1).padStart(8) : '-'.padStart(8)}`
       + `${`${row.windowMedianMs.toFixed(1)} / ${row.windowP95Ms.toFixed(1)}`.padStart(19)}${`${row.hoverMedianMs.toFixed(1)} / ${row.hoverP95Ms.toFixed(1)}`.padStart(18)}`
-      + `${`${Math.round(maxSlice)} ms`.padStart(11)}`);
+      + `${`${Math.round(maxSlice)} ms`.padStart(11)}${editedSeconds.toFixed(2).padStart(10)}`);
   }
   port.port1.close();
   log('ratio = PyTorch µs/char / gatescope µs/char (> 1: faster); peak RSS is the process\'s so far (the configurations run in turn)');
   log('window = recomputing one block from its kept state; +post = and handing it over a MessagePort as the worker does;');
-  log('max slice = the longest stretch of preparation between two chances to answer: what a window asked meanwhile waits at most');
+  log('max slice = the longest stretch of preparation between two chances to answer: what a window asked meanwhile waits at most;');
+  log('edit s = tracing it again after one character changed at 99 % of it (the states before the edit are kept)');
   if (values.json) {
     process.stdout.write(`${JSON.stringify({
       document: { chars, vocab: V, checkpointEvery: K, windows },

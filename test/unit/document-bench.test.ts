@@ -1,5 +1,6 @@
 // `gatescope bench --document N --json` end to end on a small document: one row per configuration asked for,
-// with the preparation time, the window latencies and the slice bound; bad arguments are usage errors.
+// with the preparation time, the window latencies, the slice bound and the re-trace after an edit; bad arguments
+// are usage errors.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { run as bench } from '../../src/cli/bench';
@@ -32,6 +33,7 @@ test('bench --document N --json prepares one sequence per configuration and time
   for (const r of out.results) {
     assert.ok(r.seconds > 0 && r.usPerChar > 0 && r.peakRssMiB > 0 && r.slices >= 1 && r.maxSliceMs > 0, JSON.stringify(r));
     assert.ok(r.windowMedianMs > 0 && r.windowP95Ms >= r.windowMedianMs && r.hoverMedianMs >= r.windowMedianMs, JSON.stringify(r));
+    assert.ok(r.editedSeconds > 0 && r.editedSeconds < r.seconds, JSON.stringify(r)); // only the part after the edit
     assert.equal(r.ratio, undefined);
   }
 });
