@@ -50,7 +50,10 @@ export async function traceActiveDocument(g: Gatescope, arg?: unknown): Promise<
   // The trace is usable as soon as the worker has it: the view and hovers show what the sweep has passed,
   // the notification follows the rest (and cancels it). The command resolves once all is prepared.
   const doc = await Promise.resolve(vscode.window.withProgress(
-    { location: vscode.ProgressLocation.Notification, title: `gatescope: tracing ${label} (${formatCount(enc.ids.length)} tokens)`, cancellable: true },
+    {
+      location: vscode.ProgressLocation.Notification, cancellable: true,
+      title: `gatescope: ${previous ? 're-tracing' : 'tracing'} ${label} (${formatCount(enc.ids.length)} tokens)`,
+    },
     async (progress, token) => {
       const remote = await g.backend.prepareTrace(model.data!, enc.ids, s.traceCheckpointInterval, {
         isCancelled: () => token.isCancellationRequested, what: `tracing ${label}`, ...(previous ? { previous } : {}),

@@ -155,7 +155,7 @@ export class TracedDocument extends Disposable {
     if (t >= this.stale) {
       return this.layout.directions === 2
         ? '_gatescope: the document changed since it was traced (a bidirectional model reads the whole text); run “gatescope: Trace active document” again._'
-        : '_gatescope: the text changed here since it was traced; run “gatescope: Trace active document” again._';
+        : '_gatescope: the text changed here since it was traced; run “gatescope: Trace active document” again (only the part from the first edit is redone)._';
     }
     if (this.isAvailable(t)) return undefined;
     const p = this.progress;
