@@ -5,7 +5,7 @@ import type { Gatescope } from './extension/context';
 import { compare } from './extension/commands/compare';
 import { exportTestState } from './extension/commands/exportTestState';
 import { openModel, sampleTextCommand, useModel } from './extension/commands/modelCommands';
-import { colourByUnit, traceActiveDocument } from './extension/commands/traceCommands';
+import { colourByUnit, retraceEdited, traceActiveDocument } from './extension/commands/traceCommands';
 import { trainCharLstm } from './extension/commands/trainCharLstm';
 import { Runs, openPythonTerminal, openRun } from './extension/commands/openRun';
 import { DisposableStore } from './extension/lifecycle';
@@ -76,7 +76,7 @@ export function activate(context: vscode.ExtensionContext): Gatescope {
   const tree = store.add(new ModelsTreeProvider(models, training));
   store.add(vscode.window.createTreeView('gatescope.models', { treeDataProvider: tree, showCollapseAll: false }));
   store.add(vscode.workspace.onDidCloseTextDocument((d) => traces.remove(d.uri.toString())));
-  store.add(watchTraceEdits(traces));
+  store.add(watchTraceEdits(traces, (key) => retraceEdited(g, key)));
   // The trace view follows the cursor in its traced document (the text under the heatmap stays aligned);
   // a selection of several characters becomes its span for "Find units on over span". Trailing
   // throttle: the last selection of a burst always arrives.

@@ -18,6 +18,8 @@ export interface GatescopeSettings {
   readonly checkpointFolder: string;
   readonly maxTraceLength: number;
   readonly traceCheckpointInterval: number;
+  /** Trace an edited document again by itself once typing pauses. */
+  readonly followEdits: boolean;
   readonly sampleTemperatures: readonly number[];
   readonly sampleLength: number;
   readonly hoverEnabled: boolean;
@@ -54,6 +56,7 @@ export function readSettings(): GatescopeSettings {
     checkpointFolder: c.get<string>('checkpointFolder', '.gatescope') || '.gatescope',
     maxTraceLength: Math.round(positive(c.get<number>('maxTraceLength', 1_000_000), 1_000_000)),
     traceCheckpointInterval: Math.round(positive(c.get<number>('traceCheckpointInterval', 64), 64)),
+    followEdits: c.get<boolean>('trace.followEdits', true),
     sampleTemperatures: temps.length ? temps : [0.5, 0.8, 1.0],
     sampleLength: Math.round(positive(c.get<number>('sampleLength', 200), 200)),
     hoverEnabled: c.get<boolean>('hover.enabled', true),

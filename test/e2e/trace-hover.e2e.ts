@@ -1,6 +1,7 @@
 // Scenario 2: train a small model in the UI, trace the document, hover a character: the hover shows the
 // gate values of that timestep, and they are the numbers the CLI computes for the same model and text
-// (`gatescope trace MODEL --text FILE --out TRACE.safetensors`).
+// (`gatescope trace MODEL --text FILE --out TRACE.safetensors`). Then an edit: the document is traced again by
+// itself once typing pauses, and the hover shows values again.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
@@ -11,7 +12,7 @@ import { SMALL_TRAINING, TRAIN_TITLE, cli, dashboard, shakespeare, waitForRunSta
 
 interface State {
   training: { checkpointPath: string | null; status: string } | null;
-  traces: { uri: string; length: number }[];
+  traces: { uri: string; traceId: string; length: number }[];
   lastHover: { position: number; markdown: string } | null;
 }
 
@@ -164,5 +165,21 @@ test('hover over a traced character shows the CLI-computed gate values', { timeo
     const firstRow = [...rows.values()][0];
     assert.ok(shown.includes(firstRow[0] < 0 ? `−${Math.abs(firstRow[0]).toFixed(2)}` : `+${firstRow[0].toFixed(2)}`),
       `the visible hover lacks ${firstRow[0]}:\n${shown}`);
+
+    // Editing the traced document: once typing pauses it is traced again by itself (gatescope.trace.followEdits),
+    // and the same character, one token later now, hovers with values again.
+    const before = state.traces.find((d) => d.uri.endsWith('speech.txt'))!;
+    await s.openFile('speech.txt');
+    await s.goToPosition(2, 1);
+    await s.page.keyboard.type('X');
+    const after = await waitFor('the edited document traced again', async () => {
+      const st = await s.exportState<State>();
+      const d = st.traces.find((x) => x.uri.endsWith('speech.txt'));
+      return d && d.traceId !== before.traceId ? d : undefined;
+    }, 60_000, 500);
+    assert.equal(after.length, before.length + 1, 'the new trace does not have the typed character');
+    await s.goToPosition(line, column);
+    await s.hoverWithMouse(new RegExp(`t = ${(t + 1).toLocaleString('en-US')} of`), 60_000);
+    await s.screenshot('hover-after-edit');
   });
 });

@@ -1,12 +1,14 @@
 // "Trace active document": encode the document with the current model's vocabulary (characters or words),
 // prepare it in the worker (states checkpointed every K tokens), open the trace view; a classifier's
-// prediction for the document shows there once prepared. Plus unit colouring commands.
+// prediction for the document shows there once prepared. An edited trace is traced again quietly once typing
+// pauses (retraceEdited). Plus unit colouring commands.
 import * as vscode from 'vscode';
 import type { Gatescope } from '../context';
 import { encodeVocabularyDocument } from '../logic/encodeDocument';
-import { CancelledError } from '../services/backend';
+import { CancelledError, type ModelData, type RemoteTrace } from '../services/backend';
+import type { ModelEntry } from '../services/modelStore';
 import { type TraceOptions, TracedDocument } from '../services/traceService';
-import type { ModelData } from '../services/backend';
+import { isWorkerCrash } from '../services/workerBackend';
 import { directions, GATES } from '../../core/config';
 import { readSettings } from '../settings';
 import { noteEditsSinceSnapshot } from '../providers/traceEdits';
@@ -25,6 +27,72 @@ function cacheOptions(model: ModelData, K: number): TraceOptions {
   return { blockSize: K, checkpointEvery: K, cacheBlocks: Math.max(8, Math.floor(CACHE_BYTES / bytesPerBlock)) };
 }
 
+/** What a trace is started from: the document, its model, the encoded text and the earlier trace to resume. */
+interface TraceStart {
+  readonly document: vscode.TextDocument;
+  readonly model: ModelEntry & { readonly data: ModelData };
+  readonly text: string;
+  readonly enc: ReturnType<typeof encodeVocabularyDocument>;
+  readonly label: string;
+  readonly checkpointEvery: number;
+  /** Traced before with this model and K: the worker keeps that trace's states up to the first edit (it checks the weights and tokens itself). */
+  readonly previous: RemoteTrace | undefined;
+}
+
+function traceStart(g: Gatescope, document: vscode.TextDocument, model: ModelEntry & { readonly data: ModelData }): TraceStart {
+  const s = readSettings();
+  const text = document.getText();
+  const earlier = g.traces.get(document.uri.toString());
+  return {
+    document, model, text, enc: encodeVocabularyDocument(model.data.vocab, text, s.maxTraceLength), checkpointEvery: s.traceCheckpointInterval,
+    label: document.uri.scheme === 'untitled' ? document.uri.path : vscode.workspace.asRelativePath(document.uri),
+    previous: earlier?.modelId === model.id && earlier.checkpointEvery === s.traceCheckpointInterval ? earlier.remote : undefined,
+  };
+}
+
+/**
+ * Starts the trace in the worker and makes it the document's (the old one is disposed only now, once the worker
+ * has taken what it reuses from it); resolves as soon as it is usable, its preparation still running.
+ */
+async function startTrace(g: Gatescope, t: TraceStart, isCancelled?: () => boolean): Promise<TracedDocument> {
+  const { document, model, enc, label, previous } = t;
+  const remote = await g.backend.prepareTrace(model.data, enc.ids, t.checkpointEvery, {
+    what: `tracing ${label}`, ...(isCancelled ? { isCancelled } : {}), ...(previous ? { previous } : {}),
+  });
+  const reused = remote.resumed?.tokens ?? 0;
+  if (previous && remote.resumed && reused) {
+    const { firstChange } = remote.resumed;
+    const where = firstChange < Math.max(enc.ids.length, previous.length) ? `edit at token ${formatCount(firstChange)}` : 'text unchanged';
+    g.output.info(`re-traced ${label}: reused the first ${formatCount(reused)} tokens' states (${where})`);
+  }
+  const traced = new TracedDocument(document.uri.toString(), `trace-${++traceCounter}`, label, document.version, t.text, enc, model.id, model.data, remote,
+    cacheOptions(model.data, t.checkpointEvery));
+  noteEditsSinceSnapshot(traced, document.getText());
+  g.traces.set(traced);
+  return traced;
+}
+
+/**
+ * A traced document edited and then left alone for a moment (gatescope.trace.followEdits): traced again with the
+ * same model, quietly (the status bar shows it; no view is revealed, nothing pops up). Only the part from the
+ * first edit is prepared again.
+ */
+export async function retraceEdited(g: Gatescope, key: string): Promise<void> {
+  const earlier = g.traces.get(key);
+  const document = vscode.workspace.textDocuments.find((d) => d.uri.toString() === key);
+  const model = earlier && g.models.get(earlier.modelId);
+  if (!earlier || !document || !model?.data || document.getText() === earlier.text) return;
+  const t = traceStart(g, document, model as ModelEntry & { readonly data: ModelData });
+  if (!t.enc.ids.length) return;
+  try {
+    const traced = await startTrace(g, t);
+    void vscode.window.withProgress({ location: vscode.ProgressLocation.Window, title: `gatescope: re-tracing ${t.label}` },
+      () => traced.progress.finished.catch(() => undefined)); // a newer edit's trace cancels this one: fine
+  } catch (err) {
+    if (!isWorkerCrash(err)) g.output.warn(`re-tracing ${t.label} after an edit failed: ${err instanceof Error ? err.message : String(err)}`);
+  }
+}
+
 export async function traceActiveDocument(g: Gatescope, arg?: unknown): Promise<string | undefined> {
   const document = arg instanceof vscode.Uri ? await vscode.workspace.openTextDocument(arg) : vscode.window.activeTextEditor?.document;
   if (!document) {
@@ -35,18 +103,12 @@ export async function traceActiveDocument(g: Gatescope, arg?: unknown): Promise<
   if (!model?.data) return undefined;
   const vocab = model.data.vocab;
   const s = readSettings();
-  const text = document.getText();
-  const enc = encodeVocabularyDocument(vocab, text, s.maxTraceLength);
+  const t = traceStart(g, document, model as ModelEntry & { readonly data: ModelData });
+  const { text, enc, label, previous } = t;
   if (enc.ids.length === 0) {
     void vscode.window.showWarningMessage('gatescope: the document is empty.');
     return undefined;
   }
-  const traceId = `trace-${++traceCounter}`;
-  const label = document.uri.scheme === 'untitled' ? document.uri.path : vscode.workspace.asRelativePath(document.uri);
-  // Traced before with this model and K: the worker keeps that trace's states up to the first edit (it checks
-  // the weights and the tokens itself). The old trace is disposed only once the new one has started (traces.set).
-  const earlier = g.traces.get(document.uri.toString());
-  const previous = earlier?.modelId === model.id && earlier.checkpointEvery === s.traceCheckpointInterval ? earlier.remote : undefined;
   // The trace is usable as soon as the worker has it: the view and hovers show what the sweep has passed,
   // the notification follows the rest (and cancels it). The command resolves once all is prepared.
   const doc = await Promise.resolve(vscode.window.withProgress(
@@ -55,19 +117,8 @@ export async function traceActiveDocument(g: Gatescope, arg?: unknown): Promise<
       title: `gatescope: ${previous ? 're-tracing' : 'tracing'} ${label} (${formatCount(enc.ids.length)} tokens)`,
     },
     async (progress, token) => {
-      const remote = await g.backend.prepareTrace(model.data!, enc.ids, s.traceCheckpointInterval, {
-        isCancelled: () => token.isCancellationRequested, what: `tracing ${label}`, ...(previous ? { previous } : {}),
-      });
-      const reused = remote.resumed?.tokens ?? 0;
-      if (previous && remote.resumed && reused) {
-        const { firstChange } = remote.resumed;
-        const where = firstChange < Math.max(enc.ids.length, previous.length) ? `edit at token ${formatCount(firstChange)}` : 'text unchanged';
-        g.output.info(`re-traced ${label}: reused the first ${formatCount(reused)} tokens' states (${where})`);
-      }
-      const traced = new TracedDocument(document.uri.toString(), traceId, label, document.version, text, enc, model.id, model.data!, remote,
-        cacheOptions(model.data!, s.traceCheckpointInterval));
-      noteEditsSinceSnapshot(traced, document.getText());
-      g.traces.set(traced);
+      const traced = await startTrace(g, t, () => token.isCancellationRequested);
+      const reused = traced.remote.resumed?.tokens ?? 0;
       g.panels.showTrace().show(traced);
       let reported = 0;
       const watch = traced.progress.onDidChange((p) => {
@@ -109,7 +160,7 @@ export async function traceActiveDocument(g: Gatescope, arg?: unknown): Promise<
   const verdict = top ? `; predicted ${JSON.stringify(top.token)} (${(100 * top.probability).toFixed(1)}%)` : '';
   g.output.info(`traced ${label} with ${model.label}: ${doc.length} timesteps${verdict}${notes.length ? `; ${notes.join('; ')}` : ''}`);
   if (notes.length) void vscode.window.showInformationMessage(`gatescope: ${notes.join('; ')}.`);
-  return traceId;
+  return doc.traceId;
 }
 
 export async function colourByUnit(g: Gatescope, args?: unknown): Promise<void> {
