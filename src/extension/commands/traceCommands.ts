@@ -143,8 +143,10 @@ export async function traceActiveDocument(g: Gatescope, arg?: unknown): Promise<
     throw err;
   });
   if (!doc) {
-    g.output.info(`tracing ${label} cancelled`);
-    return undefined;
+    // Cancelled, or taken over by the re-trace of an edit made meanwhile (retraceEdited).
+    const takenOver = g.traces.get(document.uri.toString());
+    g.output.info(takenOver ? `tracing ${label}: continued by the re-trace after an edit` : `tracing ${label} cancelled`);
+    return takenOver?.traceId;
   }
   const notes: string[] = [];
   const words = vocab.kind === 'word';
