@@ -705,9 +705,9 @@ static inline void seq_relax(long spins) {
 // once all P panels are done. A thread whose partner is late (asleep, not scheduled, or slower) takes the
 // partner's unclaimed panels after waiting as long as its own half took (at most SEQ_STEAL_NS); only a panel
 // claimed and not finished is waited for. When the caller had to take some of the helper's panels in
-// SEQ_AWAY_STEPS steps in a row, or waited SEQ_AWAY_NS for one of them, the helper is away (its core lent to other work): the helper then sits out,
-// and the caller runs whole steps without waiting, until the helper says it is back (the next step after it
-// runs again), so a helper descheduled for a while costs one wait, not one per step.
+// SEQ_AWAY_STEPS steps in a row, or waited SEQ_AWAY_NS for one of them, the helper is away (its core lent to
+// other work): it then sits out, and the caller runs whole steps without waiting, until the helper says it is
+// back (the step after it runs again), so a helper descheduled for a while costs one wait, not one per step.
 
 #define SEQ_LINE 16 // ints per claim slot: one cache line each
 #define SEQ_STEAL_NS 30000LL
