@@ -18,6 +18,8 @@ export class ModelsTreeProvider extends Disposable implements vscode.TreeDataPro
   private readonly onDidChangeTreeDataEmitter = this.register(new Emitter<Node | undefined>());
   readonly onDidChangeTreeData = this.onDidChangeTreeDataEmitter.event;
   private lastRefresh = 0;
+  /** One node per run, so a live update can name just that row (VS Code matches rows by element). */
+  private readonly runNodes = new WeakMap<TrainingRun, Node>();
 
   constructor(private readonly models: ModelStore, private readonly training: TrainingService) {
     super();
@@ -25,16 +27,23 @@ export class ModelsTreeProvider extends Disposable implements vscode.TreeDataPro
     this.register(training.onDidChangeRuns(() => this.refresh(true)));
     const runListener = this.register(new MutableDisposable<IDisposable>());
     this.register(training.onDidStartRun((run) => {
-      // Live loss in the run's description, at most twice a second.
-      runListener.value = run.onDidEvent((e) => { if (e.kind === 'step') this.refresh(false); });
+      // Live loss in the run's description, at most twice a second: that row only. Re-rendering every row
+      // re-registered every row's click command, and a click landing meanwhile ran a command id just dropped.
+      runListener.value = run.onDidEvent((e) => { if (e.kind === 'step') this.refresh(false, this.runNode(run)); });
     }));
   }
 
-  private refresh(force: boolean): void {
+  private refresh(force: boolean, node?: Node): void {
     const now = Date.now();
     if (!force && now - this.lastRefresh < 500) return;
     this.lastRefresh = now;
-    this.onDidChangeTreeDataEmitter.fire(undefined);
+    this.onDidChangeTreeDataEmitter.fire(node);
+  }
+
+  private runNode(run: TrainingRun): Node {
+    let node = this.runNodes.get(run);
+    if (!node) this.runNodes.set(run, node = { kind: 'run', run });
+    return node;
   }
 
   getChildren(node?: Node): Node[] {
@@ -42,7 +51,7 @@ export class ModelsTreeProvider extends Disposable implements vscode.TreeDataPro
     if (!node) return this.training.runs.length || this.models.models.length ? [{ kind: 'group', group: 'runs' }, { kind: 'group', group: 'models' }] : [];
     if (node.kind !== 'group') return [];
     return node.group === 'runs'
-      ? [...this.training.runs].reverse().map((run) => ({ kind: 'run' as const, run }))
+      ? [...this.training.runs].reverse().map((run) => this.runNode(run))
       : this.models.models.map((model) => ({ kind: 'model' as const, model }));
   }
 
