@@ -1,5 +1,5 @@
 // The WASM and native kernels' blocked GEMM (one and two threads) against a plain triple loop, over shapes that hit
-// every edge: partial register tiles, several K/M/N blocks, strided (transposed) A, accumulation.
+// every edge: partial register tiles, several K/M/N blocks, full blocks, strided (transposed) A, accumulation.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { FastKernels } from '../../src/core/fast/kernels';
@@ -9,7 +9,10 @@ import { createWasmKernels } from '../../src/engines/wasm/wasmKernels';
 import { createNativeFastKernels, nativeAvailability } from '../../src/engines/native';
 import { createJsKernels } from '../../src/core/fast/jsKernels';
 
-const SHAPES: [number, number, number][] = [[1, 1, 1], [1, 40, 257], [2, 33, 130], [5, 20, 64], [3, 5, 7], [4, 8, 256], [37, 65, 300], [130, 520, 17], [32, 1024, 64], [70, 24, 600]];
+const SHAPES: [number, number, number][] = [[1, 1, 1], [1, 40, 257], [2, 33, 130], [5, 20, 64], [3, 5, 7], [4, 8, 256], [37, 65, 300], [130, 520, 17], [32, 1024, 64], [70, 24, 600],
+  // A whole 128-row block with a whole 256-deep K block: the packed A block's padded last panel (AVX2: 128 rows is
+  // not a multiple of 6) once ran into the packed B block behind it.
+  [300, 40, 300]];
 
 function checkGemm(k: FastKernels): void {
   const rng = createRng(4);

@@ -27,8 +27,10 @@
 #define NC 512
 
 // Per-thread scratch (no static buffers and no stack use, so threads can share one memory):
-// packed A block, packed B block, one spill tile.
-#define SCRATCH_FLOATS (MC * KC + KC * NC + MR * NR)
+// packed A block, packed B block, one spill tile. A block's last panel is padded to MR rows, so the packed A
+// block takes MC rounded up to whole panels (MC = 128 is not a multiple of AVX2's MR = 6).
+#define PACK_A_FLOATS ((MC + MR - 1) / MR * MR * KC)
+#define SCRATCH_FLOATS (PACK_A_FLOATS + KC * NC + MR * NR)
 
 static void pack_a(float *dst, int mc, int kc, const float *a, int ars, int acs) {
   for (int m0 = 0; m0 < mc; m0 += MR) {
@@ -191,7 +193,7 @@ EXPORT(pack_bt_full)(int K, int N, const float *w, int ldw, float *dst) {
 /** prepacked: B as pack_b_full wrote it, or 0 to pack B blocks into scratch as they are needed. */
 static void gemm_impl(int M, int N, int K, const float *a, int ars, int acs, const float *b, int ldb, float *c, int ldc,
                       int accumulate, float *scratch, const float *prepacked) {
-  float *packA = scratch, *packB = scratch + MC * KC, *tile = packB + KC * NC;
+  float *packA = scratch, *packB = scratch + PACK_A_FLOATS, *tile = packB + KC * NC;
   if (K == 0) {
     if (!accumulate) for (int m = 0; m < M; m++) for (int n = 0; n < N; n++) c[m * ldc + n] = 0.f;
     return;
