@@ -18,8 +18,9 @@ interface KernelExports {
   softmax_xent(x: number, rows: number, V: number, targets: number, bias: number, scale: number, stats: number): void;
   sum_squares(x: number, n: number, out: number): void;
   scale(x: number, n: number, factor: number): void;
-  gemm_prepacked(M: number, N: number, K: number, a: number, ars: number, acs: number, packed: number, c: number, ldc: number,
-    acc: number, scratch: number): void;
+  gemm_prepacked(M: number, N: number, K: number, a: number, ars: number, acs: number, packed: number, packedN: number, col0: number,
+    c: number, ldc: number, acc: number, scratch: number): void;
+  gemm_split_columns(N: number): number;
   transpose(src: number, rows: number, cols: number, dst: number): void;
   gather_rows(out: number, table: number, width: number, rows: number, bias: number, tokens: number): void;
   add_row_bias(out: number, rows: number, width: number, bias: number): void;
@@ -115,11 +116,8 @@ export function createWasmKernels(variant: KernelVariant, threads: 1 | 2 = 1): F
   };
   const p = (off: number): number => base + off * 4;
   let helper = helperThread; // undefined while the second thread is switched off
-  /**
-   * Column split of a two-thread GEMM: [0, n0) here, [n0, N) on the helper; n0 on a register-tile boundary.
-   * Fixed by the thread count (packed weights are laid out by it), not by the setParallel switch.
-   */
-  const splitAt = (N: number): number => (helperThread && N >= 16 ? Math.max(8, Math.min(N - 8, Math.round(N / 16) * 8)) : N);
+  /** Column split of a two-thread GEMM: [0, n0) here, [n0, N) on the helper; n0 on a register-tile boundary. */
+  const splitAt = (N: number): number => (helper ? x.gemm_split_columns(N) : N);
   /**
    * Tall products (the head's and the weight gradients' GEMMs over a whole window) split by rows instead: a
    * column split makes both threads pack all of A.
@@ -159,7 +157,7 @@ export function createWasmKernels(variant: KernelVariant, threads: 1 | 2 = 1): F
     },
     gemm(M, N, K, a, ars, acs, b, ldb, c, ldc, accumulate) {
       const acc = accumulate ? 1 : 0;
-      if (!helper || (N < 16 && !splitRows(M, N)) || M * N * K < PARALLEL_FMAS) {
+      if (!helper || (splitAt(N) === N && !splitRows(M, N)) || M * N * K < PARALLEL_FMAS) {
         x.gemm(M, N, K, p(a), ars, acs, p(b), ldb, p(c), ldc, acc, scratch0);
         return;
       }
@@ -175,43 +173,29 @@ export function createWasmKernels(variant: KernelVariant, threads: 1 | 2 = 1): F
       x.gemm(M, n0, K, p(a), ars, acs, p(b), ldb, p(c), ldc, acc, scratch0);
       helper.join();
     },
-    // Packed weights are stored as two independently packed column parts when a helper thread exists.
-    packedSize: (K, N) => {
-      const n0 = splitAt(N);
-      return x.packed_b_floats(K, n0) + (n0 < N ? x.packed_b_floats(K, N - n0) : 0);
-    },
+    packedSize: (K, N) => x.packed_b_floats(K, N),
     packB(K, N, b, ldb, dst) {
-      const n0 = splitAt(N);
-      x.pack_b_full(K, n0, p(b), ldb, p(dst));
-      if (n0 < N) x.pack_b_full(K, N - n0, p(b + n0), ldb, p(dst + x.packed_b_floats(K, n0)));
+      x.pack_b_full(K, N, p(b), ldb, p(dst));
     },
     gemmPacked(M, N, K, a, ars, acs, packed, c, ldc, accumulate) {
       const acc = accumulate ? 1 : 0;
       const n0 = splitAt(N);
-      const second = packed + x.packed_b_floats(K, n0);
-      if (n0 === N) {
-        x.gemm_prepacked(M, N, K, p(a), ars, acs, p(packed), p(c), ldc, acc, scratch0);
-      } else if (!helper || M * N * K < PARALLEL_FMAS) {
-        x.gemm_prepacked(M, n0, K, p(a), ars, acs, p(packed), p(c), ldc, acc, scratch0);
-        x.gemm_prepacked(M, N - n0, K, p(a), ars, acs, p(second), p(c + n0), ldc, acc, scratch0);
+      if (!helper || (n0 === N && !splitRows(M, N)) || M * N * K < PARALLEL_FMAS) {
+        x.gemm_prepacked(M, N, K, p(a), ars, acs, p(packed), N, 0, p(c), ldc, acc, scratch0);
       } else if (splitRows(M, N)) {
-        // Both column parts, each over half the rows per thread: each thread packs only its rows of A.
+        // Each thread packs only its rows of A.
         const m0 = rowSplitAt(M);
-        for (const [off, cols, part] of [[0, n0, packed], [n0, N - n0, second]] as const) {
-          helper.post('gemm_prepacked', [M - m0, cols, K, p(a + m0 * ars), ars, acs, p(part), p(c + m0 * ldc + off), ldc, acc, scratch1]);
-          x.gemm_prepacked(m0, cols, K, p(a), ars, acs, p(part), p(c + off), ldc, acc, scratch0);
-          helper.join();
-        }
+        helper.post('gemm_prepacked', [M - m0, N, K, p(a + m0 * ars), ars, acs, p(packed), N, 0, p(c + m0 * ldc), ldc, acc, scratch1]);
+        x.gemm_prepacked(m0, N, K, p(a), ars, acs, p(packed), N, 0, p(c), ldc, acc, scratch0);
+        helper.join();
       } else {
-        helper.post('gemm_prepacked', [M, N - n0, K, p(a), ars, acs, p(second), p(c + n0), ldc, acc, scratch1]);
-        x.gemm_prepacked(M, n0, K, p(a), ars, acs, p(packed), p(c), ldc, acc, scratch0);
+        helper.post('gemm_prepacked', [M, N - n0, K, p(a), ars, acs, p(packed), N, n0, p(c + n0), ldc, acc, scratch1]);
+        x.gemm_prepacked(M, n0, K, p(a), ars, acs, p(packed), N, 0, p(c), ldc, acc, scratch0);
         helper.join();
       }
     },
     packBT(K, N, w, ldw, dst) {
-      const n0 = splitAt(N);
-      x.pack_bt_full(K, n0, p(w), ldw, p(dst));
-      if (n0 < N) x.pack_bt_full(K, N - n0, p(w + n0 * ldw), ldw, p(dst + x.packed_b_floats(K, n0)));
+      x.pack_bt_full(K, N, p(w), ldw, p(dst));
     },
     sumSquares(off, n) {
       const out = new Float64Array(memory.buffer, scalarBlock + 8, 2);

@@ -28,11 +28,47 @@
 
 // Per-thread scratch (no static buffers and no stack use, so threads can share one memory):
 // packed A block, packed B block, one spill tile. A block's last panel is padded to MR rows, so the packed A
-// block takes MC rounded up to whole panels (MC = 128 is not a multiple of AVX2's MR = 6).
-#define PACK_A_FLOATS ((MC + MR - 1) / MR * MR * KC)
+// block takes MC rounded up to whole panels (MC = 128 is not a multiple of AVX2's MR = 6), plus the VL floats
+// pack_a_rows' last store may run past it.
+#define PACK_A_FLOATS ((MC + MR - 1) / MR * MR * KC + VL)
 #define SCRATCH_FLOATS (PACK_A_FLOATS + KC * NC + MR * NR)
 
+// A block is packed as MR-row panels, k-major within a panel: dst[panel][k][r] = A[m0 + r, k].
+// Row-major A (acs == 1, e.g. the head's dlogits in dX = dlogits·W): VL consecutive k of MR rows, transposed
+// in registers. Every lane of a transposed vector is stored, so with MR < VL (AVX2) each store runs VL - MR
+// floats into the slot that the next store (or the next panel, or the block's slack) overwrites.
+static void pack_a_rows(float *dst, int mc, int kc, const float *a, int ars) {
+  for (int m0 = 0; m0 < mc; m0 += MR, dst += MR * kc) {
+    const int rows = mc - m0 < MR ? mc - m0 : MR;
+    const float *src = a + m0 * ars;
+    int k = 0;
+    for (; k + VL <= kc; k += VL) {
+      vf t[VL];
+      for (int r = 0; r < VL; r++) t[r] = r < rows ? LOAD(src + r * ars + k) : SPLAT(0.f);
+      transpose_lanes(t);
+      for (int j = 0; j < VL; j++) STORE(dst + (k + j) * MR, t[j]);
+    }
+    for (; k < kc; k++)
+      for (int r = 0; r < MR; r++) dst[k * MR + r] = r < rows ? src[r * ars + k] : 0.f;
+  }
+}
+
+// Column-major A (ars == 1, e.g. dlogits^T in dW = dlogits^T·X): k outer, so each k reads one contiguous run of
+// mc floats instead of every panel striding across kc rows of the matrix.
+static void pack_a_columns(float *dst, int mc, int kc, const float *a, int acs) {
+  const int full = mc / MR * MR;
+  for (int k = 0; k < kc; k++) {
+    const float *src = a + k * acs;
+    float *d = dst + k * MR;
+    for (int m0 = 0; m0 < full; m0 += MR, d += MR * kc) __builtin_memcpy(d, src + m0, MR * sizeof(float));
+    if (full < mc)
+      for (int r = 0; r < MR; r++) d[r] = full + r < mc ? src[full + r] : 0.f;
+  }
+}
+
 static void pack_a(float *dst, int mc, int kc, const float *a, int ars, int acs) {
+  if (acs == 1) return pack_a_rows(dst, mc, kc, a, ars);
+  if (ars == 1) return pack_a_columns(dst, mc, kc, a, acs);
   for (int m0 = 0; m0 < mc; m0 += MR) {
     const int rows = mc - m0 < MR ? mc - m0 : MR;
     for (int k = 0; k < kc; k++) {
@@ -190,23 +226,29 @@ EXPORT(pack_bt_full)(int K, int N, const float *w, int ldw, float *dst) {
   }
 }
 
-/** prepacked: B as pack_b_full wrote it, or 0 to pack B blocks into scratch as they are needed. */
+/**
+ * prepacked: B [K, packedN] as pack_b_full wrote it, of which columns [col0, col0 + N) are used (col0 a multiple
+ * of NR: two threads share one packed weight by columns); or 0 to pack B blocks into scratch as they are needed.
+ */
 static void gemm_impl(int M, int N, int K, const float *a, int ars, int acs, const float *b, int ldb, float *c, int ldc,
-                      int accumulate, float *scratch, const float *prepacked) {
+                      int accumulate, float *scratch, const float *prepacked, int packedN, int col0) {
   float *packA = scratch, *packB = scratch + PACK_A_FLOATS, *tile = packB + KC * NC;
   if (K == 0) {
     if (!accumulate) for (int m = 0; m < M; m++) for (int n = 0; n < N; n++) c[m * ldc + n] = 0.f;
     return;
   }
-  for (int jc = 0; jc < N; jc += NC) {
-    const int nc = N - jc < NC ? N - jc : NC;
+  if (!prepacked) packedN = N, col0 = 0;
+  for (int jc = col0; jc < col0 + N;) {
+    // The packed column block holding column jc: blocks before it take K * NC floats each.
+    const int block = jc / NC * NC, blockWidth = packedN - block < NC ? packedN - block : NC;
+    const int end = col0 + N < block + blockWidth ? col0 + N : block + blockWidth, nc = end - jc;
+    float *cblock = c + (jc - col0);
     for (int pc = 0; pc < K; pc += KC) {
       const int kc = K - pc < KC ? K - pc : KC;
       const int acc = accumulate || pc > 0;
       const float *bblock = packB;
       if (prepacked) {
-        bblock = prepacked;
-        prepacked += kc * round_nr(nc);
+        bblock = prepacked + (long)K * block + (long)pc * round_nr(blockWidth) + (long)(jc - block) * kc;
       } else {
         pack_b(packB, kc, nc, b + pc * ldb + jc, ldb);
       }
@@ -218,24 +260,32 @@ static void gemm_impl(int M, int N, int K, const float *a, int ars, int acs, con
           const float *bp = bblock + jr * kc;
           for (int ir = 0; ir < mc; ir += MR) {
             const int rows = mc - ir < MR ? mc - ir : MR;
-            micro(kc, packA + ir * kc, bp, c + (ic + ir) * ldc + jc + jr, ldc, rows, cols, acc, tile);
+            micro(kc, packA + ir * kc, bp, cblock + (ic + ir) * ldc + jr, ldc, rows, cols, acc, tile);
           }
         }
       }
     }
+    jc = end;
   }
 }
 
 /** `scratch`: SCRATCH_FLOATS floats, 16-byte aligned, private to the calling thread. */
 EXPORT(gemm)(int M, int N, int K, const float *a, int ars, int acs, const float *b, int ldb, float *c, int ldc, int accumulate,
              float *scratch) {
-  gemm_impl(M, N, K, a, ars, acs, b, ldb, c, ldc, accumulate, scratch, 0);
+  gemm_impl(M, N, K, a, ars, acs, b, ldb, c, ldc, accumulate, scratch, 0, 0, 0);
 }
 
-/** gemm with B [K, N] pre-packed by pack_b_full. */
-EXPORT(gemm_prepacked)(int M, int N, int K, const float *a, int ars, int acs, const float *packed, float *c, int ldc,
-                       int accumulate, float *scratch) {
-  gemm_impl(M, N, K, a, ars, acs, 0, 0, c, ldc, accumulate, scratch, packed);
+/** C[M, N] (+)= A · columns [col0, col0 + N) of B [K, packedN] pre-packed by pack_b_full (col0 a multiple of NR). */
+EXPORT(gemm_prepacked)(int M, int N, int K, const float *a, int ars, int acs, const float *packed, int packedN, int col0,
+                       float *c, int ldc, int accumulate, float *scratch) {
+  gemm_impl(M, N, K, a, ars, acs, 0, 0, c, ldc, accumulate, scratch, packed, packedN, col0);
+}
+
+/** Column split of a two-thread product on a register-tile boundary: [0, n) on one thread, [n, N) on the other. */
+EXPORT_INT(gemm_split_columns)(int N) {
+  if (N < 2 * NR) return N;
+  const int n0 = (N / 2 + NR / 2) / NR * NR;
+  return n0 < NR ? NR : n0 > N - NR ? N - NR : n0;
 }
 
 // ---- data movement --------------------------------------------------------------------------------

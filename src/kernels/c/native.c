@@ -134,7 +134,7 @@ typedef struct {
   float *stats; // softmax_xent's per-row statistics
   int64_t statsRows;
   Helper helper;
-  int threads;  // 2 when the helper exists (fixes the packed-weight layout)
+  int threads;  // 2 when the helper exists
   int parallel; // whether the helper is used now
   int disposed;
 } Native;
@@ -166,14 +166,8 @@ static void native_finalize(napi_env env, void *data, void *hint) {
   free(data);
 }
 
-// Column split of a two-thread GEMM on a register-tile boundary; weights are packed as the two parts.
-static int split_at(const Native *s, int N) {
-  if (s->threads < 2 || N < 2 * NR) return N;
-  int n0 = (N / 2 + NR / 2) / NR * NR;
-  if (n0 < NR) n0 = NR;
-  if (n0 > N - NR) n0 = N - NR;
-  return n0;
-}
+// Column split of a two-thread GEMM on a register-tile boundary (a packed weight is one layout either way).
+static int split_at(const Native *s, int N) { return s->threads < 2 ? N : gemm_split_columns(N); }
 
 // Tall products (many rows, as the head's and the weight gradients' GEMMs over every step of a window) split
 // by rows instead: a column split makes both threads pack all of A.
@@ -187,17 +181,8 @@ static void task_gemm(const int64_t *a) {
        (float *)a[8], (int)a[9], (int)a[10], (float *)a[11]);
 }
 static void task_gemm_prepacked(const int64_t *a) {
-  gemm_prepacked((int)a[0], (int)a[1], (int)a[2], (const float *)a[3], (int)a[4], (int)a[5], (const float *)a[6],
-                 (float *)a[7], (int)a[8], (int)a[9], (float *)a[10]);
-}
-
-/** Both column parts of a pre-packed B for some rows: args as task_gemm_prepacked's, then the second part's N and B. */
-static void task_gemm_prepacked_rows(const int64_t *a) {
-  const int M = (int)a[0], n0 = (int)a[1], K = (int)a[2], ars = (int)a[4], acs = (int)a[5], ldc = (int)a[8], acc = (int)a[9];
-  const float *A = (const float *)a[3];
-  float *c = (float *)a[7], *scratch = (float *)a[10];
-  gemm_prepacked(M, n0, K, A, ars, acs, (const float *)a[6], c, ldc, acc, scratch);
-  if (a[11] > 0) gemm_prepacked(M, (int)a[11], K, A, ars, acs, (const float *)a[12], c + n0, ldc, acc, scratch);
+  gemm_prepacked((int)a[0], (int)a[1], (int)a[2], (const float *)a[3], (int)a[4], (int)a[5], (const float *)a[6], (int)a[7],
+                 (int)a[8], (float *)a[9], (int)a[10], (int)a[11], (float *)a[12]);
 }
 
 /** Runs `fn` on (mine) here and (theirs) on the helper when parallel, else both here. */
@@ -294,11 +279,6 @@ static int32_t token_bound(Args *r, int first, int rows) {
   return hi;
 }
 
-static int packed_floats(const Native *s, int K, int N) {
-  const int n0 = split_at(s, N);
-  return packed_b_floats(K, n0) + (n0 < N ? packed_b_floats(K, N - n0) : 0);
-}
-
 // ---- bindings -------------------------------------------------------------------------------------
 
 /** The first argument (undefined when missing) and the kernel object a binding belongs to. */
@@ -357,7 +337,7 @@ static napi_value js_packed_size(napi_env env, napi_callback_info info) {
   Args r = read_args(env, info, 2);
   if (!r.ok) return NULL;
   napi_value out;
-  napi_create_int32(env, packed_floats(r.s, r.v[0], r.v[1]), &out);
+  napi_create_int32(env, packed_b_floats(r.v[0], r.v[1]), &out);
   return out;
 }
 
@@ -366,25 +346,21 @@ static napi_value js_pack_b(napi_env env, napi_callback_info info) {
   if (!r.ok) return NULL;
   const int K = r.v[0], N = r.v[1], ldb = r.v[3];
   const float *b = span(&r, r.v[2], extent2(K, N, ldb, 1));
-  float *dst = span(&r, r.v[4], packed_floats(r.s, K, N));
+  float *dst = span(&r, r.v[4], packed_b_floats(K, N));
   if (!r.ok) return NULL;
-  const int n0 = split_at(r.s, N);
-  pack_b_full(K, n0, b, ldb, dst);
-  if (n0 < N) pack_b_full(K, N - n0, b + n0, ldb, dst + packed_b_floats(K, n0));
+  pack_b_full(K, N, b, ldb, dst);
   return NULL;
 }
 
-/** packBT(K, N, w, ldw, dst): packB of B = W^T for W [N, K] (leading dimension ldw), in the same two parts. */
+/** packBT(K, N, w, ldw, dst): packB of B = W^T for W [N, K] (leading dimension ldw). */
 static napi_value js_pack_bt(napi_env env, napi_callback_info info) {
   Args r = read_args(env, info, 5);
   if (!r.ok) return NULL;
   const int K = r.v[0], N = r.v[1], ldw = r.v[3];
   const float *w = span(&r, r.v[2], extent2(N, K, ldw, 1));
-  float *dst = span(&r, r.v[4], packed_floats(r.s, K, N));
+  float *dst = span(&r, r.v[4], packed_b_floats(K, N));
   if (!r.ok) return NULL;
-  const int n0 = split_at(r.s, N);
-  pack_bt_full(K, n0, w, ldw, dst);
-  if (n0 < N) pack_bt_full(K, N - n0, w + (int64_t)n0 * ldw, ldw, dst + packed_b_floats(K, n0));
+  pack_bt_full(K, N, w, ldw, dst);
   return NULL;
 }
 
@@ -422,30 +398,27 @@ static napi_value js_gemm_packed(napi_env env, napi_callback_info info) {
   if (!r.ok) return NULL;
   const int M = r.v[0], N = r.v[1], K = r.v[2], ars = r.v[4], acs = r.v[5], ldc = r.v[8], acc = r.v[9];
   const float *a = span(&r, r.v[3], extent2(M, K, ars, acs));
-  const float *packed = span(&r, r.v[6], packed_floats(r.s, K, N));
+  const float *packed = span(&r, r.v[6], packed_b_floats(K, N));
   float *c = span(&r, r.v[7], extent2(M, N, ldc, 1));
   if (!r.ok || M <= 0 || N <= 0) return NULL;
   Native *s = r.s;
-  const int n0 = split_at(s, N);
-  if (n0 == N) {
-    gemm_prepacked(M, N, K, a, ars, acs, packed, c, ldc, acc, s->scratch[0]);
+  if (!s->parallel || (long)M * N * K < PARALLEL_FMAS || (split_at(s, N) == N && M < ROW_SPLIT_MIN)) {
+    gemm_prepacked(M, N, K, a, ars, acs, packed, N, 0, c, ldc, acc, s->scratch[0]);
     return NULL;
   }
-  const float *second = packed + packed_b_floats(K, n0);
-  const int64_t mine[] = {M, n0, K, (int64_t)a, ars, acs, (int64_t)packed, (int64_t)c, ldc, acc, (int64_t)s->scratch[0]};
-  const int64_t theirs[] = {M, N - n0, K, (int64_t)a, ars, acs, (int64_t)second, (int64_t)(c + n0), ldc, acc, (int64_t)s->scratch[1]};
-  if (!s->parallel || (long)M * N * K < PARALLEL_FMAS) {
-    task_gemm_prepacked(mine);
-    task_gemm_prepacked(theirs);
-  } else if (split_rows(M, N)) {
+  if (split_rows(M, N)) {
+    // Each thread packs only its rows of A, once per column block.
     const int m0 = row_split_at(M);
-    const int64_t top[] = {m0, n0, K, (int64_t)a, ars, acs, (int64_t)packed, (int64_t)c, ldc, acc, (int64_t)s->scratch[0], N - n0, (int64_t)second};
-    const int64_t bottom[] = {M - m0, n0, K, (int64_t)(a + (int64_t)m0 * ars), ars, acs, (int64_t)packed, (int64_t)(c + (int64_t)m0 * ldc), ldc, acc,
-                              (int64_t)s->scratch[1], N - n0, (int64_t)second};
-    run_pair(s, task_gemm_prepacked_rows, top, bottom, 13);
-  } else {
-    run_pair(s, task_gemm_prepacked, mine, theirs, 11);
+    const int64_t top[] = {m0, N, K, (int64_t)a, ars, acs, (int64_t)packed, N, 0, (int64_t)c, ldc, acc, (int64_t)s->scratch[0]};
+    const int64_t bottom[] = {M - m0, N, K, (int64_t)(a + (int64_t)m0 * ars), ars, acs, (int64_t)packed, N, 0, (int64_t)(c + (int64_t)m0 * ldc),
+                              ldc, acc, (int64_t)s->scratch[1]};
+    run_pair(s, task_gemm_prepacked, top, bottom, 13);
+    return NULL;
   }
+  const int n0 = split_at(s, N);
+  const int64_t left[] = {M, n0, K, (int64_t)a, ars, acs, (int64_t)packed, N, 0, (int64_t)c, ldc, acc, (int64_t)s->scratch[0]};
+  const int64_t right[] = {M, N - n0, K, (int64_t)a, ars, acs, (int64_t)packed, N, n0, (int64_t)(c + n0), ldc, acc, (int64_t)s->scratch[1]};
+  run_pair(s, task_gemm_prepacked, left, right, 13);
   return NULL;
 }
 
@@ -618,18 +591,18 @@ static napi_value js_rnn_backward(napi_env env, napi_callback_info info) {
 // Per step the column-split GEMM and the row-split cell step each need a hand-off between the threads.
 // Batch rows never interact, so each thread can instead run the whole time loop for its own rows: one
 // hand-off per layer and window. Arguments: 0 module (0 LSTM, 1 GRU, 2 RNN), 1 T, 2 B, 3 H, 4 first row,
-// 5 rows, then pointers 6 gates, 7 hs, 8 cs, 9 tc, 10 hn, 11 hproj, 12 packed W_hh^T part 1, 13 part 2,
-// 14 table (0: gates already hold the input projection), 15 bias, 16 tokens, 17 bhn, then 18 column split
-// n0, 19 flag (hard sigmoid / relu), 20 scratch.
+// 5 rows, then pointers 6 gates, 7 hs, 8 cs, 9 tc, 10 hn, 11 hproj, 12 packed W_hh^T,
+// 13 table (0: gates already hold the input projection), 14 bias, 15 tokens, 16 bhn, then 17 flag (hard
+// sigmoid / relu), 18 scratch.
 static void task_layer_forward(const int64_t *a) {
   const int module = (int)a[0], T = (int)a[1], B = (int)a[2], H = (int)a[3], b0 = (int)a[4], rows = (int)a[5];
   float *gates = (float *)a[6], *hs = (float *)a[7], *cs = (float *)a[8], *tc = (float *)a[9], *hn = (float *)a[10];
   float *hproj = (float *)a[11];
-  const float *part1 = (const float *)a[12], *part2 = (const float *)a[13], *table = (const float *)a[14];
-  const float *bias = (const float *)a[15], *bhn = (const float *)a[17];
-  const int32_t *tokens = (const int32_t *)a[16];
-  const int n0 = (int)a[18], flag = (int)a[19];
-  float *scratch = (float *)a[20];
+  const float *packed = (const float *)a[12], *table = (const float *)a[13];
+  const float *bias = (const float *)a[14], *bhn = (const float *)a[16];
+  const int32_t *tokens = (const int32_t *)a[15];
+  const int flag = (int)a[17];
+  float *scratch = (float *)a[18];
   const int G = module == 0 ? 4 : module == 1 ? 3 : 1, GH = G * H;
   for (int t = 0; t < T; t++) {
     const int64_t row = (int64_t)t * B + b0;
@@ -640,8 +613,7 @@ static void task_layer_forward(const int64_t *a) {
     // GRU: h W_hh^T goes to its own buffer (the reset gate scales part of it); else it adds to the gates.
     float *out = module == 1 ? hproj + (int64_t)b0 * GH : g;
     const int acc = module != 1;
-    gemm_prepacked(rows, n0, H, hPrev, H, 1, part1, out, GH, acc, scratch);
-    if (n0 < GH) gemm_prepacked(rows, GH - n0, H, hPrev, H, 1, part2, out + n0, GH, acc, scratch);
+    gemm_prepacked(rows, GH, H, hPrev, H, 1, packed, GH, 0, out, GH, acc, scratch);
     if (module == 0) lstm_forward(rows, H, g, cs + row * H, cs + (row + B) * H, tc + row * H, h, flag);
     else if (module == 1) gru_forward(rows, H, g, out, bhn, hPrev, h, hn + row * H, flag);
     else rnn_forward(rows, H, g, h, flag);
@@ -667,7 +639,7 @@ static napi_value js_layer_forward(napi_env env, napi_callback_info info) {
   float *tc = module == 0 ? span(&r, r.v[7], steps * H) : NULL;
   float *hn = module == 1 ? span(&r, r.v[8], steps * H) : NULL;
   float *hproj = module == 1 ? span(&r, r.v[9], (int64_t)B * GH) : NULL;
-  const float *packed = span(&r, r.v[10], packed_floats(r.s, H, GH));
+  const float *packed = span(&r, r.v[10], packed_b_floats(H, GH));
   const float *bhn = module == 1 ? span(&r, r.v[14], H) : NULL;
   const float *table = NULL, *bias = NULL;
   if (r.ok && r.v[11] >= 0) {
@@ -678,22 +650,20 @@ static napi_value js_layer_forward(napi_env env, napi_callback_info info) {
   }
   if (!r.ok || T == 0 || B == 0) return NULL;
   Native *s = r.s;
-  const int n0 = split_at(s, GH);
   const int half = s->parallel && B >= 2 ? B / 2 : B;
-  int64_t mine[21] = {module, T, B, H, 0, half, (int64_t)gates, (int64_t)hs, (int64_t)cs, (int64_t)tc, (int64_t)hn,
-                      (int64_t)hproj, (int64_t)packed, (int64_t)(packed + packed_b_floats(H, n0)), (int64_t)table,
-                      (int64_t)bias, (int64_t)(s->tokens ? s->tokens + first : NULL), (int64_t)bhn, n0, r.v[15],
-                      (int64_t)s->scratch[0]};
+  int64_t mine[19] = {module, T, B, H, 0, half, (int64_t)gates, (int64_t)hs, (int64_t)cs, (int64_t)tc, (int64_t)hn,
+                      (int64_t)hproj, (int64_t)packed, (int64_t)table, (int64_t)bias,
+                      (int64_t)(s->tokens ? s->tokens + first : NULL), (int64_t)bhn, r.v[15], (int64_t)s->scratch[0]};
   if (half == B) {
     task_layer_forward(mine);
     return NULL;
   }
-  int64_t theirs[21];
+  int64_t theirs[19];
   memcpy(theirs, mine, sizeof(mine));
   theirs[4] = half;
   theirs[5] = B - half;
-  theirs[20] = (int64_t)s->scratch[1];
-  run_pair(s, task_layer_forward, mine, theirs, 21);
+  theirs[18] = (int64_t)s->scratch[1];
+  run_pair(s, task_layer_forward, mine, theirs, 19);
   return NULL;
 }
 

@@ -46,6 +46,16 @@ static inline vf pow2_whole(vf n) {
   return wasm_i32x4_shl(wasm_i32x4_add(i, wasm_i32x4_splat(127)), 23);
 }
 
+/** In place: lane j of r[i] becomes lane i of r[j] (a 4x4 transpose). */
+static inline void transpose_lanes(vf *r) {
+  const v128_t t0 = wasm_i32x4_shuffle(r[0], r[1], 0, 4, 1, 5), t1 = wasm_i32x4_shuffle(r[0], r[1], 2, 6, 3, 7);
+  const v128_t t2 = wasm_i32x4_shuffle(r[2], r[3], 0, 4, 1, 5), t3 = wasm_i32x4_shuffle(r[2], r[3], 2, 6, 3, 7);
+  r[0] = wasm_i32x4_shuffle(t0, t2, 0, 1, 4, 5);
+  r[1] = wasm_i32x4_shuffle(t0, t2, 2, 3, 6, 7);
+  r[2] = wasm_i32x4_shuffle(t1, t3, 0, 1, 4, 5);
+  r[3] = wasm_i32x4_shuffle(t1, t3, 2, 3, 6, 7);
+}
+
 /** Sum and maximum of the lanes. */
 static inline float hsum(vf v) {
   return (wasm_f32x4_extract_lane(v, 0) + wasm_f32x4_extract_lane(v, 1)) + (wasm_f32x4_extract_lane(v, 2) + wasm_f32x4_extract_lane(v, 3));
@@ -87,6 +97,25 @@ typedef __m256 vf;
 static inline vf pow2_whole(vf n) {
   const __m256i i = _mm256_cvttps_epi32(n);
   return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(i, _mm256_set1_epi32(127)), 23));
+}
+
+/** In place: lane j of r[i] becomes lane i of r[j] (an 8x8 transpose). */
+static inline void transpose_lanes(vf *r) {
+  __m256 t[8], u[8];
+  for (int i = 0; i < 4; i++) {
+    t[2 * i] = _mm256_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+    t[2 * i + 1] = _mm256_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+  }
+  for (int i = 0; i < 2; i++) {
+    u[4 * i] = _mm256_shuffle_ps(t[4 * i], t[4 * i + 2], 0x44);
+    u[4 * i + 1] = _mm256_shuffle_ps(t[4 * i], t[4 * i + 2], 0xEE);
+    u[4 * i + 2] = _mm256_shuffle_ps(t[4 * i + 1], t[4 * i + 3], 0x44);
+    u[4 * i + 3] = _mm256_shuffle_ps(t[4 * i + 1], t[4 * i + 3], 0xEE);
+  }
+  for (int i = 0; i < 4; i++) {
+    r[i] = _mm256_permute2f128_ps(u[i], u[i + 4], 0x20);
+    r[i + 4] = _mm256_permute2f128_ps(u[i], u[i + 4], 0x31);
+  }
 }
 
 /** Sum and maximum of the lanes. */
