@@ -31,7 +31,9 @@ for (const b of backends) {
   test(`${b.name}: gemm and gemmPacked split by rows or columns equal the plain product`, () => {
     const k = b.make();
     k.setParallel?.(true);
-    for (const [M, N, K, transposedA] of [[300, 40, 50, false], [300, 40, 50, true], [257, 130, 33, false], [20, 300, 40, false]] as const) {
+    // The last three are big enough for the two threads to take blocks from a shared counter (by rows, by columns).
+    for (const [M, N, K, transposedA] of [[300, 40, 50, false], [300, 40, 50, true], [257, 130, 33, false], [20, 300, 40, false],
+      [600, 130, 300, false], [600, 130, 300, true], [200, 1100, 80, false]] as const) {
       const a = 16, bb = a + M * K, packed = bb + K * N, c = packed + k.packedSize(K, N), c2 = c + M * N;
       k.ensure(c2 + M * N + 16);
       const h = k.heap();

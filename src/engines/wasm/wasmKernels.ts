@@ -21,6 +21,11 @@ interface KernelExports {
   gemm_prepacked(M: number, N: number, K: number, a: number, ars: number, acs: number, packed: number, packedN: number, col0: number,
     c: number, ldc: number, acc: number, scratch: number): void;
   gemm_split_columns(N: number): number;
+  /** Block-by-block products on two threads (kernels.c gemm_blocks_*): shared-memory variants only. */
+  gemm_blocks_bytes?(): number;
+  gemm_blocks_init?(g: number, M: number, N: number, K: number, a: number, ars: number, acs: number, packed: number, c: number,
+    ldc: number, acc: number, byRows: number): number;
+  gemm_blocks_run?(g: number, scratch: number): void;
   transpose(src: number, rows: number, cols: number, dst: number): void;
   gather_rows(out: number, table: number, width: number, rows: number, bias: number, tokens: number): void;
   add_row_bias(out: number, rows: number, width: number, bias: number): void;
@@ -71,6 +76,10 @@ export function forgetKernelModule(variant: KernelVariant): void {
 
 /** Below this many multiply-adds a GEMM stays on one thread (the hand-off costs microseconds). */
 const PARALLEL_FMAS = 1 << 17;
+/** From this many, two threads take the product's blocks from a shared counter (kernels.c GEMM_BLOCKS_MIN_FMAS). */
+const BLOCKS_FMAS = 1 << 24;
+/** Bytes kept for that counter's block (kernels.c GemmBlocks, checked against gemm_blocks_bytes). */
+const BLOCKS_BYTES = 128;
 
 /**
  * `threads` 2 needs a shared-memory variant ('simd-mt' / 'relaxed-mt'): GEMMs are split by output
@@ -94,16 +103,19 @@ export function createWasmKernels(variant: KernelVariant, threads: 1 | 2 = 1): F
   // Threads 2: the two-thread sweep's team, then the helper's own shadow stack.
   const team = scratch1 + ((scratchBytes + 63) & ~63);
   const helperStackTop = team + TEAM_BYTES + HELPER_STACK_BYTES;
-  const base = threads === 2 ? helperStackTop : scratch1;
+  const blocksBlock = helperStackTop;
+  if (threads === 2 && x.gemm_blocks_bytes && x.gemm_blocks_bytes() > BLOCKS_BYTES) throw new Error('kernels.c GemmBlocks outgrew its block');
+  const base = threads === 2 ? blocksBlock + BLOCKS_BYTES : scratch1;
   const rowKernels = ['lstm_forward', 'lstm_backward', 'gru_forward', 'gru_backward', 'rnn_forward', 'rnn_backward'] as const;
   const helperThread = threads === 2
-    ? new HelperThread(module, memory, ['gemm', 'gemm_prepacked', 'adam_step', 'softmax_xent', 'sum_squares', ...rowKernels, ...(x.seq_team_run ? ['seq_team_run'] : [])], x as unknown as Record<string, unknown>,
+    ? new HelperThread(module, memory, ['gemm', 'gemm_prepacked', ...(x.gemm_blocks_run ? ['gemm_blocks_run'] : []), 'adam_step', 'softmax_xent', 'sum_squares', ...rowKernels, ...(x.seq_team_run ? ['seq_team_run'] : [])], x as unknown as Record<string, unknown>,
       helperStackTop)
     : undefined;
   let floats = 0; // heap elements reserved
   let tokenBase = 0; // byte address of the inputs (after the float heap), then targets, then softmax statistics
   let targetBase = 0;
   let statsBase = 0;
+  let statsEnd = 0; // byte address after the softmax statistics: a product's shared packed B goes there
   let targets: Int32Array = new Int32Array(0);
   let view = new Float32Array(memory.buffer, base, 0);
   const heap = (): Float32Array => {
@@ -124,6 +136,15 @@ export function createWasmKernels(variant: KernelVariant, threads: 1 | 2 = 1): F
    */
   const splitRows = (M: number, N: number): boolean => M >= 256 && M > N;
   const rowSplitAt = (M: number): number => Math.round(M / 8) * 4;
+  /** A big product on both threads block by block; false when it is too small or would make one block. */
+  const blocks = (M: number, N: number, K: number, a: number, ars: number, acs: number, packedAt: number, c: number, ldc: number, acc: number): boolean => {
+    if (!helper || !x.gemm_blocks_init || M * N * K < BLOCKS_FMAS) return false;
+    if (x.gemm_blocks_init(blocksBlock, M, N, K, p(a), ars, acs, packedAt, p(c), ldc, acc, splitRows(M, N) ? 1 : 0) < 2) return false;
+    helper.post('gemm_blocks_run', [blocksBlock, scratch1]);
+    x.gemm_blocks_run!(blocksBlock, scratch0);
+    helper.join();
+    return true;
+  };
   /** A cell kernel over B batch rows; each buffer is [offset, floats per row]. Two threads take half each. */
   const byRows = (name: (typeof rowKernels)[number], B: number, H: number, buffers: readonly (readonly [number, number])[], flag: boolean): void => {
     const fn = x[name] as (...args: number[]) => void;
@@ -150,7 +171,8 @@ export function createWasmKernels(variant: KernelVariant, threads: 1 | 2 = 1): F
       tokenBase = base + floats * 4;
       targetBase = tokenBase + inputs.length * 4;
       statsBase = targetBase + tgts.length * 4;
-      reserve(statsBase + tgts.length * 12);
+      statsEnd = statsBase + tgts.length * 12;
+      reserve(statsEnd);
       new Int32Array(memory.buffer, tokenBase, inputs.length).set(inputs);
       new Int32Array(memory.buffer, targetBase, tgts.length).set(tgts);
       targets = tgts;
@@ -160,6 +182,13 @@ export function createWasmKernels(variant: KernelVariant, threads: 1 | 2 = 1): F
       if (!helper || (splitAt(N) === N && !splitRows(M, N)) || M * N * K < PARALLEL_FMAS) {
         x.gemm(M, N, K, p(a), ars, acs, p(b), ldb, p(c), ldc, acc, scratch0);
         return;
+      }
+      if (M * N * K >= BLOCKS_FMAS && x.gemm_blocks_init) {
+        // B packed once for both threads, after everything else in the memory.
+        const at = (Math.max(statsEnd, base + floats * 4) + 63) & ~63;
+        reserve(at + x.packed_b_floats(K, N) * 4);
+        x.pack_b_full(K, N, p(b), ldb, at);
+        if (blocks(M, N, K, a, ars, acs, at, c, ldc, acc)) return;
       }
       if (splitRows(M, N)) {
         const m0 = rowSplitAt(M);
@@ -182,7 +211,10 @@ export function createWasmKernels(variant: KernelVariant, threads: 1 | 2 = 1): F
       const n0 = splitAt(N);
       if (!helper || (n0 === N && !splitRows(M, N)) || M * N * K < PARALLEL_FMAS) {
         x.gemm_prepacked(M, N, K, p(a), ars, acs, p(packed), N, 0, p(c), ldc, acc, scratch0);
-      } else if (splitRows(M, N)) {
+        return;
+      }
+      if (blocks(M, N, K, a, ars, acs, p(packed), c, ldc, acc)) return;
+      if (splitRows(M, N)) {
         // Each thread packs only its rows of A.
         const m0 = rowSplitAt(M);
         helper.post('gemm_prepacked', [M - m0, N, K, p(a + m0 * ars), ars, acs, p(packed), N, 0, p(c + m0 * ldc), ldc, acc, scratch1]);

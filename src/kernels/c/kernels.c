@@ -935,4 +935,56 @@ EXPORT(seq_team_init)(SeqTeam *m, int module, int T, int H, const float *wp, con
 }
 EXPORT(seq_team_run)(SeqTeam *m, int role) { seq_team_run_role(m, role); }
 #endif
+
+// ---- a big product on two threads, block by block ---------------------------------------------------
+// A fixed half each waits for the slower thread, and on a machine whose cores are preempted now and then
+// that is often: here both threads take row (or column) blocks from one counter until none are left.
+typedef struct {
+  int M, N, K, ars, acs, ldc, acc, byRows, step, blocks;
+  const float *a, *packed; // B [K, N] packed by pack_b_full
+  float *c;
+  _Alignas(64) atomic_int next;
+} GemmBlocks;
+
+/** Products below this many multiply-adds keep the fixed split (the blocks' set-up costs a few µs). */
+#define GEMM_BLOCKS_MIN_FMAS (1L << 24)
+/** About this many blocks per product: enough to even out a late thread, few enough to keep the blocks big. */
+#define GEMM_BLOCKS_TARGET 16
+
+/** Fills g for C[M, N] (+)= A·B by row blocks (byRows) or column blocks; returns the number of blocks. */
+static int gemm_blocks_setup(GemmBlocks *g, int M, int N, int K, const float *a, int ars, int acs, const float *packed, float *c,
+                             int ldc, int acc, int byRows) {
+  g->M = M; g->N = N; g->K = K; g->a = a; g->ars = ars; g->acs = acs; g->packed = packed; g->c = c; g->ldc = ldc; g->acc = acc;
+  g->byRows = byRows;
+  // Whole MC-row blocks (A is packed MC rows at a time); whole NR-column panels, at least 256 wide so that
+  // packing A for each column block stays cheap.
+  const int unit = byRows ? MC : NR, extent = byRows ? M : N, least = byRows ? MC : 256;
+  int step = (extent / GEMM_BLOCKS_TARGET + unit - 1) / unit * unit;
+  if (step < least) step = least;
+  g->step = step;
+  g->blocks = (extent + step - 1) / step;
+  atomic_init(&g->next, 0);
+  return g->blocks;
+}
+
+/** One thread's share of a set-up product: blocks until none are left (scratch private to the thread). */
+static void gemm_blocks_run_thread(GemmBlocks *g, float *scratch) {
+  for (int i; (i = atomic_fetch_add_explicit(&g->next, 1, memory_order_relaxed)) < g->blocks;) {
+    const int lo = i * g->step, extent = g->byRows ? g->M : g->N, n = extent - lo < g->step ? extent - lo : g->step;
+    if (g->byRows)
+      gemm_prepacked(n, g->N, g->K, g->a + (long)lo * g->ars, g->ars, g->acs, g->packed, g->N, 0, g->c + (long)lo * g->ldc, g->ldc,
+                     g->acc, scratch);
+    else
+      gemm_prepacked(g->M, n, g->K, g->a, g->ars, g->acs, g->packed, g->N, lo, g->c + lo, g->ldc, g->acc, scratch);
+  }
+}
+
+#if defined(__wasm_atomics__)
+EXPORT_INT(gemm_blocks_bytes)(void) { return (int)sizeof(GemmBlocks); }
+EXPORT_INT(gemm_blocks_init)(GemmBlocks *g, int M, int N, int K, const float *a, int ars, int acs, const float *packed, float *c,
+                             int ldc, int acc, int byRows) {
+  return gemm_blocks_setup(g, M, N, K, a, ars, acs, packed, c, ldc, acc, byRows);
+}
+EXPORT(gemm_blocks_run)(GemmBlocks *g, float *scratch) { gemm_blocks_run_thread(g, scratch); }
+#endif
 #endif

@@ -133,6 +133,8 @@ typedef struct {
   float *scratch[2];
   float *stats; // softmax_xent's per-row statistics
   int64_t statsRows;
+  float *sharedB; // a product's B packed once for both threads (gemm_blocks)
+  int64_t sharedBFloats;
   Helper helper;
   int threads;  // 2 when the helper exists
   int parallel; // whether the helper is used now
@@ -158,6 +160,9 @@ static void native_free(Native *s, napi_env env) {
   free(s->stats);
   s->stats = NULL;
   s->statsRows = 0;
+  free(s->sharedB);
+  s->sharedB = NULL;
+  s->sharedBFloats = 0;
 }
 
 static void native_finalize(napi_env env, void *data, void *hint) {
@@ -195,6 +200,33 @@ static void run_pair(Native *s, task_fn fn, const int64_t *mine, const int64_t *
     fn(mine);
     fn(theirs);
   }
+}
+
+/**
+ * A big product on both threads block by block (kernels.c gemm_blocks_*); 0 when it is too small for that or
+ * would make fewer than two blocks (the caller then splits it in fixed halves).
+ */
+static void task_gemm_blocks(const int64_t *a) { gemm_blocks_run_thread((GemmBlocks *)a[0], (float *)a[1]); }
+static int run_blocks(Native *s, int M, int N, int K, const float *a, int ars, int acs, const float *packed, float *c, int ldc, int acc) {
+  if (!s->parallel || s->threads < 2 || (long)M * N * K < GEMM_BLOCKS_MIN_FMAS) return 0;
+  GemmBlocks g;
+  if (gemm_blocks_setup(&g, M, N, K, a, ars, acs, packed, c, ldc, acc, split_rows(M, N)) < 2) return 0;
+  const int64_t mine[] = {(int64_t)&g, (int64_t)s->scratch[0]}, theirs[] = {(int64_t)&g, (int64_t)s->scratch[1]};
+  run_pair(s, task_gemm_blocks, mine, theirs, 2);
+  return 1;
+}
+
+/** s->sharedB with room for B [K, N] packed, or NULL when it cannot grow. */
+static float *shared_b(Native *s, int K, int N) {
+  const int64_t floats = packed_b_floats(K, N);
+  if (floats > s->sharedBFloats) {
+    float *grown = aligned_alloc(64, ((size_t)floats * sizeof(float) + 63) & ~(size_t)63);
+    if (!grown) return NULL;
+    free(s->sharedB);
+    s->sharedB = grown;
+    s->sharedBFloats = floats;
+  }
+  return s->sharedB;
 }
 
 // ---- argument handling ----------------------------------------------------------------------------
@@ -378,6 +410,15 @@ static napi_value js_gemm(napi_env env, napi_callback_info info) {
     gemm(M, N, K, a, ars, acs, b, ldb, c, ldc, acc, s->scratch[0]);
     return NULL;
   }
+  if ((long)M * N * K >= GEMM_BLOCKS_MIN_FMAS) {
+    float *packed = shared_b(s, K, N);
+    if (packed) {
+      pack_b_full(K, N, b, ldb, packed);
+      if (run_blocks(s, M, N, K, a, ars, acs, packed, c, ldc, acc)) return NULL;
+      gemm_prepacked(M, N, K, a, ars, acs, packed, N, 0, c, ldc, acc, s->scratch[0]);
+      return NULL;
+    }
+  }
   if (split_rows(M, N)) {
     // Each thread packs only its rows of A (a column split would pack all of A twice) and all of the smaller B.
     const int m0 = row_split_at(M);
@@ -406,6 +447,7 @@ static napi_value js_gemm_packed(napi_env env, napi_callback_info info) {
     gemm_prepacked(M, N, K, a, ars, acs, packed, N, 0, c, ldc, acc, s->scratch[0]);
     return NULL;
   }
+  if (run_blocks(s, M, N, K, a, ars, acs, packed, c, ldc, acc)) return NULL;
   if (split_rows(M, N)) {
     // Each thread packs only its rows of A, once per column block.
     const int m0 = row_split_at(M);
