@@ -948,21 +948,21 @@ typedef struct {
 
 /** Products below this many multiply-adds keep the fixed split (the blocks' set-up costs a few µs). */
 #define GEMM_BLOCKS_MIN_FMAS (1L << 24)
-/** About this many blocks per product: enough to even out a late thread, few enough to keep the blocks big. */
-#define GEMM_BLOCKS_TARGET 16
-
 /** Fills g for C[M, N] (+)= A·B by row blocks (byRows) or column blocks; returns the number of blocks. */
 static int gemm_blocks_setup(GemmBlocks *g, int M, int N, int K, const float *a, int ars, int acs, const float *packed, float *c,
                              int ldc, int acc, int byRows) {
   g->M = M; g->N = N; g->K = K; g->a = a; g->ars = ars; g->acs = acs; g->packed = packed; g->c = c; g->ldc = ldc; g->acc = acc;
   g->byRows = byRows;
-  // Whole MC-row blocks (A is packed MC rows at a time); whole NR-column panels, at least 256 wide so that
-  // packing A for each column block stays cheap.
-  const int unit = byRows ? MC : NR, extent = byRows ? M : N, least = byRows ? MC : 256;
-  int step = (extent / GEMM_BLOCKS_TARGET + unit - 1) / unit * unit;
-  if (step < least) step = least;
+  // Rows: one MC block each (A is packed an MC block at a time anyway, and small blocks leave the threads
+  // little to wait for at the end). Columns: every column block packs all of A again, so they stay wide:
+  // NC, or an eighth of N in whole panels, at least 256.
+  int step = MC;
+  if (!byRows) {
+    step = N >= 4 * NC ? NC : (N / 8 + NR - 1) / NR * NR;
+    if (step < 256) step = 256;
+  }
   g->step = step;
-  g->blocks = (extent + step - 1) / step;
+  g->blocks = ((byRows ? M : N) + step - 1) / step;
   atomic_init(&g->next, 0);
   return g->blocks;
 }
