@@ -80,25 +80,36 @@ for (const b of backends) {
   test(`${b.name}: softmax cross-entropy with a fused bias and ignored rows`, () => {
     const k = b.make();
     const js = createJsKernels('float64');
-    for (const [rows, V] of [[9, 13], [70, 1030]] as const) {
+    for (const [rows, V] of [[9, 13], [70, 1030], [300, 400]] as const) {
       const targets = Int32Array.from({ length: rows }, (_, r) => (r % 4 === 3 ? IGNORE_INDEX : (r * 7) % V));
       const logits = values(rows * V, 4), bias = values(V, 5);
       for (const scale of [0, 1 / 7]) {
-        const off = 16, bo = off + rows * V;
-        k.ensure(bo + V + 16);
+        // The bias gradient (the gradient's column sums) lands after the bias; left alone without a gradient.
+        const off = 16, bo = off + rows * V, go = bo + V;
+        k.ensure(go + V + 16);
         k.heap().set(logits, off);
         k.heap().set(bias, bo);
+        k.heap().fill(7, go, go + V);
         k.setTokens(new Int32Array(0), targets);
-        const loss = k.softmaxCrossEntropy(off, rows, V, scale, bo);
-        js.ensure(bo + V + 16);
+        const loss = k.softmaxCrossEntropy(off, rows, V, scale, bo, go);
+        js.ensure(go + V + 16);
         js.heap().set(logits, off);
         js.heap().set(bias, bo);
+        js.heap().fill(7, go, go + V);
         js.setTokens(new Int32Array(0), targets);
-        const want = js.softmaxCrossEntropy(off, rows, V, scale, bo);
+        const want = js.softmaxCrossEntropy(off, rows, V, scale, bo, go);
         assert.ok(Math.abs(loss - want) <= 1e-5 * Math.abs(want), `${rows}x${V} scale ${scale}: loss ${loss} vs ${want}`);
         let worst = 0;
         for (let i = 0; i < rows * V; i++) worst = Math.max(worst, Math.abs(k.heap()[off + i] - js.heap()[off + i]));
         assert.ok(worst < 1e-6, `${rows}x${V} scale ${scale}: ${scale ? 'gradients' : 'logits + bias'} off by ${worst}`);
+        let biasWorst = 0;
+        for (let j = 0; j < V; j++) {
+          let sum = 0;
+          for (let r = 0; r < rows; r++) sum += js.heap()[off + r * V + j];
+          if (scale === 0) sum = 7;
+          biasWorst = Math.max(biasWorst, Math.abs(k.heap()[go + j] - sum), Math.abs(js.heap()[go + j] - sum));
+        }
+        assert.ok(biasWorst < 1e-6, `${rows}x${V} scale ${scale}: bias gradient off by ${biasWorst}`);
       }
     }
     k.dispose();

@@ -206,7 +206,7 @@ export function createJsKernels(dtype: FloatDType): FastKernels {
         }
       }
     },
-    softmaxCrossEntropy: (logits, rows, V, gradScale, bias) => softmaxCrossEntropyOn(h, targets, logits, rows, V, gradScale, bias),
+    softmaxCrossEntropy: (logits, rows, V, gradScale, bias, biasGrad) => softmaxCrossEntropyOn(h, targets, logits, rows, V, gradScale, bias, biasGrad),
     dispose() { h = floatArray(dtype, 0); },
   };
   return kernels;

@@ -67,9 +67,10 @@ export interface FastKernels {
   /**
    * Sum over rows of -log softmax(logits[r])[targets[r]], skipping rows whose target is IGNORE_INDEX; when
    * gradScale != 0 the logits are replaced by gradScale * (softmax - onehot(target)) (zeros on skipped rows).
-   * `bias` (an offset of V floats) is first added to every row in place: the head's bias, fused.
+   * `bias` (an offset of V floats) is first added to every row in place: the head's bias, fused. With gradScale != 0
+   * and `biasGrad` (V floats), the gradient's column sums are written there (that bias's gradient, in the same pass).
    */
-  softmaxCrossEntropy(logits: number, rows: number, V: number, gradScale: number, bias?: number): number;
+  softmaxCrossEntropy(logits: number, rows: number, V: number, gradScale: number, bias?: number, biasGrad?: number): number;
   /** Optional: packB of B = W^T for W [N, K] row-major (leading dimension ldw), without a transposed copy. */
   packBT?(K: number, N: number, w: number, ldw: number, dst: number): void;
   /** Optional: the sum of squares of n floats, accumulated in double precision (gradient norms). */
@@ -110,7 +111,7 @@ export interface FastKernels {
 
 /** Lets a backend reuse this for ops it does not accelerate. */
 export function softmaxCrossEntropyOn(
-  heap: FloatArray, targets: Int32Array, logits: number, rows: number, V: number, gradScale: number, bias?: number,
+  heap: FloatArray, targets: Int32Array, logits: number, rows: number, V: number, gradScale: number, bias?: number, biasGrad?: number,
 ): number {
   let loss = 0;
   for (let r = 0; r < rows; r++) {
@@ -131,6 +132,10 @@ export function softmaxCrossEntropyOn(
       for (let j = 0; j < V; j++) heap[o + j] = Math.exp(heap[o + j] - max) * inv;
       heap[o + t] -= gradScale;
     }
+  }
+  if (gradScale !== 0 && biasGrad !== undefined) {
+    heap.fill(0, biasGrad, biasGrad + V);
+    for (let r = 0; r < rows; r++) for (let j = 0; j < V; j++) heap[biasGrad + j] += heap[logits + r * V + j];
   }
   return loss;
 }

@@ -243,6 +243,8 @@ export class FastLmEngine implements LmEngine {
   private masks: StepMasks = { rnn: [], head: new Map() };
   private headInputs: Block[][] = [];
   private logitsOff = 0;
+  /** Whether the softmax already wrote the output bias's gradient (its column sums, in the same pass). */
+  private outputBiasGradDone = false;
   private argmax: Int32Array | undefined;
 
   constructor(readonly config: ModelConfig, kernels: FastKernels, params?: TensorMap) {
@@ -769,13 +771,16 @@ export class FastLmEngine implements LmEngine {
       logits = ws.ce;
     }
     this.logitsOff = logits;
+    this.outputBiasGradDone = false;
     if (!plan.targets.length) return { loss: 0, correct: 0 };
     const correct = this.classify ? this.countCorrect(logits, plan) : 0;
     if (!plan.counted) {
       if (training) k.fill(logits, R * this.O, 0); // nothing to learn from: zero gradients
       return { loss: 0, correct };
     }
-    return { loss: k.softmaxCrossEntropy(logits, R, this.O, training ? 1 / plan.counted : 0, fused), correct };
+    const biasGrad = training && fused !== undefined ? last!.b!.grad : undefined;
+    this.outputBiasGradDone = biasGrad !== undefined;
+    return { loss: k.softmaxCrossEntropy(logits, R, this.O, training ? 1 / plan.counted : 0, fused, biasGrad), correct };
   }
 
   /** One direction's recurrence over the planned steps (the gates already hold the input projection unless `table`). */
@@ -1053,7 +1058,7 @@ export class FastLmEngine implements LmEngine {
           k.gemm(O, w, rows, dOut, 1, O, b.off, b.ld, hl.w.grad + c, hl.inF, false);
           c += w;
         });
-        if (hl.b) k.colSum(dOut, rows, O, hl.b.grad);
+        if (hl.b && !(i === head.length - 1 && this.outputBiasGradDone)) k.colSum(dOut, rows, O, hl.b.grad);
       } else {
         const n = rows * this.headWidths[i], y = ws.acts[i], to = targets[0].off;
         const heap = k.heap();

@@ -10,7 +10,7 @@ export interface NativeKernelObject {
   packedSize(K: number, N: number): number;
   packB(K: number, N: number, b: number, ldb: number, dst: number): void;
   packBT(K: number, N: number, w: number, ldw: number, dst: number): void;
-  softmaxCrossEntropy(logits: number, rows: number, V: number, gradScale: number, bias: number, targets: Int32Array): number;
+  softmaxCrossEntropy(logits: number, rows: number, V: number, gradScale: number, bias: number, targets: Int32Array, biasGrad: number): number;
   sumSquares(off: number, n: number): number;
   scale(off: number, n: number, factor: number): void;
   gemm(M: number, N: number, K: number, a: number, ars: number, acs: number, b: number, ldb: number, c: number, ldc: number, acc: boolean): void;
@@ -86,7 +86,8 @@ export function createNativeKernels(addon: NativeAddon, threads: 1 | 2): FastKer
     gruBackward: (B, H, gates, hn, hPrev, dhIn, dhRec, dGi, dGh, hard) => k.gruBackward(B, H, gates, hn, hPrev, dhIn, dhRec, dGi, dGh, hard),
     rnnForward: (B, H, pre, h, relu) => k.rnnForward(B, H, pre, h, relu),
     rnnBackward: (B, H, h, dhIn, dhRec, dG, relu) => k.rnnBackward(B, H, h, dhIn, dhRec, dG, relu),
-    softmaxCrossEntropy: (logits, rows, V, gradScale, bias) => k.softmaxCrossEntropy(logits, rows, V, gradScale, bias ?? -1, targets),
+    softmaxCrossEntropy: (logits, rows, V, gradScale, bias, biasGrad) =>
+      k.softmaxCrossEntropy(logits, rows, V, gradScale, bias ?? -1, targets, biasGrad ?? -1),
     adamStep(n, p, g, m, v, values) {
       hyper.set(values);
       k.adamStep(n, p, g, m, v, hyper);

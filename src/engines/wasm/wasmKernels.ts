@@ -15,7 +15,7 @@ interface KernelExports {
   packed_b_floats(K: number, N: number): number;
   pack_b_full(K: number, N: number, b: number, ldb: number, dst: number): void;
   pack_bt_full(K: number, N: number, w: number, ldw: number, dst: number): void;
-  softmax_xent(x: number, rows: number, V: number, targets: number, bias: number, scale: number, stats: number): void;
+  softmax_xent(x: number, rows: number, V: number, targets: number, bias: number, scale: number, stats: number, colsum: number): void;
   sum_squares(x: number, n: number, out: number): void;
   scale(x: number, n: number, factor: number): void;
   gemm_prepacked(M: number, N: number, K: number, a: number, ars: number, acs: number, packed: number, packedN: number, col0: number,
@@ -136,6 +136,12 @@ export function createWasmKernels(variant: KernelVariant, threads: 1 | 2 = 1): F
    */
   const splitRows = (M: number, N: number): boolean => M >= 256 && M > N;
   const rowSplitAt = (M: number): number => Math.round(M / 8) * 4;
+  /** The byte address of `bytes` both threads use for one call, after everything else in the memory. */
+  const sharedBytes = (bytes: number): number => {
+    const at = (Math.max(statsEnd, base + floats * 4) + 63) & ~63;
+    reserve(at + bytes);
+    return at;
+  };
   /** A big product on both threads block by block; false when it is too small or would make one block. */
   const blocks = (M: number, N: number, K: number, a: number, ars: number, acs: number, packedAt: number, c: number, ldc: number, acc: number): boolean => {
     if (!helper || !x.gemm_blocks_init || M * N * K < BLOCKS_FMAS) return false;
@@ -184,9 +190,8 @@ export function createWasmKernels(variant: KernelVariant, threads: 1 | 2 = 1): F
         return;
       }
       if (M * N * K >= BLOCKS_FMAS && x.gemm_blocks_init) {
-        // B packed once for both threads, after everything else in the memory.
-        const at = (Math.max(statsEnd, base + floats * 4) + 63) & ~63;
-        reserve(at + x.packed_b_floats(K, N) * 4);
+        // B packed once for both threads.
+        const at = sharedBytes(x.packed_b_floats(K, N) * 4);
         x.pack_b_full(K, N, p(b), ldb, at);
         if (blocks(M, N, K, a, ars, acs, at, c, ldc, acc)) return;
       }
@@ -263,15 +268,21 @@ export function createWasmKernels(variant: KernelVariant, threads: 1 | 2 = 1): F
       byRows('gru_backward', B, H, [[gates, 3 * H], [hn, H], [hPrev, H], [dhIn, H], [dhRec, H], [dGi, 3 * H], [dGh, 3 * H]], hard),
     rnnForward: (B, H, pre, h, relu) => byRows('rnn_forward', B, H, [[pre, H], [h, H]], relu),
     rnnBackward: (B, H, h, dhIn, dhRec, dG, relu) => byRows('rnn_backward', B, H, [[h, H], [dhIn, H], [dhRec, H], [dG, H]], relu),
-    softmaxCrossEntropy(logits, rows, V, gradScale, bias) {
+    softmaxCrossEntropy(logits, rows, V, gradScale, bias, biasGrad) {
       if (rows > targets.length) throw new RangeError('softmaxCrossEntropy: more rows than targets');
       for (let r = 0; r < rows; r++) if (targets[r] >= V) throw new RangeError(`target ${targets[r]} outside ${V} outputs`);
       new Float32Array(memory.buffer, scalarBlock, 1)[0] = gradScale;
       const b = bias === undefined ? 0 : p(bias);
       const half = helper && rows >= 2 && rows * V >= 65536 ? rows >> 1 : rows;
-      if (half < rows) helper!.post('softmax_xent', [p(logits + half * V), rows - half, V, targetBase + 4 * half, b, scalarBlock, statsBase + 12 * half]);
-      x.softmax_xent(p(logits), half, V, targetBase, b, scalarBlock, statsBase);
+      const colsum = gradScale !== 0 && biasGrad !== undefined ? p(biasGrad) : 0;
+      // The helper sums its columns apart, after everything else in the memory.
+      const theirColsum = colsum && half < rows ? sharedBytes(V * 4) : colsum;
+      if (colsum) heap().fill(0, biasGrad!, biasGrad! + V);
+      if (theirColsum !== colsum) new Float32Array(memory.buffer, theirColsum, V).fill(0);
+      if (half < rows) helper!.post('softmax_xent', [p(logits + half * V), rows - half, V, targetBase + 4 * half, b, scalarBlock, statsBase + 12 * half, theirColsum]);
+      x.softmax_xent(p(logits), half, V, targetBase, b, scalarBlock, statsBase, colsum);
       if (half < rows) helper!.join();
+      if (theirColsum !== colsum) x.add_row_bias(colsum, 1, V, theirColsum);
       const stats = new Float32Array(memory.buffer, statsBase, 3 * rows);
       let loss = 0;
       for (let r = 0; r < rows; r++) {

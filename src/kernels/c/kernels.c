@@ -524,9 +524,11 @@ EXPORT(rnn_backward)(int B, int H, const float *h, const float *dhIn, const floa
  * Softmax cross-entropy over the rows of logits x [rows, V], with bias [V] added in place first when bias != 0.
  * Row r with target t = targets[r] >= 0 writes stats[3r..3r+2] = max, sum of exp(x - max), x[t] (its loss is
  * log(sum) + max - x[t]); a negative target (ignore_index) writes 0, 1, 0. When *scale != 0 every row becomes
- * scale * (softmax - onehot(t)), zeros for the ignored ones (the gradient of the mean loss for scale 1/count).
+ * scale * (softmax - onehot(t)), zeros for the ignored ones (the gradient of the mean loss for scale 1/count),
+ * and with colsum != 0 (V floats) its column sums are added there: the head bias's gradient, without another
+ * pass over the rows.
  */
-EXPORT(softmax_xent)(float *x, int rows, int V, const int *targets, const float *bias, const float *scale, float *stats) {
+EXPORT(softmax_xent)(float *x, int rows, int V, const int *targets, const float *bias, const float *scale, float *stats, float *colsum) {
   const float g = *scale;
   const int Vv = V - V % VL;
   for (int r = 0; r < rows; r++) {
@@ -576,8 +578,18 @@ EXPORT(softmax_xent)(float *x, int rows, int V, const int *targets, const float 
     if (g == 0.f) continue;
     const float f = g / sum;
     const vf vf_ = SPLAT(f);
-    for (j = 0; j < Vv; j += VL) STORE(row + j, MUL(LOAD(row + j), vf_));
-    for (; j < V; j++) row[j] *= f;
+    if (colsum) {
+      for (j = 0; j < Vv; j += VL) {
+        const vf d = MUL(LOAD(row + j), vf_);
+        STORE(row + j, d);
+        STORE(colsum + j, ADD(LOAD(colsum + j), d));
+      }
+      for (; j < V; j++) colsum[j] += row[j] *= f;
+      colsum[t] -= g;
+    } else {
+      for (j = 0; j < Vv; j += VL) STORE(row + j, MUL(LOAD(row + j), vf_));
+      for (; j < V; j++) row[j] *= f;
+    }
     row[t] -= g;
   }
 }

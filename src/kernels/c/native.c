@@ -133,8 +133,8 @@ typedef struct {
   float *scratch[2];
   float *stats; // softmax_xent's per-row statistics
   int64_t statsRows;
-  float *sharedB; // a product's B packed once for both threads (gemm_blocks)
-  int64_t sharedBFloats;
+  float *shared; // a product's B packed once for both threads (gemm_blocks), the softmax's second column sums
+  int64_t sharedFloats;
   Helper helper;
   int threads;  // 2 when the helper exists
   int parallel; // whether the helper is used now
@@ -160,9 +160,9 @@ static void native_free(Native *s, napi_env env) {
   free(s->stats);
   s->stats = NULL;
   s->statsRows = 0;
-  free(s->sharedB);
-  s->sharedB = NULL;
-  s->sharedBFloats = 0;
+  free(s->shared);
+  s->shared = NULL;
+  s->sharedFloats = 0;
 }
 
 static void native_finalize(napi_env env, void *data, void *hint) {
@@ -216,17 +216,16 @@ static int run_blocks(Native *s, int M, int N, int K, const float *a, int ars, i
   return 1;
 }
 
-/** s->sharedB with room for B [K, N] packed, or NULL when it cannot grow. */
-static float *shared_b(Native *s, int K, int N) {
-  const int64_t floats = packed_b_floats(K, N);
-  if (floats > s->sharedBFloats) {
+/** s->shared with room for `floats` (a product's B packed for both threads, the softmax's second column sums). */
+static float *shared_buffer(Native *s, int64_t floats) {
+  if (floats > s->sharedFloats) {
     float *grown = aligned_alloc(64, ((size_t)floats * sizeof(float) + 63) & ~(size_t)63);
     if (!grown) return NULL;
-    free(s->sharedB);
-    s->sharedB = grown;
-    s->sharedBFloats = floats;
+    free(s->shared);
+    s->shared = grown;
+    s->sharedFloats = floats;
   }
-  return s->sharedB;
+  return s->shared;
 }
 
 // ---- argument handling ----------------------------------------------------------------------------
@@ -411,7 +410,7 @@ static napi_value js_gemm(napi_env env, napi_callback_info info) {
     return NULL;
   }
   if ((long)M * N * K >= GEMM_BLOCKS_MIN_FMAS) {
-    float *packed = shared_b(s, K, N);
+    float *packed = shared_buffer(s, packed_b_floats(K, N));
     if (packed) {
       pack_b_full(K, N, b, ldb, packed);
       if (run_blocks(s, M, N, K, a, ars, acs, packed, c, ldc, acc)) return NULL;
@@ -766,25 +765,27 @@ static napi_value js_seq_forward(napi_env env, napi_callback_info info) {
 // ---- softmax cross-entropy and clipping -------------------------------------------------------------
 
 static void task_softmax_xent(const int64_t *a) {
-  softmax_xent((float *)a[0], (int)a[1], (int)a[2], (const int *)a[3], (const float *)a[4], (const float *)a[5], (float *)a[6]);
+  softmax_xent((float *)a[0], (int)a[1], (int)a[2], (const int *)a[3], (const float *)a[4], (const float *)a[5], (float *)a[6],
+               (float *)a[7]);
 }
 
 /**
- * softmaxCrossEntropy(logits, rows, V, gradScale, bias, targets): the summed loss over rows whose target is not
- * negative; bias -1 for none. Rows split across the two threads.
+ * softmaxCrossEntropy(logits, rows, V, gradScale, bias, targets, biasGrad): the summed loss over rows whose target
+ * is not negative; bias -1 for none; biasGrad (-1 for none) receives the gradient's column sums when gradScale != 0.
+ * Rows split across the two threads (the second one sums its columns apart, then they are added).
  */
 static napi_value js_softmax_xent(napi_env env, napi_callback_info info) {
-  napi_value argv[6];
-  size_t argc = 6;
+  napi_value argv[7];
+  size_t argc = 7;
   void *data = NULL;
   napi_get_cb_info(env, info, &argc, argv, NULL, &data);
   Args r = {env, data, {0}, 1};
   if (!alive(env, r.s)) return NULL;
   double scale = 0;
-  if (argc < 6 || napi_get_value_int32(env, argv[0], &r.v[0]) != napi_ok || napi_get_value_int32(env, argv[1], &r.v[1]) != napi_ok
+  if (argc < 7 || napi_get_value_int32(env, argv[0], &r.v[0]) != napi_ok || napi_get_value_int32(env, argv[1], &r.v[1]) != napi_ok
       || napi_get_value_int32(env, argv[2], &r.v[2]) != napi_ok || napi_get_value_double(env, argv[3], &scale) != napi_ok
-      || napi_get_value_int32(env, argv[4], &r.v[4]) != napi_ok) {
-    napi_throw_type_error(env, NULL, "softmaxCrossEntropy expects (logits, rows, V, gradScale, bias, targets)");
+      || napi_get_value_int32(env, argv[4], &r.v[4]) != napi_ok || napi_get_value_int32(env, argv[6], &r.v[6]) != napi_ok) {
+    napi_throw_type_error(env, NULL, "softmaxCrossEntropy expects (logits, rows, V, gradScale, bias, targets, biasGrad)");
     return NULL;
   }
   napi_typedarray_type type;
@@ -801,6 +802,7 @@ static napi_value js_softmax_xent(napi_env env, napi_callback_info info) {
   }
   float *x = span(&r, r.v[0], (int64_t)rows * V);
   const float *bias = r.v[4] >= 0 ? span(&r, r.v[4], V) : NULL;
+  float *colsum = r.v[6] >= 0 && scale != 0 ? span(&r, r.v[6], V) : NULL;
   if (!r.ok) return NULL;
   const int32_t *targets = values;
   for (int i = 0; i < rows; i++) {
@@ -821,11 +823,20 @@ static napi_value js_softmax_xent(napi_env env, napi_callback_info info) {
   }
   const float g = (float)scale;
   const int half = s->parallel && rows >= 2 && (int64_t)rows * V >= 65536 ? rows / 2 : rows;
-  const int64_t mine[] = {(int64_t)x, half, V, (int64_t)targets, (int64_t)bias, (int64_t)&g, (int64_t)s->stats};
+  // The second thread sums its columns into the shared buffer.
+  float *theirColsum = colsum && half < rows ? shared_buffer(s, V) : NULL;
+  if (colsum) memset(colsum, 0, (size_t)V * sizeof(float));
+  if (theirColsum) memset(theirColsum, 0, (size_t)V * sizeof(float));
+  const int64_t mine[] = {(int64_t)x, half, V, (int64_t)targets, (int64_t)bias, (int64_t)&g, (int64_t)s->stats, (int64_t)colsum};
   const int64_t theirs[] = {(int64_t)(x + (int64_t)half * V), rows - half, V, (int64_t)(targets + half), (int64_t)bias, (int64_t)&g,
-                            (int64_t)(s->stats + 3 * (int64_t)half)};
-  if (half == rows) task_softmax_xent(mine);
-  else run_pair(s, task_softmax_xent, mine, theirs, 7);
+                            (int64_t)(s->stats + 3 * (int64_t)half), (int64_t)(theirColsum ? theirColsum : colsum)};
+  if (half == rows || (colsum && !theirColsum)) {
+    task_softmax_xent(mine);
+    if (half < rows) task_softmax_xent(theirs);
+  } else {
+    run_pair(s, task_softmax_xent, mine, theirs, 8);
+  }
+  if (theirColsum) add_rows(colsum, colsum, theirColsum, V);
   double loss = 0;
   for (int i = 0; i < rows; i++) {
     if (targets[i] < 0) continue;
