@@ -109,10 +109,13 @@ static void pack_b(float *dst, int kc, int nc, const float *b, int ldb) {
     if (acc) { c##r##0 = ADD(c##r##0, LOAD(cr)); c##r##1 = ADD(c##r##1, LOAD(cr + VL)); } \
     STORE(cr, c##r##0); STORE(cr + VL, c##r##1);                                          \
   }
+// The tile's rows of C are fetched (for writing) while the k loop runs: a product's output is rarely in cache.
+#define PREFETCH_C(r) { __builtin_prefetch(c + (r) * ldc, 1); __builtin_prefetch(c + (r) * ldc + NR - 1, 1); }
 #define SPILL(r) { STORE(t + (r) * NR, c##r##0); STORE(t + (r) * NR + VL, c##r##1); }
 #define DEFINE_MICRO(name, tileRows, ROWS)                                                                           \
   static inline void name(int kc, const float *ap, const float *bp, float *c, int ldc, int rows, int cols, int acc, float *t) { \
     ROWS(DECLARE)                                                                                                    \
+    ROWS(PREFETCH_C)                                                                                                 \
     for (int k = 0; k < kc; k++) {                                                                                   \
       const vf b0 = LOAD(bp), b1 = LOAD(bp + VL);                                                                    \
       ROWS(MULTIPLY_ADD)                                                                                             \
