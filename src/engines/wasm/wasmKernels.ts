@@ -82,8 +82,8 @@ const BLOCKS_FMAS = 1 << 24;
 const BLOCKS_BYTES = 128;
 
 /**
- * `threads` 2 needs a shared-memory variant ('simd-mt' / 'relaxed-mt'): GEMMs are split by output
- * columns between this thread and a helper worker thread.
+ * `threads` 2 needs a shared-memory variant ('simd-mt' / 'relaxed-mt'): GEMMs are shared with a helper worker
+ * thread (by rows, by columns, or block by block for big ones).
  */
 export function createWasmKernels(variant: KernelVariant, threads: 1 | 2 = 1): FastKernels {
   const module = kernelModule(variant);
@@ -142,14 +142,31 @@ export function createWasmKernels(variant: KernelVariant, threads: 1 | 2 = 1): F
     reserve(at + bytes);
     return at;
   };
-  /** A big product on both threads block by block; false when it is too small or would make one block. */
-  const blocks = (M: number, N: number, K: number, a: number, ars: number, acs: number, packedAt: number, c: number, ldc: number, acc: number): boolean => {
-    if (!helper || !x.gemm_blocks_init || M * N * K < BLOCKS_FMAS) return false;
-    if (x.gemm_blocks_init(blocksBlock, M, N, K, p(a), ars, acs, packedAt, p(c), ldc, acc, splitRows(M, N) ? 1 : 0) < 2) return false;
-    helper.post('gemm_blocks_run', [blocksBlock, scratch1]);
-    x.gemm_blocks_run!(blocksBlock, scratch0);
+  /**
+   * C (+)= A·B with B packed whole at byte address packedAt: a big product block by block on both threads, else
+   * in fixed halves (by rows for tall products, so each thread packs only its rows of A; else by columns).
+   */
+  const productPrepacked = (M: number, N: number, K: number, a: number, ars: number, acs: number, packedAt: number, c: number,
+    ldc: number, acc: number): void => {
+    const n0 = splitAt(N);
+    if (!helper || (n0 === N && !splitRows(M, N)) || M * N * K < PARALLEL_FMAS) {
+      x.gemm_prepacked(M, N, K, p(a), ars, acs, packedAt, N, 0, p(c), ldc, acc, scratch0);
+      return;
+    }
+    const byRows = splitRows(M, N);
+    if (x.gemm_blocks_init && M * N * K >= BLOCKS_FMAS
+      && x.gemm_blocks_init(blocksBlock, M, N, K, p(a), ars, acs, packedAt, p(c), ldc, acc, byRows ? 1 : 0) >= 2) {
+      helper.post('gemm_blocks_run', [blocksBlock, scratch1]);
+      x.gemm_blocks_run!(blocksBlock, scratch0);
+    } else if (byRows) {
+      const m0 = rowSplitAt(M);
+      helper.post('gemm_prepacked', [M - m0, N, K, p(a + m0 * ars), ars, acs, packedAt, N, 0, p(c + m0 * ldc), ldc, acc, scratch1]);
+      x.gemm_prepacked(m0, N, K, p(a), ars, acs, packedAt, N, 0, p(c), ldc, acc, scratch0);
+    } else {
+      helper.post('gemm_prepacked', [M, N - n0, K, p(a), ars, acs, packedAt, N, n0, p(c + n0), ldc, acc, scratch1]);
+      x.gemm_prepacked(M, n0, K, p(a), ars, acs, packedAt, N, 0, p(c), ldc, acc, scratch0);
+    }
     helper.join();
-    return true;
   };
   /** A cell kernel over B batch rows; each buffer is [offset, floats per row]. Two threads take half each. */
   const byRows = (name: (typeof rowKernels)[number], B: number, H: number, buffers: readonly (readonly [number, number])[], flag: boolean): void => {
@@ -189,17 +206,11 @@ export function createWasmKernels(variant: KernelVariant, threads: 1 | 2 = 1): F
         x.gemm(M, N, K, p(a), ars, acs, p(b), ldb, p(c), ldc, acc, scratch0);
         return;
       }
-      if (M * N * K >= BLOCKS_FMAS && x.gemm_blocks_init) {
-        // B packed once for both threads.
+      if (M * N * K >= BLOCKS_FMAS || splitRows(M, N)) {
+        // Both threads use one packing of B where each would otherwise pack it whole.
         const at = sharedBytes(x.packed_b_floats(K, N) * 4);
         x.pack_b_full(K, N, p(b), ldb, at);
-        if (blocks(M, N, K, a, ars, acs, at, c, ldc, acc)) return;
-      }
-      if (splitRows(M, N)) {
-        const m0 = rowSplitAt(M);
-        helper.post('gemm', [M - m0, N, K, p(a + m0 * ars), ars, acs, p(b), ldb, p(c + m0 * ldc), ldc, acc, scratch1]);
-        x.gemm(m0, N, K, p(a), ars, acs, p(b), ldb, p(c), ldc, acc, scratch0);
-        helper.join();
+        productPrepacked(M, N, K, a, ars, acs, at, c, ldc, acc);
         return;
       }
       const n0 = splitAt(N);
@@ -212,24 +223,7 @@ export function createWasmKernels(variant: KernelVariant, threads: 1 | 2 = 1): F
       x.pack_b_full(K, N, p(b), ldb, p(dst));
     },
     gemmPacked(M, N, K, a, ars, acs, packed, c, ldc, accumulate) {
-      const acc = accumulate ? 1 : 0;
-      const n0 = splitAt(N);
-      if (!helper || (n0 === N && !splitRows(M, N)) || M * N * K < PARALLEL_FMAS) {
-        x.gemm_prepacked(M, N, K, p(a), ars, acs, p(packed), N, 0, p(c), ldc, acc, scratch0);
-        return;
-      }
-      if (blocks(M, N, K, a, ars, acs, p(packed), c, ldc, acc)) return;
-      if (splitRows(M, N)) {
-        // Each thread packs only its rows of A.
-        const m0 = rowSplitAt(M);
-        helper.post('gemm_prepacked', [M - m0, N, K, p(a + m0 * ars), ars, acs, p(packed), N, 0, p(c + m0 * ldc), ldc, acc, scratch1]);
-        x.gemm_prepacked(m0, N, K, p(a), ars, acs, p(packed), N, 0, p(c), ldc, acc, scratch0);
-        helper.join();
-      } else {
-        helper.post('gemm_prepacked', [M, N - n0, K, p(a), ars, acs, p(packed), N, n0, p(c + n0), ldc, acc, scratch1]);
-        x.gemm_prepacked(M, n0, K, p(a), ars, acs, p(packed), N, 0, p(c), ldc, acc, scratch0);
-        helper.join();
-      }
+      productPrepacked(M, N, K, a, ars, acs, p(packed), c, ldc, accumulate ? 1 : 0);
     },
     packBT(K, N, w, ldw, dst) {
       x.pack_bt_full(K, N, p(w), ldw, p(dst));

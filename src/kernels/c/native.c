@@ -395,6 +395,31 @@ static napi_value js_pack_bt(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/**
+ * C (+)= A·B with B packed whole (pack_b_full): a big product block by block on both threads, else in fixed halves
+ * (by rows for tall products, so each thread packs only its rows of A; else by columns), small ones on this thread.
+ */
+static void product_prepacked(Native *s, int M, int N, int K, const float *a, int ars, int acs, const float *packed, float *c, int ldc,
+                              int acc) {
+  if (!s->parallel || (long)M * N * K < PARALLEL_FMAS || (split_at(s, N) == N && M < ROW_SPLIT_MIN)) {
+    gemm_prepacked(M, N, K, a, ars, acs, packed, N, 0, c, ldc, acc, s->scratch[0]);
+    return;
+  }
+  if (run_blocks(s, M, N, K, a, ars, acs, packed, c, ldc, acc)) return;
+  if (split_rows(M, N)) {
+    const int m0 = row_split_at(M);
+    const int64_t top[] = {m0, N, K, (int64_t)a, ars, acs, (int64_t)packed, N, 0, (int64_t)c, ldc, acc, (int64_t)s->scratch[0]};
+    const int64_t bottom[] = {M - m0, N, K, (int64_t)(a + (int64_t)m0 * ars), ars, acs, (int64_t)packed, N, 0, (int64_t)(c + (int64_t)m0 * ldc),
+                              ldc, acc, (int64_t)s->scratch[1]};
+    run_pair(s, task_gemm_prepacked, top, bottom, 13);
+    return;
+  }
+  const int n0 = split_at(s, N);
+  const int64_t left[] = {M, n0, K, (int64_t)a, ars, acs, (int64_t)packed, N, 0, (int64_t)c, ldc, acc, (int64_t)s->scratch[0]};
+  const int64_t right[] = {M, N - n0, K, (int64_t)a, ars, acs, (int64_t)packed, N, n0, (int64_t)(c + n0), ldc, acc, (int64_t)s->scratch[1]};
+  run_pair(s, task_gemm_prepacked, left, right, 13);
+}
+
 static napi_value js_gemm(napi_env env, napi_callback_info info) {
   Args r = read_args(env, info, 11);
   if (!r.ok) return NULL;
@@ -409,17 +434,14 @@ static napi_value js_gemm(napi_env env, napi_callback_info info) {
     gemm(M, N, K, a, ars, acs, b, ldb, c, ldc, acc, s->scratch[0]);
     return NULL;
   }
-  if ((long)M * N * K >= GEMM_BLOCKS_MIN_FMAS) {
-    float *packed = shared_buffer(s, packed_b_floats(K, N));
-    if (packed) {
-      pack_b_full(K, N, b, ldb, packed);
-      if (run_blocks(s, M, N, K, a, ars, acs, packed, c, ldc, acc)) return NULL;
-      gemm_prepacked(M, N, K, a, ars, acs, packed, N, 0, c, ldc, acc, s->scratch[0]);
-      return NULL;
-    }
+  // Both threads use one packing of B where each would otherwise pack it whole (row blocks, rows split in halves).
+  float *packed = (long)M * N * K >= GEMM_BLOCKS_MIN_FMAS || split_rows(M, N) ? shared_buffer(s, packed_b_floats(K, N)) : NULL;
+  if (packed) {
+    pack_b_full(K, N, b, ldb, packed);
+    product_prepacked(s, M, N, K, a, ars, acs, packed, c, ldc, acc);
+    return NULL;
   }
   if (split_rows(M, N)) {
-    // Each thread packs only its rows of A (a column split would pack all of A twice) and all of the smaller B.
     const int m0 = row_split_at(M);
     const int64_t mine[] = {m0, N, K, (int64_t)a, ars, acs, (int64_t)b, ldb, (int64_t)c, ldc, acc, (int64_t)s->scratch[0]};
     const int64_t theirs[] = {M - m0, N, K, (int64_t)(a + (int64_t)m0 * ars), ars, acs, (int64_t)b, ldb, (int64_t)(c + (int64_t)m0 * ldc), ldc, acc,
@@ -441,25 +463,7 @@ static napi_value js_gemm_packed(napi_env env, napi_callback_info info) {
   const float *packed = span(&r, r.v[6], packed_b_floats(K, N));
   float *c = span(&r, r.v[7], extent2(M, N, ldc, 1));
   if (!r.ok || M <= 0 || N <= 0) return NULL;
-  Native *s = r.s;
-  if (!s->parallel || (long)M * N * K < PARALLEL_FMAS || (split_at(s, N) == N && M < ROW_SPLIT_MIN)) {
-    gemm_prepacked(M, N, K, a, ars, acs, packed, N, 0, c, ldc, acc, s->scratch[0]);
-    return NULL;
-  }
-  if (run_blocks(s, M, N, K, a, ars, acs, packed, c, ldc, acc)) return NULL;
-  if (split_rows(M, N)) {
-    // Each thread packs only its rows of A, once per column block.
-    const int m0 = row_split_at(M);
-    const int64_t top[] = {m0, N, K, (int64_t)a, ars, acs, (int64_t)packed, N, 0, (int64_t)c, ldc, acc, (int64_t)s->scratch[0]};
-    const int64_t bottom[] = {M - m0, N, K, (int64_t)(a + (int64_t)m0 * ars), ars, acs, (int64_t)packed, N, 0, (int64_t)(c + (int64_t)m0 * ldc),
-                              ldc, acc, (int64_t)s->scratch[1]};
-    run_pair(s, task_gemm_prepacked, top, bottom, 13);
-    return NULL;
-  }
-  const int n0 = split_at(s, N);
-  const int64_t left[] = {M, n0, K, (int64_t)a, ars, acs, (int64_t)packed, N, 0, (int64_t)c, ldc, acc, (int64_t)s->scratch[0]};
-  const int64_t right[] = {M, N - n0, K, (int64_t)a, ars, acs, (int64_t)packed, N, n0, (int64_t)(c + n0), ldc, acc, (int64_t)s->scratch[1]};
-  run_pair(s, task_gemm_prepacked, left, right, 13);
+  product_prepacked(r.s, M, N, K, a, ars, acs, packed, c, ldc, acc);
   return NULL;
 }
 
