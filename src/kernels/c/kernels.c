@@ -53,16 +53,21 @@ static void pack_a_rows(float *dst, int mc, int kc, const float *a, int ars) {
   }
 }
 
-// Column-major A (ars == 1, e.g. dlogits^T in dW = dlogits^T·X): k outer, so each k reads one contiguous run of
-// mc floats instead of every panel striding across kc rows of the matrix.
+// Column-major A (ars == 1, e.g. dlogits^T in dW = dlogits^T·X): 16 k at a time for every panel, so the 16 runs of
+// mc floats they read stay in L1 while the panels take them in turn, and each panel is written 16 k in a row. (One
+// k for every panel at a time reads best but writes panels MR * kc floats apart: 4 KB on SIMD128, so every write
+// of that k falls in the same L1 set.)
+#define PACK_COLUMNS_K 16
 static void pack_a_columns(float *dst, int mc, int kc, const float *a, int acs) {
   const int full = mc / MR * MR;
-  for (int k = 0; k < kc; k++) {
-    const float *src = a + k * acs;
-    float *d = dst + k * MR;
-    for (int m0 = 0; m0 < full; m0 += MR, d += MR * kc) __builtin_memcpy(d, src + m0, MR * sizeof(float));
+  for (int k0 = 0; k0 < kc; k0 += PACK_COLUMNS_K) {
+    const int k1 = kc - k0 < PACK_COLUMNS_K ? kc : k0 + PACK_COLUMNS_K;
+    float *d = dst + k0 * MR;
+    for (int m0 = 0; m0 < full; m0 += MR, d += MR * kc)
+      for (int k = k0; k < k1; k++) __builtin_memcpy(d + (k - k0) * MR, a + k * acs + m0, MR * sizeof(float));
     if (full < mc)
-      for (int r = 0; r < MR; r++) d[r] = full + r < mc ? src[full + r] : 0.f;
+      for (int k = k0; k < k1; k++)
+        for (int r = 0; r < MR; r++) d[(k - k0) * MR + r] = full + r < mc ? a[k * acs + full + r] : 0.f;
   }
 }
 
