@@ -26,8 +26,11 @@ typedef v128_t vf;
 #define SUB wasm_f32x4_sub
 #define MUL wasm_f32x4_mul
 #define DIV wasm_f32x4_div
-#define VMIN wasm_f32x4_min
-#define VMAX wasm_f32x4_max
+// The pseudo-minimum and -maximum (b < a ? b : a): one x86 instruction each where wasm's IEEE min/max take a
+// sequence of them. Like the AVX2 ones below, they keep a NaN in the first operand (the kernels pass the
+// variable first).
+#define VMIN(x, limit) wasm_f32x4_pmin((x), (limit))
+#define VMAX(x, limit) wasm_f32x4_pmax((x), (limit))
 #define NEG wasm_f32x4_neg
 #define VABS wasm_f32x4_abs
 #define ROUND_NEAREST wasm_f32x4_nearest
@@ -40,9 +43,13 @@ typedef v128_t vf;
 #define SIGN_BITS(x) wasm_v128_and((x), wasm_i32x4_splat((int)0x80000000))
 #define LANE0(v) wasm_f32x4_extract_lane((v), 0)
 
-/** 2^n for whole-number lanes n (|n| < 127), built in the exponent field. */
+/**
+ * 2^n for whole-number lanes n (|n| < 127), built in the exponent field. n + 1.5 * 2^23 holds n in its low
+ * mantissa bits: two integer operations instead of i32x4.trunc_sat_f32x4, which x86 runtimes emulate.
+ */
 static inline vf pow2_whole(vf n) {
-  const v128_t i = wasm_i32x4_trunc_sat_f32x4(n);
+  const v128_t magic = wasm_f32x4_splat(12582912.f);
+  const v128_t i = wasm_i32x4_sub(wasm_f32x4_add(n, magic), magic);
   return wasm_i32x4_shl(wasm_i32x4_add(i, wasm_i32x4_splat(127)), 23);
 }
 
@@ -79,8 +86,8 @@ typedef __m256 vf;
 #define SUB _mm256_sub_ps
 #define MUL _mm256_mul_ps
 #define DIV _mm256_div_ps
-// wasm's f32x4.min/max propagate NaN; x86 returns the second operand when either is NaN, so the
-// variable goes second: VMIN(x, limit) keeps a NaN x (the kernels always pass the variable first).
+// x86 returns the second operand when either is NaN, so the variable goes second: VMIN(x, limit) keeps a
+// NaN x, as the wasm pseudo-min/max do (the kernels always pass the variable first).
 #define VMIN(x, limit) _mm256_min_ps((limit), (x))
 #define VMAX(x, limit) _mm256_max_ps((limit), (x))
 #define NEG(x) _mm256_xor_ps((x), _mm256_set1_ps(-0.0f))
