@@ -968,6 +968,7 @@ typedef struct {
 
 /** Products below this many multiply-adds keep the fixed split (the blocks' set-up costs a few µs). */
 #define GEMM_BLOCKS_MIN_FMAS (1L << 24)
+
 /** Fills g for C[M, N] (+)= A·B by row blocks (byRows) or column blocks; returns the number of blocks. */
 static int gemm_blocks_setup(GemmBlocks *g, int M, int N, int K, const float *a, int ars, int acs, const float *packed, float *c,
                              int ldc, int acc, int byRows) {
