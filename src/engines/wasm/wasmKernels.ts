@@ -2,7 +2,7 @@
 // Float32Array view of the module's memory starting at __heap_base; driver offsets are elements into it.
 // After the heap come the token ids, the loss targets and the softmax's per-row statistics.
 import { IGNORE_INDEX } from '../../core/engine';
-import type { FastKernels } from '../../core/fast/kernels';
+import type { FastKernels, LayerBuffers, RecurrentModule } from '../../core/fast/kernels';
 import { HelperThread } from './helperThread';
 import { type KernelVariant, kernelBytes } from './kernelFiles';
 import { type WasmGlobal, type WasmModule, wasmApi } from './wasmApi';
@@ -26,6 +26,11 @@ interface KernelExports {
   gemm_blocks_init?(g: number, M: number, N: number, K: number, a: number, ars: number, acs: number, packed: number, c: number,
     ldc: number, acc: number, byRows: number): number;
   gemm_blocks_run?(g: number, scratch: number): void;
+  /** A whole layer's recurrence (kernels.c layer_forward_rows); absent from wasm files built before it. */
+  layer_job_bytes?(): number;
+  layer_job_init?(job: number, module: number, T: number, B: number, H: number, gates: number, hs: number, cs: number, tc: number,
+    hn: number, hproj: number, packed: number, table: number, bias: number, tokens: number, bhn: number, flag: number): void;
+  layer_forward_run?(job: number, b0: number, rows: number, scratch: number): void;
   transpose(src: number, rows: number, cols: number, dst: number): void;
   gather_rows(out: number, table: number, width: number, rows: number, bias: number, tokens: number): void;
   add_row_bias(out: number, rows: number, width: number, bias: number): void;
@@ -80,6 +85,8 @@ const PARALLEL_FMAS = 1 << 17;
 const BLOCKS_FMAS = 1 << 24;
 /** Bytes kept for that counter's block (kernels.c GemmBlocks, checked against gemm_blocks_bytes). */
 const BLOCKS_BYTES = 128;
+/** Bytes kept for a layer's recurrence job (kernels.c LayerJob, checked against layer_job_bytes). */
+const JOB_BYTES = 128;
 
 /**
  * `threads` 2 needs a shared-memory variant ('simd-mt' / 'relaxed-mt'): GEMMs are shared with a helper worker
@@ -105,10 +112,13 @@ export function createWasmKernels(variant: KernelVariant, threads: 1 | 2 = 1): F
   const helperStackTop = team + TEAM_BYTES + HELPER_STACK_BYTES;
   const blocksBlock = helperStackTop;
   if (threads === 2 && x.gemm_blocks_bytes && x.gemm_blocks_bytes() > BLOCKS_BYTES) throw new Error('kernels.c GemmBlocks outgrew its block');
-  const base = threads === 2 ? blocksBlock + BLOCKS_BYTES : scratch1;
+  const jobBlock = threads === 2 ? blocksBlock + BLOCKS_BYTES : scratch1;
+  if (x.layer_job_bytes && x.layer_job_bytes() > JOB_BYTES) throw new Error('kernels.c LayerJob outgrew its block');
+  const base = jobBlock + JOB_BYTES;
   const rowKernels = ['lstm_forward', 'lstm_backward', 'gru_forward', 'gru_backward', 'rnn_forward', 'rnn_backward'] as const;
   const helperThread = threads === 2
-    ? new HelperThread(module, memory, ['gemm', 'gemm_prepacked', ...(x.gemm_blocks_run ? ['gemm_blocks_run'] : []), 'adam_step', 'softmax_xent', 'sum_squares', ...rowKernels, ...(x.seq_team_run ? ['seq_team_run'] : [])], x as unknown as Record<string, unknown>,
+    ? new HelperThread(module, memory, ['gemm', 'gemm_prepacked', ...(x.gemm_blocks_run ? ['gemm_blocks_run'] : []),
+      ...(x.layer_forward_run ? ['layer_forward_run'] : []), 'adam_step', 'softmax_xent', 'sum_squares', ...rowKernels, ...(x.seq_team_run ? ['seq_team_run'] : [])], x as unknown as Record<string, unknown>,
       helperStackTop)
     : undefined;
   let floats = 0; // heap elements reserved
@@ -246,6 +256,19 @@ export function createWasmKernels(variant: KernelVariant, threads: 1 | 2 = 1): F
       x.scale(p(off), n, scalarBlock + 4);
     },
     transpose: (src, rows, cols, dst) => x.transpose(p(src), rows, cols, p(dst)),
+    ...(x.layer_job_init && x.layer_forward_run ? {
+      layerForward(module: RecurrentModule, T: number, B: number, H: number, w: LayerBuffers, packed: number, table: number, bias: number,
+        firstToken: number, bhn: number, flag: boolean) {
+        const noTable = table < 0;
+        x.layer_job_init!(jobBlock, module, T, B, H, p(w.gates), p(w.hs), p(w.cs), p(w.tc), p(w.hn), p(w.hproj), p(packed),
+          noTable ? 0 : p(table), noTable ? 0 : p(bias), tokenBase + 4 * firstToken, p(bhn), flag ? 1 : 0);
+        // Batch rows never interact: each thread runs every step for half of them.
+        const half = helper && B >= 2 ? B >> 1 : B;
+        if (half < B) helper!.post('layer_forward_run', [jobBlock, half, B - half, scratch1]);
+        x.layer_forward_run!(jobBlock, 0, half, scratch0);
+        if (half < B) helper!.join();
+      },
+    } : {}),
     gatherRows: (out, table, width, rows, bias, firstToken = 0) => x.gather_rows(p(out), p(table), width, rows, p(bias), tokenBase + 4 * firstToken),
     addRowBias: (out, rows, width, bias) => x.add_row_bias(p(out), rows, width, p(bias)),
     scatterAddRows: (src, width, rows, dst, firstToken = 0) => x.scatter_add_rows(p(src), width, rows, p(dst), tokenBase + 4 * firstToken),

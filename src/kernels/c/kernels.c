@@ -526,6 +526,47 @@ EXPORT(rnn_backward)(int B, int H, const float *h, const float *dhIn, const floa
   }
 }
 
+// ---- a whole layer's recurrence ----------------------------------------------------------------
+// Per step the column-split GEMM and the row-split cell step each need a hand-off between the threads.
+// Batch rows never interact, so each thread can instead run the whole time loop for its own rows: one
+// hand-off per layer and window. The layer's buffers are the LM driver's (time-major, B rows per step).
+typedef struct {
+  int module, T, B, H, flag; // module 0 LSTM, 1 GRU, 2 RNN; flag: hard sigmoid (LSTM, GRU) or relu (RNN)
+  float *gates, *hs, *cs, *tc, *hn, *hproj;
+  const float *packed;       // W_hh^T packed by pack_bt_full
+  const float *table, *bias; // table 0: the gates already hold the input projection
+  const int *tokens;         // the step rows' token ids (with a table)
+  const float *bhn;          // GRU's b_hn
+} LayerJob;
+
+/** Rows [b0, b0 + rows) of every step of a set-up layer (scratch private to the calling thread). */
+static void layer_forward_rows(const LayerJob *j, int b0, int rows, float *scratch) {
+  const int module = j->module, B = j->B, H = j->H, G = module == 0 ? 4 : module == 1 ? 3 : 1, GH = G * H;
+  for (int t = 0; t < j->T; t++) {
+    const long row = (long)t * B + b0;
+    float *g = j->gates + row * GH;
+    const float *hPrev = j->hs + row * H;
+    float *h = j->hs + (row + B) * H;
+    if (j->table) gather_rows(g, j->table, GH, rows, j->bias, j->tokens + row);
+    // GRU: h W_hh^T goes to its own buffer (the reset gate scales part of it); else it adds to the gates.
+    float *out = module == 1 ? j->hproj + (long)b0 * GH : g;
+    gemm_prepacked(rows, GH, H, hPrev, H, 1, j->packed, GH, 0, out, GH, module != 1, scratch);
+    if (module == 0) lstm_forward(rows, H, g, j->cs + row * H, j->cs + (row + B) * H, j->tc + row * H, h, j->flag);
+    else if (module == 1) gru_forward(rows, H, g, out, j->bhn, hPrev, h, j->hn + row * H, j->flag);
+    else rnn_forward(rows, H, g, h, j->flag);
+  }
+}
+
+#ifdef __wasm__
+EXPORT_INT(layer_job_bytes)(void) { return (int)sizeof(LayerJob); }
+EXPORT(layer_job_init)(LayerJob *j, int module, int T, int B, int H, float *gates, float *hs, float *cs, float *tc, float *hn,
+                       float *hproj, const float *packed, const float *table, const float *bias, const int *tokens, const float *bhn,
+                       int flag) {
+  *j = (LayerJob){module, T, B, H, flag, gates, hs, cs, tc, hn, hproj, packed, table, bias, tokens, bhn};
+}
+EXPORT(layer_forward_run)(const LayerJob *j, int b0, int rows, float *scratch) { layer_forward_rows(j, b0, rows, scratch); }
+#endif
+
 // ---- softmax cross-entropy ------------------------------------------------------------------------
 
 /**

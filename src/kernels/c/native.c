@@ -632,38 +632,8 @@ static napi_value js_rnn_backward(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-// ---- a whole layer's recurrence ----------------------------------------------------------------
-// Per step the column-split GEMM and the row-split cell step each need a hand-off between the threads.
-// Batch rows never interact, so each thread can instead run the whole time loop for its own rows: one
-// hand-off per layer and window. Arguments: 0 module (0 LSTM, 1 GRU, 2 RNN), 1 T, 2 B, 3 H, 4 first row,
-// 5 rows, then pointers 6 gates, 7 hs, 8 cs, 9 tc, 10 hn, 11 hproj, 12 packed W_hh^T,
-// 13 table (0: gates already hold the input projection), 14 bias, 15 tokens, 16 bhn, then 17 flag (hard
-// sigmoid / relu), 18 scratch.
-static void task_layer_forward(const int64_t *a) {
-  const int module = (int)a[0], T = (int)a[1], B = (int)a[2], H = (int)a[3], b0 = (int)a[4], rows = (int)a[5];
-  float *gates = (float *)a[6], *hs = (float *)a[7], *cs = (float *)a[8], *tc = (float *)a[9], *hn = (float *)a[10];
-  float *hproj = (float *)a[11];
-  const float *packed = (const float *)a[12], *table = (const float *)a[13];
-  const float *bias = (const float *)a[14], *bhn = (const float *)a[16];
-  const int32_t *tokens = (const int32_t *)a[15];
-  const int flag = (int)a[17];
-  float *scratch = (float *)a[18];
-  const int G = module == 0 ? 4 : module == 1 ? 3 : 1, GH = G * H;
-  for (int t = 0; t < T; t++) {
-    const int64_t row = (int64_t)t * B + b0;
-    float *g = gates + row * GH;
-    const float *hPrev = hs + row * H;
-    float *h = hs + (row + B) * H;
-    if (table) gather_rows(g, table, GH, rows, bias, tokens + row);
-    // GRU: h W_hh^T goes to its own buffer (the reset gate scales part of it); else it adds to the gates.
-    float *out = module == 1 ? hproj + (int64_t)b0 * GH : g;
-    const int acc = module != 1;
-    gemm_prepacked(rows, GH, H, hPrev, H, 1, packed, GH, 0, out, GH, acc, scratch);
-    if (module == 0) lstm_forward(rows, H, g, cs + row * H, cs + (row + B) * H, tc + row * H, h, flag);
-    else if (module == 1) gru_forward(rows, H, g, out, bhn, hPrev, h, hn + row * H, flag);
-    else rnn_forward(rows, H, g, h, flag);
-  }
-}
+// ---- a whole layer's recurrence (kernels.c layer_forward_rows), each thread for half of the batch rows ----
+static void task_layer_forward(const int64_t *a) { layer_forward_rows((const LayerJob *)a[0], (int)a[1], (int)a[2], (float *)a[3]); }
 
 /**
  * layerForward(module, T, B, H, gates, hs, cs, tc, hn, hproj, packedWhhT, table, bias, firstToken, bhn, flag):
@@ -695,20 +665,16 @@ static napi_value js_layer_forward(napi_env env, napi_callback_info info) {
   }
   if (!r.ok || T == 0 || B == 0) return NULL;
   Native *s = r.s;
+  const LayerJob job = {module, T, B, H, r.v[15], gates, hs, cs, tc, hn, hproj, packed, table, bias,
+                        s->tokens ? s->tokens + first : NULL, bhn};
   const int half = s->parallel && B >= 2 ? B / 2 : B;
-  int64_t mine[19] = {module, T, B, H, 0, half, (int64_t)gates, (int64_t)hs, (int64_t)cs, (int64_t)tc, (int64_t)hn,
-                      (int64_t)hproj, (int64_t)packed, (int64_t)table, (int64_t)bias,
-                      (int64_t)(s->tokens ? s->tokens + first : NULL), (int64_t)bhn, r.v[15], (int64_t)s->scratch[0]};
   if (half == B) {
-    task_layer_forward(mine);
+    layer_forward_rows(&job, 0, B, s->scratch[0]);
     return NULL;
   }
-  int64_t theirs[19];
-  memcpy(theirs, mine, sizeof(mine));
-  theirs[4] = half;
-  theirs[5] = B - half;
-  theirs[18] = (int64_t)s->scratch[1];
-  run_pair(s, task_layer_forward, mine, theirs, 19);
+  const int64_t mine[] = {(int64_t)&job, 0, half, (int64_t)s->scratch[0]};
+  const int64_t theirs[] = {(int64_t)&job, half, B - half, (int64_t)s->scratch[1]};
+  run_pair(s, task_layer_forward, mine, theirs, 4);
   return NULL;
 }
 
