@@ -91,6 +91,13 @@ export interface FastKernels {
   layerForward?(module: RecurrentModule, T: number, B: number, H: number, buffers: LayerBuffers, packedWhhT: number,
     table: number, bias: number, firstToken: number, bhn: number, flag: boolean): void;
   /**
+   * Optional: BPTT through one unidirectional layer, exactly the driver's per-step backward loop (last step first:
+   * the cell's backward into dGi (GRU: dGi, dGh), then dhRec = dG·W_hh), batch rows split across the threads once.
+   * dhIn [T*B, H] holds the gradients on the layer's outputs; dhRec and dc [B, H] come in zeroed.
+   */
+  layerBackward?(module: RecurrentModule, T: number, B: number, H: number, buffers: LayerBuffers, packedWhh: number, dhIn: number,
+    dhRec: number, dc: number, dGi: number, dGh: number, flag: boolean): void;
+  /**
    * Optional: hidden units per panel of the one-sequence sweep's packed W_hh^T for G gates (see seqForward and
    * src/core/fast/sweep.ts packSeqWeights).
    */

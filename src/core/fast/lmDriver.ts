@@ -1131,25 +1131,31 @@ export class FastLmEngine implements LmEngine {
     }
     k.fill(ws.dhRec, B * H, 0);
     k.fill(ws.dc, B * H, 0);
-    // Going back in time the running sequences only ever grow (longest first), and rows that join start with
-    // zero carried gradients: dhRec and dc rows past n_t are never written before their sequence's last step.
-    for (let t = plan.Tmax - 1; t >= 0; t--) {
-      const rows = plan.n[t], row = plan.offset[t], prev = FastLmEngine.prevRow(plan, t);
-      const g = buf.gates + row * GH, hPrev = buf.hs + prev * H, dhIn = dH + row * H;
-      const dGi = ws.dGi + row * GH, dGh = ws.dGh + row * GH;
-      switch (rnn.module) {
-        case 'LSTM':
-          k.lstmBackward(rows, H, g, buf.cs + prev * H, buf.tc + row * H, dhIn, ws.dhRec, ws.dc, dGi, hard);
-          k.gemmPacked(rows, H, GH, dGi, GH, 1, ly.whhP, ws.dhRec, H, false);
-          break;
-        case 'GRU':
-          k.gruBackward(rows, H, g, buf.hn + row * H, hPrev, dhIn, ws.dhRec, dGi, dGh, hard);
-          k.gemmPacked(rows, H, GH, dGh, GH, 1, ly.whhP, ws.dhRec, H, true);
-          break;
-        case 'RNN':
-          k.rnnBackward(rows, H, buf.hs + (B + row) * H, dhIn, ws.dhRec, dGi, relu);
-          k.gemmPacked(rows, H, GH, dGi, GH, 1, ly.whhP, ws.dhRec, H, false);
-          break;
+    if (k.layerBackward && plan.fixed) {
+      const buffers = { gates: buf.gates, hs: buf.hs, cs: buf.cs, tc: buf.tc, hn: buf.hn, hproj: ws.hproj };
+      k.layerBackward(MODULE_NUMBER[rnn.module], plan.T, B, H, buffers, ly.whhP, dH, ws.dhRec, ws.dc, ws.dGi, ws.dGh,
+        rnn.module === 'RNN' ? relu : hard);
+    } else {
+      // Going back in time the running sequences only ever grow (longest first), and rows that join start with
+      // zero carried gradients: dhRec and dc rows past n_t are never written before their sequence's last step.
+      for (let t = plan.Tmax - 1; t >= 0; t--) {
+        const rows = plan.n[t], row = plan.offset[t], prev = FastLmEngine.prevRow(plan, t);
+        const g = buf.gates + row * GH, hPrev = buf.hs + prev * H, dhIn = dH + row * H;
+        const dGi = ws.dGi + row * GH, dGh = ws.dGh + row * GH;
+        switch (rnn.module) {
+          case 'LSTM':
+            k.lstmBackward(rows, H, g, buf.cs + prev * H, buf.tc + row * H, dhIn, ws.dhRec, ws.dc, dGi, hard);
+            k.gemmPacked(rows, H, GH, dGi, GH, 1, ly.whhP, ws.dhRec, H, false);
+            break;
+          case 'GRU':
+            k.gruBackward(rows, H, g, buf.hn + row * H, hPrev, dhIn, ws.dhRec, dGi, dGh, hard);
+            k.gemmPacked(rows, H, GH, dGh, GH, 1, ly.whhP, ws.dhRec, H, true);
+            break;
+          case 'RNN':
+            k.rnnBackward(rows, H, buf.hs + (B + row) * H, dhIn, ws.dhRec, dGi, relu);
+            k.gemmPacked(rows, H, GH, dGi, GH, 1, ly.whhP, ws.dhRec, H, false);
+            break;
+        }
       }
     }
     let hPrev = buf.hs;

@@ -31,6 +31,8 @@ interface KernelExports {
   layer_job_init?(job: number, module: number, T: number, B: number, H: number, gates: number, hs: number, cs: number, tc: number,
     hn: number, hproj: number, packed: number, table: number, bias: number, tokens: number, bhn: number, flag: number): void;
   layer_forward_run?(job: number, b0: number, rows: number, scratch: number): void;
+  layer_job_backward?(job: number, dhIn: number, dhRec: number, dc: number, dGi: number, dGh: number, packedW: number): void;
+  layer_backward_run?(job: number, b0: number, rows: number, scratch: number): void;
   transpose(src: number, rows: number, cols: number, dst: number): void;
   gather_rows(out: number, table: number, width: number, rows: number, bias: number, tokens: number): void;
   add_row_bias(out: number, rows: number, width: number, bias: number): void;
@@ -118,7 +120,7 @@ export function createWasmKernels(variant: KernelVariant, threads: 1 | 2 = 1): F
   const rowKernels = ['lstm_forward', 'lstm_backward', 'gru_forward', 'gru_backward', 'rnn_forward', 'rnn_backward'] as const;
   const helperThread = threads === 2
     ? new HelperThread(module, memory, ['gemm', 'gemm_prepacked', ...(x.gemm_blocks_run ? ['gemm_blocks_run'] : []),
-      ...(x.layer_forward_run ? ['layer_forward_run'] : []), 'adam_step', 'softmax_xent', 'sum_squares', ...rowKernels, ...(x.seq_team_run ? ['seq_team_run'] : [])], x as unknown as Record<string, unknown>,
+      ...(x.layer_forward_run ? ['layer_forward_run'] : []), ...(x.layer_backward_run ? ['layer_backward_run'] : []), 'adam_step', 'softmax_xent', 'sum_squares', ...rowKernels, ...(x.seq_team_run ? ['seq_team_run'] : [])], x as unknown as Record<string, unknown>,
       helperStackTop)
     : undefined;
   let floats = 0; // heap elements reserved
@@ -177,6 +179,13 @@ export function createWasmKernels(variant: KernelVariant, threads: 1 | 2 = 1): F
       x.gemm_prepacked(M, n0, K, p(a), ars, acs, packedAt, N, 0, p(c), ldc, acc, scratch0);
     }
     helper.join();
+  };
+  /** A set-up layer job (kernels.c LayerJob) over every step; batch rows never interact, so each thread takes half. */
+  const byBatchRows = (name: 'layer_forward_run' | 'layer_backward_run', B: number): void => {
+    const half = helper && B >= 2 ? B >> 1 : B;
+    if (half < B) helper!.post(name, [jobBlock, half, B - half, scratch1]);
+    x[name]!(jobBlock, 0, half, scratch0);
+    if (half < B) helper!.join();
   };
   /** A cell kernel over B batch rows; each buffer is [offset, floats per row]. Two threads take half each. */
   const byRows = (name: (typeof rowKernels)[number], B: number, H: number, buffers: readonly (readonly [number, number])[], flag: boolean): void => {
@@ -262,11 +271,15 @@ export function createWasmKernels(variant: KernelVariant, threads: 1 | 2 = 1): F
         const noTable = table < 0;
         x.layer_job_init!(jobBlock, module, T, B, H, p(w.gates), p(w.hs), p(w.cs), p(w.tc), p(w.hn), p(w.hproj), p(packed),
           noTable ? 0 : p(table), noTable ? 0 : p(bias), tokenBase + 4 * firstToken, p(bhn), flag ? 1 : 0);
-        // Batch rows never interact: each thread runs every step for half of them.
-        const half = helper && B >= 2 ? B >> 1 : B;
-        if (half < B) helper!.post('layer_forward_run', [jobBlock, half, B - half, scratch1]);
-        x.layer_forward_run!(jobBlock, 0, half, scratch0);
-        if (half < B) helper!.join();
+        byBatchRows('layer_forward_run', B);
+      },
+    } : {}),
+    ...(x.layer_job_init && x.layer_job_backward && x.layer_backward_run ? {
+      layerBackward(module: RecurrentModule, T: number, B: number, H: number, w: LayerBuffers, packedW: number, dhIn: number,
+        dhRec: number, dc: number, dGi: number, dGh: number, flag: boolean) {
+        x.layer_job_init!(jobBlock, module, T, B, H, p(w.gates), p(w.hs), p(w.cs), p(w.tc), p(w.hn), p(w.hproj), 0, 0, 0, 0, 0, flag ? 1 : 0);
+        x.layer_job_backward!(jobBlock, p(dhIn), p(dhRec), p(dc), p(dGi), p(dGh), p(packedW));
+        byBatchRows('layer_backward_run', B);
       },
     } : {}),
     gatherRows: (out, table, width, rows, bias, firstToken = 0) => x.gather_rows(p(out), p(table), width, rows, p(bias), tokenBase + 4 * firstToken),

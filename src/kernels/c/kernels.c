@@ -537,6 +537,11 @@ typedef struct {
   const float *table, *bias; // table 0: the gates already hold the input projection
   const int *tokens;         // the step rows' token ids (with a table)
   const float *bhn;          // GRU's b_hn
+  // Backward only: the gradients on the layer's outputs [T*B, H]; the ones carried to h_{t-1} and (LSTM) c_{t-1}
+  // [B, H]; the gates' pre-activation gradients [T*B, G*H] (GRU: dGh for the hidden part); W_hh packed by pack_b_full.
+  const float *dhIn;
+  float *dhRec, *dc, *dGi, *dGh;
+  const float *packedW;
 } LayerJob;
 
 /** Rows [b0, b0 + rows) of every step of a set-up layer (scratch private to the calling thread). */
@@ -557,14 +562,40 @@ static void layer_forward_rows(const LayerJob *j, int b0, int rows, float *scrat
   }
 }
 
+/** BPTT through rows [b0, b0 + rows) of every step, last step first (the LM driver's per-step backward loop). */
+static void layer_backward_rows(const LayerJob *j, int b0, int rows, float *scratch) {
+  const int module = j->module, B = j->B, H = j->H, G = module == 0 ? 4 : module == 1 ? 3 : 1, GH = G * H;
+  float *dhRec = j->dhRec + (long)b0 * H;
+  for (int t = j->T - 1; t >= 0; t--) {
+    const long row = (long)t * B + b0;
+    const float *g = j->gates + row * GH, *hPrev = j->hs + row * H, *dhIn = j->dhIn + row * H;
+    float *dGi = j->dGi + row * GH;
+    if (module == 0) {
+      lstm_backward(rows, H, g, j->cs + row * H, j->tc + row * H, dhIn, dhRec, j->dc + (long)b0 * H, dGi, j->flag);
+      gemm_prepacked(rows, H, GH, dGi, GH, 1, j->packedW, H, 0, dhRec, H, 0, scratch);
+    } else if (module == 1) {
+      float *dGh = j->dGh + row * GH;
+      gru_backward(rows, H, g, j->hn + row * H, hPrev, dhIn, dhRec, dGi, dGh, j->flag);
+      gemm_prepacked(rows, H, GH, dGh, GH, 1, j->packedW, H, 0, dhRec, H, 1, scratch);
+    } else {
+      rnn_backward(rows, H, j->hs + (row + B) * H, dhIn, dhRec, dGi, j->flag);
+      gemm_prepacked(rows, H, GH, dGi, GH, 1, j->packedW, H, 0, dhRec, H, 0, scratch);
+    }
+  }
+}
+
 #ifdef __wasm__
 EXPORT_INT(layer_job_bytes)(void) { return (int)sizeof(LayerJob); }
 EXPORT(layer_job_init)(LayerJob *j, int module, int T, int B, int H, float *gates, float *hs, float *cs, float *tc, float *hn,
                        float *hproj, const float *packed, const float *table, const float *bias, const int *tokens, const float *bhn,
                        int flag) {
-  *j = (LayerJob){module, T, B, H, flag, gates, hs, cs, tc, hn, hproj, packed, table, bias, tokens, bhn};
+  *j = (LayerJob){module, T, B, H, flag, gates, hs, cs, tc, hn, hproj, packed, table, bias, tokens, bhn, 0, 0, 0, 0, 0, 0};
+}
+EXPORT(layer_job_backward)(LayerJob *j, const float *dhIn, float *dhRec, float *dc, float *dGi, float *dGh, const float *packedW) {
+  j->dhIn = dhIn; j->dhRec = dhRec; j->dc = dc; j->dGi = dGi; j->dGh = dGh; j->packedW = packedW;
 }
 EXPORT(layer_forward_run)(const LayerJob *j, int b0, int rows, float *scratch) { layer_forward_rows(j, b0, rows, scratch); }
+EXPORT(layer_backward_run)(const LayerJob *j, int b0, int rows, float *scratch) { layer_backward_rows(j, b0, rows, scratch); }
 #endif
 
 // ---- softmax cross-entropy ------------------------------------------------------------------------

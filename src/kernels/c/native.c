@@ -678,6 +678,46 @@ static napi_value js_layer_forward(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+static void task_layer_backward(const int64_t *a) { layer_backward_rows((const LayerJob *)a[0], (int)a[1], (int)a[2], (float *)a[3]); }
+
+/**
+ * layerBackward(module, T, B, H, gates, hs, cs, tc, hn, packedWhh, dhIn, dhRec, dc, dGi, dGh, flag): BPTT through a
+ * layer (kernels.c layer_backward_rows), each thread for half of the batch rows; offsets as the driver's workspace.
+ */
+static napi_value js_layer_backward(napi_env env, napi_callback_info info) {
+  Args r = read_args(env, info, 16);
+  const int module = r.v[0], T = r.v[1], B = r.v[2], H = r.v[3];
+  if (r.ok && (module < 0 || module > 2 || T < 0 || B < 0 || H < 0)) {
+    napi_throw_range_error(env, NULL, "layerBackward: bad module or sizes");
+    return NULL;
+  }
+  const int G = module == 0 ? 4 : module == 1 ? 3 : 1, GH = G * H;
+  const int64_t steps = (int64_t)T * B, state = (int64_t)B * H;
+  LayerJob job = {module, T, B, H, r.v[15]};
+  job.gates = span(&r, r.v[4], steps * GH);
+  job.hs = span(&r, r.v[5], steps * H + state);
+  job.cs = module == 0 ? span(&r, r.v[6], steps * H + state) : NULL;
+  job.tc = module == 0 ? span(&r, r.v[7], steps * H) : NULL;
+  job.hn = module == 1 ? span(&r, r.v[8], steps * H) : NULL;
+  job.packedW = span(&r, r.v[9], packed_b_floats(GH, H));
+  job.dhIn = span(&r, r.v[10], steps * H);
+  job.dhRec = span(&r, r.v[11], state);
+  job.dc = module == 0 ? span(&r, r.v[12], state) : NULL;
+  job.dGi = span(&r, r.v[13], steps * GH);
+  job.dGh = module == 1 ? span(&r, r.v[14], steps * GH) : NULL;
+  if (!r.ok || T == 0 || B == 0) return NULL;
+  Native *s = r.s;
+  const int half = s->parallel && B >= 2 ? B / 2 : B;
+  if (half == B) {
+    layer_backward_rows(&job, 0, B, s->scratch[0]);
+    return NULL;
+  }
+  const int64_t mine[] = {(int64_t)&job, 0, half, (int64_t)s->scratch[0]};
+  const int64_t theirs[] = {(int64_t)&job, half, B - half, (int64_t)s->scratch[1]};
+  run_pair(s, task_layer_backward, mine, theirs, 4);
+  return NULL;
+}
+
 // ---- the document sweep on two threads (the team protocol is kernels.c's seq_team_*) ----------------
 
 static void task_seq_helper(const int64_t *a) { seq_team_run_role((SeqTeam *)a[0], 1); }
@@ -997,6 +1037,7 @@ static napi_value js_create(napi_env env, napi_callback_info info) {
       {"rnnBackward", NULL, js_rnn_backward, NULL, NULL, NULL, napi_default, s},
       {"adamStep", NULL, js_adam_step, NULL, NULL, NULL, napi_default, s},
       {"layerForward", NULL, js_layer_forward, NULL, NULL, NULL, napi_default, s},
+      {"layerBackward", NULL, js_layer_backward, NULL, NULL, NULL, napi_default, s},
       {"seqForward", NULL, js_seq_forward, NULL, NULL, NULL, napi_default, s},
       {"setParallel", NULL, js_set_parallel, NULL, NULL, NULL, napi_default, s},
       {"dispose", NULL, js_dispose, NULL, NULL, NULL, napi_default, s},
