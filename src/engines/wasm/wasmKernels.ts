@@ -119,9 +119,11 @@ export function createWasmKernels(variant: KernelVariant, threads: 1 | 2 = 1): F
   const base = jobBlock + JOB_BYTES;
   const rowKernels = ['lstm_forward', 'lstm_backward', 'gru_forward', 'gru_backward', 'rnn_forward', 'rnn_backward'] as const;
   const helperThread = threads === 2
-    ? new HelperThread(module, memory, ['gemm', 'gemm_prepacked', ...(x.gemm_blocks_run ? ['gemm_blocks_run'] : []),
-      ...(x.layer_forward_run ? ['layer_forward_run'] : []), ...(x.layer_backward_run ? ['layer_backward_run'] : []), 'adam_step', 'softmax_xent', 'sum_squares', ...rowKernels, ...(x.seq_team_run ? ['seq_team_run'] : [])], x as unknown as Record<string, unknown>,
-      helperStackTop)
+    ? new HelperThread(module, memory, [
+      'gemm', 'gemm_prepacked', 'adam_step', 'softmax_xent', 'sum_squares', ...rowKernels,
+      // Absent from wasm files built before them.
+      ...(['gemm_blocks_run', 'layer_forward_run', 'layer_backward_run', 'seq_team_run'] as const).filter((name) => x[name]),
+    ], x as unknown as Record<string, unknown>, helperStackTop)
     : undefined;
   let floats = 0; // heap elements reserved
   let tokenBase = 0; // byte address of the inputs (after the float heap), then targets, then softmax statistics
