@@ -632,8 +632,21 @@ static napi_value js_rnn_backward(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-// ---- a whole layer's recurrence (kernels.c layer_forward_rows), each thread for half of the batch rows ----
+// ---- a whole layer's recurrence and its BPTT (kernels.c layer_*_rows), each thread for half of the batch rows ----
 static void task_layer_forward(const int64_t *a) { layer_forward_rows((const LayerJob *)a[0], (int)a[1], (int)a[2], (float *)a[3]); }
+static void task_layer_backward(const int64_t *a) { layer_backward_rows((const LayerJob *)a[0], (int)a[1], (int)a[2], (float *)a[3]); }
+
+/** A layer task over every step; batch rows never interact, so with the helper on each thread takes half of them. */
+static void by_batch_rows(Native *s, task_fn task, const LayerJob *job) {
+  const int B = job->B, half = s->parallel && B >= 2 ? B / 2 : B;
+  const int64_t mine[] = {(int64_t)job, 0, half, (int64_t)s->scratch[0]};
+  if (half == B) {
+    task(mine);
+    return;
+  }
+  const int64_t theirs[] = {(int64_t)job, half, B - half, (int64_t)s->scratch[1]};
+  run_pair(s, task, mine, theirs, 4);
+}
 
 /**
  * layerForward(module, T, B, H, gates, hs, cs, tc, hn, hproj, packedWhhT, table, bias, firstToken, bhn, flag):
@@ -667,18 +680,9 @@ static napi_value js_layer_forward(napi_env env, napi_callback_info info) {
   Native *s = r.s;
   const LayerJob job = {module, T, B, H, r.v[15], gates, hs, cs, tc, hn, hproj, packed, table, bias,
                         s->tokens ? s->tokens + first : NULL, bhn};
-  const int half = s->parallel && B >= 2 ? B / 2 : B;
-  if (half == B) {
-    layer_forward_rows(&job, 0, B, s->scratch[0]);
-    return NULL;
-  }
-  const int64_t mine[] = {(int64_t)&job, 0, half, (int64_t)s->scratch[0]};
-  const int64_t theirs[] = {(int64_t)&job, half, B - half, (int64_t)s->scratch[1]};
-  run_pair(s, task_layer_forward, mine, theirs, 4);
+  by_batch_rows(s, task_layer_forward, &job);
   return NULL;
 }
-
-static void task_layer_backward(const int64_t *a) { layer_backward_rows((const LayerJob *)a[0], (int)a[1], (int)a[2], (float *)a[3]); }
 
 /**
  * layerBackward(module, T, B, H, gates, hs, cs, tc, hn, packedWhh, dhIn, dhRec, dc, dGi, dGh, flag): BPTT through a
@@ -707,14 +711,7 @@ static napi_value js_layer_backward(napi_env env, napi_callback_info info) {
   job.dGh = module == 1 ? span(&r, r.v[14], steps * GH) : NULL;
   if (!r.ok || T == 0 || B == 0) return NULL;
   Native *s = r.s;
-  const int half = s->parallel && B >= 2 ? B / 2 : B;
-  if (half == B) {
-    layer_backward_rows(&job, 0, B, s->scratch[0]);
-    return NULL;
-  }
-  const int64_t mine[] = {(int64_t)&job, 0, half, (int64_t)s->scratch[0]};
-  const int64_t theirs[] = {(int64_t)&job, half, B - half, (int64_t)s->scratch[1]};
-  run_pair(s, task_layer_backward, mine, theirs, 4);
+  by_batch_rows(s, task_layer_backward, &job);
   return NULL;
 }
 
