@@ -82,15 +82,13 @@ test('a traced document assembles windows from cached blocks', async () => {
   doc.dispose();
 });
 
-test('hover snapshots answer fast and name the top predictions', async () => {
+test('a cold hover computes only the block it falls in and names the top predictions', async () => {
   const model = tinyModel('LSTM');
   const big = TEXT.repeat(50); // 45k chars
   const doc = await traced(model, big, 256, 256);
   const t = doc.tokenAt(30_001);
-  const t0 = performance.now();
   const snap = await doc.hoverSnapshot(t, 0, 4, 5);
-  const ms = performance.now() - t0;
-  assert.ok(ms < 50, `cold hover took ${ms.toFixed(1)} ms`);
+  assert.equal(doc.cache.size, 1); // one 256-step block from the nearest checkpoint, not the document
   assert.equal(snap.position, 30_001);
   assert.equal(snap.predictions.length, 5);
   const total = snap.predictions.reduce((s, p) => s + p.probability, 0);

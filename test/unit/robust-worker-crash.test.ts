@@ -64,7 +64,6 @@ test('a worker that allocates until it dies rejects its requests in flight with 
   const client = new WorkerClient({ workerPath: FAKE, resourceLimits: TINY, onFailure: (e) => failures.push(e) });
   const held = client.sample({ config: {}, params: new Map(), vocab: {} } as never, { prime: 'hold', length: 1 });
   const bomb = client.loadModel(join(dir, 'bomb.pt'));
-  const t0 = performance.now();
   await assert.rejects(bomb, (e: unknown) => {
     assert.ok(e instanceof WorkerCrashError);
     assert.equal(e.reason, 'out-of-memory');
@@ -74,7 +73,6 @@ test('a worker that allocates until it dies rejects its requests in flight with 
     return true;
   });
   await assert.rejects(held, WorkerCrashError); // the same error for every request in flight
-  assert.ok(performance.now() - t0 < 10_000, 'the crash took too long to be noticed');
   assert.ok(client.failed);
   await assert.rejects(client.loadModel(join(dir, 'ok.pt')), /ran out of memory/); // a dead client refuses at once
   assert.equal(failures.length, 1, 'onFailure is told once');

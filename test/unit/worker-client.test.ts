@@ -81,7 +81,7 @@ test('worker: train streams progress, sample, prepareTrace + traceWindow match t
   }
 });
 
-test('worker: cancel returns quickly and saves a checkpoint', async () => {
+test('worker: cancel stops the run between steps and saves a checkpoint of the step it stopped at', async () => {
   const client = new WorkerClient(opts);
   try {
     const out = join(dir, 'c.safetensors');
@@ -89,11 +89,9 @@ test('worker: cancel returns quickly and saves a checkpoint', async () => {
       settings: { steps: 100000, seqLen: 8, batchSize: 4, evalEvery: 1000 } });
     let steps = 0;
     for await (const e of run) if (e.kind === 'step' && ++steps === 3) break;
-    const t0 = performance.now();
     const r = await run.cancel();
-    const ms = performance.now() - t0;
     assert.equal(r.reason, 'cancelled');
-    assert.ok(ms < 100, `cancel took ${ms.toFixed(1)} ms`);
+    assert.ok(r.step >= 3 && r.step < 100000, `stopped at step ${r.step}`);
     assert.equal(readModelFile(out).training!.step, r.step);
   } finally {
     await client.dispose();
