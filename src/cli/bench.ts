@@ -201,7 +201,30 @@ function timeTrace(chars: number, streams: number, choice: 'native' | 'wasm'): T
   return { chars, streams, seconds, engine };
 }
 
+const HELP = `usage: gatescope bench [--workloads char,word-lm,classify] [--engines native,wasm,...] [options]
+       gatescope bench --document [N] [--hidden 256,256x2] [--windows W] [--torch-chars C] [--no-torch] [--json]
+       gatescope bench --train-run [--engine E] [--steps N] [--rounds R] [--text FILE] [--json]
+Training throughput of each engine, PyTorch (${PYTHON}, OpenBLAS) timed on the same workload in the same run:
+  char      vocab ${VOCAB} one-hot -> LSTM -> Linear, batch ${BATCH}, seq ${SEQ}, H = 128, 256, 512 and 2x256
+  word-lm   Embedding(${WORD.vocab}, ${WORD.embedding}) -> LSTM ${WORD.hidden} -> Linear(${WORD.vocab}), batch ${WORD.batch}, seq ${WORD.seq}
+  classify  Embedding(${CLASSIFY.vocab}, ${CLASSIFY.embedding}) -> biLSTM ${CLASSIFY.layers}x${CLASSIFY.hidden} -> last -> Linear(${CLASSIFY.classes}), batch ${CLASSIFY.batch}, lengths ${CLASSIFY.minLength}-${CLASSIFY.maxLength} packed
+  all with Adam on cross-entropy, float32; then a 1M-character forward with trace (--no-trace to skip)
+  --workloads W      comma-separated (all three)     --engines E      comma-separated (every available but reference)
+  --rounds R         PyTorch and the engines take turns R times (3); medians
+  --steps N          timed steps per round (3)       --warmup N       untimed steps first (6)
+  --threads 1|2      PyTorch and the native / wasm engines on that many threads
+  --quick            only char H=128                 --no-torch       skip PyTorch
+  --trace-chars N    --trace-streams S                the forward-with-trace (1000000 chars in 64 streams)
+  --json             one JSON object instead of the table
+--document [N]: one N-character document (1000000) prepared and windowed as the extension does, against nn.LSTM.
+--train-run: a default Train char LSTM run (evaluations, checkpoints, samples) against its bare steps.
+`;
+
 export async function run(args: string[]): Promise<number> {
+  if (args.includes('--help') || args.includes('-h')) {
+    process.stdout.write(HELP);
+    return 0;
+  }
   if (args.includes('--train-run')) return benchTrainRun(args.filter((a) => a !== '--train-run'));
   // --document [N]: the single-sequence document preparation benchmark (src/cli/benchDocument.ts).
   const doc = args.indexOf('--document');

@@ -9,10 +9,10 @@ type CommandModule = { run(args: string[]): Promise<number> };
 
 const COMMANDS: Record<string, { summary: string; load: () => Promise<CommandModule> }> = {
   trace: { summary: 'per-timestep trace (and gradients) of a model, as PyTorch computes it', load: () => import('./trace') },
-  fit: { summary: 'replay a seed experiment (my LSTM vs nn.LSTM) and write per-epoch weights', load: () => import('./fit') },
-  train: { summary: 'train a char (or word) LSTM/GRU/RNN language model on text files', load: () => import('./train') },
+  fit: { summary: 'replay a PyTorch training case (or the seed experiment) step by step and write the weights after each step', load: () => import('./fit') },
+  train: { summary: 'train an LSTM/GRU/RNN: a char or word language model on text files, or a sequence classifier on labelled examples', load: () => import('./train') },
   sample: { summary: 'generate text from a trained model', load: () => import('./sample') },
-  bench: { summary: 'training throughput per engine vs PyTorch on a char-LM workload, and a 1M-char trace', load: () => import('./bench') },
+  bench: { summary: 'training throughput per engine vs PyTorch (char LM, word LM, classifier), and a 1M-char trace', load: () => import('./bench') },
   diff: { summary: 'whether two model/trace files of any format compute the same model: EQUIVALENT or DIFFERENT, and what to change on which side', load: () => import('./diff') },
   convert: { summary: 'import a model from any supported format and write safetensors, .npz or Keras .h5', load: () => import('./convert') },
   compare: { summary: 'train two engines (e.g. reference,tfjs) from the same weights and batches; per-step errors', load: () => import('./compare') },
