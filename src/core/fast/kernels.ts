@@ -84,19 +84,22 @@ export interface FastKernels {
    */
   adamStep?(n: number, p: number, g: number, m: number, v: number, hyper: readonly number[]): void;
   /**
-   * Optional: one unidirectional layer's whole recurrence over T steps, exactly the driver's per-step loop
+   * Optional: one direction of a layer's whole recurrence over T steps, exactly the driver's per-step loop
    * (gather the one-hot projection when table >= 0, add h_{t-1}·W_hh^T, cell step), so a backend can split
-   * the batch rows across its threads once per layer instead of handing off at every step.
+   * the batch rows across its threads once per layer instead of handing off at every step. `steps` < 0: B rows
+   * per step (row t*B + b); else the T + 1 entries of setTokens' inputs from index `steps` are the first row of
+   * each step and the total (packed sequences, longest first).
    */
   layerForward?(module: RecurrentModule, T: number, B: number, H: number, buffers: LayerBuffers, packedWhhT: number,
-    table: number, bias: number, firstToken: number, bhn: number, flag: boolean): void;
+    table: number, bias: number, firstToken: number, bhn: number, flag: boolean, steps: number): void;
   /**
-   * Optional: BPTT through one unidirectional layer, exactly the driver's per-step backward loop (last step first:
+   * Optional: BPTT through one direction of a layer, exactly the driver's per-step backward loop (last step first:
    * the cell's backward into dGi (GRU: dGi, dGh), then dhRec = dG·W_hh), batch rows split across the threads once.
-   * dhIn [T*B, H] holds the gradients on the layer's outputs; dhRec and dc [B, H] come in zeroed.
+   * dhIn holds the gradients on the layer's outputs, a row per step row; dhRec and dc [B, H] come in zeroed.
+   * `steps` as layerForward's.
    */
   layerBackward?(module: RecurrentModule, T: number, B: number, H: number, buffers: LayerBuffers, packedWhh: number, dhIn: number,
-    dhRec: number, dc: number, dGi: number, dGh: number, flag: boolean): void;
+    dhRec: number, dc: number, dGi: number, dGh: number, flag: boolean, steps: number): void;
   /**
    * Optional: hidden units per panel of the one-sequence sweep's packed W_hh^T for G gates (see seqForward and
    * src/core/fast/sweep.ts packSeqWeights).

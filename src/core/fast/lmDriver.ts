@@ -138,8 +138,13 @@ interface Plan {
   readonly lens: Int32Array; // [B] sorted
   readonly n: Int32Array; // [Tmax] sequences at step t
   readonly offset: Int32Array; // [Tmax + 1] first packed row of step t
+  /** Where `offset` is in the setTokens payload for the layer kernels; -1: fixed (B rows per step). */
+  readonly steps: number;
   readonly lastRow: Int32Array; // [B] packed row of each sequence's last step
-  /** setTokens payload: tokens in packed order; bidirectional also the reverse order's tokens (at N) and perm (at 2N). */
+  /**
+   * setTokens payload: tokens in packed order; bidirectional also the reverse order's tokens (at N) and perm (at 2N);
+   * packed batches then `offset` (at `steps`).
+   */
   readonly tokens: Int32Array;
   /** Loss targets: packed order [N] (lm) or sorted [B] (classifier); empty without targets. */
   readonly targets: Int32Array;
@@ -639,7 +644,10 @@ export class FastLmEngine implements LmEngine {
     }
     const N = offset[Tmax];
     const D = this.D;
-    const tokens = new Int32Array(D === 2 ? 3 * N : N);
+    // Packed steps: the layer kernels read the step offsets after the tokens.
+    const steps = order ? (D === 2 ? 3 * N : N) : -1;
+    const tokens = new Int32Array((D === 2 ? 3 * N : N) + (order ? Tmax + 1 : 0));
+    if (order) tokens.set(offset, steps);
     const V = this.V;
     for (let t = 0; t < Tmax; t++) {
       for (let i = 0, r = offset[t]; i < n[t]; i++, r++) {
@@ -686,7 +694,7 @@ export class FastLmEngine implements LmEngine {
         }
       }
     }
-    return { B, T, fixed: order === null, N, Tmax, order, lens, n, offset, lastRow, tokens, targets: packedTargets, counted };
+    return { B, T, fixed: order === null, N, Tmax, order, lens, n, offset, steps, lastRow, tokens, targets: packedTargets, counted };
   }
 
   // ---- forward -------------------------------------------------------------------------------------
@@ -789,9 +797,9 @@ export class FastLmEngine implements LmEngine {
     const { B } = plan;
     const GH = G * H;
     const module = this.config.rnn.module;
-    if (k.layerForward && plan.fixed) {
+    if (k.layerForward) {
       const buffers = { gates: buf.gates, hs: buf.hs, cs: buf.cs, tc: buf.tc, hn: buf.hn, hproj: ws.hproj };
-      k.layerForward(MODULE_NUMBER[module], plan.T, B, H, buffers, ly.whhTP, table, ly.xbias, tokenBase, ly.bhn, flag);
+      k.layerForward(MODULE_NUMBER[module], plan.Tmax, B, H, buffers, ly.whhTP, table, ly.xbias, tokenBase, ly.bhn, flag, plan.steps);
       return;
     }
     for (let t = 0; t < plan.Tmax; t++) {
@@ -1131,10 +1139,10 @@ export class FastLmEngine implements LmEngine {
     }
     k.fill(ws.dhRec, B * H, 0);
     k.fill(ws.dc, B * H, 0);
-    if (k.layerBackward && plan.fixed) {
+    if (k.layerBackward) {
       const buffers = { gates: buf.gates, hs: buf.hs, cs: buf.cs, tc: buf.tc, hn: buf.hn, hproj: ws.hproj };
-      k.layerBackward(MODULE_NUMBER[rnn.module], plan.T, B, H, buffers, ly.whhP, dH, ws.dhRec, ws.dc, ws.dGi, ws.dGh,
-        rnn.module === 'RNN' ? relu : hard);
+      k.layerBackward(MODULE_NUMBER[rnn.module], plan.Tmax, B, H, buffers, ly.whhP, dH, ws.dhRec, ws.dc, ws.dGi, ws.dGh,
+        rnn.module === 'RNN' ? relu : hard, plan.steps);
     } else {
       // Going back in time the running sequences only ever grow (longest first), and rows that join start with
       // zero carried gradients: dhRec and dc rows past n_t are never written before their sequence's last step.

@@ -28,9 +28,9 @@ export interface NativeKernelObject {
   rnnBackward(B: number, H: number, h: number, dhIn: number, dhRec: number, dG: number, relu: boolean): void;
   adamStep(n: number, p: number, g: number, m: number, v: number, hyper: Float64Array): void;
   layerForward(module: number, T: number, B: number, H: number, gates: number, hs: number, cs: number, tc: number, hn: number,
-    hproj: number, packed: number, table: number, bias: number, firstToken: number, bhn: number, flag: boolean): void;
+    hproj: number, packed: number, table: number, bias: number, firstToken: number, bhn: number, flag: boolean, steps: number): void;
   layerBackward(module: number, T: number, B: number, H: number, gates: number, hs: number, cs: number, tc: number, hn: number,
-    packedW: number, dhIn: number, dhRec: number, dc: number, dGi: number, dGh: number, flag: boolean): void;
+    packedW: number, dhIn: number, dhRec: number, dc: number, dGi: number, dGh: number, flag: boolean, steps: number): void;
   seqForward(module: number, T: number, H: number, packed: number, xp: number, firstToken: number, bhn: number, hs: number,
     R: number, c: number, every: number, ckh: number, ckc: number, flag: boolean, threads: number): void;
   setParallel(on: boolean): void;
@@ -94,10 +94,10 @@ export function createNativeKernels(addon: NativeAddon, threads: 1 | 2): FastKer
       hyper.set(values);
       k.adamStep(n, p, g, m, v, hyper);
     },
-    layerForward: (module, T, B, H, w, packed, table, bias, firstToken, bhn, flag) =>
-      k.layerForward(module, T, B, H, w.gates, w.hs, w.cs, w.tc, w.hn, w.hproj, packed, table, bias, firstToken, bhn, flag),
-    layerBackward: (module, T, B, H, w, packedW, dhIn, dhRec, dc, dGi, dGh, flag) =>
-      k.layerBackward(module, T, B, H, w.gates, w.hs, w.cs, w.tc, w.hn, packedW, dhIn, dhRec, dc, dGi, dGh, flag),
+    layerForward: (module, T, B, H, w, packed, table, bias, firstToken, bhn, flag, steps) =>
+      k.layerForward(module, T, B, H, w.gates, w.hs, w.cs, w.tc, w.hn, w.hproj, packed, table, bias, firstToken, bhn, flag, steps),
+    layerBackward: (module, T, B, H, w, packedW, dhIn, dhRec, dc, dGi, dGh, flag, steps) =>
+      k.layerBackward(module, T, B, H, w.gates, w.hs, w.cs, w.tc, w.hn, packedW, dhIn, dhRec, dc, dGi, dGh, flag, steps),
     // kernels.c SEQ_UB for the addon's lanes (absent from an addon built before the document sweep).
     ...(typeof k.seqForward === 'function' ? {
       seqUnitBlock: (G: number) => Math.floor((addon.lanes ?? 8) / G) * 8,

@@ -28,8 +28,9 @@ interface KernelExports {
   gemm_blocks_run?(g: number, scratch: number): void;
   /** A whole layer's recurrence (kernels.c layer_forward_rows); absent from wasm files built before it. */
   layer_job_bytes?(): number;
-  layer_job_init?(job: number, module: number, T: number, B: number, H: number, gates: number, hs: number, cs: number, tc: number,
-    hn: number, hproj: number, packed: number, table: number, bias: number, tokens: number, bhn: number, flag: number): void;
+  layer_job_init?(job: number, module: number, T: number, B: number, H: number, offset: number, gates: number, hs: number, cs: number,
+    tc: number, hn: number, hproj: number, packed: number, table: number, bias: number, tokens: number, bhn: number, flag: number): void;
+  layer_job_split?(job: number): number;
   layer_forward_run?(job: number, b0: number, rows: number, scratch: number): void;
   layer_job_backward?(job: number, dhIn: number, dhRec: number, dc: number, dGi: number, dGh: number, packedW: number): void;
   layer_backward_run?(job: number, b0: number, rows: number, scratch: number): void;
@@ -182,12 +183,12 @@ export function createWasmKernels(variant: KernelVariant, threads: 1 | 2 = 1): F
     }
     helper.join();
   };
-  /** A set-up layer job (kernels.c LayerJob) over every step; batch rows never interact, so each thread takes half. */
+  /** A set-up layer job (kernels.c LayerJob) over every step; batch rows never interact, so each thread takes its share. */
   const byBatchRows = (name: 'layer_forward_run' | 'layer_backward_run', B: number): void => {
-    const half = helper && B >= 2 ? B >> 1 : B;
-    if (half < B) helper!.post(name, [jobBlock, half, B - half, scratch1]);
-    x[name]!(jobBlock, 0, half, scratch0);
-    if (half < B) helper!.join();
+    const split = helper && B >= 2 ? x.layer_job_split!(jobBlock) : B;
+    if (split < B) helper!.post(name, [jobBlock, split, B - split, scratch1]);
+    x[name]!(jobBlock, 0, split, scratch0);
+    if (split < B) helper!.join();
   };
   /** A cell kernel over B batch rows; each buffer is [offset, floats per row]. Two threads take half each. */
   const byRows = (name: (typeof rowKernels)[number], B: number, H: number, buffers: readonly (readonly [number, number])[], flag: boolean): void => {
@@ -267,19 +268,20 @@ export function createWasmKernels(variant: KernelVariant, threads: 1 | 2 = 1): F
       x.scale(p(off), n, scalarBlock + 4);
     },
     transpose: (src, rows, cols, dst) => x.transpose(p(src), rows, cols, p(dst)),
-    ...(x.layer_job_init && x.layer_forward_run ? {
+    ...(x.layer_job_init && x.layer_job_split && x.layer_forward_run ? {
       layerForward(module: RecurrentModule, T: number, B: number, H: number, w: LayerBuffers, packed: number, table: number, bias: number,
-        firstToken: number, bhn: number, flag: boolean) {
+        firstToken: number, bhn: number, flag: boolean, steps: number) {
         const noTable = table < 0;
-        x.layer_job_init!(jobBlock, module, T, B, H, p(w.gates), p(w.hs), p(w.cs), p(w.tc), p(w.hn), p(w.hproj), p(packed),
-          noTable ? 0 : p(table), noTable ? 0 : p(bias), tokenBase + 4 * firstToken, p(bhn), flag ? 1 : 0);
+        x.layer_job_init!(jobBlock, module, T, B, H, steps < 0 ? 0 : tokenBase + 4 * steps, p(w.gates), p(w.hs), p(w.cs), p(w.tc), p(w.hn),
+          p(w.hproj), p(packed), noTable ? 0 : p(table), noTable ? 0 : p(bias), tokenBase + 4 * firstToken, p(bhn), flag ? 1 : 0);
         byBatchRows('layer_forward_run', B);
       },
     } : {}),
-    ...(x.layer_job_init && x.layer_job_backward && x.layer_backward_run ? {
+    ...(x.layer_job_init && x.layer_job_split && x.layer_job_backward && x.layer_backward_run ? {
       layerBackward(module: RecurrentModule, T: number, B: number, H: number, w: LayerBuffers, packedW: number, dhIn: number,
-        dhRec: number, dc: number, dGi: number, dGh: number, flag: boolean) {
-        x.layer_job_init!(jobBlock, module, T, B, H, p(w.gates), p(w.hs), p(w.cs), p(w.tc), p(w.hn), p(w.hproj), 0, 0, 0, 0, 0, flag ? 1 : 0);
+        dhRec: number, dc: number, dGi: number, dGh: number, flag: boolean, steps: number) {
+        x.layer_job_init!(jobBlock, module, T, B, H, steps < 0 ? 0 : tokenBase + 4 * steps, p(w.gates), p(w.hs), p(w.cs), p(w.tc), p(w.hn),
+          p(w.hproj), 0, 0, 0, 0, 0, flag ? 1 : 0);
         x.layer_job_backward!(jobBlock, p(dhIn), p(dhRec), p(dc), p(dGi), p(dGh), p(packedW));
         byBatchRows('layer_backward_run', B);
       },

@@ -529,9 +529,12 @@ EXPORT(rnn_backward)(int B, int H, const float *h, const float *dhIn, const floa
 // ---- a whole layer's recurrence ----------------------------------------------------------------
 // Per step the column-split GEMM and the row-split cell step each need a hand-off between the threads.
 // Batch rows never interact, so each thread can instead run the whole time loop for its own rows: one
-// hand-off per layer and window. The layer's buffers are the LM driver's (time-major, B rows per step).
+// hand-off per layer and window. The layer's buffers are the LM driver's: time-major, step t's rows from
+// row offset[t] on, n_t = offset[t + 1] - offset[t] of them (packed sequences, longest first: n_t never grows),
+// or B rows per step (offset NULL). hs and cs hold h0 in their first B rows, then step t's outputs at B + offset[t].
 typedef struct {
   int module, T, B, H, flag; // module 0 LSTM, 1 GRU, 2 RNN; flag: hard sigmoid (LSTM, GRU) or relu (RNN)
+  const int *offset;         // [T + 1] first row of each step, or NULL: t * B
   float *gates, *hs, *cs, *tc, *hn, *hproj;
   const float *packed;       // W_hh^T packed by pack_bt_full
   const float *table, *bias; // table 0: the gates already hold the input projection
@@ -544,53 +547,88 @@ typedef struct {
   const float *packedW;
 } LayerJob;
 
+static inline long step_row(const LayerJob *j, int t) { return j->offset ? j->offset[t] : (long)t * j->B; }
+
+/** How many of rows [b0, b0 + rows) step t runs (0 or less once the sequences from b0 on have ended). */
+static inline int step_rows(const LayerJob *j, int t, int b0, int rows) {
+  const int n = j->offset ? j->offset[t + 1] - j->offset[t] : j->B;
+  return (n < b0 + rows ? n : b0 + rows) - b0;
+}
+
+/** Row of h_{t-1} (and c_{t-1}) in hs (cs) for the first of step t's rows. */
+static inline long prev_row(const LayerJob *j, int t) { return t == 0 ? 0 : j->B + step_row(j, t - 1); }
+
+/**
+ * The first row of the second thread's share: half the rows of every step, or for packed steps (the longest
+ * sequences first) the row that splits the steps' rows in two equal sums.
+ */
+static int layer_split(const LayerJob *j) {
+  const int B = j->B;
+  if (!j->offset) return B / 2;
+  const long total = j->offset[j->T];
+  long work = 0; // rows of every step below row b
+  for (int b = 1; b < B; b++) {
+    for (int t = 0; t < j->T && j->offset[t + 1] - j->offset[t] >= b; t++) work++;
+    if (2 * work >= total) return b;
+  }
+  return B / 2;
+}
+
 /** Rows [b0, b0 + rows) of every step of a set-up layer (scratch private to the calling thread). */
 static void layer_forward_rows(const LayerJob *j, int b0, int rows, float *scratch) {
   const int module = j->module, B = j->B, H = j->H, G = module == 0 ? 4 : module == 1 ? 3 : 1, GH = G * H;
   for (int t = 0; t < j->T; t++) {
-    const long row = (long)t * B + b0;
+    const int m = step_rows(j, t, b0, rows);
+    if (m <= 0) break; // packed steps only shrink
+    const long row = step_row(j, t) + b0, prev = prev_row(j, t) + b0;
     float *g = j->gates + row * GH;
-    const float *hPrev = j->hs + row * H;
+    const float *hPrev = j->hs + prev * H;
     float *h = j->hs + (row + B) * H;
-    if (j->table) gather_rows(g, j->table, GH, rows, j->bias, j->tokens + row);
+    if (j->table) gather_rows(g, j->table, GH, m, j->bias, j->tokens + row);
     // GRU: h W_hh^T goes to its own buffer (the reset gate scales part of it); else it adds to the gates.
     float *out = module == 1 ? j->hproj + (long)b0 * GH : g;
-    gemm_prepacked(rows, GH, H, hPrev, H, 1, j->packed, GH, 0, out, GH, module != 1, scratch);
-    if (module == 0) lstm_forward(rows, H, g, j->cs + row * H, j->cs + (row + B) * H, j->tc + row * H, h, j->flag);
-    else if (module == 1) gru_forward(rows, H, g, out, j->bhn, hPrev, h, j->hn + row * H, j->flag);
-    else rnn_forward(rows, H, g, h, j->flag);
+    gemm_prepacked(m, GH, H, hPrev, H, 1, j->packed, GH, 0, out, GH, module != 1, scratch);
+    if (module == 0) lstm_forward(m, H, g, j->cs + prev * H, j->cs + (row + B) * H, j->tc + row * H, h, j->flag);
+    else if (module == 1) gru_forward(m, H, g, out, j->bhn, hPrev, h, j->hn + row * H, j->flag);
+    else rnn_forward(m, H, g, h, j->flag);
   }
 }
 
-/** BPTT through rows [b0, b0 + rows) of every step, last step first (the LM driver's per-step backward loop). */
+/**
+ * BPTT through rows [b0, b0 + rows) of every step, last step first (the LM driver's per-step backward loop).
+ * Going back the running sequences only grow, and a row that joins starts from the zeros dhRec and dc came in with.
+ */
 static void layer_backward_rows(const LayerJob *j, int b0, int rows, float *scratch) {
   const int module = j->module, B = j->B, H = j->H, G = module == 0 ? 4 : module == 1 ? 3 : 1, GH = G * H;
   float *dhRec = j->dhRec + (long)b0 * H;
   for (int t = j->T - 1; t >= 0; t--) {
-    const long row = (long)t * B + b0;
-    const float *g = j->gates + row * GH, *hPrev = j->hs + row * H, *dhIn = j->dhIn + row * H;
+    const int m = step_rows(j, t, b0, rows);
+    if (m <= 0) continue;
+    const long row = step_row(j, t) + b0, prev = prev_row(j, t) + b0;
+    const float *g = j->gates + row * GH, *hPrev = j->hs + prev * H, *dhIn = j->dhIn + row * H;
     float *dGi = j->dGi + row * GH;
     if (module == 0) {
-      lstm_backward(rows, H, g, j->cs + row * H, j->tc + row * H, dhIn, dhRec, j->dc + (long)b0 * H, dGi, j->flag);
-      gemm_prepacked(rows, H, GH, dGi, GH, 1, j->packedW, H, 0, dhRec, H, 0, scratch);
+      lstm_backward(m, H, g, j->cs + prev * H, j->tc + row * H, dhIn, dhRec, j->dc + (long)b0 * H, dGi, j->flag);
+      gemm_prepacked(m, H, GH, dGi, GH, 1, j->packedW, H, 0, dhRec, H, 0, scratch);
     } else if (module == 1) {
       float *dGh = j->dGh + row * GH;
-      gru_backward(rows, H, g, j->hn + row * H, hPrev, dhIn, dhRec, dGi, dGh, j->flag);
-      gemm_prepacked(rows, H, GH, dGh, GH, 1, j->packedW, H, 0, dhRec, H, 1, scratch);
+      gru_backward(m, H, g, j->hn + row * H, hPrev, dhIn, dhRec, dGi, dGh, j->flag);
+      gemm_prepacked(m, H, GH, dGh, GH, 1, j->packedW, H, 0, dhRec, H, 1, scratch);
     } else {
-      rnn_backward(rows, H, j->hs + (row + B) * H, dhIn, dhRec, dGi, j->flag);
-      gemm_prepacked(rows, H, GH, dGi, GH, 1, j->packedW, H, 0, dhRec, H, 0, scratch);
+      rnn_backward(m, H, j->hs + (row + B) * H, dhIn, dhRec, dGi, j->flag);
+      gemm_prepacked(m, H, GH, dGi, GH, 1, j->packedW, H, 0, dhRec, H, 0, scratch);
     }
   }
 }
 
 #ifdef __wasm__
 EXPORT_INT(layer_job_bytes)(void) { return (int)sizeof(LayerJob); }
-EXPORT(layer_job_init)(LayerJob *j, int module, int T, int B, int H, float *gates, float *hs, float *cs, float *tc, float *hn,
-                       float *hproj, const float *packed, const float *table, const float *bias, const int *tokens, const float *bhn,
-                       int flag) {
-  *j = (LayerJob){module, T, B, H, flag, gates, hs, cs, tc, hn, hproj, packed, table, bias, tokens, bhn, 0, 0, 0, 0, 0, 0};
+EXPORT(layer_job_init)(LayerJob *j, int module, int T, int B, int H, const int *offset, float *gates, float *hs, float *cs, float *tc,
+                       float *hn, float *hproj, const float *packed, const float *table, const float *bias, const int *tokens,
+                       const float *bhn, int flag) {
+  *j = (LayerJob){module, T, B, H, flag, offset, gates, hs, cs, tc, hn, hproj, packed, table, bias, tokens, bhn, 0, 0, 0, 0, 0, 0};
 }
+EXPORT_INT(layer_job_split)(const LayerJob *j) { return layer_split(j); }
 EXPORT(layer_job_backward)(LayerJob *j, const float *dhIn, float *dhRec, float *dc, float *dGi, float *dGh, const float *packedW) {
   j->dhIn = dhIn; j->dhRec = dhRec; j->dc = dc; j->dGi = dGi; j->dGh = dGh; j->packedW = packedW;
 }

@@ -237,17 +237,19 @@ static int alive(napi_env env, const Native *s) {
   return 0;
 }
 
+#define MAX_ARGS 20
+
 typedef struct {
   napi_env env;
   Native *s;
-  int32_t v[16];
+  int32_t v[MAX_ARGS];
   int ok;
 } Args;
 
 static Args read_args(napi_env env, napi_callback_info info, size_t n) {
   Args r = {env, NULL, {0}, 0};
-  napi_value argv[16];
-  size_t argc = 16;
+  napi_value argv[MAX_ARGS];
+  size_t argc = MAX_ARGS;
   void *data = NULL;
   if (napi_get_cb_info(env, info, &argc, argv, NULL, &data) != napi_ok) return r;
   r.s = data;
@@ -636,31 +638,55 @@ static napi_value js_rnn_backward(napi_env env, napi_callback_info info) {
 static void task_layer_forward(const int64_t *a) { layer_forward_rows((const LayerJob *)a[0], (int)a[1], (int)a[2], (float *)a[3]); }
 static void task_layer_backward(const int64_t *a) { layer_backward_rows((const LayerJob *)a[0], (int)a[1], (int)a[2], (float *)a[3]); }
 
-/** A layer task over every step; batch rows never interact, so with the helper on each thread takes half of them. */
+/** A layer task over every step; batch rows never interact, so with the helper on each thread takes its share of them. */
 static void by_batch_rows(Native *s, task_fn task, const LayerJob *job) {
-  const int B = job->B, half = s->parallel && B >= 2 ? B / 2 : B;
-  const int64_t mine[] = {(int64_t)job, 0, half, (int64_t)s->scratch[0]};
-  if (half == B) {
+  const int B = job->B, split = s->parallel && B >= 2 ? layer_split(job) : B;
+  const int64_t mine[] = {(int64_t)job, 0, split, (int64_t)s->scratch[0]};
+  if (split == B) {
     task(mine);
     return;
   }
-  const int64_t theirs[] = {(int64_t)job, half, B - half, (int64_t)s->scratch[1]};
+  const int64_t theirs[] = {(int64_t)job, split, B - split, (int64_t)s->scratch[1]};
   run_pair(s, task, mine, theirs, 4);
 }
 
 /**
- * layerForward(module, T, B, H, gates, hs, cs, tc, hn, hproj, packedWhhT, table, bias, firstToken, bhn, flag):
- * offsets as the driver's workspace; table -1 when the gates already hold the input projection.
+ * The layer's step layout: `at` < 0 for B rows per step, else T + 1 row offsets at tokens[at] (set with setTokens),
+ * from 0, each step at most B rows and never more than the step before. Writes the layer's row count to *rows.
+ */
+static const int *layer_steps(Args *r, int at, int T, int B, int64_t *rows) {
+  *rows = (int64_t)T * B;
+  if (!r->ok || at < 0) return NULL;
+  if (!tokens_ok(r, at + T + 1)) return NULL;
+  const int *offset = r->s->tokens + at;
+  int ok = offset[0] == 0;
+  for (int t = 0; ok && t < T; t++) {
+    const int n = offset[t + 1] - offset[t];
+    ok = n >= 0 && n <= (t ? offset[t] - offset[t - 1] : B);
+  }
+  if (!ok) {
+    napi_throw_range_error(r->env, NULL, "layer: step offsets must start at 0 and take at most B rows, never more than the step before");
+    r->ok = 0;
+    return NULL;
+  }
+  *rows = offset[T];
+  return offset;
+}
+
+/**
+ * layerForward(module, T, B, H, gates, hs, cs, tc, hn, hproj, packedWhhT, table, bias, firstToken, bhn, flag, steps):
+ * offsets as the driver's workspace; table -1 when the gates already hold the input projection; steps as layer_steps.
  */
 static napi_value js_layer_forward(napi_env env, napi_callback_info info) {
-  Args r = read_args(env, info, 16);
+  Args r = read_args(env, info, 17);
   const int module = r.v[0], T = r.v[1], B = r.v[2], H = r.v[3], first = r.v[13];
   if (r.ok && (module < 0 || module > 2 || T < 0 || B < 0 || H < 0 || first < 0)) {
     napi_throw_range_error(env, NULL, "layerForward: bad module or sizes");
     return NULL;
   }
   const int G = module == 0 ? 4 : module == 1 ? 3 : 1, GH = G * H;
-  const int64_t steps = (int64_t)T * B;
+  int64_t steps;
+  const int *offset = layer_steps(&r, r.v[16], T, B, &steps);
   float *gates = span(&r, r.v[4], steps * GH);
   float *hs = span(&r, r.v[5], steps * H + (int64_t)B * H);
   float *cs = module == 0 ? span(&r, r.v[6], steps * H + (int64_t)B * H) : NULL;
@@ -678,26 +704,27 @@ static napi_value js_layer_forward(napi_env env, napi_callback_info info) {
   }
   if (!r.ok || T == 0 || B == 0) return NULL;
   Native *s = r.s;
-  const LayerJob job = {module, T, B, H, r.v[15], gates, hs, cs, tc, hn, hproj, packed, table, bias,
+  const LayerJob job = {module, T, B, H, r.v[15], offset, gates, hs, cs, tc, hn, hproj, packed, table, bias,
                         s->tokens ? s->tokens + first : NULL, bhn};
   by_batch_rows(s, task_layer_forward, &job);
   return NULL;
 }
 
 /**
- * layerBackward(module, T, B, H, gates, hs, cs, tc, hn, packedWhh, dhIn, dhRec, dc, dGi, dGh, flag): BPTT through a
- * layer (kernels.c layer_backward_rows), each thread for half of the batch rows; offsets as the driver's workspace.
+ * layerBackward(module, T, B, H, gates, hs, cs, tc, hn, packedWhh, dhIn, dhRec, dc, dGi, dGh, flag, steps): BPTT
+ * through a layer (kernels.c layer_backward_rows), the batch rows shared by the threads; offsets as the driver's workspace.
  */
 static napi_value js_layer_backward(napi_env env, napi_callback_info info) {
-  Args r = read_args(env, info, 16);
+  Args r = read_args(env, info, 17);
   const int module = r.v[0], T = r.v[1], B = r.v[2], H = r.v[3];
   if (r.ok && (module < 0 || module > 2 || T < 0 || B < 0 || H < 0)) {
     napi_throw_range_error(env, NULL, "layerBackward: bad module or sizes");
     return NULL;
   }
   const int G = module == 0 ? 4 : module == 1 ? 3 : 1, GH = G * H;
-  const int64_t steps = (int64_t)T * B, state = (int64_t)B * H;
-  LayerJob job = {module, T, B, H, r.v[15]};
+  const int64_t state = (int64_t)B * H;
+  int64_t steps;
+  LayerJob job = {module, T, B, H, r.v[15], layer_steps(&r, r.v[16], T, B, &steps)};
   job.gates = span(&r, r.v[4], steps * GH);
   job.hs = span(&r, r.v[5], steps * H + state);
   job.cs = module == 0 ? span(&r, r.v[6], steps * H + state) : NULL;
