@@ -51,6 +51,7 @@ interface KernelExports {
     c: number, every: number, ckh: number, ckc: number, flag: number): void;
   /** The two-thread sweep (kernels.c seq_team_*): shared-memory variants built since it exists. */
   seq_team_bytes?(module: number, H: number): number;
+  seq_panels?(module: number, H: number): number;
   seq_team_init?(team: number, module: number, T: number, H: number, wp: number, xp: number, tokens: number, bhn: number, hs: number,
     R: number, c: number, every: number, ckh: number, ckc: number, flag: number): void;
   seq_team_run?(team: number, role: number): void;
@@ -345,9 +346,7 @@ export function createWasmKernels(variant: KernelVariant, threads: 1 | 2 = 1): F
         helper?.join();
         const args = [module, T, H, p(packed), p(xp), firstToken >= 0 ? tokenBase + 4 * firstToken : 0, p(bhn), p(hs), R, p(c), every,
           p(ckh), p(ckc), flag ? 1 : 0] as const;
-        const G = module === 0 ? 4 : module === 1 ? 3 : 1;
-        const panels = Math.ceil(((H + 7) & ~7) / x.seq_unit_block!(G));
-        if (threads !== 2 || !helper || !x.seq_team_run || panels < 2 || T === 0 || x.seq_team_bytes!(module, H) > TEAM_BYTES) {
+        if (threads !== 2 || !helper || !x.seq_team_run || x.seq_panels!(module, H) < 2 || T === 0 || x.seq_team_bytes!(module, H) > TEAM_BYTES) {
           x.seq_forward!(...args);
           return;
         }

@@ -763,6 +763,12 @@ EXPORT(adam_step)(int n, float *p, const float *g, float *m, float *v, const dou
 
 EXPORT_INT(seq_unit_block)(int G) { return SEQ_UB(G); }
 
+/** Panels of seq_forward's packed W_hh^T per step: what two threads can split (fewer than 2: one thread). */
+EXPORT_INT(seq_panels)(int module, int H) {
+  const int G = module == 0 ? 4 : module == 1 ? 3 : 1, UB = SEQ_UB(G), Hp = (H + 7) & ~7;
+  return (Hp + UB - 1) / UB;
+}
+
 static inline __attribute__((always_inline)) void seq_gemv(const int NV, int H, const float *w, const float *h, float *out) {
   vf acc[SEQ_MAX_V];
   for (int v = 0; v < NV; v++) acc[v] = SPLAT(0.f);
@@ -1055,10 +1061,7 @@ static void seq_team_run_role(SeqTeam *m, int role) {
 
 #if defined(__wasm_atomics__)
 /** The bytes of a team for a layer of H units (the caller reserves them, 64-byte aligned). */
-EXPORT_INT(seq_team_bytes)(int module, int H) {
-  const int G = module == 0 ? 4 : module == 1 ? 3 : 1, UB = SEQ_UB(G), Hp = (H + 7) & ~7;
-  return (int)SEQ_TEAM_BYTES((Hp + UB - 1) / UB);
-}
+EXPORT_INT(seq_team_bytes)(int module, int H) { return (int)SEQ_TEAM_BYTES(seq_panels(module, H)); }
 EXPORT(seq_team_init)(SeqTeam *m, int module, int T, int H, const float *wp, const float *xp, const int *tokens, const float *bhn,
                       float *hs, int R, float *c, int every, float *ckh, float *ckc, int flag) {
   seq_team_setup(m, module, T, H, wp, xp, tokens, bhn, hs, R, c, every, ckh, ckc, flag);

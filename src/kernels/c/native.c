@@ -757,7 +757,7 @@ static napi_value js_seq_forward(napi_env env, napi_callback_info info) {
     napi_throw_range_error(env, NULL, "seqForward: bad module, sizes or ring");
     return NULL;
   }
-  const int G = module == 0 ? 4 : module == 1 ? 3 : 1, UB = SEQ_UB(G), Hp = (H + 7) & ~7, P = (Hp + UB - 1) / UB;
+  const int G = module == 0 ? 4 : module == 1 ? 3 : 1, Hp = (H + 7) & ~7, P = seq_panels(module, H);
   const int64_t row = (int64_t)G * Hp;
   const float *wp = span(&r, r.v[3], (int64_t)G * H * Hp);
   const float *xp = NULL;
