@@ -9,7 +9,7 @@ import type { ModelData, OpenQuestion } from '../../protocol/worker';
 import { requireTrust } from './trust';
 import { answeredWords } from '../logic/openAnswers';
 import { taskOf } from '../../core/model';
-import { describeModel, type ModelEntry, openedEntry } from '../services/modelStore';
+import { describeModel, isTraceable, type ModelEntry, openedEntry, type TraceableModel } from '../services/modelStore';
 import { readSettings } from '../settings';
 import { modelIdOf } from '../tree/modelsTree';
 import { isWorkerCrash } from '../services/workerBackend';
@@ -272,9 +272,9 @@ export function useModel(g: Gatescope, arg?: unknown): void {
  * The current model when it can be traced (a gatescope model: language model or classifier); otherwise
  * explains what to do, returns undefined.
  */
-export async function requireTraceableModel(g: Gatescope, action: string): Promise<ModelEntry | undefined> {
+export async function requireTraceableModel(g: Gatescope, action: string): Promise<TraceableModel | undefined> {
   const m = g.models.current;
-  if (m?.data) return m;
+  if (isTraceable(m)) return m;
   const why = m ? `${m.label} has no vocabulary (imported weights)` : 'there is no model yet';
   const pick = await vscode.window.showWarningMessage(`gatescope: to ${action}, ${why}. Train one or open a gatescope checkpoint.`, 'Train char LSTM', 'Open model…');
   if (pick === 'Train char LSTM') await vscode.commands.executeCommand('gatescope.trainCharLstm');
@@ -292,9 +292,9 @@ export interface SampleCommandOptions {
 }
 
 /** The current model when it can generate text; a classifier is refused with what it can do instead. */
-export async function requireLanguageModel(g: Gatescope, action: string): Promise<ModelEntry | undefined> {
+export async function requireLanguageModel(g: Gatescope, action: string): Promise<TraceableModel | undefined> {
   const m = await requireTraceableModel(g, action);
-  if (!m?.data || taskOf(m.data.config) === 'lm') return m;
+  if (!m || taskOf(m.data.config) === 'lm') return m;
   const pick = await vscode.window.showErrorMessage(
     `gatescope: ${m.label} is a sequence classifier (${describeModel(m)}): it labels a text, it cannot generate one. `
     + 'Trace a document to see its prediction, or make a language model current.', 'Trace active document');
@@ -304,7 +304,7 @@ export async function requireLanguageModel(g: Gatescope, action: string): Promis
 
 export async function sampleTextCommand(g: Gatescope, args?: unknown): Promise<string | undefined> {
   const model = await requireLanguageModel(g, 'sample text');
-  if (!model?.data) return undefined;
+  if (!model) return undefined;
   const s = readSettings();
   const o: SampleCommandOptions = args && typeof args === 'object' ? args as SampleCommandOptions : {};
   const scripted = o.temperature !== undefined || o.prime !== undefined;

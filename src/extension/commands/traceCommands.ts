@@ -6,7 +6,7 @@ import * as vscode from 'vscode';
 import type { Gatescope } from '../context';
 import { encodeVocabularyDocument } from '../logic/encodeDocument';
 import { CancelledError, type ModelData, type RemoteTrace } from '../services/backend';
-import type { ModelEntry } from '../services/modelStore';
+import { isTraceable, type TraceableModel } from '../services/modelStore';
 import { type TraceOptions, TracedDocument } from '../services/traceService';
 import { isWorkerCrash } from '../services/workerBackend';
 import { directions, GATES } from '../../core/config';
@@ -30,7 +30,7 @@ function cacheOptions(model: ModelData, K: number): TraceOptions {
 /** What a trace is started from: the document, its model, the encoded text and the earlier trace to resume. */
 interface TraceStart {
   readonly document: vscode.TextDocument;
-  readonly model: ModelEntry & { readonly data: ModelData };
+  readonly model: TraceableModel;
   readonly text: string;
   readonly enc: ReturnType<typeof encodeVocabularyDocument>;
   readonly label: string;
@@ -39,7 +39,7 @@ interface TraceStart {
   readonly previous: RemoteTrace | undefined;
 }
 
-function traceStart(g: Gatescope, document: vscode.TextDocument, model: ModelEntry & { readonly data: ModelData }): TraceStart {
+function traceStart(g: Gatescope, document: vscode.TextDocument, model: TraceableModel): TraceStart {
   const s = readSettings();
   const text = document.getText();
   const earlier = g.traces.get(document.uri.toString());
@@ -81,8 +81,8 @@ export async function retraceEdited(g: Gatescope, key: string): Promise<void> {
   const earlier = g.traces.get(key);
   const document = vscode.workspace.textDocuments.find((d) => d.uri.toString() === key);
   const model = earlier && g.models.get(earlier.modelId);
-  if (!earlier || !document || !model?.data || document.getText() === earlier.text) return;
-  const t = traceStart(g, document, model as ModelEntry & { readonly data: ModelData });
+  if (!earlier || !document || !isTraceable(model) || document.getText() === earlier.text) return;
+  const t = traceStart(g, document, model);
   if (!t.enc.ids.length) return;
   try {
     const traced = await startTrace(g, t);
@@ -100,10 +100,10 @@ export async function traceActiveDocument(g: Gatescope, arg?: unknown): Promise<
     return undefined;
   }
   const model = await requireTraceableModel(g, 'trace a document');
-  if (!model?.data) return undefined;
+  if (!model) return undefined;
   const vocab = model.data.vocab;
   const s = readSettings();
-  const t = traceStart(g, document, model as ModelEntry & { readonly data: ModelData });
+  const t = traceStart(g, document, model);
   const { text, enc, label, previous } = t;
   if (enc.ids.length === 0) {
     void vscode.window.showWarningMessage('gatescope: the document is empty.');

@@ -23,6 +23,13 @@ export interface ModelEntry {
   readonly loss?: number;
 }
 
+/** An entry with its vocabulary: what tracing and sampling need. */
+export type TraceableModel = ModelEntry & { readonly data: ModelData };
+
+export function isTraceable(entry: ModelEntry | undefined): entry is TraceableModel {
+  return entry?.data !== undefined;
+}
+
 /** An entry for a model read from `path`. */
 export function openedEntry(path: string, label: string, m: LoadedModel): ModelEntry {
   return {
