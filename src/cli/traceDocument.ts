@@ -19,7 +19,7 @@ const HELP = `usage: gatescope trace MODEL --text FILE --out TRACE.safetensors [
   Runs a model trained with "gatescope train" over FILE (one sequence) and writes, per layer l and direction:
   trace_l{l}[_reverse]_h, _c (LSTM), _gate_{i,f,g,o | r,z,n}: [T, H] float32,
   plus tokens [T] and offsets [T+1] (int32, UTF-16 offsets of each token, char and word models),
-  top_ids / top_probs [T, ${TOP_K}]: the next-token predictions after each token (language model), or a
+  top_ids / top_probs [T, K], K = ${TOP_K} or fewer outputs: the next-token predictions after each token (language model), or a
   \`last\`-readout classifier's top classes had the text ended there; and for a classifier
   class_probs [C], its prediction for the whole text (class names in the metadata's "labels").
   MODEL is a gatescope model file, or a state_dict another program wrote (the flags below tell the rest).
@@ -84,8 +84,16 @@ export async function traceDocument(args: string[], io?: CommandOutput): Promise
   out.set('tokens', { dtype: 'int32', shape: [T], data: enc.ids });
   if (enc.offsets.length) out.set('offsets', { dtype: 'int32', shape: [T + 1], data: enc.offsets });
   if (stepScores) {
-    out.set('top_ids', { dtype: 'int32', shape: [T, TOP_K], data: topIds });
-    out.set('top_probs', { dtype: 'float32', shape: [T, TOP_K], data: topProbs });
+    // A model with fewer outputs than TOP_K has no more predictions to list: the windows pad them with zeros.
+    const K = Math.min(TOP_K, ck.config.outputSize);
+    const columns = <A extends Int32Array | Float32Array>(a: A): A => {
+      if (K === TOP_K) return a;
+      const kept = new (a.constructor as new (n: number) => A)(T * K);
+      for (let t = 0; t < T; t++) kept.set(a.subarray(t * TOP_K, t * TOP_K + K), t * K);
+      return kept;
+    };
+    out.set('top_ids', { dtype: 'int32', shape: [T, K], data: columns(topIds) });
+    out.set('top_probs', { dtype: 'float32', shape: [T, K], data: columns(topProbs) });
   }
   if (prediction) out.set('class_probs', { dtype: 'float32', shape: [prediction.length], data: prediction });
   const vocabulary = Array.from({ length: vocabularySize(ck.vocab) }, (_, i) => tokenText(ck.vocab, i));

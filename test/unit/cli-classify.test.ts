@@ -85,6 +85,12 @@ test('a folder of class folders trains; trace gives the text\'s prediction; samp
   assert.ok(Math.abs(probs[0] + probs[1] - 1) < 1e-6);
   assert.deepEqual(JSON.parse(file.metadata.labels), ['neg', 'pos']);
   assert.ok(file.tensors.has('top_ids'), 'last readout, one direction: per-step classes');
+  // Two classes: two columns, both classes at every step, the last step's the prediction for the whole text.
+  const stepIds = file.tensors.get('top_ids')!, stepProbs = file.tensors.get('top_probs')!.data as Float32Array;
+  assert.deepEqual(stepIds.shape, [5, 2]);
+  for (let t = 0; t < 5; t++) assert.deepEqual([...(stepIds.data as Int32Array).subarray(2 * t, 2 * t + 2)].sort(), [0, 1]);
+  const lastTop = (stepIds.data as Int32Array)[8];
+  assert.ok(Math.abs(stepProbs[8] - probs[lastTop]) < 1e-6);
   const offsets = file.tensors.get('offsets')!.data as Int32Array;
   assert.deepEqual(Array.from(offsets), [0, 2, 8, 12, 19, 23], 'word offsets');
   await assert.rejects(quietly((io) => sample([out], io)), /is a sequence classifier .*sampling needs a language model/);
