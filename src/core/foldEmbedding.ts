@@ -2,14 +2,31 @@
 // projection W_ih · E[v] is column v of W_ih · Eᵀ. Folding it turns any embedding model into the equivalent
 // one-hot model, so the token-stream trace paths (row-gather kernels) serve both; exact up to rounding.
 import { type ModelConfig, modelConfig } from './model';
-import { type FloatTensor, type TensorMap, floatArray, toFloat } from './tensor';
+import { type FloatArray, type FloatDType, type FloatTensor, type TensorMap, floatArray, toFloat } from './tensor';
 
 export interface FoldedModel {
   readonly config: ModelConfig;
   readonly params: TensorMap;
 }
 
-export function foldEmbedding(config: ModelConfig, params: TensorMap): FoldedModel {
+/** out[r*V + v] = Σ_k W[r*E + k] · table[v*E + k]: W·tableᵀ, [rows, V] in `dtype`. */
+export type FoldProduct = (W: ArrayLike<number>, table: ArrayLike<number>, rows: number, V: number, E: number, dtype: FloatDType) => FloatArray;
+
+/** The product as written: float64 sums, one dot product per entry. */
+const plainProduct: FoldProduct = (W, table, rows, V, E, dtype) => {
+  const folded = floatArray(dtype, rows * V);
+  for (let r = 0; r < rows; r++) {
+    for (let v = 0; v < V; v++) {
+      let s = 0;
+      for (let k = 0; k < E; k++) s += W[r * E + k] * table[v * E + k];
+      folded[r * V + v] = s;
+    }
+  }
+  return folded;
+};
+
+/** `product`: how to multiply (rows·V·E multiply-adds: a word model's is a GEMM worth the fast kernels). */
+export function foldEmbedding(config: ModelConfig, params: TensorMap, product: FoldProduct = plainProduct): FoldedModel {
   if (!config.embedding) return { config, params };
   const dtype = config.rnn.dtype;
   const V = config.vocabSize, E = config.embedding.embeddingDim;
@@ -26,15 +43,7 @@ export function foldEmbedding(config: ModelConfig, params: TensorMap): FoldedMod
     }
     const rows = t.shape[0];
     if (t.shape[1] !== E) throw new RangeError(`${name} [${t.shape}] does not take the ${E}-wide embedding`);
-    const W = toFloat(t, 'float64').data;
-    const folded = floatArray(dtype, rows * V);
-    for (let r = 0; r < rows; r++) {
-      for (let v = 0; v < V; v++) {
-        let s = 0;
-        for (let k = 0; k < E; k++) s += W[r * E + k] * T[v * E + k];
-        folded[r * V + v] = s;
-      }
-    }
+    const folded = product(toFloat(t, 'float64').data, T, rows, V, E, dtype);
     out.set(name, { dtype, shape: [rows, V], data: folded } as FloatTensor);
   }
   return {

@@ -27,6 +27,15 @@ export interface ModelData {
 /** A gatescope checkpoint on disk (read by the worker), or a model the host already holds. */
 export type ModelSource = string | ModelData;
 
+/**
+ * A ModelSource as it crosses: a path; a model with the key the worker keeps it under; or that key alone, for a
+ * model sent before and still kept (the worker keeps the KEPT_MODELS last used: src/worker/keptModels.ts).
+ */
+export type ModelOnWire = string | { readonly key: number; readonly data?: ModelData };
+
+/** Models the worker keeps for requests to name by key: a re-trace after an edit sends none of its weights again. */
+export const KEPT_MODELS = 2;
+
 /** A document as text (tokenised in the worker, with offsets) or as token ids. */
 export type TraceInput = { readonly text: string } | { readonly ids: Int32Array };
 
@@ -87,12 +96,12 @@ export type HostRequest =
    * cancels its preparation.
    */
   | { readonly type: 'cancel'; readonly id: number }
-  | { readonly type: 'sample'; readonly id: number; readonly model: ModelSource; readonly options: SampleOptions }
+  | { readonly type: 'sample'; readonly id: number; readonly model: ModelOnWire; readonly options: SampleOptions }
   /**
    * `resumeFrom`: an earlier trace in this worker of the same document before an edit; a forward trace of the same
    * model and K keeps its states up to the first changed token (see TraceReadyResult.resumed).
    */
-  | { readonly type: 'prepareTrace'; readonly id: number; readonly model: ModelSource; readonly input: TraceInput; readonly checkpointEvery?: number; readonly resumeFrom?: number }
+  | { readonly type: 'prepareTrace'; readonly id: number; readonly model: ModelOnWire; readonly input: TraceInput; readonly checkpointEvery?: number; readonly resumeFrom?: number }
   | { readonly type: 'traceWindow'; readonly id: number; readonly traceId: number; readonly start: number; readonly end: number }
   /** What the prediction at `position` depended on: the input-gradient norms of the `window` tokens up to it. */
   | { readonly type: 'saliency'; readonly id: number; readonly traceId: number; readonly position: number; readonly window: number }
@@ -100,7 +109,7 @@ export type HostRequest =
   | { readonly type: 'loadModel'; readonly id: number; readonly path: string; readonly options?: LoadModelOptions }
   /** The tensors of a tensor file (safetensors, npz, .pt state_dict...), read and parsed in the worker. */
   | { readonly type: 'readTensors'; readonly id: number; readonly path: string }
-  | { readonly type: 'compareEngines'; readonly id: number; readonly model: ModelData; readonly engines: readonly [string, string]; readonly steps: number }
+  | { readonly type: 'compareEngines'; readonly id: number; readonly model: ModelOnWire; readonly engines: readonly [string, string]; readonly steps: number }
   | { readonly type: 'dispose'; readonly id: number };
 
 export interface TrainedResult {

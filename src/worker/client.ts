@@ -12,13 +12,14 @@ import { type ResourceLimits, Worker } from 'node:worker_threads';
 import { freemem } from 'node:os';
 import { basename, join } from 'node:path';
 import type {
-  EngineComparison, HostRequest, LoadModelOptions, LoadedModel, ModelData, ModelSource, SampledResult, TraceInput, TracePreparedResult, TraceReadyResult,
+  EngineComparison, HostRequest, LoadModelOptions, LoadedModel, ModelData, ModelOnWire, ModelSource, SampledResult, TraceInput, TracePreparedResult, TraceReadyResult,
   SaliencyResult, TraceWindowResult, TrainedResult, WorkerData, WorkerMessage, WorkerResult,
 } from '../protocol/worker';
 import type { TensorMap } from '../core/tensor';
 import { DEFAULT_LOAD_LIMITS, LIMIT_ENV, type LoadLimits } from '../core/formats/limits';
 import type { TrainRequest, TrainRunEvent } from '../node/trainRun';
 import type { SampleOptions } from '../core/sample';
+import { KeptKeys } from './keptModels';
 
 export class WorkerRequestError extends Error {
   constructor(message: string, readonly kind: string) {
@@ -160,6 +161,10 @@ export class WorkerClient {
   private readonly watch: MemoryWatch | undefined;
   private watchTimer: ReturnType<typeof setInterval> | undefined;
   private watchBaseline = 0;
+  /** Keys of the models sent to this worker, and which of them it keeps (mirrored: src/worker/keptModels.ts). */
+  private readonly modelKeys = new WeakMap<ModelData, number>();
+  private nextModelKey = 1;
+  private readonly keptModels = new KeptKeys();
 
   constructor(options: WorkerClientOptions = {}) {
     this.onFailure = options.onFailure;
@@ -217,7 +222,8 @@ export class WorkerClient {
 
   /** `model`: a checkpoint path (read in the worker) or the model itself. */
   async sample(model: ModelSource, options: SampleOptions): Promise<SampledResult> {
-    return (await this.request('sampling text', (id) => ({ type: 'sample', id, model, options })).promise) as SampledResult;
+    const m = this.modelOnWire(model);
+    return (await this.request('sampling text', (id) => ({ type: 'sample', id, model: m.wire, options }), undefined, m.posted).promise) as SampledResult;
   }
 
   /**
@@ -226,17 +232,19 @@ export class WorkerClient {
    * from onStarted on (traceWindow before `available`).
    */
   async prepareTrace(model: ModelSource, input: TraceInput, options: PrepareTraceOptions = {}): Promise<TracePreparedResult> {
+    const m = this.modelOnWire(model);
     const { id, promise } = this.request(
       options.what ?? 'tracing a document',
       (id) => ({
-        type: 'prepareTrace', id, model, input,
+        type: 'prepareTrace', id, model: m.wire, input,
         ...(options.checkpointEvery ? { checkpointEvery: options.checkpointEvery } : {}),
         ...(options.resumeFrom !== undefined ? { resumeFrom: options.resumeFrom } : {}),
       }),
-      (m) => {
-        if (m.type === 'traceStarted') options.onStarted?.(m.ready);
-        if (m.type === 'traceProgress') options.onProgress?.(m.done, m.total, m.available);
+      (e) => {
+        if (e.type === 'traceStarted') options.onStarted?.(e.ready);
+        if (e.type === 'traceProgress') options.onProgress?.(e.done, e.total, e.available);
       },
+      m.posted,
     );
     const cancel = (): void => { if (!this.failure) this.worker.postMessage({ type: 'cancel', id } satisfies HostRequest); };
     options.signal?.addEventListener('abort', cancel, { once: true });
@@ -275,7 +283,8 @@ export class WorkerClient {
 
   /** Trains two engines side by side from the model's weights (src/worker/engineCompare.ts). */
   async compareEngines(model: ModelData, engines: readonly [string, string], steps: number): Promise<EngineComparison> {
-    const r = await this.request(`comparing ${engines[0]} with ${engines[1]}`, (id) => ({ type: 'compareEngines', id, model, engines, steps })).promise;
+    const m = this.modelOnWire(model);
+    const r = await this.request(`comparing ${engines[0]} with ${engines[1]}`, (id) => ({ type: 'compareEngines', id, model: m.wire, engines, steps }), undefined, m.posted).promise;
     return (r as Extract<WorkerResult, { kind: 'compared' }>).comparison;
   }
 
@@ -302,13 +311,26 @@ export class WorkerClient {
     await this.worker.terminate();
   }
 
-  private request(what: string, make: (id: number) => HostRequest, onEvent?: (m: WorkerMessage) => void): { id: number; promise: Promise<WorkerResult> } {
+  /**
+   * A model sent whole the first time, then by its key while the worker keeps it (the same ModelData object:
+   * models are never changed in place). `posted` records the use once the request is on its way.
+   */
+  private modelOnWire(model: ModelSource): { readonly wire: ModelOnWire; readonly posted?: () => void } {
+    if (typeof model === 'string') return { wire: model };
+    let key = this.modelKeys.get(model);
+    if (key === undefined) this.modelKeys.set(model, key = this.nextModelKey++);
+    const k = key;
+    return { wire: this.keptModels.has(k) ? { key: k } : { key: k, data: model }, posted: () => { this.keptModels.use(k); } };
+  }
+
+  private request(what: string, make: (id: number) => HostRequest, onEvent?: (m: WorkerMessage) => void, posted?: () => void): { id: number; promise: Promise<WorkerResult> } {
     const id = this.nextId++;
     const promise = new Promise<WorkerResult>((resolve, reject) => {
       if (this.failure) { reject(this.failure); return; }
       this.pending.set(id, { resolve, reject, onEvent, what });
       this.startWatch();
       this.worker.postMessage(make(id));
+      posted?.();
     });
     return { id, promise };
   }

@@ -23,7 +23,8 @@ import { createWasmKernels } from '../engines/wasm/wasmKernels';
 import { createNativeFastKernels, createNativeLmEngine, nativeAvailability } from '../engines/native/index';
 import { type FloatArray, type TensorMap, floatArray } from '../core/tensor';
 import { type LmForwardResult, type LmState, type LmWeights, StreamReadout, classProbabilities, lmForward, softmaxRows, splitLmParameters } from '../core/train/lmForward';
-import { foldEmbedding } from '../core/foldEmbedding';
+import { type FoldedModel, foldEmbedding } from '../core/foldEmbedding';
+import { kernelFoldProduct } from '../core/fast/foldProduct';
 import { taskOf } from '../core/model';
 import { createJsLmEngine } from '../engines/js';
 import { createWasmLmEngine, wasmAvailability } from '../engines/wasm';
@@ -127,12 +128,31 @@ export function createDocumentTrace(model: TraceModel, ids: Int32Array, checkpoi
   for (let i = 0; i < ids.length; i++) {
     if (!(ids[i] >= 0 && ids[i] < model.config.vocabSize)) throw new RangeError(`token ${i} (id ${ids[i]}) is outside the vocabulary of ${model.config.vocabSize}`);
   }
-  const folded: TraceModel = { ...model, ...foldEmbedding(model.config, model.params) };
+  const folded = foldedModel(model);
   if (fastTraceable(folded.config)) return new FastTrace(folded, ids, K, model).resumeFrom(previous);
   if (fastBidirectional(folded.config)) return new BidirectionalTrace(folded, ids, K);
   const weights = splitLmParameters(model.config, model.params);
   if (directions(model.config.rnn) === 2) return new WholeTrace(model.config, weights, ids.subarray(0, MAX_BIDIRECTIONAL_TOKENS), K);
   return new ReferenceTrace(model.config, weights, ids, K, model).resumeFrom(previous);
+}
+
+/** Folds by the parameters folded: the worker keeps the host's models, so a re-trace after an edit finds its fold. */
+const folds = new WeakMap<TensorMap, { readonly config: ModelConfig; readonly folded: FoldedModel }>();
+
+/** An embedding model as the equivalent one-hot model (src/core/foldEmbedding.ts), folded on the fast kernels. */
+function foldedModel(model: TraceModel): TraceModel {
+  if (!model.config.embedding) return model;
+  const kept = folds.get(model.params);
+  if (kept?.config === model.config) return { ...model, ...kept.folded };
+  const kernels = sweepKernels(model.config.rnn.dtype);
+  let folded: FoldedModel;
+  try {
+    folded = foldEmbedding(model.config, model.params, kernelFoldProduct(kernels));
+  } finally {
+    kernels.dispose();
+  }
+  folds.set(model.params, { config: model.config, folded });
+  return { ...model, ...folded };
 }
 
 function checkWindow(start: number, end: number, length: number): void {
@@ -175,9 +195,12 @@ type FastState = { readonly h: FloatArray; readonly c?: FloatArray };
 /** A model as given to createDocumentTrace. */
 type ModelOrigin = Pick<TraceModel, 'config' | 'params'>;
 
-/** The same weights: a model sent to the worker again arrives as a new copy, so by value (cheap next to a sweep). */
+/**
+ * The same weights. The worker keeps the models the host sent (src/worker/keptModels.ts), so a re-trace usually
+ * passes the very same object; a model sent again after it was dropped arrives as a new copy, compared by value.
+ */
 function sameModel(a: ModelOrigin, b: ModelOrigin): boolean {
-  return isDeepStrictEqual(a.config, b.config) && isDeepStrictEqual(a.params, b.params);
+  return (a.config === b.config && a.params === b.params) || (isDeepStrictEqual(a.config, b.config) && isDeepStrictEqual(a.params, b.params));
 }
 
 /** The first index where a and b differ, or the shorter one's length. */
@@ -246,6 +269,23 @@ class FastTrace extends SweptTrace<FastState> implements DocumentTrace {
     super();
     const { numLayers: L, hiddenSize: H, dtype, module } = model.config.rnn;
     this.states.push({ h: floatArray(dtype, L * H), ...(module === 'LSTM' ? { c: floatArray(dtype, L * H) } : {}) });
+  }
+
+  /**
+   * Resumed from a trace of the same weights: its engine serves this trace's windows (each call starts from the
+   * state it is given), and so does its sweep once its own preparation is over (a sweep carries its state from
+   * one slice to the next). Making them again costs a word model a few hundred milliseconds (tables of V rows).
+   */
+  override resumeFrom(previous: DocumentTrace | undefined): this {
+    super.resumeFrom(previous);
+    if (!this.resumed || !(previous instanceof FastTrace)) return this;
+    this.engine = previous.engine;
+    previous.engine = undefined;
+    if (previous.done >= previous.ids.length) {
+      this.sweep = previous.sweep;
+      previous.sweep = undefined;
+    }
+    return this;
   }
 
   /** One engine for the sweep and the windows (windows asked between slices run on it too). */
@@ -321,6 +361,7 @@ class FastTrace extends SweptTrace<FastState> implements DocumentTrace {
       if (to - from >= K) slice = K * Math.max(1, Math.min(Math.floor(MAX_SLICE_TOKENS / K), Math.round(wanted / K)));
       yield to;
     }
+    this.fastEngine(); // made now, so the first hover does not wait for it
   }
 
   window(start: number, end: number): TraceWindowData {

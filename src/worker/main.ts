@@ -4,7 +4,7 @@
 // heap limit (src/worker/client.ts), so a hostile file can take down only the worker that reads it; the
 // loaders' budgets for data outside the heap come in the environment the client gives it.
 import { parentPort } from 'node:worker_threads';
-import type { HostRequest, ModelData, ModelSource, TraceReadyResult, WorkerErrorKind, WorkerMessage, WorkerResult } from '../protocol/worker';
+import type { HostRequest, ModelData, ModelOnWire, TraceReadyResult, WorkerErrorKind, WorkerMessage, WorkerResult } from '../protocol/worker';
 import { sampleText } from '../core/sample';
 import { FormatError } from '../core/formats/safetensors';
 import { TrainingDivergedError } from '../core/train/events';
@@ -28,6 +28,7 @@ import type { FloatTensor } from '../core/tensor';
 import { createNativeFastKernels, nativeAvailability } from '../engines/native/index';
 import { wasmAvailability } from '../engines/wasm';
 import { createWasmKernels } from '../engines/wasm/wasmKernels';
+import { KeptKeys } from './keptModels';
 
 const port = parentPort;
 if (!port) throw new Error('src/worker/main.ts must run in a worker thread');
@@ -70,8 +71,19 @@ function errorKind(e: unknown): WorkerErrorKind {
   return input.some((C) => e instanceof C) ? 'input' : 'internal';
 }
 
-function resolveModel(model: ModelSource): ModelData {
-  return typeof model === 'string' ? readModelFile(model) : model;
+/** Models the host sent, by key: the same KEPT_MODELS the client counts on (src/worker/keptModels.ts). */
+const keptModels = new Map<number, ModelData>();
+const keptKeys = new KeptKeys();
+
+/** Called as a request arrives, before anything awaits: the uses happen in the order the client made them. */
+function resolveModel(model: ModelOnWire): ModelData {
+  if (typeof model === 'string') return readModelFile(model);
+  if (model.data) keptModels.set(model.key, model.data);
+  const data = keptModels.get(model.key);
+  const dropped = keptKeys.use(model.key);
+  if (dropped !== undefined) keptModels.delete(dropped);
+  if (!data) throw new Error(`model ${model.key} is not kept in the worker (a request sent it by key only)`);
+  return data;
 }
 
 async function handle(m: HostRequest): Promise<{ result: WorkerResult; transfer?: ArrayBuffer[] } | null> {
@@ -185,7 +197,7 @@ async function handle(m: HostRequest): Promise<{ result: WorkerResult; transfer?
       // Copied, not transferred: a tensor may be a view of a buffer the reader shares (Node's pool).
       return { result: { kind: 'tensors', tensors: loadTensorFileAt(m.path) } };
     case 'compareEngines':
-      return { result: { kind: 'compared', comparison: await compareEngines(m.model, m.engines, m.steps) } };
+      return { result: { kind: 'compared', comparison: await compareEngines(resolveModel(m.model), m.engines, m.steps) } };
     case 'dispose':
       if (training) Atomics.store(training.flag, 0, 1);
       for (const id of preparing.keys()) preparing.set(id, true);

@@ -8,6 +8,13 @@ import { type ModelConfig, modelConfig, parseHeadSpec } from '../../src/core/mod
 import { initModelParameters } from '../../src/core/init';
 import { createRng } from '../../src/core/random';
 import { foldEmbedding } from '../../src/core/foldEmbedding';
+import { kernelFoldProduct } from '../../src/core/fast/foldProduct';
+import type { FastKernels } from '../../src/core/fast/kernels';
+import { createJsKernels } from '../../src/core/fast/jsKernels';
+import { createNativeFastKernels } from '../../src/engines/native/index';
+import { nativeAvailability } from '../../src/engines/native';
+import { createWasmKernels } from '../../src/engines/wasm/wasmKernels';
+import { wasmAvailability } from '../../src/engines/wasm';
 import { checkedModelParameters, modelForward } from '../../src/core/reference/model';
 import { logitsOf } from '../../src/core/reference/head';
 import { lmForward, softmaxRows } from '../../src/core/train/lmForward';
@@ -45,6 +52,27 @@ test('folding the embedding into weight_ih_l0 gives the same outputs as the embe
   const b = lmForward(folded.config, checkedModelParameters(folded.config, folded.params), ids, ids.length, 1, undefined, { trace: true });
   assert.ok(relErr(b.logits, a.logits) < 1e-13);
   for (const [name, t] of a.trace!) assert.ok(relErr(b.trace!.get(name)!.data as Float64Array, t.data as Float64Array) < 1e-13, name);
+});
+
+test('the fold on the fast kernels (transpose, one GEMM) equals the plain loops: js in float64, native and wasm in float32', () => {
+  const kernels: FastKernels[] = [createJsKernels('float64'), createJsKernels('float32')];
+  if (nativeAvailability().available) kernels.push(createNativeFastKernels(1));
+  const wasm = wasmAvailability();
+  if (wasm.available) kernels.push(createWasmKernels(wasm.variant!, 1));
+  for (const k of kernels) {
+    // A 300-token table against 4H = 136 rows: whole GEMM blocks and register-tile tails.
+    const config = modelConfig({ rnn: rnnConfig({ module: 'LSTM', inputSize: 40, hiddenSize: 34, dtype: k.dtype }), vocabSize: 300,
+      embedding: { numEmbeddings: 300, embeddingDim: 40, paddingIdx: null }, outputSize: 300 });
+    const m = { config, params: initModelParameters(config, createRng(4)) };
+    const plain = foldEmbedding(m.config, m.params).params.get('rnn.weight_ih_l0')!;
+    const fast = foldEmbedding(m.config, m.params, kernelFoldProduct(k)).params.get('rnn.weight_ih_l0')!;
+    assert.deepEqual(fast.shape, plain.shape);
+    assert.equal(fast.dtype, k.dtype);
+    assert.ok(relErr(fast.data as ArrayLike<number>, plain.data as ArrayLike<number>) < (k.dtype === 'float64' ? 1e-14 : 1e-6), k.name);
+    const other = model({ embedding: { numEmbeddings: V, embeddingDim: 4, paddingIdx: null }, dtype: k.dtype === 'float32' ? 'float64' : 'float32' });
+    assert.throws(() => foldEmbedding(other.config, other.params, kernelFoldProduct(k)), /fold on the/);
+    k.dispose();
+  }
 });
 
 for (const [label, o, tol] of [

@@ -49,6 +49,8 @@ function longMemory(m: TraceModel): TraceModel {
 
 const MODELS: { label: string; model: TraceModel; tolerance: number }[] = [
   { label: 'fast (float32 LSTM 2x16)', model: longMemory(traceModel({ rnn: lstm('float32', 16, 2) })), tolerance: 1e-5 },
+  { label: 'fast (float32 embedding LSTM 1x16: folded once; the engine and the sweep handed on)', tolerance: 1e-5,
+    model: longMemory(traceModel({ rnn: rnnConfig({ module: 'LSTM', inputSize: 6, hiddenSize: 16, dtype: 'float32' }), embedding: { numEmbeddings: V, embeddingDim: 6, paddingIdx: null } })) },
   { label: 'reference (float64 LSTM 1x8, MLP head)', model: longMemory(traceModel({ rnn: lstm('float64', 8, 1), head: parseHeadSpec('12,relu', 8, V) })), tolerance: 0 },
   { label: 'reference (float64 GRU 1x8 mean classifier)', tolerance: 0,
     model: traceModel({ rnn: { ...lstm('float64', 8, 1), module: 'GRU' }, readout: 'mean', outputSize: 3, head: parseHeadSpec('', 8, 3) }) },

@@ -245,3 +245,37 @@ test('WorkerBackend: a re-trace after an edit passes the earlier trace and keeps
     backend.dispose();
   }
 });
+
+test('worker: a model is sent whole once, then by key while the worker keeps it; dropped ones are sent again', async () => {
+  const client = new WorkerClient(opts);
+  // What each request carried: the model's key, and whether its weights went with it.
+  const carried: string[] = [];
+  const worker = (client as unknown as { worker: { postMessage(m: { model?: unknown }): void } }).worker;
+  const post = worker.postMessage.bind(worker);
+  worker.postMessage = (m) => {
+    if (m.model && typeof m.model === 'object') carried.push(`${(m.model as { key: number }).key}${'data' in m.model ? '+data' : ''}`);
+    post(m);
+  };
+  try {
+    const models = [memoryModel(), memoryModel(), memoryModel()];
+    models.forEach((m, i) => { (m.params.get('rnn.weight_hh_l0')!.data as Float32Array)[0] += i + 1; }); // three different models
+    const order = [0, 0, 1, 0, 2, 1, 0];
+    for (const i of order) {
+      const m = models[i];
+      const got = await client.sample(m, { prime: 'RO', length: 12, temperature: 0 });
+      assert.equal(got.text, sampleText(m.config, m.params, m.vocab, { prime: 'RO', length: 12, temperature: 0 }).generated, `model ${i}`);
+    }
+    // Keys 1, 2, 3 for models 0, 1, 2; two kept: model 2's arrival drops model 1 (used before model 0), model 1's
+    // return drops model 0, so model 0 is sent again.
+    assert.deepEqual(carried, ['1+data', '1', '2+data', '1', '3+data', '2+data', '1+data']);
+    const ids = encodeDocument(models[0].vocab, TEXT.slice(0, 300)).ids;
+    const first = await client.prepareTrace(models[0], { ids }, { checkpointEvery: 64 });
+    const edited = ids.slice();
+    edited[250] = (edited[250] + 1) % models[0].config.vocabSize;
+    const again = await client.prepareTrace(models[0], { ids: edited }, { checkpointEvery: 64, resumeFrom: first.traceId });
+    assert.equal(carried.at(-1), '1', 'the re-trace names the kept model');
+    assert.deepEqual(again.resumed, { tokens: 192, firstChange: 250 });
+  } finally {
+    await client.dispose();
+  }
+});
