@@ -6,7 +6,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { LmEngine } from '../core/engine';
 import type { ModelConfig } from '../core/model';
-import { type FastLmEngine, fastEngineUnsupportedReason, fastTraceUnsupportedReason } from '../core/fast/lmDriver';
+import { type FastEngineOptions, type FastLmEngine, fastEngineUnsupportedReason, fastTraceUnsupportedReason } from '../core/fast/lmDriver';
 import { type LmTraceOptions, traceTokens } from '../core/fast/trace';
 import type { FloatArray } from '../core/tensor';
 import { createReferenceLmEngine } from '../core/reference/lmEngine';
@@ -149,10 +149,10 @@ export function createLmEngine(cfg: ModelConfig, options: CreateEngineOptions = 
 }
 
 /** The fastest fast-driver engine for a model the driver supports: native > wasm (float32) > js. */
-function createFastLmEngine(cfg: ModelConfig, params?: TensorMap): FastLmEngine {
-  if (cfg.rnn.dtype === 'float32' && nativeAvailability().available) return createNativeLmEngine(cfg, params);
-  if (cfg.rnn.dtype === 'float32' && wasmAvailability().available) return createWasmLmEngine(cfg, params);
-  return createJsLmEngine(cfg, params);
+function createFastLmEngine(cfg: ModelConfig, params?: TensorMap, options: FastEngineOptions = {}): FastLmEngine {
+  if (cfg.rnn.dtype === 'float32' && nativeAvailability().available) return createNativeLmEngine(cfg, params, options);
+  if (cfg.rnn.dtype === 'float32' && wasmAvailability().available) return createWasmLmEngine(cfg, params, options);
+  return createJsLmEngine(cfg, params, options);
 }
 
 export type { LmTraceChunk, LmTraceOptions } from '../core/fast/trace';
@@ -168,9 +168,10 @@ export function traceLm(cfg: ModelConfig, params: TensorMap, tokens: ArrayLike<n
   const why = fastTraceUnsupportedReason(cfg);
   if (why) throw new EngineUnavailableError(`fast tracing does not support ${why}; use the reference lmForward`);
   const choice = options.engine ?? 'auto';
-  const engine: FastLmEngine = choice === 'auto' ? createFastLmEngine(cfg, params)
-    : choice === 'native' ? createNativeLmEngine(cfg, params)
-      : choice === 'wasm' ? createWasmLmEngine(cfg, params) : createJsLmEngine(cfg, params);
+  const inference = { inference: true } as const;
+  const engine: FastLmEngine = choice === 'auto' ? createFastLmEngine(cfg, params, inference)
+    : choice === 'native' ? createNativeLmEngine(cfg, params, inference)
+      : choice === 'wasm' ? createWasmLmEngine(cfg, params, inference) : createJsLmEngine(cfg, params, inference);
   try {
     return traceTokens(engine, tokens, options);
   } finally {

@@ -293,8 +293,8 @@ class FastTrace extends SweptTrace<FastState> implements DocumentTrace {
     const { config, params } = this.model;
     const float32 = config.rnn.dtype === 'float32';
     // One native thread: a single stream's steps (B = 1) are too small to share (measured 6.4 -> 5.4 µs/step).
-    this.engine ??= float32 && nativeAvailability().available ? createNativeLmEngine(config, params, { threads: 1 })
-      : float32 && wasmAvailability().available ? createWasmLmEngine(config, params) : createJsLmEngine(config, params);
+    this.engine ??= float32 && nativeAvailability().available ? createNativeLmEngine(config, params, { threads: 1, inference: true })
+      : float32 && wasmAvailability().available ? createWasmLmEngine(config, params, { inference: true }) : createJsLmEngine(config, params, { inference: true });
     return this.engine;
   }
 

@@ -10,6 +10,7 @@ import { createRng } from '../../src/core/random';
 import { createReferenceLmEngine } from '../../src/core/reference/lmEngine';
 import type { FloatDType, TensorMap } from '../../src/core/tensor';
 import { createJsLmEngine } from '../../src/engines/js';
+import type { FastLmEngine } from '../../src/core/fast/lmDriver';
 import { createNativeLmEngine, nativeAvailability } from '../../src/engines/native';
 import { createWasmLmEngine, wasmAvailability } from '../../src/engines/wasm';
 
@@ -182,5 +183,29 @@ for (const engine of kernelEngines) test(`${engine.name} engine on ${engine.thre
     }
     assert.ok(maxParamDiff(fast.getParameters(), ref.getParameters()) <= 1e-4, `${module}: parameters`);
     fast.dispose();
+  }
+});
+
+test('an inference engine traces exactly as a training one, on less memory, and refuses to train', () => {
+  const cfg = modelConfig({ rnn: rnnConfig({ module: 'LSTM', inputSize: V, hiddenSize: 24, numLayers: 2, dtype: 'float32' }), vocabSize: V, outputSize: V });
+  const params = initModelParameters(cfg, createRng(3));
+  const makers: ((o: { inference?: boolean }) => LmEngine & { traceWindow: FastLmEngine['traceWindow'] })[] = [(o) => createJsLmEngine(cfg, params, o)];
+  if (wasm.available) makers.push((o) => createWasmLmEngine(cfg, params, { threads: 1, ...o }));
+  if (native.available) makers.push((o) => createNativeLmEngine(cfg, params, { threads: 1, ...o }));
+  const ids = Int32Array.from({ length: 3 * 50 }, (_, i) => (i * 5 + (i >> 2)) % V);
+  for (const make of makers) {
+    const full = make({}), inference = make({ inference: true });
+    const a = full.traceWindow(ids, 3, 50, 'zero'), b = inference.traceWindow(ids, 3, 50, 'zero');
+    assert.deepEqual(b.logits, a.logits, full.name);
+    b.layers.forEach((layer, l) => {
+      assert.deepEqual(layer.gates, a.layers[l].gates, `${full.name} layer ${l} gates`);
+      assert.deepEqual(layer.h, a.layers[l].h, `${full.name} layer ${l} h`);
+    });
+    const heapOf = (e: unknown): number => (e as { k: { heap(): ArrayLike<number> } }).k.heap().length;
+    assert.ok(heapOf(inference) < heapOf(full), `${full.name}: heap ${heapOf(inference)} vs ${heapOf(full)}`);
+    assert.throws(() => inference.trainStep(batches(1, 3, 50, 1)[0], { optimizer: { kind: 'sgd', lr: 0.1 }, stateful: false }), /inference only/);
+    assert.ok(Number.isFinite(inference.evaluate(batches(1, 3, 50, 1)[0], false).loss));
+    full.dispose();
+    inference.dispose();
   }
 });

@@ -210,6 +210,14 @@ class ParallelTuner {
 
 const MODULE_NUMBER = { LSTM: 0, GRU: 1, RNN: 2 } as const;
 
+export interface FastEngineOptions {
+  /**
+   * Forward only (document traces, windows): no gradients, optimizer moments or backward buffers, three parameter
+   * copies and a one-hot model's V × 4H gradient table less; trainStep refuses.
+   */
+  readonly inference?: boolean;
+}
+
 export class FastLmEngine implements LmEngine {
   readonly name: string;
   readonly dtype: FloatDType;
@@ -252,11 +260,14 @@ export class FastLmEngine implements LmEngine {
   private outputBiasGradDone = false;
   private argmax: Int32Array | undefined;
 
-  constructor(readonly config: ModelConfig, kernels: FastKernels, params?: TensorMap) {
+  private readonly inference: boolean;
+
+  constructor(readonly config: ModelConfig, kernels: FastKernels, params?: TensorMap, options: FastEngineOptions = {}) {
     const why = fastEngineUnsupportedReason(config);
     if (why) throw new Error(`the ${kernels.name} engine does not support ${why}`);
     if (kernels.dtype !== config.rnn.dtype) throw new Error(`kernels are ${kernels.dtype}, model is ${config.rnn.dtype}`);
     this.k = kernels;
+    this.inference = options.inference ?? false;
     this.tuner = kernels.setParallel ? new ParallelTuner() : undefined;
     this.name = kernels.name;
     this.dtype = config.rnn.dtype;
@@ -279,8 +290,10 @@ export class FastLmEngine implements LmEngine {
     const specs = modelParameterSpecs(config);
     const offs = specs.map((s) => alloc(numel(s.shape)));
     const blockLength = top - offs[0];
-    const grads = specs.map((s) => alloc(numel(s.shape)));
-    this.blocks = { p: offs[0], g: grads[0], m: alloc(blockLength), v: alloc(blockLength), length: blockLength };
+    // Inference: no gradient or moments (nothing reads them: trainStep refuses).
+    const grads = this.inference ? offs : specs.map((s) => alloc(numel(s.shape)));
+    const moments = this.inference ? 0 : blockLength;
+    this.blocks = { p: offs[0], g: grads[0], m: alloc(moments), v: alloc(moments), length: blockLength };
     specs.forEach((s, i) => this.params.push({ name: s.name, shape: s.shape, off: offs[i], grad: grads[i] }));
     const slot = (name: string): ParamSlot | undefined => this.params.find((p) => p.name === name);
     this.embedding = slot('embedding.weight');
@@ -519,23 +532,25 @@ export class FastLmEngine implements LmEngine {
     const hproj = alloc(B * GH);
     const rows = this.classify ? B : TB;
     const features = this.classify ? alloc(B * DH) : 0;
-    const dFeatures = this.classify ? alloc(B * DH) : 0;
+    const dFeatures = this.classify && !this.inference ? alloc(B * DH) : 0;
     const headIn = this.headConcat ? alloc(TB * DH) : 0;
-    const dHeadIn = this.headConcat ? alloc(TB * DH) : 0;
+    const dHeadIn = this.headConcat && !this.inference ? alloc(TB * DH) : 0;
     const acts = this.headWidths.map((w) => alloc(rows * w));
     const lastLayer = this.config.head[this.config.head.length - 1];
     const ce = lastLayer.type === 'Linear' ? 0 : alloc(rows * this.O);
     const widest = Math.max(DH, ...this.headWidths);
-    const dAct: [number, number] = this.config.head.length > 1 ? [alloc(rows * widest), alloc(rows * widest)] : [0, 0];
-    const dGi = alloc(TB * GH);
-    const dGh = module === 'GRU' ? alloc(TB * GH) : dGi;
-    const dUp: [number[], number[]] = [Array.from({ length: D }, () => alloc(TB * H)), Array.from({ length: D }, () => alloc(TB * H))];
-    const revUp = D === 2 ? alloc(TB * H) : 0;
-    const tmpIn = alloc(TB * Math.max(H, E));
-    const hPrev = alloc(TB * H);
-    const dhRec = alloc(B * H);
-    const dc = alloc(B * H);
-    const dE = E ? 0 : alloc(V * GH);
+    const dAct: [number, number] = this.config.head.length > 1 && !this.inference ? [alloc(rows * widest), alloc(rows * widest)] : [0, 0];
+    // Backward only (an inference engine allocates none of it).
+    const back = (n: number): number => (this.inference ? 0 : alloc(n));
+    const dGi = back(TB * GH);
+    const dGh = module === 'GRU' ? back(TB * GH) : dGi;
+    const dUp: [number[], number[]] = [Array.from({ length: D }, () => back(TB * H)), Array.from({ length: D }, () => back(TB * H))];
+    const revUp = D === 2 ? back(TB * H) : 0;
+    const tmpIn = back(TB * Math.max(H, E));
+    const hPrev = back(TB * H);
+    const dhRec = back(B * H);
+    const dc = back(B * H);
+    const dE = E ? 0 : back(V * GH);
     const trainState = alloc(2 * LD * B * H);
     const evalState = alloc(2 * LD * B * H);
     const traceState = alloc(2 * LD * B * H);
@@ -1223,6 +1238,7 @@ export class FastLmEngine implements LmEngine {
 
   trainStep(batch: LmBatch, options: LmTrainOptions): LmStepResult {
     this.assertAlive();
+    if (this.inference) throw new Error(`this ${this.name} engine was made for inference only`);
     const plan = this.plan(batch.inputs, batch.targets, batch.lengths, batch.batchSize, batch.seqLen);
     const started = performance.now();
     if (this.tuner) this.k.setParallel!(this.tuner.next());

@@ -7,7 +7,7 @@ import { cpus } from 'node:os';
 import { join } from 'node:path';
 import type { ModelConfig } from '../../core/model';
 import type { FastKernels } from '../../core/fast/kernels';
-import { FastLmEngine } from '../../core/fast/lmDriver';
+import { type FastEngineOptions, FastLmEngine } from '../../core/fast/lmDriver';
 import type { TensorMap } from '../../core/tensor';
 import { type NativeAddon, createNativeKernels } from './nativeKernels';
 
@@ -61,7 +61,7 @@ export function createNativeFastKernels(threads?: 1 | 2): FastKernels {
   return createNativeKernels(addon, threads ?? availability.threads ?? 1);
 }
 
-export function createNativeLmEngine(cfg: ModelConfig, params?: TensorMap, options: { threads?: 1 | 2 } = {}): FastLmEngine {
+export function createNativeLmEngine(cfg: ModelConfig, params?: TensorMap, options: { readonly threads?: 1 | 2 } & FastEngineOptions = {}): FastLmEngine {
   if (cfg.rnn.dtype !== 'float32') throw new Error('the native engine computes in float32; use the js engine for float64');
-  return new FastLmEngine(cfg, createNativeFastKernels(options.threads), params);
+  return new FastLmEngine(cfg, createNativeFastKernels(options.threads), params, options);
 }

@@ -1,7 +1,7 @@
 // The WASM SIMD engine: the fast LM driver over the C kernels, with relaxed-SIMD FMA when the runtime
 // validates it (Node 20 needs --experimental-wasm-relaxed-simd) and plain SIMD128 otherwise. float32 only.
 import type { ModelConfig } from '../../core/model';
-import { FastLmEngine } from '../../core/fast/lmDriver';
+import { type FastEngineOptions, FastLmEngine } from '../../core/fast/lmDriver';
 import type { TensorMap } from '../../core/tensor';
 import type { KernelVariant } from './kernelFiles';
 import { createWasmKernels, forgetKernelModule, kernelModule } from './wasmKernels';
@@ -17,7 +17,7 @@ export interface WasmAvailability {
   readonly reason?: string;
 }
 
-export interface WasmEngineOptions {
+export interface WasmEngineOptions extends FastEngineOptions {
   readonly variant?: WasmSimd;
   readonly threads?: 1 | 2;
 }
@@ -75,5 +75,5 @@ export function createWasmLmEngine(cfg: ModelConfig, params?: TensorMap, options
   if (!simd) throw new Error(`the wasm engine is unavailable: ${a.reason}`);
   const threads = options.threads ?? a.threads ?? 1;
   const variant: KernelVariant = threads === 2 ? `${simd}-mt` : simd;
-  return new FastLmEngine(cfg, createWasmKernels(variant, threads), params);
+  return new FastLmEngine(cfg, createWasmKernels(variant, threads), params, options);
 }
