@@ -86,7 +86,7 @@ export function traceableTokens(config: ModelConfig, tokens: number): number {
 
 /** Models (embeddings folded) the fast token-stream traces run: a language model with one Linear head. */
 function fastTraceable(config: ModelConfig): boolean {
-  return !config.headSequential && !config.embedding && fastTraceUnsupportedReason(config) === undefined;
+  return !config.headSequential && fastTraceUnsupportedReason(config) === undefined;
 }
 
 /** Bidirectional stacks the checkpointed fast trace (src/core/fast/bidiTrace.ts) runs. */
@@ -128,8 +128,9 @@ export function createDocumentTrace(model: TraceModel, ids: Int32Array, checkpoi
   for (let i = 0; i < ids.length; i++) {
     if (!(ids[i] >= 0 && ids[i] < model.config.vocabSize)) throw new RangeError(`token ${i} (id ${ids[i]}) is outside the vocabulary of ${model.config.vocabSize}`);
   }
+  if (fastTraceable(model.config)) return new FastTrace(model, ids, K, model).resumeFrom(previous);
+  // The bidirectional stack reads token ids one-hot: an embedding model as the equivalent one-hot model.
   const folded = foldedModel(model);
-  if (fastTraceable(folded.config)) return new FastTrace(folded, ids, K, model).resumeFrom(previous);
   if (fastBidirectional(folded.config)) return new BidirectionalTrace(folded, ids, K);
   const weights = splitLmParameters(model.config, model.params);
   if (directions(model.config.rnn) === 2) return new WholeTrace(model.config, weights, ids.subarray(0, MAX_BIDIRECTIONAL_TOKENS), K);
@@ -308,7 +309,10 @@ class FastTrace extends SweptTrace<FastState> implements DocumentTrace {
     let kernels: FastKernels | undefined;
     try {
       kernels = sweepKernels(rnn.dtype);
-      this.sweep = rnn.inputSize === this.model.config.vocabSize && canSweep(kernels) ? new SequenceSweep(rnn, kernels, this.model.params, 'rnn.') : false;
+      const { config, params } = this.model;
+      const embedding = config.embedding ? params.get('embedding.weight')?.data as ArrayLike<number> | undefined : undefined;
+      const tokens = config.embedding ? embedding !== undefined : rnn.inputSize === config.vocabSize;
+      this.sweep = tokens && canSweep(kernels) ? new SequenceSweep(rnn, kernels, params, 'rnn.', embedding ? { embedding } : {}) : false;
     } catch {
       this.sweep = false;
     }

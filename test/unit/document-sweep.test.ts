@@ -166,3 +166,24 @@ test('states kept less often than the sweep\'s chunk still come at every K-th to
     sweep.dispose();
   }
 });
+
+test('sweep with an embedding before layer 0 (its table by one GEMM) keeps the reference\'s states on every backend', () => {
+  // E = 13 and H = 21: packing and register-tile tails on both sides of the table's product; 2 layers.
+  const rnn = rnnConfig({ module: 'LSTM', inputSize: 13, hiddenSize: 21, numLayers: 2, dtype: 'float32' });
+  const config = modelConfig({ rnn, vocabSize: V, embedding: { numEmbeddings: V, embeddingDim: 13, paddingIdx: 0 }, outputSize: V });
+  const m = { config, params: initModelParameters(config, createRng(12)) };
+  const ids = document(20_000, 4);
+  const K = 128;
+  const want = referenceStates(m, ids, K);
+  const embedding = m.params.get('embedding.weight')!.data as Float32Array;
+  for (const b of backends()) {
+    const sweep = new SequenceSweep(rnn, b.make(), m.params, 'rnn.', { chunkSteps: 3000, threads: b.threads, embedding });
+    const got = sweep.advance(ids, K);
+    assert.equal(got.length, want.length, b.name);
+    let worst = 0;
+    want.forEach((s, i) => { worst = Math.max(worst, relErr(got[i].h, s.h.data), relErr(got[i].c!, s.c!.data)); });
+    assert.ok(worst <= 1e-5, `${b.name}: relative error ${worst}`);
+    sweep.dispose();
+  }
+  assert.throws(() => new SequenceSweep(rnn, createJsKernels('float32'), m.params, 'rnn.', { embedding: embedding.subarray(1) }), /not rows of 13/);
+});

@@ -76,7 +76,7 @@ test('the fold on the fast kernels (transpose, one GEMM) equals the plain loops:
 });
 
 for (const [label, o, tol] of [
-  ['embedding LSTM language model (fast trace of the folded model), float32', { dtype: 'float32' as const }, 1e-5],
+  ['embedding LSTM language model (fast trace: the sweep reads token ids through the embedding), float32', { dtype: 'float32' as const }, 1e-5],
   ['embedding GRU language model, float64', { module: 'GRU' as const }, 1e-12],
   ['language model with an MLP head (reference trace)', { head: parseHeadSpec('9,tanh', 6, V) }, 1e-12],
   ['bidirectional embedding LSTM language model', { bidirectional: true }, 1e-12],

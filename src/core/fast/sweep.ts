@@ -65,6 +65,11 @@ export interface SweepOptions {
   readonly chunkSteps?: number;
   /** 1 or 2 threads, or 'auto' (default): timed on the first chunks and re-checked now and then. */
   readonly threads?: 1 | 2 | 'auto';
+  /**
+   * nn.Embedding's table [V, inputSize] before layer 0 (row-major): layer 0 then reads token ids through it.
+   * Each token's projection is still a row of one table, made by one GEMM (embedding · W_ihᵀ).
+   */
+  readonly embedding?: ArrayLike<number>;
 }
 
 /**
@@ -142,8 +147,8 @@ export class SequenceSweep {
   private readonly threads: ThreadChoice;
 
   /**
-   * rnn: a unidirectional stack whose layer 0 reads one-hot tokens (inputSize = vocabulary); params named as
-   * nn.LSTM's (weight_ih_l0, ...; `prefix` before each, e.g. 'rnn.').
+   * rnn: a unidirectional stack whose layer 0 reads one-hot tokens (inputSize = vocabulary), or token ids through
+   * options.embedding; params named as nn.LSTM's (weight_ih_l0, ...; `prefix` before each, e.g. 'rnn.').
    */
   constructor(rnn: RnnConfig, kernels: FastKernels, params: TensorMap, prefix = '', options: SweepOptions = {}) {
     if (rnn.bidirectional) throw new Error('SequenceSweep runs one direction');
@@ -152,7 +157,10 @@ export class SequenceSweep {
     const k = kernels;
     this.k = k;
     this.module = MODULE_NUMBER[rnn.module];
-    const H = rnn.hiddenSize, G = gateBlocks(rnn.module), L = rnn.numLayers, V = rnn.inputSize;
+    const H = rnn.hiddenSize, G = gateBlocks(rnn.module), L = rnn.numLayers;
+    const E = options.embedding ? rnn.inputSize : 0; // 0: one-hot
+    const V = E ? options.embedding!.length / E : rnn.inputSize;
+    if (!Number.isInteger(V)) throw new Error(`an embedding of ${options.embedding!.length} values is not rows of ${E}`);
     const Hp = (H + 7) & ~7, GHp = G * Hp;
     this.H = H;
     this.Hp = Hp;
@@ -175,7 +183,9 @@ export class SequenceSweep {
       xbias: alloc(GHp), bhn: alloc(Hp), h: alloc(Hp), c: alloc(Hp),
     }));
     this.paramEnd = top;
-    const scratch = alloc(H * GHp); // W_ih^T padded, to pack (the chunk buffers reuse the space)
+    // W_ih^T padded, to pack; with an embedding also its packing and the table (the chunk buffers reuse the space).
+    const scratch = alloc(Math.max(H, E) * GHp);
+    const embeddingPacked = E ? alloc(k.packedSize(E, GHp)) : 0, embeddingTable = E ? alloc(V * E) : 0;
     k.ensure(top);
     k.fill(0, top, 0);
     const heap = k.heap();
@@ -189,7 +199,7 @@ export class SequenceSweep {
       const s = suffix(l, false);
       const wih = need(`weight_ih${s}`), whh = need(`weight_hh${s}`);
       const bih = rnn.bias ? need(`bias_ih${s}`) : undefined, bhh = rnn.bias ? need(`bias_hh${s}`) : undefined;
-      const inSize = l === 0 ? V : H;
+      const inSize = l === 0 ? E || V : H;
       if (wih.length !== G * H * inSize || whh.length !== G * H * H) throw new Error(`layer ${l}: weights do not match the config`);
       packSeqWeights(whh, G, H, UB, heap, ly.packed);
       // Biases in the padded gate layout: b_ih + b_hh, except GRU's hidden n block (inside r * (.)).
@@ -200,17 +210,25 @@ export class SequenceSweep {
         }
       }
       if (rnn.module === 'GRU' && bhh) for (let j = 0; j < H; j++) heap[ly.bhn + j] = bhh[2 * H + j];
-      if (l === 0) {
+      if (l === 0 && !E) {
         // Token v's projection is column v of W_ih, plus the biases.
         for (let v = 0; v < V; v++) {
           const row = ly.input + v * GHp;
           for (let g = 0; g < G; g++) for (let j = 0; j < H; j++) heap[row + g * Hp + j] = wih[(g * H + j) * V + v] + heap[ly.xbias + g * Hp + j];
         }
       } else {
-        for (let i = 0; i < H; i++) {
-          for (let g = 0; g < G; g++) for (let j = 0; j < H; j++) heap[scratch + i * GHp + g * Hp + j] = wih[(g * H + j) * H + i];
+        for (let i = 0; i < inSize; i++) {
+          for (let g = 0; g < G; g++) for (let j = 0; j < H; j++) heap[scratch + i * GHp + g * Hp + j] = wih[(g * H + j) * inSize + i];
         }
-        k.packB(H, GHp, scratch, GHp, ly.input);
+        if (l === 0) {
+          // Token v's projection is row v of embedding · W_ih^T, plus the biases.
+          k.packB(E, GHp, scratch, GHp, embeddingPacked);
+          heap.set(options.embedding!, embeddingTable);
+          k.gemmPacked(V, GHp, E, embeddingTable, E, 1, embeddingPacked, ly.input, GHp, false);
+          k.addRowBias(ly.input, V, GHp, ly.xbias);
+        } else {
+          k.packB(H, GHp, scratch, GHp, ly.input);
+        }
       }
       this.layers.push(ly);
     });
