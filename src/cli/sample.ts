@@ -1,5 +1,5 @@
 // gatescope sample MODEL --prime "ROMEO:" --temperature 0.8 -n 300 [--top-k K] [--seed S]
-import { sampleText } from '../core/sample';
+import { sampleFast } from '../engines';
 import { describeModel, taskOf } from '../core/model';
 import { OPEN_FLAGS_HELP, OPEN_FLAG_OPTIONS, openModelForCli } from './openFlags';
 import { parseCli } from './args';
@@ -41,7 +41,7 @@ export async function run(args: string[], io?: CommandOutput): Promise<number> {
   if (taskOf(ck.config) !== 'lm') {
     throw new UsageError(`${positionals[0]}: is a sequence classifier (${describeModel(ck.config)}); sampling needs a language model — use "gatescope trace MODEL --text FILE" to classify a text`);
   }
-  const r = sampleText(ck.config, ck.params, ck.vocab, { prime: values.prime ?? '', length, temperature, topK, seed });
+  const r = sampleFast(ck.config, ck.params, ck.vocab, { prime: values.prime ?? '', length, temperature, topK, seed });
   const sep = ck.vocab.kind === 'word' && r.prime ? ' ' : '';
   write(`${r.prime}${sep}${r.generated}\n`);
   return 0;

@@ -1,7 +1,7 @@
 // Sampling text from a language model: prime, then one token at a time with temperature, top-k or
 // greedy choice, from a seeded generator so the same seed gives the same sample.
 import { type ModelConfig, taskOf } from './model';
-import type { FloatArray, TensorMap } from './tensor';
+import type { TensorMap } from './tensor';
 import { createRng, type Rng } from './random';
 import { type Vocabulary, decodeTokens, encodeText } from './data/tokenizer';
 import { type LmState, lmForward, splitLmParameters } from './train/lmForward';
@@ -60,28 +60,45 @@ function startToken(vocab: Vocabulary): number {
   return eos >= 0 ? eos : 0;
 }
 
-export function sampleText(cfg: ModelConfig, params: TensorMap, vocab: Vocabulary, options: SampleOptions): SampleResult {
+/** A language model read token by token: the scores of the next token. */
+export interface NextTokenScorer {
+  /** Reads `ids` on from the state the last call left (zeros at the first); the scores after the last of them. */
+  next(ids: Int32Array): ArrayLike<number>;
+  dispose?(): void;
+}
+
+/** The reference forward (lmForward, the model's dtype), its state carried from call to call. */
+export function referenceScorer(cfg: ModelConfig, params: TensorMap): NextTokenScorer {
+  const weights = splitLmParameters(cfg, params);
+  const O = cfg.outputSize;
+  let state: LmState | undefined;
+  return {
+    next(ids) {
+      const r = lmForward(cfg, weights, ids, ids.length, 1, state);
+      state = r.state;
+      return r.logits.subarray((ids.length - 1) * O, ids.length * O);
+    },
+  };
+}
+
+/** `scorer`: how the model is run (default the reference; src/engines fastNextTokenScorer for the fast kernels). */
+export function sampleText(cfg: ModelConfig, params: TensorMap, vocab: Vocabulary, options: SampleOptions,
+  scorer: NextTokenScorer = referenceScorer(cfg, params)): SampleResult {
   if (taskOf(cfg) !== 'lm') throw new RangeError('sampling needs a language model; this model is a sequence classifier');
   const temperature = options.temperature ?? 1;
   if (!(temperature >= 0) || !Number.isFinite(temperature)) throw new RangeError(`temperature must be >= 0, got ${temperature}`);
-  const weights = splitLmParameters(cfg, params);
   const rng = createRng(options.seed ?? 0);
   const prime = options.prime ?? '';
   let primeIds = prime ? encodeText(vocab, prime) : Int32Array.of(startToken(vocab));
   // A prime is the start of a line, not a whole one: no <eos> unless it ends with a newline.
   if (prime && vocab.kind === 'word' && vocab.tokenizer === 'whitespace_eos' && !prime.endsWith('\n') && primeIds.length > 1) primeIds = primeIds.subarray(0, -1);
-  const O = cfg.outputSize;
-  // Prime in one pass (T = prime length, N = 1), then carry h/c one token at a time.
-  let r = lmForward(cfg, weights, primeIds, primeIds.length, 1);
-  let state: LmState = r.state;
-  let last: FloatArray = r.logits.subarray((primeIds.length - 1) * O, primeIds.length * O);
+  // Prime in one pass, then one token at a time.
+  let last = scorer.next(primeIds);
   const out = new Int32Array(options.length);
   for (let i = 0; i < options.length; i++) {
     const id = chooseToken(last, rng, temperature, options.topK ?? 0);
     out[i] = id;
-    r = lmForward(cfg, weights, [id], 1, 1, state);
-    state = r.state;
-    last = r.logits;
+    last = scorer.next(Int32Array.of(id));
   }
   return { prime, generated: decodeTokens(vocab, out), ids: out };
 }

@@ -6,6 +6,8 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { LmEngine } from '../core/engine';
 import type { ModelConfig } from '../core/model';
+import { type NextTokenScorer, type SampleOptions, type SampleResult, sampleText } from '../core/sample';
+import type { Vocabulary } from '../core/data/tokenizer';
 import { type FastEngineOptions, type FastLmEngine, fastEngineUnsupportedReason, fastTraceUnsupportedReason } from '../core/fast/lmDriver';
 import { type LmTraceOptions, traceTokens } from '../core/fast/trace';
 import type { FloatArray } from '../core/tensor';
@@ -153,6 +155,36 @@ function createFastLmEngine(cfg: ModelConfig, params?: TensorMap, options: FastE
   if (cfg.rnn.dtype === 'float32' && nativeAvailability().available) return createNativeLmEngine(cfg, params, options);
   if (cfg.rnn.dtype === 'float32' && wasmAvailability().available) return createWasmLmEngine(cfg, params, options);
   return createJsLmEngine(cfg, params, options);
+}
+
+/**
+ * Sampling on the fast kernels (forward only, float32 models a traced document runs fast): the next token's scores
+ * as the model's own float32 arithmetic gives them. Undefined where the fast engines do not trace the model
+ * (float64 samples on the reference, exactly).
+ */
+export function fastNextTokenScorer(cfg: ModelConfig, params: TensorMap): NextTokenScorer | undefined {
+  if (cfg.rnn.dtype !== 'float32' || fastTraceUnsupportedReason(cfg)) return undefined;
+  const engine = createFastLmEngine(cfg, params, { inference: true });
+  const O = cfg.outputSize;
+  let started = false;
+  return {
+    next(ids) {
+      const w = engine.traceWindow(ids, 1, ids.length, started ? 'carry' : 'zero');
+      started = true;
+      return w.logits.subarray((ids.length - 1) * O, ids.length * O);
+    },
+    dispose: () => engine.dispose(),
+  };
+}
+
+/** sampleText on the fast kernels where they run the model (fastNextTokenScorer), else on the reference. */
+export function sampleFast(cfg: ModelConfig, params: TensorMap, vocab: Vocabulary, options: SampleOptions): SampleResult {
+  const scorer = fastNextTokenScorer(cfg, params);
+  try {
+    return sampleText(cfg, params, vocab, options, scorer);
+  } finally {
+    scorer?.dispose?.();
+  }
 }
 
 export type { LmTraceChunk, LmTraceOptions } from '../core/fast/trace';

@@ -5,12 +5,11 @@
 // loaders' budgets for data outside the heap come in the environment the client gives it.
 import { parentPort } from 'node:worker_threads';
 import type { HostRequest, ModelData, ModelOnWire, TraceReadyResult, WorkerErrorKind, WorkerMessage, WorkerResult } from '../protocol/worker';
-import { sampleText } from '../core/sample';
 import { FormatError } from '../core/formats/safetensors';
 import { TrainingDivergedError } from '../core/train/events';
 import { DataTooSmallError } from '../core/train/session';
 import { UnsupportedModelError } from '../core/train/stepper';
-import { EngineUnavailableError } from '../engines/index';
+import { EngineUnavailableError, sampleFast } from '../engines/index';
 import { TrainInputError, trainToFile } from '../node/trainRun';
 import { TextSourceError } from '../node/textSources';
 import { ModelFileError, readModelFile } from '../node/modelFile';
@@ -112,7 +111,7 @@ async function handle(m: HostRequest): Promise<{ result: WorkerResult; transfer?
     case 'sample': {
       const model = resolveModel(m.model);
       await yieldToEvents();
-      const r = sampleText(model.config, model.params, model.vocab, m.options);
+      const r = sampleFast(model.config, model.params, model.vocab, m.options);
       return { result: { kind: 'sampled', prime: r.prime, text: r.generated } };
     }
     case 'prepareTrace': {

@@ -14,7 +14,7 @@ import { lmForward, splitLmParameters } from '../../src/core/train/lmForward';
 import { buildCharVocab } from '../../src/core/data/charVocab';
 import { modelConfigFor, initialWeights } from '../../src/core/train/model';
 import { serializeCheckpoint } from '../../src/core/checkpoint';
-import { sampleText } from '../../src/core/sample';
+import { sampleFast } from '../../src/engines';
 import { CancelledError, type ModelData } from '../../src/extension/services/backend';
 import { WorkerBackend } from '../../src/extension/services/workerBackend';
 import { fixturePath } from '../fixtures';
@@ -177,7 +177,7 @@ test('WorkerBackend: traces and samples exactly like in-process, cancels, loads 
       for (let i = 0; i < x.length; i++) assert.ok(Math.abs(x[i] - y[i]) < 1e-5, `${k}[${i}]: ${x[i]} vs ${y[i]}`);
     }
     const req = { prime: 'all ', length: 30, temperature: 0.7, seed: 3 };
-    assert.equal(await backend.sample(m, req), sampleText(m.config, m.params, m.vocab, req).generated);
+    assert.equal(await backend.sample(m, req), sampleFast(m.config, m.params, m.vocab, req).generated);
     remote.dispose();
     await assert.rejects(remote.window(0, 10), /closed/);
     const long = new Int32Array(2_000_000).map((_, i) => ids[i % ids.length]);
@@ -204,7 +204,7 @@ test('WorkerBackend: traces and samples exactly like in-process, cancels, loads 
     assert.deepEqual(logs, []);
     // A crashed worker is replaced on the next request.
     await (backend as unknown as { current: { worker: { terminate(): Promise<number> } } }).current.worker.terminate();
-    assert.equal(await backend.sample(m, req), sampleText(m.config, m.params, m.vocab, req).generated);
+    assert.equal(await backend.sample(m, req), sampleFast(m.config, m.params, m.vocab, req).generated);
     assert.equal(logs.length, 1);
     assert.match(logs[0], /compute worker stopped: gatescope: the compute worker stopped unexpectedly \(exit code 1\); it starts again/);
   } finally {
@@ -263,7 +263,7 @@ test('worker: a model is sent whole once, then by key while the worker keeps it;
     for (const i of order) {
       const m = models[i];
       const got = await client.sample(m, { prime: 'RO', length: 12, temperature: 0 });
-      assert.equal(got.text, sampleText(m.config, m.params, m.vocab, { prime: 'RO', length: 12, temperature: 0 }).generated, `model ${i}`);
+      assert.equal(got.text, sampleFast(m.config, m.params, m.vocab, { prime: 'RO', length: 12, temperature: 0 }).generated, `model ${i}`);
     }
     // Keys 1, 2, 3 for models 0, 1, 2; two kept: model 2's arrival drops model 1 (used before model 0), model 1's
     // return drops model 0, so model 0 is sent again.

@@ -156,6 +156,8 @@ interface CarriedStates {
   readonly B: number;
   readonly train: FloatArray;
   readonly evaluation: FloatArray;
+  /** The state traceWindow's 'carry' starts from (none when set from outside: zeros). */
+  readonly trace?: FloatArray;
 }
 
 /** Dropout masks of one training step (0 or 1/(1-p)), in packed row order. */
@@ -564,6 +566,7 @@ export class FastLmEngine implements LmEngine {
       const heap = this.k.heap();
       heap.set(kept.train, trainState);
       heap.set(kept.evaluation, evalState);
+      if (kept.trace) heap.set(kept.trace, traceState);
     }
     return this.ws;
   }
@@ -574,7 +577,10 @@ export class FastLmEngine implements LmEngine {
 
   private statesOf(ws: Workspace): CarriedStates {
     const heap = this.k.heap(), n = this.stateFloats(ws.B);
-    return { B: ws.B, train: heap.slice(ws.trainState, ws.trainState + n), evaluation: heap.slice(ws.evalState, ws.evalState + n) };
+    return {
+      B: ws.B, train: heap.slice(ws.trainState, ws.trainState + n), evaluation: heap.slice(ws.evalState, ws.evalState + n),
+      trace: heap.slice(ws.traceState, ws.traceState + n),
+    };
   }
 
   /** The carried training state as the reference engine names it: h (and c for LSTM), [L*D, B, H]. */
@@ -1280,7 +1286,8 @@ export class FastLmEngine implements LmEngine {
     if (why) throw new Error(`the ${this.name} engine cannot trace ${why}`);
     const { k, H, L } = this;
     const plan = this.plan(inputs, undefined, undefined, B, T);
-    const reshaped = !this.ws || this.ws.B !== B || this.ws.T !== T;
+    // 'carry' holds across window lengths (the workspace keeps the states); another batch size starts from zeros.
+    const reshaped = !this.ws || this.ws.B !== B;
     const ws = this.workspace(B, T);
     if (start === 'zero' || (start === 'carry' && reshaped)) {
       k.fill(ws.traceState, 2 * L * B * H, 0);

@@ -45,8 +45,7 @@ export function traceTokens(engine: FastLmEngine, tokens: ArrayLike<number>, opt
     const T = Math.min(chunk, perStream - start);
     const window = new Int32Array(S * T); // row-major [stream, step]
     for (let s = 0; s < S; s++) for (let t = 0; t < T; t++) window[s * T + t] = tokens[s * perStream + start + t];
-    // A shorter last chunk changes the workspace shape: carry the state across explicitly.
-    const carried = first ? (options.h0 ? { h: options.h0, c: options.c0 } : 'zero' as const) : engine.traceState();
+    const carried = first ? (options.h0 ? { h: options.h0, c: options.c0 } : 'zero' as const) : 'carry' as const;
     const w = engine.traceWindow(window, S, T, carried, options.scores ?? true);
     first = false;
     options.onChunk({ start, steps: T, streams: S, layers: w.layers, logits: w.logits });
