@@ -84,7 +84,7 @@ export function traceableTokens(config: ModelConfig, tokens: number): number {
   return directions(config.rnn) === 2 && !fastBidirectional(onehot) ? Math.min(tokens, MAX_BIDIRECTIONAL_TOKENS) : tokens;
 }
 
-/** Models (embeddings folded) the fast token-stream traces run: a language model with one Linear head. */
+/** Models the fast token-stream traces run: a language model (one-hot or embedding input) with one Linear head. */
 function fastTraceable(config: ModelConfig): boolean {
   return !config.headSequential && fastTraceUnsupportedReason(config) === undefined;
 }
@@ -128,10 +128,9 @@ export function createDocumentTrace(model: TraceModel, ids: Int32Array, checkpoi
   for (let i = 0; i < ids.length; i++) {
     if (!(ids[i] >= 0 && ids[i] < model.config.vocabSize)) throw new RangeError(`token ${i} (id ${ids[i]}) is outside the vocabulary of ${model.config.vocabSize}`);
   }
-  if (fastTraceable(model.config)) return new FastTrace(model, ids, K, model).resumeFrom(previous);
+  if (fastTraceable(model.config)) return new FastTrace(model, ids, K).resumeFrom(previous);
   // The bidirectional stack reads token ids one-hot: an embedding model as the equivalent one-hot model.
-  const folded = foldedModel(model);
-  if (fastBidirectional(folded.config)) return new BidirectionalTrace(folded, ids, K);
+  if (fastBidirectional(model.config)) return new BidirectionalTrace(foldedModel(model), ids, K);
   const weights = splitLmParameters(model.config, model.params);
   if (directions(model.config.rnn) === 2) return new WholeTrace(model.config, weights, ids.subarray(0, MAX_BIDIRECTIONAL_TOKENS), K);
   return new ReferenceTrace(model.config, weights, ids, K, model).resumeFrom(previous);
@@ -266,8 +265,11 @@ class FastTrace extends SweptTrace<FastState> implements DocumentTrace {
   /** The sweep once made; false where it cannot run. */
   private sweep: SequenceSweep | false | undefined;
 
-  constructor(private readonly model: TraceModel, protected ids: Int32Array, readonly checkpointEvery: number, protected readonly origin: ModelOrigin) {
+  protected readonly origin: ModelOrigin;
+
+  constructor(private readonly model: TraceModel, protected ids: Int32Array, readonly checkpointEvery: number) {
     super();
+    this.origin = model;
     const { numLayers: L, hiddenSize: H, dtype, module } = model.config.rnn;
     this.states.push({ h: floatArray(dtype, L * H), ...(module === 'LSTM' ? { c: floatArray(dtype, L * H) } : {}) });
   }
