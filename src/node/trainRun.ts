@@ -17,7 +17,7 @@ import {
   ClassificationDataError, buildClassificationVocabulary, describeEncoding, encodeExamples, labelSet,
 } from '../core/data/classification';
 import { type ClassificationSourceOptions, readClassificationSource } from './classificationFiles';
-import { type EngineChoice, createLmEngine, initTfjsBackend } from '../engines/index';
+import { type EngineChoice, createLmEngine, fastNextTokenScorer, initTfjsBackend } from '../engines/index';
 import { type LoadedText, loadTextSources } from './textSources';
 import { checkWritable, readModelFile, writeModelFile } from './modelFile';
 import { type TorchLaunchOptions, TorchProcess, TorchTrainerError, createTorchLmEngine } from './torchTrainer';
@@ -191,6 +191,7 @@ function prepare(run: Loaded, engine: LmEngine): Prepared {
   try {
     session = new TrainSession({
       engine, vocab, data, settings, sources: used.map((s) => s.path), ...(labels ? { labels } : {}), ...(ck ? { resume: ck } : {}),
+      scorer: fastNextTokenScorer,
     });
   } catch (e) {
     engine.dispose(); // a torch engine's process ends here, not when this process does

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { createReferenceLmEngine } from '../../src/core/reference/lmEngine';
 import { buildVocabulary, encodeText } from '../../src/core/data/tokenizer';
 import { TrainSession } from '../../src/core/train/session';
+import { fastNextTokenScorer, sampleFast } from '../../src/engines';
 import { TokenStreamData } from '../../src/core/train/trainingData';
 import { trainSettings, learningRateAt } from '../../src/core/train/settings';
 import { initialWeights, modelConfigFor } from '../../src/core/train/model';
@@ -133,4 +134,17 @@ test('the checkpoint keeps each step\'s gradient norm, each evaluation\'s gate s
   assert.deepEqual(ck.training!.samples, events.filter((e) => e.kind === 'sample').map((e) => ({ step: e.step, temperature: 0.8, text: e.text })));
   const bad = { ...ck, training: { ...ck.training!, validationHistory: [{ step: 4, loss: 1, saturation: [{ layer: 0, reverse: false, gate: 'i', low: 2, high: 0 }] }] } };
   assert.throws(() => parseCheckpoint(serializeCheckpoint(bad), 'x.safetensors'), /x\.safetensors: training state: validationHistory: saturation must be a list/);
+});
+
+test('a session given a scorer samples through it (float32 on the fast kernels), the same text sampleFast draws from its weights', () => {
+  const cfg32 = modelConfigFor(vocab, { hiddenSize: 6, dtype: 'float32' });
+  const s = { ...settings, sampleEvery: 4, sampleLength: 12 };
+  const made: string[] = [];
+  const scorer: typeof fastNextTokenScorer = (c, p) => { made.push(c.rnn.dtype); return fastNextTokenScorer(c, p); };
+  const engine = createReferenceLmEngine(cfg32, initialWeights(cfg32, s.seed));
+  const session = new TrainSession({ engine, vocab, data: new TokenStreamData(tokens, s), settings: s, sources: ['mem'], scorer });
+  const samples = [...session.run()].filter((e) => e.kind === 'sample');
+  assert.ok(samples.length >= 2 && made.length === samples.length, `${made.length} scorers for ${samples.length} samples`);
+  const last = samples.at(-1)!;
+  assert.equal(last.text, sampleFast(cfg32, engine.getParameters(), vocab, { length: 12, temperature: 0.8, seed: s.seed + last.step }).generated);
 });

@@ -4,10 +4,11 @@
 // a generator, so the caller decides between steps whether to go on (cancel) and when to checkpoint.
 import type { LmBatch, LmEngine } from '../engine';
 import type { ModelConfig } from '../model';
+import type { TensorMap } from '../tensor';
 import { type Checkpoint, type LossPoint, MAX_KEPT_SAMPLES, type TextSample, type TrainSettings, type TrainingState } from '../checkpoint';
 import { createRng, type Rng } from '../random';
 import type { Vocabulary } from '../data/tokenizer';
-import { sampleText } from '../sample';
+import { type NextTokenScorer, sampleText } from '../sample';
 import { taskOf } from '../model';
 import { type TrainingData, batchTokens } from './trainingData';
 import { gateSaturation } from './gateStats';
@@ -26,6 +27,8 @@ export interface SessionInit {
   readonly sources?: readonly string[];
   /** Continue from this checkpoint (its engine state must already be loaded, or pass it here). */
   readonly resume?: Checkpoint;
+  /** How samples read the model (src/engines fastNextTokenScorer); undefined, or none given: the reference. */
+  readonly scorer?: (config: ModelConfig, params: TensorMap) => NextTokenScorer | undefined;
 }
 
 export { DataTooSmallError } from './trainingData';
@@ -44,6 +47,7 @@ export class TrainSession {
   readonly settings: TrainSettings;
   readonly config: ModelConfig;
   private readonly engine: LmEngine;
+  private readonly scorer: SessionInit['scorer'];
   private readonly vocab: Vocabulary;
   private readonly data: TrainingData;
   private readonly labels: readonly string[] | undefined;
@@ -62,6 +66,7 @@ export class TrainSession {
     const s = init.settings;
     this.settings = s;
     this.engine = init.engine;
+    this.scorer = init.scorer;
     this.config = init.engine.config;
     this.vocab = init.vocab;
     this.sources = init.sources ?? [];
@@ -193,7 +198,13 @@ export class TrainSession {
   }
 
   sample(length = this.settings.sampleLength, seed = this.settings.seed + this.stepsDone): string {
-    return sampleText(this.config, this.engine.getParameters(), this.vocab, { length, temperature: SAMPLE_TEMPERATURE, seed }).generated;
+    const params = this.engine.getParameters();
+    const scorer = this.scorer?.(this.config, params);
+    try {
+      return sampleText(this.config, params, this.vocab, { length, temperature: SAMPLE_TEMPERATURE, seed }, scorer).generated;
+    } finally {
+      scorer?.dispose?.();
+    }
   }
 
   /** The run as a checkpoint: weights, optimizer state, carried state, position, histories. */
