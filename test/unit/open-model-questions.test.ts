@@ -9,7 +9,7 @@ import { OpenModelError, openModel, questionOf } from '../../src/node/openModel'
 import { openOptionsFrom } from '../../src/node/flagOptions';
 import { readModel } from '../../src/worker/modelFiles';
 import { ModelStore, openedEntry } from '../../src/extension/services/modelStore';
-import { answeredWords } from '../../src/extension/logic/openAnswers';
+import { answeredWords, questionPrompt } from '../../src/extension/logic/openAnswers';
 import { buildCharVocab } from '../../src/core/data/charVocab';
 import { initialWeights, modelConfigFor } from '../../src/core/train/model';
 
@@ -37,6 +37,14 @@ test('a model without its vocabulary asks --vocab; a fused layout asks --gate-or
   const g = questionOf(fused)!;
   assert.equal(g.flag, '--gate-order', String(fused));
   assert.deepEqual(g.choices, ['i,f,g,o', 'i,f,c,o', 'i,f,o,g']);
+
+  // The quick pick's one-line placeholder: the question, not the path, the tensors or the CLI's flags.
+  const path = join(PROGRAMS, 'char_rnn_lstm/model.pt');
+  assert.equal(questionPrompt(q.message, path, 'model.pt'), 'the model takes 100 tokens and the file has no vocabulary');
+  assert.match(questionPrompt(g.message, join(MODELS, 'scratch_lstm_fused_ifog.npz'), 'scratch_lstm_fused_ifog.npz'), /^[^;]*$/);
+  assert.ok(!/--|Tensors found/.test(questionPrompt(g.message, '', '')), questionPrompt(g.message, '', ''));
+  assert.equal(questionPrompt('m.pt: the head has 2 Linear layers (fc1 → fc2); the activations between them are not in the weights; give --head-activation relu|tanh|none (1 of them, comma-separated)', 'dir/m.pt', 'm.pt'),
+    'the head has 2 Linear layers (fc1 → fc2); the activations between them are not in the weights');
 
   const corpus = await rejection(openModel(join(PROGRAMS, 'char_rnn_lstm/model.pt'), { vocabulary: { corpus: [join(PROGRAMS, 'char_rnn_lstm/probe.txt')] } }));
   assert.deepEqual(questionOf(corpus)?.choices, ['corpus', 'printable', 'sorted-chars', 'basic_english']);

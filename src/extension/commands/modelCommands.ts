@@ -7,7 +7,7 @@ import { MAX_TEMPERATURE, parseTemperature, sampleHeader, temperatureNote } from
 import { serializeCheckpoint } from '../../core/checkpoint';
 import type { ModelData, OpenQuestion } from '../../protocol/worker';
 import { requireTrust } from './trust';
-import { answeredWords } from '../logic/openAnswers';
+import { answeredWords, questionPrompt } from '../logic/openAnswers';
 import { taskOf } from '../../core/model';
 import { describeModel, isTraceable, type ModelEntry, openedEntry, type TraceableModel } from '../services/modelStore';
 import { readSettings } from '../settings';
@@ -146,8 +146,7 @@ type Answer = Record<string, string | string[]> | 'weights' | undefined;
 export async function askOpenQuestion(q: OpenQuestion, path: string, o: { readonly weightsOnly?: boolean; readonly vocabulary?: boolean } = {}): Promise<Answer> {
   const name = basename(path);
   const spec = QUESTIONS[q.flag];
-  // The loader's message, without the path the title already names and the tensor listing.
-  const placeHolder = q.message.replace(/\. Tensors found: .*$/s, '').split(`${path}: `).join('').split(`${name}: `).join('');
+  const placeHolder = questionPrompt(q.message, path, name);
   const weights = o.weightsOnly ? [{ label: '$(circle-slash) Open the weights only', description: 'compare them; no tracing or sampling', answer: 'weights' as const }] : [];
   if ((q.flag === '--vocab' || q.flag === '--vocab-from') && o.vocabulary !== false) return askVocabulary(name, placeHolder, weights);
   if (q.flag === '--head-activation') return askHeadActivations(q, name, placeHolder);

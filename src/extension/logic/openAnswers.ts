@@ -13,3 +13,11 @@ export function answeredWords(keys: readonly string[]): string {
   const words = [...new Set(keys.map((k) => ANSWER_WORDS[k] ?? k))];
   return `its ${words.length > 1 ? `${words.slice(0, -1).join(', ')} and ${words.at(-1)}` : words[0]}`;
 }
+
+/**
+ * A loader's question (src/node/openModel.ts OpenQuestion's message) as a quick pick's one-line placeholder:
+ * without the path the title names, the tensor listing and the CLI's "give --flag …" (the picks are the answers).
+ */
+export function questionPrompt(message: string, path: string, name: string): string {
+  return message.replace(/\. Tensors found: .*$/s, '').replace(/[;:] (give|pass) --.*$/s, '').split(`${path}: `).join('').split(`${name}: `).join('');
+}
