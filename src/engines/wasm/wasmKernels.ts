@@ -21,6 +21,7 @@ interface KernelExports {
   gemm_prepacked(M: number, N: number, K: number, a: number, ars: number, acs: number, packed: number, packedN: number, col0: number,
     c: number, ldc: number, acc: number, scratch: number): void;
   gemm_split_columns(N: number): number;
+  gemm_split_rows(M: number, N: number): number;
   /** Block-by-block products on two threads (kernels.c gemm_blocks_*): shared-memory variants only. */
   gemm_blocks_bytes?(): number;
   gemm_blocks_init?(g: number, M: number, N: number, K: number, a: number, ars: number, acs: number, packed: number, c: number,
@@ -146,12 +147,8 @@ export function createWasmKernels(variant: KernelVariant, threads: 1 | 2 = 1): F
   let helper = helperThread; // undefined while the second thread is switched off
   /** Column split of a two-thread GEMM: [0, n0) here, [n0, N) on the helper; n0 on a register-tile boundary. */
   const splitAt = (N: number): number => (helper ? x.gemm_split_columns(N) : N);
-  /**
-   * Tall products (the head's and the weight gradients' GEMMs over a whole window) split by rows instead: a
-   * column split makes both threads pack all of A.
-   */
-  const splitRows = (M: number, N: number): boolean => M >= 256 && M > N;
-  const rowSplitAt = (M: number): number => Math.round(M / 8) * 4;
+  /** Tall products (the head's and the weight gradients' GEMMs over a whole window) split by rows instead. */
+  const splitRows = (M: number, N: number): boolean => x.gemm_split_rows(M, N) > 0;
   /** The byte address of `bytes` both threads use for one call, after everything else in the memory. */
   const sharedBytes = (bytes: number): number => {
     const at = (Math.max(statsEnd, base + floats * 4) + 63) & ~63;
@@ -175,7 +172,7 @@ export function createWasmKernels(variant: KernelVariant, threads: 1 | 2 = 1): F
       helper.post('gemm_blocks_run', [blocksBlock, scratch1]);
       x.gemm_blocks_run!(blocksBlock, scratch0);
     } else if (byRows) {
-      const m0 = rowSplitAt(M);
+      const m0 = x.gemm_split_rows(M, N);
       helper.post('gemm_prepacked', [M - m0, N, K, p(a + m0 * ars), ars, acs, packedAt, N, 0, p(c + m0 * ldc), ldc, acc, scratch1]);
       x.gemm_prepacked(m0, N, K, p(a), ars, acs, packedAt, N, 0, p(c), ldc, acc, scratch0);
     } else {

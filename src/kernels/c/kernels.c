@@ -296,6 +296,12 @@ EXPORT_INT(gemm_split_columns)(int N) {
   return n0 < NR ? NR : n0 > N - NR ? N - NR : n0;
 }
 
+/**
+ * Where a two-thread product of a tall A splits its rows instead (a column split makes both threads pack all of A):
+ * the first row of the second half, on a register-tile boundary; 0 to split by columns.
+ */
+EXPORT_INT(gemm_split_rows)(int M, int N) { return M >= 256 && M > N ? (M / 2 + MR / 2) / MR * MR : 0; }
+
 // ---- data movement --------------------------------------------------------------------------------
 
 EXPORT(transpose)(const float *src, int rows, int cols, float *dst) {

@@ -176,9 +176,6 @@ static int split_at(const Native *s, int N) { return s->threads < 2 ? N : gemm_s
 
 // Tall products (many rows, as the head's and the weight gradients' GEMMs over every step of a window) split
 // by rows instead: a column split makes both threads pack all of A.
-#define ROW_SPLIT_MIN 256
-static int split_rows(int M, int N) { return M >= ROW_SPLIT_MIN && M > N; }
-static int row_split_at(int M) { return (M / 2 + MR / 2) / MR * MR; }
 
 // Tasks run on either thread: arguments as int64 (pointers and ints).
 static void task_gemm(const int64_t *a) {
@@ -210,7 +207,7 @@ static void task_gemm_blocks(const int64_t *a) { gemm_blocks_run_thread((GemmBlo
 static int run_blocks(Native *s, int M, int N, int K, const float *a, int ars, int acs, const float *packed, float *c, int ldc, int acc) {
   if (!s->parallel || s->threads < 2 || (long)M * N * K < GEMM_BLOCKS_MIN_FMAS) return 0;
   GemmBlocks g;
-  if (gemm_blocks_setup(&g, M, N, K, a, ars, acs, packed, c, ldc, acc, split_rows(M, N)) < 2) return 0;
+  if (gemm_blocks_setup(&g, M, N, K, a, ars, acs, packed, c, ldc, acc, gemm_split_rows(M, N) > 0) < 2) return 0;
   const int64_t mine[] = {(int64_t)&g, (int64_t)s->scratch[0]}, theirs[] = {(int64_t)&g, (int64_t)s->scratch[1]};
   run_pair(s, task_gemm_blocks, mine, theirs, 2);
   return 1;
@@ -403,13 +400,13 @@ static napi_value js_pack_bt(napi_env env, napi_callback_info info) {
  */
 static void product_prepacked(Native *s, int M, int N, int K, const float *a, int ars, int acs, const float *packed, float *c, int ldc,
                               int acc) {
-  if (!s->parallel || (long)M * N * K < PARALLEL_FMAS || (split_at(s, N) == N && M < ROW_SPLIT_MIN)) {
+  if (!s->parallel || (long)M * N * K < PARALLEL_FMAS || (split_at(s, N) == N && !gemm_split_rows(M, N))) {
     gemm_prepacked(M, N, K, a, ars, acs, packed, N, 0, c, ldc, acc, s->scratch[0]);
     return;
   }
   if (run_blocks(s, M, N, K, a, ars, acs, packed, c, ldc, acc)) return;
-  if (split_rows(M, N)) {
-    const int m0 = row_split_at(M);
+  const int m0 = gemm_split_rows(M, N);
+  if (m0) {
     const int64_t top[] = {m0, N, K, (int64_t)a, ars, acs, (int64_t)packed, N, 0, (int64_t)c, ldc, acc, (int64_t)s->scratch[0]};
     const int64_t bottom[] = {M - m0, N, K, (int64_t)(a + (int64_t)m0 * ars), ars, acs, (int64_t)packed, N, 0, (int64_t)(c + (int64_t)m0 * ldc),
                               ldc, acc, (int64_t)s->scratch[1]};
@@ -432,19 +429,19 @@ static napi_value js_gemm(napi_env env, napi_callback_info info) {
   if (!r.ok || M <= 0 || N <= 0) return NULL;
   Native *s = r.s;
   const int n0 = split_at(s, N);
-  if (!s->parallel || (long)M * N * K < PARALLEL_FMAS || (n0 == N && M < ROW_SPLIT_MIN)) {
+  if (!s->parallel || (long)M * N * K < PARALLEL_FMAS || (n0 == N && !gemm_split_rows(M, N))) {
     gemm(M, N, K, a, ars, acs, b, ldb, c, ldc, acc, s->scratch[0]);
     return NULL;
   }
   // Both threads use one packing of B where each would otherwise pack it whole (row blocks, rows split in halves).
-  float *packed = (long)M * N * K >= GEMM_BLOCKS_MIN_FMAS || split_rows(M, N) ? shared_buffer(s, packed_b_floats(K, N)) : NULL;
+  float *packed = (long)M * N * K >= GEMM_BLOCKS_MIN_FMAS || gemm_split_rows(M, N) ? shared_buffer(s, packed_b_floats(K, N)) : NULL;
   if (packed) {
     pack_b_full(K, N, b, ldb, packed);
     product_prepacked(s, M, N, K, a, ars, acs, packed, c, ldc, acc);
     return NULL;
   }
-  if (split_rows(M, N)) {
-    const int m0 = row_split_at(M);
+  const int m0 = gemm_split_rows(M, N);
+  if (m0) {
     const int64_t mine[] = {m0, N, K, (int64_t)a, ars, acs, (int64_t)b, ldb, (int64_t)c, ldc, acc, (int64_t)s->scratch[0]};
     const int64_t theirs[] = {M - m0, N, K, (int64_t)(a + (int64_t)m0 * ars), ars, acs, (int64_t)b, ldb, (int64_t)(c + (int64_t)m0 * ldc), ldc, acc,
                               (int64_t)s->scratch[1]};
