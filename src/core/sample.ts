@@ -82,23 +82,24 @@ export function referenceScorer(cfg: ModelConfig, params: TensorMap): NextTokenS
 }
 
 /** `scorer`: how the model is run (default the reference; src/engines fastNextTokenScorer for the fast kernels). */
-export function sampleText(cfg: ModelConfig, params: TensorMap, vocab: Vocabulary, options: SampleOptions,
-  scorer: NextTokenScorer = referenceScorer(cfg, params)): SampleResult {
+export function sampleText(cfg: ModelConfig, params: TensorMap, vocab: Vocabulary, options: SampleOptions, scorer?: NextTokenScorer): SampleResult {
   if (taskOf(cfg) !== 'lm') throw new RangeError('sampling needs a language model; this model is a sequence classifier');
   const temperature = options.temperature ?? 1;
   if (!(temperature >= 0) || !Number.isFinite(temperature)) throw new RangeError(`temperature must be >= 0, got ${temperature}`);
+  // Made after the checks: a classifier or a bad temperature is refused before any weights are read.
+  const model = scorer ?? referenceScorer(cfg, params);
   const rng = createRng(options.seed ?? 0);
   const prime = options.prime ?? '';
   let primeIds = prime ? encodeText(vocab, prime) : Int32Array.of(startToken(vocab));
   // A prime is the start of a line, not a whole one: no <eos> unless it ends with a newline.
   if (prime && vocab.kind === 'word' && vocab.tokenizer === 'whitespace_eos' && !prime.endsWith('\n') && primeIds.length > 1) primeIds = primeIds.subarray(0, -1);
   // Prime in one pass, then one token at a time.
-  let last = scorer.next(primeIds);
+  let last = model.next(primeIds);
   const out = new Int32Array(options.length);
   for (let i = 0; i < options.length; i++) {
     const id = chooseToken(last, rng, temperature, options.topK ?? 0);
     out[i] = id;
-    last = scorer.next(Int32Array.of(id));
+    last = model.next(Int32Array.of(id));
   }
   return { prime, generated: decodeTokens(vocab, out), ids: out };
 }

@@ -174,8 +174,7 @@ static void native_finalize(napi_env env, void *data, void *hint) {
 // Column split of a two-thread GEMM on a register-tile boundary (a packed weight is one layout either way).
 static int split_at(const Native *s, int N) { return s->threads < 2 ? N : gemm_split_columns(N); }
 
-// Tall products (many rows, as the head's and the weight gradients' GEMMs over every step of a window) split
-// by rows instead: a column split makes both threads pack all of A.
+// Tall products split by rows instead: kernels.c gemm_split_rows.
 
 // Tasks run on either thread: arguments as int64 (pointers and ints).
 static void task_gemm(const int64_t *a) {
